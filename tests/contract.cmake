@@ -1,0 +1,22 @@
+# Contract tests: the event JSON Schema and its examples, the SQL migrations and their runner.
+
+# rt_migrate normally comes from consumer/CMakeLists.txt; define it here until that includes it.
+if(NOT TARGET rt_migrate)
+  include(${PROJECT_SOURCE_DIR}/consumer/migrate.cmake)
+endif()
+
+add_executable(test_migrate ${CMAKE_CURRENT_LIST_DIR}/test_migrate.c)
+target_include_directories(test_migrate PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_migrate PRIVATE rt_migrate Threads::Threads)
+
+if(EXISTS ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh)
+  add_test(NAME integration.migrate
+           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh migrate -- $<TARGET_FILE:test_migrate>)
+  set_tests_properties(integration.migrate PROPERTIES LABELS integration FIXTURES_REQUIRED services
+                       TIMEOUT 120)
+else()
+  add_test(NAME integration.migrate
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/contract/with_private_pg.sh ${PROJECT_SOURCE_DIR} --
+                   $<TARGET_FILE:test_migrate>)
+  set_tests_properties(integration.migrate PROPERTIES LABELS integration TIMEOUT 120)
+endif()
