@@ -1,0 +1,1351 @@
+/* The runtrack client: callers record events under one short lock; one background thread per
+ * client encodes them, hands them to librdkafka, polls delivery reports, sends heartbeats,
+ * re-sends failed lifecycle events and recreates the Kafka handle after fatal errors.
+ *
+ * Ordering: seq is assigned and the event appended to the client's FIFO under the same lock, and
+ * the background thread sends the FIFO in order, so per run send order equals seq order.
+ * Progress is one "marker" event per run in the FIFO; later updates change the run's pending
+ * counters in place (coalescing) and the marker is encoded with the newest value when sent. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "internal.h"
+#include "rt_event.h"
+#include "rt_time.h"
+#include "rt_uuid.h"
+
+typedef struct rt_ev rt_ev_t;
+typedef struct runtrack_run_s rt_run_t;
+
+struct rt_ev {
+    rt_ev_t *next;
+    rt_run_t *run; /* holds a reference until the event is freed */
+    rt_event_type_t type;
+    int64_t seq;
+    int64_t ts_us;
+    int64_t retry_at; /* monotonic us; 0 = at once */
+    char event_id[RT_UUID_STRLEN]; /* empty until first encoded; re-sends keep it */
+    char *data;                    /* pre-encoded data object (lifecycle), owned */
+    size_t data_len;
+    /* run.log: pointers into inline storage after the struct */
+    int level;
+    size_t msg_len;
+    const char *msg;
+    const char *phase;  /* NULL = none */
+    const char *fields; /* compact JSON object or NULL */
+    char inline_[];
+};
+
+struct runtrack_run_s {
+    runtrack_t *rt;
+    rt_run_t *next;    /* client's run list (under lock) */
+    atomic_int refs;   /* list membership + queued events; the run is freed at 0 (see gc) */
+    char id[RT_UUID_STRLEN];
+    char *tail;        /* pre-encoded "job":..,"kind":..,"producer":{..} */
+    int64_t start_us;  /* from the UUIDv7 time: seqs are microseconds since then */
+    int64_t last_seq;
+    int started_here;  /* heartbeats only for runs this client started */
+    int finished;
+    int released;      /* handle destroyed */
+    char phase[65];
+    rt_ctr_t ctr[RUNTRACK_MAX_COUNTERS];
+    size_t n_ctr;
+    double mem, cpu;   /* < 0 = unset */
+    int progress_queued;  /* a progress marker is in the FIFO */
+    int64_t progress_ts;
+    uint64_t dropped_logs;
+    int hb_outstanding;
+    int64_t last_hb_mono;
+};
+
+struct runtrack_s {
+    runtrack_conf_t *conf;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int thread_started;
+    /* under lock */
+    int stop;
+    int bg_sleeping;
+    rt_ev_t *q_head, *q_tail;
+    rt_run_t *runs;
+    rt_rng_t id_rng;
+    /* background thread only */
+    rt_ev_t *retry_head, *retry_tail;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    rt_rng_t bg_rng;
+    rt_buf_t buf;
+    rt_buf_t data_buf;
+    int recreating;
+    int64_t next_hb_check;
+    /* any thread */
+    atomic_llong log_pending;
+    atomic_llong outstanding;
+    atomic_ullong st_recorded, st_produced, st_delivered, st_failed, st_retried, st_dropped,
+        st_coalesced, st_recreations;
+    char host[256];
+    long pid;
+};
+
+RUNTRACK_API const char *runtrack_version(void)
+{
+    return RUNTRACK_VERSION_STR;
+}
+
+RUNTRACK_API int runtrack_version_hex(void)
+{
+    return RUNTRACK_VERSION_HEX;
+}
+
+RUNTRACK_API const char *runtrack_strerror(runtrack_err_t err)
+{
+    switch (err) {
+#define RUNTRACK_X_(name, code, msg)                                                               \
+    case RUNTRACK_ERR_##name:                                                                      \
+        return msg;
+        RUNTRACK_ERRNO_MAP(RUNTRACK_X_)
+#undef RUNTRACK_X_
+    }
+    return "unknown error";
+}
+
+RUNTRACK_API const char *runtrack_err_name(runtrack_err_t err)
+{
+    switch (err) {
+#define RUNTRACK_X_(name, code, msg)                                                               \
+    case RUNTRACK_ERR_##name:                                                                      \
+        return "RUNTRACK_ERR_" #name;
+        RUNTRACK_ERRNO_MAP(RUNTRACK_X_)
+#undef RUNTRACK_X_
+    }
+    return "RUNTRACK_ERR_UNKNOWN";
+}
+
+static int is_lifecycle(rt_event_type_t t)
+{
+    return t == RT_EV_STARTED || t == RT_EV_PHASE || t == RT_EV_PAUSED || t == RT_EV_RESUMED ||
+           t == RT_EV_FINISHED;
+}
+
+static void run_unref(rt_run_t *run)
+{
+    atomic_fetch_sub(&run->refs, 1);
+}
+
+/* Frees an event and releases what it counts for (its run reference, the outstanding count and,
+ * for logs, the log queue slot). */
+static void ev_free(runtrack_t *rt, rt_ev_t *ev)
+{
+    if (ev->type == RT_EV_LOG)
+        atomic_fetch_sub(&rt->log_pending, 1);
+    if (ev->type == RT_EV_HEARTBEAT) {
+        pthread_mutex_lock(&rt->lock);
+        ev->run->hb_outstanding = 0;
+        pthread_mutex_unlock(&rt->lock);
+    }
+    run_unref(ev->run);
+    atomic_fetch_sub(&rt->outstanding, 1);
+    free(ev->data);
+    free(ev);
+}
+
+/* Next seq of a run (lock held): microseconds since the run's start, but always > the last. */
+static int64_t next_seq(rt_run_t *run, int64_t now_us)
+{
+    int64_t s = now_us - run->start_us;
+    if (s <= run->last_seq)
+        s = run->last_seq + 1;
+    run->last_seq = s;
+    return s;
+}
+
+/* Appends ev to the FIFO (lock held), taking a run reference and waking the background thread
+ * if it sleeps. */
+static void enqueue_locked(runtrack_t *rt, rt_ev_t *ev)
+{
+    ev->next = NULL;
+    atomic_fetch_add(&ev->run->refs, 1);
+    atomic_fetch_add(&rt->outstanding, 1);
+    atomic_fetch_add(&rt->st_recorded, 1);
+    if (rt->q_tail)
+        rt->q_tail->next = ev;
+    else
+        rt->q_head = ev;
+    rt->q_tail = ev;
+    if (rt->bg_sleeping) {
+        rt->bg_sleeping = 0;
+        pthread_cond_signal(&rt->wake);
+    }
+}
+
+static void retry_push(runtrack_t *rt, rt_ev_t *ev)
+{
+    ev->next = NULL;
+    if (rt->retry_tail)
+        rt->retry_tail->next = ev;
+    else
+        rt->retry_head = ev;
+    rt->retry_tail = ev;
+}
+
+/* ---------------------------------------------------------------- background thread: encode */
+
+/* Encodes ev's data object into rt->data_buf. Progress markers take the run's newest counters
+ * (and mark the run as having no queued marker, so the next update queues a new one). */
+static void encode_data(runtrack_t *rt, rt_ev_t *ev)
+{
+    rt_buf_t *d = &rt->data_buf;
+    rt_buf_reset(d);
+    switch (ev->type) {
+    case RT_EV_LOG:
+        rt_buf_adds(d, "{\"level\":\"");
+        rt_buf_adds(d, rt_log_level_name((rt_log_level_t)ev->level));
+        rt_buf_adds(d, "\",\"message\":");
+        rt_buf_add_jstr(d, ev->msg, ev->msg_len);
+        if (ev->phase) {
+            rt_buf_adds(d, ",\"phase\":");
+            rt_buf_add_jstr(d, ev->phase, strlen(ev->phase));
+        }
+        if (ev->fields) {
+            rt_buf_adds(d, ",\"fields\":");
+            rt_buf_adds(d, ev->fields);
+        }
+        rt_buf_addc(d, '}');
+        break;
+    case RT_EV_PROGRESS: {
+        rt_ctr_t ctr[RUNTRACK_MAX_COUNTERS];
+        size_t n;
+        double mem, cpu;
+        pthread_mutex_lock(&rt->lock);
+        rt_run_t *run = ev->run;
+        n = run->n_ctr;
+        memcpy(ctr, run->ctr, n * sizeof ctr[0]);
+        mem = run->mem;
+        cpu = run->cpu;
+        ev->ts_us = run->progress_ts;
+        run->progress_queued = 0;
+        pthread_mutex_unlock(&rt->lock);
+        rt_buf_adds(d, "{\"counters\":");
+        rt_enc_counters(d, ctr, n);
+        if (mem >= 0) {
+            rt_buf_adds(d, ",\"memory_percent\":");
+            rt_buf_add_pct(d, mem);
+        }
+        if (cpu >= 0) {
+            rt_buf_adds(d, ",\"cpu_percent\":");
+            rt_buf_add_pct(d, cpu);
+        }
+        rt_buf_addc(d, '}');
+        break;
+    }
+    case RT_EV_HEARTBEAT: {
+        pthread_mutex_lock(&rt->lock);
+        uint64_t dropped = ev->run->dropped_logs;
+        pthread_mutex_unlock(&rt->lock);
+        rt_buf_adds(d, "{\"dropped_logs\":");
+        rt_buf_add_i64(d, (int64_t)dropped);
+        rt_buf_addc(d, '}');
+        break;
+    }
+    case RT_EV_STARTED:
+    case RT_EV_PHASE:
+    case RT_EV_PAUSED:
+    case RT_EV_RESUMED:
+    case RT_EV_FINISHED:
+    case RT_EV__COUNT:
+        if (ev->data)
+            rt_buf_add(d, ev->data, ev->data_len);
+        else
+            rt_buf_adds(d, "{}");
+        break;
+    }
+}
+
+static void report_failure(runtrack_t *rt, rt_ev_t *ev, const char *reason, int will_retry)
+{
+    if (rt->conf->failure_cb)
+        rt->conf->failure_cb(rt->conf->failure_opaque, ev->run->id, rt_event_type_name(ev->type),
+                             ev->seq, reason, will_retry);
+}
+
+/* Encodes and produces one event. Returns 0 when handed to librdkafka (or finally failed and
+ * freed), 1 when librdkafka's queue is full (the caller keeps ev and retries later). */
+static int produce_one(runtrack_t *rt, rt_ev_t *ev)
+{
+    if (!ev->event_id[0])
+        rt_uuid_v7(&rt->bg_rng, ev->ts_us, ev->event_id);
+    encode_data(rt, ev);
+    rt_buf_t *b = &rt->buf;
+    rt_buf_reset(b);
+    if (rt->data_buf.oom ||
+        rt_enc_envelope(b, ev->event_id, ev->run->id, ev->seq, ev->ts_us,
+                        rt_event_type_name(ev->type), ev->run->tail, rt->data_buf.data,
+                        rt->data_buf.len) != 0 ||
+        b->oom) {
+        atomic_fetch_add(&rt->st_failed, 1);
+        report_failure(rt, ev, "could not encode event (out of memory or time out of range)", 0);
+        ev_free(rt, ev);
+        return 0;
+    }
+    if (b->len > RT_EVENT_MAX_BYTES) {
+        atomic_fetch_add(&rt->st_failed, 1);
+        report_failure(rt, ev, "event larger than 1 MiB", 0);
+        ev_free(rt, ev);
+        return 0;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rt->rk, RD_KAFKA_V_RKT(rt->rkt), RD_KAFKA_V_KEY(ev->run->id, 36),
+        RD_KAFKA_V_VALUE(b->data, b->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(ev), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return 1;
+    if (err) {
+        /* Not queued at all (e.g. fatal state): treat like a failed delivery. */
+        atomic_fetch_add(&rt->st_failed, 1);
+        if (is_lifecycle(ev->type) || rt->recreating) {
+            report_failure(rt, ev, rd_kafka_err2str(err), 1);
+            atomic_fetch_add(&rt->st_retried, 1);
+            ev->retry_at = rt_mono_us() + rt->conf->retry_backoff_ms * 1000;
+            retry_push(rt, ev);
+        } else {
+            report_failure(rt, ev, rd_kafka_err2str(err), 0);
+            ev_free(rt, ev);
+        }
+        return 0;
+    }
+    atomic_fetch_add(&rt->st_produced, 1);
+    return 0;
+}
+
+/* librdkafka delivery report (background thread, inside rd_kafka_poll). */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    runtrack_t *rt = opaque;
+    rt_ev_t *ev = m->_private;
+    if (!ev)
+        return;
+    if (!m->err) {
+        atomic_fetch_add(&rt->st_delivered, 1);
+        ev_free(rt, ev);
+        return;
+    }
+    atomic_fetch_add(&rt->st_failed, 1);
+    int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                 m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    if (purged && rt->recreating) {
+        /* We purged it to replace the handle: send it again on the new one, at once. */
+        atomic_fetch_add(&rt->st_retried, 1);
+        ev->retry_at = 0;
+        retry_push(rt, ev);
+        return;
+    }
+    if (is_lifecycle(ev->type) && !purged) {
+        report_failure(rt, ev, rd_kafka_err2str(m->err), 1);
+        atomic_fetch_add(&rt->st_retried, 1);
+        ev->retry_at = rt_mono_us() + rt->conf->retry_backoff_ms * 1000;
+        retry_push(rt, ev);
+        return;
+    }
+    report_failure(rt, ev, rd_kafka_err2str(m->err), 0);
+    ev_free(rt, ev);
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    runtrack_t *rt = rd_kafka_opaque(rk);
+    if (rt && rt->conf->verbose)
+        fprintf(stderr, "runtrack: librdkafka %d %s: %s\n", level, fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)err;
+    runtrack_t *rt = opaque;
+    if (rt->conf->verbose)
+        fprintf(stderr, "runtrack: librdkafka error: %s\n", reason);
+}
+
+/* Creates rt->rk/rt->rkt. Returns 0, or -1 with errstr. */
+static int kafka_open(runtrack_t *rt, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kc = rt_conf_kafka(rt->conf, errstr, errstr_size);
+    if (!kc)
+        return -1;
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_log_cb(kc, log_cb);
+    rd_kafka_conf_set_opaque(kc, rt);
+    char kerr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof kerr);
+    if (!rk) {
+        rd_kafka_conf_destroy(kc); /* rd_kafka_new frees it only on success */
+        rt_seterr(errstr, errstr_size, "librdkafka: %s", kerr);
+        return -1;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, rt->conf->topic, NULL);
+    if (!rkt) {
+        rt_seterr(errstr, errstr_size, "librdkafka topic \"%s\": %s", rt->conf->topic,
+                  rd_kafka_err2str(rd_kafka_last_error()));
+        rd_kafka_destroy(rk);
+        return -1;
+    }
+    rt->rk = rk;
+    rt->rkt = rkt;
+    return 0;
+}
+
+/* Purges everything librdkafka still holds; with rt->recreating set the delivery reports put the
+ * events on the retry list, otherwise they are reported failed and freed. */
+static void kafka_close(runtrack_t *rt)
+{
+    if (!rt->rk)
+        return;
+    rd_kafka_purge(rt->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    /* Purged messages come back as delivery reports on the next polls. */
+    for (int i = 0; i < 200 && rd_kafka_outq_len(rt->rk) > 0; i++)
+        rd_kafka_poll(rt->rk, 10);
+    rd_kafka_poll(rt->rk, 0);
+    rd_kafka_topic_destroy(rt->rkt);
+    rd_kafka_destroy_flags(rt->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    rt->rk = NULL;
+    rt->rkt = NULL;
+}
+
+/* librdkafka fatal error (e.g. idempotent sequence desynchronisation): the handle can't produce
+ * any more, so move what it holds onto the retry list and start a fresh handle. */
+static void kafka_recreate(runtrack_t *rt, const char *why)
+{
+    if (rt->conf->verbose)
+        fprintf(stderr, "runtrack: recreating Kafka handle after fatal error: %s\n", why);
+    rt->recreating = 1;
+    kafka_close(rt);
+    char err[512];
+    while (kafka_open(rt, err, sizeof err) != 0) {
+        /* Configuration worked before, so this is transient (memory, threads): wait and retry. */
+        if (rt->conf->verbose)
+            fprintf(stderr, "runtrack: %s\n", err);
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    rt->recreating = 0;
+    atomic_fetch_add(&rt->st_recreations, 1);
+}
+
+/* Queues heartbeats for open runs that are due (lock held). */
+static void heartbeats_locked(runtrack_t *rt, int64_t now_mono)
+{
+    int64_t ivl = rt->conf->heartbeat_interval_ms * 1000;
+    if (ivl <= 0)
+        return;
+    for (rt_run_t *r = rt->runs; r; r = r->next) {
+        if (!r->started_here || r->finished || r->released || r->hb_outstanding)
+            continue;
+        if (now_mono - r->last_hb_mono < ivl)
+            continue;
+        rt_ev_t *ev = calloc(1, sizeof *ev);
+        if (!ev)
+            return;
+        ev->run = r;
+        ev->type = RT_EV_HEARTBEAT;
+        ev->ts_us = rt_now_us();
+        ev->seq = next_seq(r, ev->ts_us);
+        r->hb_outstanding = 1;
+        r->last_hb_mono = now_mono;
+        enqueue_locked(rt, ev);
+    }
+}
+
+static void run_free(rt_run_t *r)
+{
+    free(r->tail);
+    free(r);
+}
+
+/* Frees released runs nothing refers to any more (lock held). Only the list reference left
+ * means no queued event and no handle, so nobody can add one. */
+static void gc_runs_locked(runtrack_t *rt)
+{
+    rt_run_t **pp = &rt->runs;
+    while (*pp) {
+        rt_run_t *r = *pp;
+        if (r->released && !r->progress_queued && atomic_load(&r->refs) == 1) {
+            *pp = r->next;
+            run_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+static void *bg_main(void *arg)
+{
+    runtrack_t *rt = arg;
+    for (;;) {
+        int64_t now = rt_mono_us();
+        pthread_mutex_lock(&rt->lock);
+        if (now >= rt->next_hb_check) {
+            heartbeats_locked(rt, now);
+            rt->next_hb_check = now + 200000;
+        }
+        gc_runs_locked(rt);
+        int retry_due = rt->retry_head && rt->retry_head->retry_at <= now;
+        if (!rt->q_head && !retry_due && !rt->stop && rd_kafka_outq_len(rt->rk) == 0) {
+            /* Idle: sleep until an event arrives, a heartbeat or retry is due. */
+            int64_t until = now + 200000;
+            if (rt->retry_head && rt->retry_head->retry_at < until)
+                until = rt->retry_head->retry_at;
+            int64_t wall = rt_now_us() + (until - now);
+            struct timespec ts = {(time_t)(wall / 1000000), (long)(wall % 1000000) * 1000};
+            rt->bg_sleeping = 1;
+            pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
+            rt->bg_sleeping = 0;
+        }
+        if (rt->stop) {
+            /* runtrack_destroy frees what is left in the FIFO. */
+            pthread_mutex_unlock(&rt->lock);
+            break;
+        }
+        rt_ev_t *batch = rt->q_head;
+        rt->q_head = rt->q_tail = NULL;
+        pthread_mutex_unlock(&rt->lock);
+
+        /* Due retries first: they are older than anything in the FIFO. */
+        now = rt_mono_us();
+        rt_ev_t *due = NULL, **due_tail = &due;
+        while (rt->retry_head && rt->retry_head->retry_at <= now) {
+            rt_ev_t *ev = rt->retry_head;
+            rt->retry_head = ev->next;
+            if (!rt->retry_head)
+                rt->retry_tail = NULL;
+            ev->next = NULL;
+            *due_tail = ev;
+            due_tail = &ev->next;
+        }
+        *due_tail = batch;
+        batch = due;
+
+        int full = 0;
+        while (batch) {
+            rt_ev_t *ev = batch;
+            rt_ev_t *next = ev->next;
+            if (produce_one(rt, ev)) {
+                full = 1;
+                break;
+            }
+            batch = next;
+        }
+        if (full && batch) {
+            /* librdkafka's queue is full: put the rest back in front of the FIFO, in order. */
+            rt_ev_t *last = batch;
+            while (last->next)
+                last = last->next;
+            pthread_mutex_lock(&rt->lock);
+            last->next = rt->q_head;
+            rt->q_head = batch;
+            if (!rt->q_tail)
+                rt->q_tail = last;
+            pthread_mutex_unlock(&rt->lock);
+        }
+        rd_kafka_poll(rt->rk, full ? 50 : (rd_kafka_outq_len(rt->rk) > 0 ? 2 : 0));
+
+        char ferr[512];
+        if (rd_kafka_fatal_error(rt->rk, ferr, sizeof ferr) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            kafka_recreate(rt, ferr);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------ client API */
+
+static void client_free(runtrack_t *rt)
+{
+    rt_buf_free(&rt->buf);
+    rt_buf_free(&rt->data_buf);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->wake);
+    free(rt);
+}
+
+RUNTRACK_API runtrack_t *runtrack_new(runtrack_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    runtrack_conf_t *own = NULL;
+    if (!conf) {
+        own = runtrack_conf_new();
+        if (!own) {
+            rt_seterr(errstr, errstr_size, "out of memory");
+            return NULL;
+        }
+        if (runtrack_conf_from_env(own, errstr, errstr_size) != RUNTRACK_OK) {
+            runtrack_conf_destroy(own);
+            return NULL;
+        }
+        conf = own;
+    }
+    runtrack_t *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        rt_seterr(errstr, errstr_size, "out of memory");
+        goto fail_conf;
+    }
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->wake, NULL);
+    rt->conf = conf;
+    rt->pid = (long)getpid();
+    if (conf->host)
+        snprintf(rt->host, sizeof rt->host, "%s", conf->host);
+    else if (gethostname(rt->host, sizeof rt->host - 1) != 0 || !rt->host[0])
+        snprintf(rt->host, sizeof rt->host, "unknown");
+    rt_rng_seed(&rt->id_rng);
+    rt_rng_seed(&rt->bg_rng);
+    if (kafka_open(rt, errstr, errstr_size) != 0)
+        goto fail;
+    int e = pthread_create(&rt->thread, NULL, bg_main, rt);
+    if (e != 0) {
+        rt_seterr(errstr, errstr_size, "cannot start background thread: %s", strerror(e));
+        rd_kafka_topic_destroy(rt->rkt);
+        rd_kafka_destroy(rt->rk);
+        goto fail;
+    }
+    rt->thread_started = 1;
+    return rt;
+fail:
+    rt->conf = NULL;
+    client_free(rt);
+fail_conf:
+    runtrack_conf_destroy(own);
+    return NULL;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint64_t *undelivered)
+{
+    if (!rt)
+        return RUNTRACK_ERR_INVALID_ARG;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : rt_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        long long left = atomic_load(&rt->outstanding);
+        if (left <= 0) {
+            if (undelivered)
+                *undelivered = 0;
+            return RUNTRACK_OK;
+        }
+        if (rt_mono_us() >= deadline) {
+            if (undelivered)
+                *undelivered = (uint64_t)left;
+            return RUNTRACK_ERR_TIMEOUT;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms,
+                                             uint64_t *undelivered)
+{
+    if (!rt) {
+        if (undelivered)
+            *undelivered = 0;
+        return RUNTRACK_OK;
+    }
+    runtrack_err_t err = runtrack_flush(rt, timeout_ms, undelivered);
+    pthread_mutex_lock(&rt->lock);
+    rt->stop = 1;
+    pthread_cond_signal(&rt->wake);
+    pthread_mutex_unlock(&rt->lock);
+    if (rt->thread_started)
+        pthread_join(rt->thread, NULL);
+    /* What is left is lost: free it. Purged messages come back through dr_cb and are freed
+     * there (recreating is 0, so nothing is re-queued). */
+    kafka_close(rt);
+    rt_ev_t *lists[2] = {rt->retry_head, rt->q_head};
+    for (int i = 0; i < 2; i++) {
+        for (rt_ev_t *ev = lists[i]; ev;) {
+            rt_ev_t *next = ev->next;
+            ev_free(rt, ev);
+            ev = next;
+        }
+    }
+    for (rt_run_t *r = rt->runs; r;) {
+        rt_run_t *next = r->next;
+        run_free(r);
+        r = next;
+    }
+    runtrack_conf_destroy(rt->conf);
+    client_free(rt);
+    return err;
+}
+
+RUNTRACK_API void runtrack_stats(runtrack_t *rt, runtrack_stats_t *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof *st);
+    if (!rt)
+        return;
+    st->recorded = atomic_load(&rt->st_recorded);
+    st->produced = atomic_load(&rt->st_produced);
+    st->delivered = atomic_load(&rt->st_delivered);
+    st->failed = atomic_load(&rt->st_failed);
+    st->retried = atomic_load(&rt->st_retried);
+    st->dropped_logs = atomic_load(&rt->st_dropped);
+    st->coalesced_progress = atomic_load(&rt->st_coalesced);
+    long long q = atomic_load(&rt->outstanding);
+    st->queued = q > 0 ? (uint64_t)q : 0;
+    st->recreations = atomic_load(&rt->st_recreations);
+}
+
+/* --------------------------------------------------------------------------------- run API */
+
+/* Checks a 1..max byte string. */
+static int str_ok(const char *s, size_t max)
+{
+    if (!s)
+        return 0;
+    size_t n = strnlen(s, max + 1);
+    return n >= 1 && n <= max;
+}
+
+/* Validates a counter array; returns 0 or -1 with errstr. */
+static int counters_ok(const runtrack_counter_t *c, size_t n, const char *what, char *errstr,
+                       size_t errstr_size)
+{
+    if (n && !c) {
+        rt_seterr(errstr, errstr_size, "%s: NULL array with %zu entries", what, n);
+        return -1;
+    }
+    if (n > RUNTRACK_MAX_COUNTERS) {
+        rt_seterr(errstr, errstr_size, "%s: more than %d counters", what, RUNTRACK_MAX_COUNTERS);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].name || !rt_counter_name_valid(c[i].name)) {
+            rt_seterr(errstr, errstr_size,
+                      "%s: invalid counter name \"%s\" (want [a-z][a-z0-9_]{0,63})", what,
+                      c[i].name ? c[i].name : "(null)");
+            return -1;
+        }
+        if (c[i].value < 0) {
+            rt_seterr(errstr, errstr_size, "%s: counter %s is negative", what, c[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Encodes a counter array as a JSON object (names already validated). */
+static void enc_counter_arg(rt_buf_t *b, const runtrack_counter_t *c, size_t n)
+{
+    rt_buf_addc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rt_buf_addc(b, ',');
+        rt_buf_addc(b, '"');
+        rt_buf_adds(b, c[i].name);
+        rt_buf_add(b, "\":", 2);
+        rt_buf_add_i64(b, c[i].value);
+    }
+    rt_buf_addc(b, '}');
+}
+
+/* Merges counters into the run's map (lock held). Returns 0, or -1 when the map is full. */
+static int merge_counters_locked(rt_run_t *run, const runtrack_counter_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        for (k = 0; k < run->n_ctr; k++)
+            if (strcmp(run->ctr[k].name, c[i].name) == 0)
+                break;
+        if (k == run->n_ctr) {
+            if (run->n_ctr == RUNTRACK_MAX_COUNTERS)
+                return -1;
+            snprintf(run->ctr[k].name, sizeof run->ctr[k].name, "%s", c[i].name);
+            run->n_ctr++;
+        }
+        run->ctr[k].value = c[i].value;
+    }
+    return 0;
+}
+
+static int64_t uuid_ms(const char *id)
+{
+    /* UUIDv7: the first 48 bits (12 hex digits, with a '-' after 8) are Unix milliseconds. */
+    int64_t ms = 0;
+    for (int i = 0; i < 13; i++) {
+        if (i == 8)
+            continue;
+        char c = id[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 0;
+        ms = ms * 16 + v;
+    }
+    return ms;
+}
+
+static rt_run_t *run_new(runtrack_t *rt, const char *id, const char *job, const char *kind,
+                         char *errstr, size_t errstr_size)
+{
+    rt_run_t *run = calloc(1, sizeof *run);
+    if (!run) {
+        rt_seterr(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    rt_buf_t b = {0};
+    rt_enc_run_tail(&b, job, kind, rt->host, rt->pid, RUNTRACK_VERSION_STR);
+    if (b.oom) {
+        rt_buf_free(&b);
+        free(run);
+        rt_seterr(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    run->tail = rt_buf_take(&b, NULL);
+    run->rt = rt;
+    snprintf(run->id, sizeof run->id, "%s", id);
+    run->start_us = uuid_ms(id) * 1000;
+    run->last_seq = 1;
+    run->mem = run->cpu = -1;
+    atomic_init(&run->refs, 1); /* the client's list */
+    return run;
+}
+
+static int check_job_kind(const char *job, const char *kind, char *errstr, size_t errstr_size)
+{
+    if (!str_ok(job, 200)) {
+        rt_seterr(errstr, errstr_size, "job must be 1..200 bytes");
+        return -1;
+    }
+    if (!str_ok(kind, 64)) {
+        rt_seterr(errstr, errstr_size, "kind must be 1..64 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
+                                                const runtrack_start_opts_t *opts, char *errstr,
+                                                size_t errstr_size)
+{
+    runtrack_start_opts_t none = {0};
+    if (!opts)
+        opts = &none;
+    const char *kind = opts->kind ? opts->kind : "scrape";
+    rt_buf_t d = {0};
+    rt_run_t *run = NULL;
+    rt_ev_t *ev = NULL;
+    if (!rt) {
+        rt_seterr(errstr, errstr_size, "client is NULL");
+        return NULL;
+    }
+    if (check_job_kind(job, kind, errstr, errstr_size) ||
+        counters_ok(opts->start_counts, opts->n_start_counts, "start_counts", errstr,
+                    errstr_size) ||
+        counters_ok(opts->planned, opts->n_planned, "planned", errstr, errstr_size))
+        goto fail;
+    rt_buf_addc(&d, '{');
+    int first = 1;
+    if (opts->n_start_counts) {
+        rt_buf_adds(&d, "\"start_counts\":");
+        enc_counter_arg(&d, opts->start_counts, opts->n_start_counts);
+        first = 0;
+    }
+    if (opts->params_json) {
+        rt_buf_adds(&d, first ? "\"params\":" : ",\"params\":");
+        char jerr[200];
+        if (rt_enc_json_object(&d, opts->params_json, jerr, sizeof jerr) != 0) {
+            rt_seterr(errstr, errstr_size, "params: %s", jerr);
+            goto fail;
+        }
+        first = 0;
+    }
+    if (opts->n_planned) {
+        rt_buf_adds(&d, first ? "\"planned\":" : ",\"planned\":");
+        enc_counter_arg(&d, opts->planned, opts->n_planned);
+    }
+    rt_buf_addc(&d, '}');
+    ev = calloc(1, sizeof *ev);
+    if (d.oom || !ev) {
+        rt_seterr(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    int64_t now = rt_now_us();
+    char id[RT_UUID_STRLEN];
+    pthread_mutex_lock(&rt->lock);
+    rt_uuid_v7(&rt->id_rng, now, id);
+    pthread_mutex_unlock(&rt->lock);
+    run = run_new(rt, id, job, kind, errstr, errstr_size);
+    if (!run)
+        goto fail;
+    run->started_here = 1;
+    run->last_hb_mono = rt_mono_us();
+    atomic_fetch_add(&run->refs, 1); /* the caller's handle */
+    ev->type = RT_EV_STARTED;
+    ev->ts_us = now;
+    ev->seq = 1;
+    ev->data = rt_buf_take(&d, &ev->data_len);
+    ev->run = run;
+    pthread_mutex_lock(&rt->lock);
+    run->next = rt->runs;
+    rt->runs = run;
+    enqueue_locked(rt, ev);
+    pthread_mutex_unlock(&rt->lock);
+    return run;
+fail:
+    rt_buf_free(&d);
+    free(ev);
+    return NULL;
+}
+
+RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run_id,
+                                                 const char *job, const char *kind, char *errstr,
+                                                 size_t errstr_size)
+{
+    if (!rt) {
+        rt_seterr(errstr, errstr_size, "client is NULL");
+        return NULL;
+    }
+    if (!kind)
+        kind = "scrape";
+    if (!run_id || !rt_uuid_valid(run_id) || run_id[14] != '7') {
+        rt_seterr(errstr, errstr_size, "run id \"%s\" is not a UUIDv7",
+                  run_id ? run_id : "(null)");
+        return NULL;
+    }
+    if (check_job_kind(job, kind, errstr, errstr_size))
+        return NULL;
+    char id[RT_UUID_STRLEN];
+    for (int i = 0; i < 36; i++)
+        id[i] = (run_id[i] >= 'A' && run_id[i] <= 'F') ? (char)(run_id[i] - 'A' + 'a')
+                                                         : run_id[i];
+    id[36] = '\0';
+    rt_run_t *run = run_new(rt, id, job, kind, errstr, errstr_size);
+    if (!run)
+        return NULL;
+    atomic_fetch_add(&run->refs, 1);
+    pthread_mutex_lock(&rt->lock);
+    run->next = rt->runs;
+    rt->runs = run;
+    pthread_mutex_unlock(&rt->lock);
+    return run;
+}
+
+RUNTRACK_API const char *runtrack_run_id(const runtrack_run_t *run)
+{
+    return run ? run->id : NULL;
+}
+
+/* Records a lifecycle event with pre-encoded data (taken over from d). */
+static runtrack_err_t record_lifecycle(rt_run_t *run, rt_event_type_t type, rt_buf_t *d,
+                                       const char *phase, int finish, char *errstr,
+                                       size_t errstr_size)
+{
+    runtrack_t *rt = run->rt;
+    rt_ev_t *ev = calloc(1, sizeof *ev);
+    if (!ev || d->oom) {
+        free(ev);
+        rt_buf_free(d);
+        rt_seterr(errstr, errstr_size, "out of memory");
+        return RUNTRACK_ERR_NOMEM;
+    }
+    ev->type = type;
+    ev->run = run;
+    ev->data = d->len ? rt_buf_take(d, &ev->data_len) : NULL;
+    rt_buf_free(d);
+    pthread_mutex_lock(&rt->lock);
+    if (run->finished) {
+        pthread_mutex_unlock(&rt->lock);
+        free(ev->data);
+        free(ev);
+        rt_seterr(errstr, errstr_size, "run %s is already finished", run->id);
+        return RUNTRACK_ERR_STATE;
+    }
+    ev->ts_us = rt_now_us();
+    ev->seq = next_seq(run, ev->ts_us);
+    if (phase)
+        snprintf(run->phase, sizeof run->phase, "%s", phase);
+    if (finish)
+        run->finished = 1;
+    enqueue_locked(rt, ev);
+    pthread_mutex_unlock(&rt->lock);
+    return RUNTRACK_OK;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *phase,
+                                               char *errstr, size_t errstr_size)
+{
+    if (!run || !str_ok(phase, 64)) {
+        rt_seterr(errstr, errstr_size, "phase must be 1..64 bytes");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    rt_buf_t d = {0};
+    rt_buf_adds(&d, "{\"phase\":");
+    rt_buf_add_jstr(&d, phase, strlen(phase));
+    rt_buf_addc(&d, '}');
+    return record_lifecycle(run, RT_EV_PHASE, &d, phase, 0, errstr, errstr_size);
+}
+
+static int pct_ok(double v)
+{
+    return v == RUNTRACK_PERCENT_UNSET || (isfinite(v) && v >= 0 && v <= 100);
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_progress(runtrack_run_t *run,
+                                                  const runtrack_counter_t *counters, size_t n,
+                                                  double memory_percent, double cpu_percent,
+                                                  char *errstr, size_t errstr_size)
+{
+    if (!run) {
+        rt_seterr(errstr, errstr_size, "run is NULL");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    if (counters_ok(counters, n, "counters", errstr, errstr_size))
+        return RUNTRACK_ERR_INVALID_ARG;
+    if (!pct_ok(memory_percent) || !pct_ok(cpu_percent)) {
+        rt_seterr(errstr, errstr_size, "memory/cpu percent must be 0..100");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    runtrack_t *rt = run->rt;
+    rt_ev_t *ev = NULL;
+    pthread_mutex_lock(&rt->lock);
+    if (run->finished) {
+        pthread_mutex_unlock(&rt->lock);
+        rt_seterr(errstr, errstr_size, "run %s is already finished", run->id);
+        return RUNTRACK_ERR_STATE;
+    }
+    if (merge_counters_locked(run, counters, n) != 0) {
+        pthread_mutex_unlock(&rt->lock);
+        rt_seterr(errstr, errstr_size, "run %s would have more than %d counters", run->id,
+                  RUNTRACK_MAX_COUNTERS);
+        return RUNTRACK_ERR_LIMIT;
+    }
+    if (memory_percent >= 0)
+        run->mem = memory_percent;
+    if (cpu_percent >= 0)
+        run->cpu = cpu_percent;
+    int64_t now = rt_now_us();
+    run->progress_ts = now;
+    if (run->progress_queued) {
+        pthread_mutex_unlock(&rt->lock);
+        atomic_fetch_add(&rt->st_coalesced, 1);
+        return RUNTRACK_OK;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    /* Allocate outside the lock, then re-check: another thread may have queued a marker. */
+    ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        rt_seterr(errstr, errstr_size, "out of memory");
+        return RUNTRACK_ERR_NOMEM;
+    }
+    ev->type = RT_EV_PROGRESS;
+    ev->run = run;
+    pthread_mutex_lock(&rt->lock);
+    if (run->progress_queued || run->finished) {
+        pthread_mutex_unlock(&rt->lock);
+        free(ev);
+        atomic_fetch_add(&rt->st_coalesced, 1);
+        return RUNTRACK_OK;
+    }
+    ev->ts_us = now;
+    ev->seq = next_seq(run, now);
+    run->progress_queued = 1;
+    enqueue_locked(rt, ev);
+    pthread_mutex_unlock(&rt->lock);
+    return RUNTRACK_OK;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_counter(runtrack_run_t *run, const char *name,
+                                                 int64_t value)
+{
+    runtrack_counter_t c = {name, value};
+    return runtrack_run_progress(run, &c, 1, RUNTRACK_PERCENT_UNSET, RUNTRACK_PERCENT_UNSET, NULL,
+                                 0);
+}
+
+/* Records a log line of len bytes (copied). fields is compact JSON or NULL. */
+static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const char *msg,
+                                 size_t len, const char *fields, size_t fields_len)
+{
+    if (!run || (int)level < 0 || (int)level >= RT_LOG__COUNT || (!msg && len))
+        return RUNTRACK_ERR_INVALID_ARG;
+    runtrack_t *rt = run->rt;
+    /* Cheap early drop without allocating when the bound is reached. */
+    if (atomic_load(&rt->log_pending) >= rt->conf->log_queue_max)
+        goto drop;
+    len = rt_utf8_cut(msg ? msg : "", len, RT_LOG_MESSAGE_MAX);
+    rt_ev_t *ev = malloc(sizeof *ev + len + 1 + 65 + (fields ? fields_len + 1 : 0));
+    if (!ev)
+        return RUNTRACK_ERR_NOMEM;
+    memset(ev, 0, sizeof *ev);
+    char *p = ev->inline_;
+    if (len)
+        memcpy(p, msg, len);
+    p[len] = '\0';
+    ev->msg = p;
+    ev->msg_len = len;
+    char *ph = p + len + 1;
+    if (fields) {
+        char *f = ph + 65;
+        memcpy(f, fields, fields_len);
+        f[fields_len] = '\0';
+        ev->fields = f;
+    }
+    ev->type = RT_EV_LOG;
+    ev->level = (int)level;
+    ev->run = run;
+    pthread_mutex_lock(&rt->lock);
+    if (run->finished) {
+        pthread_mutex_unlock(&rt->lock);
+        free(ev);
+        return RUNTRACK_ERR_STATE;
+    }
+    if (atomic_load(&rt->log_pending) >= rt->conf->log_queue_max) {
+        run->dropped_logs++;
+        pthread_mutex_unlock(&rt->lock);
+        free(ev);
+        atomic_fetch_add(&rt->st_dropped, 1);
+        return RUNTRACK_ERR_QUEUE_FULL;
+    }
+    atomic_fetch_add(&rt->log_pending, 1);
+    if (run->phase[0]) {
+        memcpy(ph, run->phase, sizeof run->phase);
+        ev->phase = ph;
+    }
+    ev->ts_us = rt_now_us();
+    ev->seq = next_seq(run, ev->ts_us);
+    enqueue_locked(rt, ev);
+    pthread_mutex_unlock(&rt->lock);
+    return RUNTRACK_OK;
+drop:
+    pthread_mutex_lock(&rt->lock);
+    int finished = run->finished;
+    if (!finished)
+        run->dropped_logs++;
+    pthread_mutex_unlock(&rt->lock);
+    if (finished)
+        return RUNTRACK_ERR_STATE;
+    atomic_fetch_add(&rt->st_dropped, 1);
+    return RUNTRACK_ERR_QUEUE_FULL;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_log(runtrack_run_t *run, runtrack_level_t level,
+                                             const char *message, const char *fields_json)
+{
+    if (!message)
+        return RUNTRACK_ERR_INVALID_ARG;
+    if (!fields_json)
+        return record_log(run, level, message, strlen(message), NULL, 0);
+    rt_buf_t f = {0};
+    if (rt_enc_json_object(&f, fields_json, NULL, 0) != 0 || f.oom) {
+        rt_buf_free(&f);
+        return RUNTRACK_ERR_JSON;
+    }
+    runtrack_err_t err = record_log(run, level, message, strlen(message), f.data, f.len);
+    rt_buf_free(&f);
+    return err;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_vlogf(runtrack_run_t *run, runtrack_level_t level,
+                                               const char *fmt, va_list ap)
+{
+    if (!fmt)
+        return RUNTRACK_ERR_INVALID_ARG;
+    char stack[512];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(stack, sizeof stack, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    if ((size_t)n < sizeof stack) {
+        va_end(ap2);
+        return record_log(run, level, stack, (size_t)n, NULL, 0);
+    }
+    char *heap = malloc((size_t)n + 1);
+    if (!heap) {
+        va_end(ap2);
+        return RUNTRACK_ERR_NOMEM;
+    }
+    vsnprintf(heap, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    runtrack_err_t err = record_log(run, level, heap, (size_t)n, NULL, 0);
+    free(heap);
+    return err;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_logf(runtrack_run_t *run, runtrack_level_t level,
+                                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    runtrack_err_t err = runtrack_run_vlogf(run, level, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+static runtrack_err_t pause_resume(rt_run_t *run, rt_event_type_t type, const char *reason)
+{
+    if (!run)
+        return RUNTRACK_ERR_INVALID_ARG;
+    rt_buf_t d = {0};
+    if (reason) {
+        rt_buf_adds(&d, "{\"reason\":");
+        rt_buf_add_jstr(&d, reason, rt_utf8_cut(reason, strlen(reason), 1024));
+        rt_buf_addc(&d, '}');
+    }
+    return record_lifecycle(run, type, &d, NULL, 0, NULL, 0);
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_pause(runtrack_run_t *run, const char *reason)
+{
+    return pause_resume(run, RT_EV_PAUSED, reason);
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_resume(runtrack_run_t *run, const char *reason)
+{
+    return pause_resume(run, RT_EV_RESUMED, reason);
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run)
+{
+    if (!run)
+        return RUNTRACK_ERR_INVALID_ARG;
+    runtrack_t *rt = run->rt;
+    rt_ev_t *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return RUNTRACK_ERR_NOMEM;
+    ev->type = RT_EV_HEARTBEAT;
+    ev->run = run;
+    pthread_mutex_lock(&rt->lock);
+    if (run->finished) {
+        pthread_mutex_unlock(&rt->lock);
+        free(ev);
+        return RUNTRACK_ERR_STATE;
+    }
+    ev->ts_us = rt_now_us();
+    ev->seq = next_seq(run, ev->ts_us);
+    run->hb_outstanding = 1;
+    run->last_hb_mono = rt_mono_us();
+    enqueue_locked(rt, ev);
+    pthread_mutex_unlock(&rt->lock);
+    return RUNTRACK_OK;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_status_t status,
+                                                const runtrack_finish_opts_t *opts, char *errstr,
+                                                size_t errstr_size)
+{
+    runtrack_finish_opts_t none = {0};
+    if (!opts)
+        opts = &none;
+    if (!run) {
+        rt_seterr(errstr, errstr_size, "run is NULL");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    const char *st = status == RUNTRACK_COMPLETED ? "completed"
+                     : status == RUNTRACK_FAILED  ? "failed"
+                     : status == RUNTRACK_PARTIAL ? "partial"
+                                                  : NULL;
+    if (!st) {
+        rt_seterr(errstr, errstr_size, "status must be completed, failed or partial");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    if (counters_ok(opts->end_counts, opts->n_end_counts, "end_counts", errstr, errstr_size) ||
+        counters_ok(opts->counters, opts->n_counters, "counters", errstr, errstr_size))
+        return RUNTRACK_ERR_INVALID_ARG;
+    rt_buf_t details = {0};
+    if (opts->error_details_json) {
+        char jerr[200];
+        if (rt_enc_json_object(&details, opts->error_details_json, jerr, sizeof jerr) != 0) {
+            rt_buf_free(&details);
+            rt_seterr(errstr, errstr_size, "error details: %s", jerr);
+            return RUNTRACK_ERR_JSON;
+        }
+    }
+    runtrack_t *rt = run->rt;
+    rt_ev_t *ev = calloc(1, sizeof *ev);
+    if (!ev || details.oom) {
+        free(ev);
+        rt_buf_free(&details);
+        rt_seterr(errstr, errstr_size, "out of memory");
+        return RUNTRACK_ERR_NOMEM;
+    }
+    ev->type = RT_EV_FINISHED;
+    ev->run = run;
+    /* Encoded under the lock: the final counter map and dropped_logs must be the run's state at
+     * the moment it finished. Rare call, so the longer hold is fine. */
+    rt_buf_t d = {0};
+    runtrack_err_t err = RUNTRACK_OK;
+    pthread_mutex_lock(&rt->lock);
+    if (run->finished) {
+        err = RUNTRACK_ERR_STATE;
+        rt_seterr(errstr, errstr_size, "run %s is already finished", run->id);
+        goto unlock;
+    }
+    if (merge_counters_locked(run, opts->counters, opts->n_counters) != 0) {
+        err = RUNTRACK_ERR_LIMIT;
+        rt_seterr(errstr, errstr_size, "run %s would have more than %d counters", run->id,
+                  RUNTRACK_MAX_COUNTERS);
+        goto unlock;
+    }
+    rt_buf_adds(&d, "{\"status\":\"");
+    rt_buf_adds(&d, st);
+    rt_buf_addc(&d, '"');
+    if (opts->n_end_counts) {
+        rt_buf_adds(&d, ",\"end_counts\":");
+        enc_counter_arg(&d, opts->end_counts, opts->n_end_counts);
+    }
+    if (run->n_ctr) {
+        rt_buf_adds(&d, ",\"counters\":");
+        rt_enc_counters(&d, run->ctr, run->n_ctr);
+    }
+    if (opts->error_message) {
+        rt_buf_adds(&d, ",\"error_message\":");
+        rt_buf_add_jstr(&d, opts->error_message,
+                        rt_utf8_cut(opts->error_message, strlen(opts->error_message),
+                                    RT_LOG_MESSAGE_MAX));
+    }
+    if (details.len) {
+        rt_buf_adds(&d, ",\"error_details\":");
+        rt_buf_add(&d, details.data, details.len);
+    }
+    rt_buf_adds(&d, ",\"dropped_logs\":");
+    rt_buf_add_i64(&d, (int64_t)run->dropped_logs);
+    rt_buf_addc(&d, '}');
+    if (d.oom) {
+        err = RUNTRACK_ERR_NOMEM;
+        rt_seterr(errstr, errstr_size, "out of memory");
+        goto unlock;
+    }
+    ev->data = rt_buf_take(&d, &ev->data_len);
+    ev->ts_us = rt_now_us();
+    ev->seq = next_seq(run, ev->ts_us);
+    run->finished = 1;
+    enqueue_locked(rt, ev);
+    ev = NULL;
+unlock:
+    pthread_mutex_unlock(&rt->lock);
+    free(ev);
+    rt_buf_free(&d);
+    rt_buf_free(&details);
+    return err;
+}
+
+RUNTRACK_API void runtrack_run_destroy(runtrack_run_t *run)
+{
+    if (!run)
+        return;
+    runtrack_t *rt = run->rt;
+    pthread_mutex_lock(&rt->lock);
+    run->released = 1;
+    pthread_mutex_unlock(&rt->lock);
+    run_unref(run);
+}

@@ -1,0 +1,246 @@
+/* Configuration: one table of settings (name, environment variable, type, range, default) from
+ * which runtrack_conf_set, runtrack_conf_from_env and the docs come, plus librdkafka properties
+ * passed through under "kafka." / RUNTRACK_KAFKA_*. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+extern char **environ;
+
+void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    if (!errstr || errstr_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+typedef enum { SET_STR, SET_INT } set_type_t;
+
+typedef struct setting {
+    const char *name;
+    const char *env;
+    set_type_t type;
+    size_t offset;
+    int64_t min, max;
+    const char *def;
+} setting_t;
+
+#define OFF(f) offsetof(struct runtrack_conf_s, f)
+static const setting_t settings[] = {
+    {"brokers", "RUNTRACK_BROKERS", SET_STR, OFF(brokers), 0, 0, "localhost:9092"},
+    {"topic", "RUNTRACK_TOPIC", SET_STR, OFF(topic), 0, 0, "runtrack.events"},
+    {"host", "RUNTRACK_HOST", SET_STR, OFF(host), 0, 0, NULL},
+    {"heartbeat.interval.ms", "RUNTRACK_HEARTBEAT_INTERVAL_MS", SET_INT,
+     OFF(heartbeat_interval_ms), 0, 86400000, "10000"},
+    {"log.queue.max", "RUNTRACK_LOG_QUEUE_MAX", SET_INT, OFF(log_queue_max), 0, 100000000,
+     "50000"},
+    {"retry.backoff.ms", "RUNTRACK_RETRY_BACKOFF_MS", SET_INT, OFF(retry_backoff_ms), 1, 3600000,
+     "1000"},
+    {"verbose", "RUNTRACK_VERBOSE", SET_INT, OFF(verbose), 0, 1, "0"},
+};
+#undef OFF
+
+/* Parses a whole decimal integer in [min, max]. Returns 0 or -1. */
+static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* Applies one table setting. Returns 0, or -1 with errstr (source names where it came from). */
+static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char *value,
+                         const char *source, char *errstr, size_t errstr_size)
+{
+    char *base = (char *)conf;
+    if (st->type == SET_STR) {
+        if (strlen(value) == 0 || strlen(value) > 1024) {
+            rt_seterr(errstr, errstr_size, "%s: must be 1..1024 characters", source);
+            return -1;
+        }
+        char *copy = strdup(value);
+        if (!copy) {
+            rt_seterr(errstr, errstr_size, "%s: out of memory", source);
+            return -1;
+        }
+        char **slot = (char **)(base + st->offset);
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    int64_t v;
+    if (parse_i64(value, st->min, st->max, &v) != 0) {
+        rt_seterr(errstr, errstr_size, "%s: \"%s\" is not an integer in %lld..%lld", source, value,
+                  (long long)st->min, (long long)st->max);
+        return -1;
+    }
+    *(int64_t *)(base + st->offset) = v;
+    return 0;
+}
+
+/* Sets a librdkafka property on the pass-through conf, refusing ones the library must own. */
+static int apply_kafka(runtrack_conf_t *conf, const char *prop, const char *value,
+                       const char *source, char *errstr, size_t errstr_size)
+{
+    char kerr[512];
+    if (strcmp(prop, "enable.idempotence") == 0 && strcmp(value, "true") != 0) {
+        rt_seterr(errstr, errstr_size, "%s: runtrack requires enable.idempotence=true", source);
+        return -1;
+    }
+    if (strcmp(prop, "dr_msg_cb") == 0 || strcmp(prop, "opaque") == 0) {
+        rt_seterr(errstr, errstr_size, "%s: %s is set by runtrack", source, prop);
+        return -1;
+    }
+    if (rd_kafka_conf_set(conf->kconf, prop, value, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
+        rt_seterr(errstr, errstr_size, "%s: %s", source, kerr);
+        return -1;
+    }
+    if (strcmp(prop, "bootstrap.servers") == 0 || strcmp(prop, "metadata.broker.list") == 0)
+        conf->kafka_bootstrap_set = 1;
+    if (strcmp(prop, "message.timeout.ms") == 0 || strcmp(prop, "delivery.timeout.ms") == 0)
+        conf->kafka_timeout_set = 1;
+    return 0;
+}
+
+RUNTRACK_API runtrack_conf_t *runtrack_conf_new(void)
+{
+    runtrack_conf_t *conf = calloc(1, sizeof *conf);
+    if (!conf)
+        return NULL;
+    conf->kconf = rd_kafka_conf_new();
+    if (!conf->kconf)
+        goto fail;
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (settings[i].def &&
+            apply_setting(conf, &settings[i], settings[i].def, settings[i].name, NULL, 0) != 0)
+            goto fail;
+    }
+    return conf;
+fail:
+    runtrack_conf_destroy(conf);
+    return NULL;
+}
+
+RUNTRACK_API void runtrack_conf_destroy(runtrack_conf_t *conf)
+{
+    if (!conf)
+        return;
+    free(conf->brokers);
+    free(conf->topic);
+    free(conf->host);
+    if (conf->kconf)
+        rd_kafka_conf_destroy(conf->kconf);
+    free(conf);
+}
+
+RUNTRACK_API runtrack_err_t runtrack_conf_set(runtrack_conf_t *conf, const char *key,
+                                              const char *value, char *errstr,
+                                              size_t errstr_size)
+{
+    if (!conf || !key || !value) {
+        rt_seterr(errstr, errstr_size, "conf, key and value are required");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    if (strncmp(key, "kafka.", 6) == 0) {
+        if (key[6] == '\0') {
+            rt_seterr(errstr, errstr_size, "%s: empty librdkafka property name", key);
+            return RUNTRACK_ERR_CONF;
+        }
+        return apply_kafka(conf, key + 6, value, key, errstr, errstr_size) == 0
+                   ? RUNTRACK_OK
+                   : RUNTRACK_ERR_CONF;
+    }
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (strcmp(settings[i].name, key) == 0)
+            return apply_setting(conf, &settings[i], value, key, errstr, errstr_size) == 0
+                       ? RUNTRACK_OK
+                       : RUNTRACK_ERR_CONF;
+    }
+    rt_seterr(errstr, errstr_size, "unknown configuration key \"%s\"", key);
+    return RUNTRACK_ERR_CONF;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_conf_from_env(runtrack_conf_t *conf, char *errstr,
+                                                   size_t errstr_size)
+{
+    if (!conf) {
+        rt_seterr(errstr, errstr_size, "conf is required");
+        return RUNTRACK_ERR_INVALID_ARG;
+    }
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const char *v = getenv(settings[i].env);
+        if (v && *v && apply_setting(conf, &settings[i], v, settings[i].env, errstr, errstr_size))
+            return RUNTRACK_ERR_CONF;
+    }
+    static const char prefix[] = "RUNTRACK_KAFKA_";
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, prefix, sizeof prefix - 1) != 0)
+            continue;
+        const char *name = *e + sizeof prefix - 1;
+        const char *eq = strchr(name, '=');
+        if (!eq || eq == name) {
+            rt_seterr(errstr, errstr_size, "%.*s: empty librdkafka property name",
+                      (int)(eq ? (size_t)(eq - *e) : strlen(*e)), *e);
+            return RUNTRACK_ERR_CONF;
+        }
+        char prop[256];
+        size_t n = (size_t)(eq - name);
+        if (n >= sizeof prop) {
+            rt_seterr(errstr, errstr_size, "%.*s: name too long", 64, *e);
+            return RUNTRACK_ERR_CONF;
+        }
+        for (size_t k = 0; k < n; k++)
+            prop[k] = name[k] == '_' ? '.' : (char)tolower((unsigned char)name[k]);
+        prop[n] = '\0';
+        char source[300];
+        snprintf(source, sizeof source, "%.*s", (int)(eq - *e), *e);
+        if (apply_kafka(conf, prop, eq + 1, source, errstr, errstr_size) != 0)
+            return RUNTRACK_ERR_CONF;
+    }
+    return RUNTRACK_OK;
+}
+
+RUNTRACK_API void runtrack_conf_set_failure_cb(runtrack_conf_t *conf, runtrack_failure_cb *cb,
+                                               void *opaque)
+{
+    if (!conf)
+        return;
+    conf->failure_cb = cb;
+    conf->failure_opaque = opaque;
+}
+
+rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_dup(conf->kconf);
+    if (!kc) {
+        rt_seterr(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    char kerr[512];
+    /* Idempotence keeps broker-side retries from duplicating or reordering a run's events; an
+     * infinite message timeout keeps librdkafka retrying while the broker is gone, so lifecycle
+     * events are not failed after the default 5 minutes. */
+    if ((!conf->kafka_bootstrap_set &&
+         rd_kafka_conf_set(kc, "bootstrap.servers", conf->brokers, kerr, sizeof kerr)) ||
+        rd_kafka_conf_set(kc, "enable.idempotence", "true", kerr, sizeof kerr) ||
+        (!conf->kafka_timeout_set &&
+         rd_kafka_conf_set(kc, "message.timeout.ms", "0", kerr, sizeof kerr))) {
+        rt_seterr(errstr, errstr_size, "librdkafka configuration: %s", kerr);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    return kc;
+}

@@ -1,0 +1,213 @@
+/* Hand-written JSON encoder for runtrack events: every string goes through rt_json_escape
+ * (common/), numbers through snprintf, user JSON through jansson (validated, compacted). */
+#include "encode.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_event.h"
+#include "rt_time.h"
+
+void rt_buf_free(rt_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}
+
+void rt_buf_reset(rt_buf_t *b)
+{
+    b->len = 0;
+    b->oom = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+/* Makes room for extra more bytes plus a NUL. Returns 0, or -1 (and sets oom). */
+int rt_buf_reserve(rt_buf_t *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+void rt_buf_add(rt_buf_t *b, const char *s, size_t n)
+{
+    if (rt_buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void rt_buf_adds(rt_buf_t *b, const char *s)
+{
+    rt_buf_add(b, s, strlen(s));
+}
+
+void rt_buf_addc(rt_buf_t *b, char c)
+{
+    rt_buf_add(b, &c, 1);
+}
+
+void rt_buf_add_i64(rt_buf_t *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    if (n > 0)
+        rt_buf_add(b, tmp, (size_t)n);
+}
+
+void rt_buf_add_jstr(rt_buf_t *b, const char *s, size_t n)
+{
+    /* Worst case per input byte: "\u00XX" (6 bytes) or U+FFFD (3 bytes); plus two quotes. */
+    if (n > (SIZE_MAX - 3) / 6) {
+        b->oom = 1;
+        return;
+    }
+    if (rt_buf_reserve(b, n * 6 + 2) != 0)
+        return;
+    size_t need = rt_json_escape(s, n, b->data + b->len, b->cap - b->len);
+    b->len += need;
+}
+
+void rt_buf_add_pct(rt_buf_t *b, double v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%.3f", v);
+    if (n > 0)
+        rt_buf_add(b, tmp, (size_t)n);
+}
+
+char *rt_buf_take(rt_buf_t *b, size_t *len)
+{
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+    return p;
+}
+
+void rt_enc_counters(rt_buf_t *b, const rt_ctr_t *c, size_t n)
+{
+    rt_buf_addc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rt_buf_addc(b, ',');
+        /* Names are validated [a-z0-9_] so they need no escaping. */
+        rt_buf_addc(b, '"');
+        rt_buf_adds(b, c[i].name);
+        rt_buf_add(b, "\":", 2);
+        rt_buf_add_i64(b, c[i].value);
+    }
+    rt_buf_addc(b, '}');
+}
+
+int rt_enc_envelope(rt_buf_t *b, const char *event_id, const char *run_id, int64_t seq,
+                    int64_t ts_us, const char *type, const char *run_tail, const char *data,
+                    size_t data_len)
+{
+    char ts[RT_TIME_STRLEN];
+    if (rt_time_format(ts_us, ts, sizeof ts) == 0)
+        return -1;
+    rt_buf_adds(b, "{\"v\":1,\"event_id\":\"");
+    rt_buf_adds(b, event_id);
+    rt_buf_adds(b, "\",\"run_id\":\"");
+    rt_buf_adds(b, run_id);
+    rt_buf_adds(b, "\",\"seq\":");
+    rt_buf_add_i64(b, seq);
+    rt_buf_adds(b, ",\"ts\":\"");
+    rt_buf_adds(b, ts);
+    rt_buf_adds(b, "\",\"type\":\"");
+    rt_buf_adds(b, type);
+    rt_buf_adds(b, "\",");
+    rt_buf_adds(b, run_tail);
+    rt_buf_adds(b, ",\"data\":");
+    if (data && data_len)
+        rt_buf_add(b, data, data_len);
+    else
+        rt_buf_add(b, "{}", 2);
+    rt_buf_addc(b, '}');
+    return 0;
+}
+
+void rt_enc_run_tail(rt_buf_t *b, const char *job, const char *kind, const char *host, long pid,
+                     const char *lib)
+{
+    rt_buf_adds(b, "\"job\":");
+    rt_buf_add_jstr(b, job, strlen(job));
+    rt_buf_adds(b, ",\"kind\":");
+    rt_buf_add_jstr(b, kind, strlen(kind));
+    rt_buf_adds(b, ",\"producer\":{\"host\":");
+    rt_buf_add_jstr(b, host, strlen(host));
+    rt_buf_adds(b, ",\"pid\":");
+    rt_buf_add_i64(b, pid);
+    rt_buf_adds(b, ",\"lib\":");
+    rt_buf_add_jstr(b, lib, strlen(lib));
+    rt_buf_addc(b, '}');
+}
+
+size_t rt_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    size_t cut = max;
+    /* Step back over continuation bytes (10xxxxxx) so the cut falls before a lead byte. */
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80 && max - cut < 4)
+        cut--;
+    return cut;
+}
+
+int rt_enc_json_object(rt_buf_t *b, const char *json, char *errstr, size_t errstr_size)
+{
+    json_error_t jerr;
+    int rc = -1;
+    char *out = NULL;
+    json_t *v = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "invalid JSON at line %d column %d: %s", jerr.line,
+                     jerr.column, jerr.text);
+        goto out;
+    }
+    if (!json_is_object(v)) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "JSON must be an object ({...})");
+        goto out;
+    }
+    out = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!out) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "out of memory encoding JSON");
+        goto out;
+    }
+    rt_buf_adds(b, out);
+    rc = 0;
+out:
+    free(out);
+    json_decref(v);
+    return rc;
+}

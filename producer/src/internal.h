@@ -1,0 +1,34 @@
+/* libruntrack internals shared by conf.c and client.c. Nothing here is exported. */
+#ifndef RT_PRODUCER_INTERNAL_H
+#define RT_PRODUCER_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "runtrack.h"
+
+/* Settings (pgbouncer-style one table in conf.c); runtrack_conf_t is this plus librdkafka's. */
+struct runtrack_conf_s {
+    char *brokers;
+    char *topic;
+    char *host;
+    int64_t heartbeat_interval_ms;
+    int64_t log_queue_max;
+    int64_t retry_backoff_ms;
+    int64_t verbose;
+    int kafka_bootstrap_set; /* kafka.bootstrap.servers given explicitly: brokers is ignored */
+    int kafka_timeout_set;   /* kafka.message.timeout.ms given explicitly */
+    rd_kafka_conf_t *kconf;  /* pass-through properties only */
+    runtrack_failure_cb *failure_cb;
+    void *failure_opaque;
+};
+
+/* Builds a librdkafka conf for a new handle from conf (a copy; caller owns the result).
+ * Returns NULL with errstr on failure. */
+rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Writes "fmt" into errstr if there is one. */
+void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
