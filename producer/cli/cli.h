@@ -1,0 +1,52 @@
+/* The runtrack CLI: shared option state and helpers between main.c (subcommands) and wrap.c
+ * (`runtrack run`). */
+#ifndef RT_CLI_H
+#define RT_CLI_H
+
+#include <stddef.h>
+
+#include "runtrack.h"
+
+/* sysexits.h values, spelled out so the meaning is next to the use. */
+#define EX_OK_ 0
+#define EX_USAGE_ 64       /* bad command line structure */
+#define EX_DATAERR_ 65     /* a malformed value: counter, JSON, status, level, run id */
+#define EX_UNAVAILABLE_ 69 /* broker unreachable: event not delivered in --timeout */
+#define EX_SOFTWARE_ 70    /* internal error */
+#define EX_TEMPFAIL_ 75    /* temporary failure (fork/pipe resources) */
+#define EX_CONFIG_ 78      /* bad configuration (RUNTRACK_* environment, --set) */
+
+#define CLI_MAX_SETS 64
+
+typedef struct cli_opts {
+    const char *run_id;
+    const char *job;
+    const char *kind;
+    const char *brokers;
+    const char *topic;
+    int timeout_ms;
+    const char *sets[CLI_MAX_SETS]; /* "key=value" for runtrack_conf_set */
+    int n_sets;
+    /* start / run */
+    char *params_json; /* owned: built from --param or copied from --params-json */
+    runtrack_counter_t counts[RUNTRACK_MAX_COUNTERS];
+    size_t n_counts;
+    runtrack_counter_t planned[RUNTRACK_MAX_COUNTERS];
+    size_t n_planned;
+} cli_opts_t;
+
+/* Prints "runtrack: <msg>" on stderr (one line). */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Creates the client from environment + options; on failure prints the reason and returns NULL
+ * with *exit_code set. */
+runtrack_t *cli_client(const cli_opts_t *o, int *exit_code);
+
+/* Flushes and destroys the client; returns 0 or EX_UNAVAILABLE_ (with a message) when events
+ * could not be delivered within the timeout. */
+int cli_finish_client(runtrack_t *rt, int timeout_ms);
+
+/* `runtrack run`: argv is the command after "--". Returns the exit code. */
+int cli_wrap(cli_opts_t *o, char **argv);
+
+#endif
