@@ -9,14 +9,13 @@ add_executable(test_migrate ${CMAKE_CURRENT_LIST_DIR}/test_migrate.c)
 target_include_directories(test_migrate PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_migrate PRIVATE rt_migrate Threads::Threads)
 
-if(EXISTS ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh)
-  add_test(NAME integration.migrate
-           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh migrate -- $<TARGET_FILE:test_migrate>)
-  set_tests_properties(integration.migrate PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                       TIMEOUT 120)
-else()
-  add_test(NAME integration.migrate
-           COMMAND ${CMAKE_CURRENT_LIST_DIR}/contract/with_private_pg.sh ${PROJECT_SOURCE_DIR} --
-                   $<TARGET_FILE:test_migrate>)
-  set_tests_properties(integration.migrate PROPERTIES LABELS integration TIMEOUT 120)
-endif()
+add_test(NAME integration.migrate
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh migrate -- $<TARGET_FILE:test_migrate>)
+set_tests_properties(integration.migrate PROPERTIES LABELS integration FIXTURES_REQUIRED services
+                     TIMEOUT 120)
+
+# The JSON Schema and every example, checked by an independent validator (Debian's
+# python3-jsonschema; /usr/bin/python3 because other pythons on PATH may lack it).
+add_test(NAME unit.contract.schema
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/contract/check_examples.py ${PROJECT_SOURCE_DIR})
+set_tests_properties(unit.contract.schema PROPERTIES LABELS unit TIMEOUT 60)
