@@ -1,0 +1,247 @@
+/* Stale-run closing and retention, on a schedule in one background thread. */
+#include "maintenance.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rt_maint {
+    const rt_api_conf_t *conf;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    PGconn *conn;
+};
+
+/* A counter of the runs row clamped into an INTEGER column. */
+#define CTR_INT(name) "LEAST((c.counters->>'" name "')::numeric, 2147483647)::int"
+#define CNT_INT(col, name) "LEAST((c." col "->>'" name "')::numeric, 2147483647)::int"
+
+/* Closes stale runs as failed in one transaction, filling run_results and discovery_runs as a
+ * normal failure does (written here: the consumer's finishing SQL is not exposed as a shared
+ * function). finished_at is the last event's time, so durations reflect the work seen; only
+ * the decision to close depends on now(). */
+static const char CLOSE_SQL[] =
+    "WITH closed AS ("
+    " UPDATE runs SET status = 'failed', finished_at = last_event_at,"
+    "  status_reason = 'stale: no event for more than ' || $1 || ' s; closed by runtrack at ' ||"
+    "   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "  error_message = coalesce(error_message, 'run closed as failed: no event since ' ||"
+    "   to_char(last_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') ||"
+    "   ' (producer crashed or lost its connection?)')"
+    " WHERE status = 'running' AND last_event_at < now() - make_interval(secs => $1::float8)"
+    " RETURNING *),"
+    " rr AS ("
+    " INSERT INTO run_results (run_id, file_name, start_time_df, events_count_start,"
+    "  urls_count_start, events_count_end, urls_count_end, new_events_in_db, new_urls_in_db,"
+    "  time_stamp, elapsed_time)"
+    " SELECT c.run_id, c.job,"
+    "  to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
+    "  " CNT_INT("start_counts", "events") ", " CNT_INT("start_counts", "urls") ","
+    "  " CNT_INT("end_counts", "events") ", " CNT_INT("end_counts", "urls") ","
+    "  " CNT_INT("end_counts", "events") " - " CNT_INT("start_counts", "events") ","
+    "  " CNT_INT("end_counts", "urls") " - " CNT_INT("start_counts", "urls") ","
+    "  c.finished_at AT TIME ZONE 'UTC',"
+    /* pandas-style "D days HH:MM:SS.ffffff" */
+    "  (SELECT floor(e / 86400)::bigint || ' days ' ||"
+    "     to_char(make_interval(secs => e - floor(e / 86400) * 86400), 'HH24:MI:SS.US')"
+    "   FROM (SELECT greatest(extract(epoch FROM c.finished_at - c.started_at), 0)::float8 AS e) d)"
+    " FROM closed c ON CONFLICT (run_id) DO NOTHING),"
+    " dr AS ("
+    " INSERT INTO discovery_runs AS d (id, started_at, completed_at, duration_seconds, status,"
+    "  naics_codes, api_calls_made, opportunities_found, opportunities_new,"
+    "  opportunities_updated, opportunities_unchanged, evaluations_created, error_message,"
+    "  created_at)"
+    " SELECT c.run_id, c.started_at AT TIME ZONE 'UTC', c.finished_at AT TIME ZONE 'UTC',"
+    "  round(extract(epoch FROM c.finished_at - c.started_at)::numeric, 2), 'failed',"
+    "  CASE WHEN jsonb_typeof(c.params->'naics_codes') = 'array' THEN"
+    "   ARRAY(SELECT jsonb_array_elements_text(c.params->'naics_codes')) END,"
+    "  coalesce(" CTR_INT("api_calls") ", 0), coalesce(" CTR_INT("found") ", 0),"
+    "  coalesce(" CTR_INT("new") ", 0), coalesce(" CTR_INT("updated") ", 0),"
+    "  coalesce(" CTR_INT("unchanged") ", 0), coalesce(" CTR_INT("evaluations_created") ", 0),"
+    "  c.error_message, c.started_at AT TIME ZONE 'UTC'"
+    " FROM closed c WHERE c.kind = 'discovery'"
+    " ON CONFLICT (id) DO UPDATE SET status = 'failed', completed_at = EXCLUDED.completed_at,"
+    "  duration_seconds = EXCLUDED.duration_seconds,"
+    "  api_calls_made = EXCLUDED.api_calls_made,"
+    "  opportunities_found = EXCLUDED.opportunities_found,"
+    "  opportunities_new = EXCLUDED.opportunities_new,"
+    "  opportunities_updated = EXCLUDED.opportunities_updated,"
+    "  opportunities_unchanged = EXCLUDED.opportunities_unchanged,"
+    "  evaluations_created = EXCLUDED.evaluations_created,"
+    "  error_message = coalesce(d.error_message, EXCLUDED.error_message)"
+    " WHERE d.status = 'running')"
+    " SELECT count(*) FROM closed";
+
+typedef struct retention_step {
+    const char *name;
+    size_t days_off; /* offsetof into rt_retention_conf_t */
+    const char *sql; /* $1 days, $2 batch rows; deletes at most $2 rows */
+    size_t stat_off; /* offsetof into rt_maint_stats_t */
+} retention_step_t;
+
+/* Logs first (their runs may still exist), then runs: both skip running runs. */
+static const retention_step_t RETENTION[] = {
+    {"run_logs", offsetof(rt_retention_conf_t, runs_days),
+     "DELETE FROM run_logs WHERE (run_id, seq) IN (SELECT l.run_id, l.seq FROM run_logs l"
+     " WHERE l.ts < now() - make_interval(days => $1::int) AND NOT EXISTS (SELECT 1 FROM runs r"
+     " WHERE r.run_id = l.run_id AND r.status = 'running') LIMIT $2::int)",
+     offsetof(rt_maint_stats_t, logs_deleted)},
+    {"runs", offsetof(rt_retention_conf_t, runs_days),
+     "DELETE FROM runs WHERE run_id IN (SELECT run_id FROM runs WHERE status <> 'running'"
+     " AND finished_at < now() - make_interval(days => $1::int) LIMIT $2::int)",
+     offsetof(rt_maint_stats_t, runs_deleted)},
+    {"run_results", offsetof(rt_retention_conf_t, run_results_days),
+     "DELETE FROM run_results WHERE run_result_id IN (SELECT run_result_id FROM run_results"
+     " WHERE time_stamp < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"
+     " LIMIT $2::int)",
+     offsetof(rt_maint_stats_t, run_results_deleted)},
+    {"discovery_runs", offsetof(rt_retention_conf_t, discovery_runs_days),
+     "DELETE FROM discovery_runs WHERE id IN (SELECT id FROM discovery_runs"
+     " WHERE status <> 'running'"
+     " AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"
+     " LIMIT $2::int)",
+     offsetof(rt_maint_stats_t, discovery_runs_deleted)},
+    {"dead_letters", offsetof(rt_retention_conf_t, dead_letters_days),
+     "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
+     " WHERE received_at < now() - make_interval(days => $1::int) LIMIT $2::int)",
+     offsetof(rt_maint_stats_t, dead_letters_deleted)},
+};
+
+/* Batches per table per pass, so that one pass stays short; the rest waits for the next. */
+#define RETENTION_MAX_BATCHES 200
+
+static int exec_count(PGconn *conn, const char *sql, int n, const char *const *params,
+                      long *count, char *err, size_t errsize)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK) {
+        *count = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    } else if (st == PGRES_COMMAND_OK) {
+        *count = strtol(PQcmdTuples(r), NULL, 10);
+    } else {
+        const char *m = PQresultErrorMessage(r);
+        snprintf(err, errsize, "%.*s", (int)strcspn(m, "\n"), m);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int rt_maint_run_once(PGconn *conn, const rt_api_conf_t *conf, rt_maint_stats_t *stats, char *err,
+                      size_t errsize)
+{
+    char buf[64];
+    long n = 0;
+    if (conf->stale_close_after_s > 0) {
+        snprintf(buf, sizeof buf, "%.3f", conf->stale_close_after_s);
+        const char *const p[] = {buf};
+        if (exec_count(conn, CLOSE_SQL, 1, p, &n, err, errsize) != 0)
+            return -1;
+        stats->stale_closed += n;
+    }
+    char batch[32];
+    snprintf(batch, sizeof batch, "%u", conf->retention.batch_rows);
+    for (size_t i = 0; i < sizeof RETENTION / sizeof RETENTION[0]; i++) {
+        const retention_step_t *s = &RETENTION[i];
+        unsigned days = *(const unsigned *)((const char *)&conf->retention + s->days_off);
+        if (!days)
+            continue;
+        snprintf(buf, sizeof buf, "%u", days);
+        const char *const p[] = {buf, batch};
+        for (int k = 0; k < RETENTION_MAX_BATCHES; k++) {
+            if (exec_count(conn, s->sql, 2, p, &n, err, errsize) != 0) {
+                char tmp[256];
+                snprintf(tmp, sizeof tmp, "%s", err);
+                snprintf(err, errsize, "retention of %s: %s", s->name, tmp);
+                return -1;
+            }
+            *(long *)((char *)stats + s->stat_off) += n;
+            if (n < (long)conf->retention.batch_rows)
+                break;
+        }
+    }
+    return 0;
+}
+
+static void *maint_main(void *arg)
+{
+    rt_maint_t *m = arg;
+    char err[512];
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        pthread_mutex_unlock(&m->mu);
+        if (m->conn && PQstatus(m->conn) != CONNECTION_OK) {
+            PQfinish(m->conn);
+            m->conn = NULL;
+        }
+        if (!m->conn)
+            m->conn = rt_api_pg_connect(m->conf->pg_dsn, 0, 60000, err, sizeof err);
+        if (m->conn) {
+            rt_maint_stats_t st = {0};
+            if (rt_maint_run_once(m->conn, m->conf, &st, err, sizeof err) != 0)
+                fprintf(stderr, "runtrack maintenance: %s\n", err);
+            if (st.stale_closed || st.runs_deleted || st.logs_deleted ||
+                st.run_results_deleted || st.discovery_runs_deleted || st.dead_letters_deleted)
+                fprintf(stderr,
+                        "runtrack maintenance: closed %ld stale runs; deleted %ld runs, %ld logs,"
+                        " %ld run_results, %ld discovery_runs, %ld dead_letters\n",
+                        st.stale_closed, st.runs_deleted, st.logs_deleted, st.run_results_deleted,
+                        st.discovery_runs_deleted, st.dead_letters_deleted);
+        } else {
+            fprintf(stderr, "runtrack maintenance: %s\n", err);
+        }
+        pthread_mutex_lock(&m->mu);
+        if (m->stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += m->conf->maintenance_interval_s;
+        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+rt_maint_t *rt_maint_start(const rt_api_conf_t *conf, char *err, size_t errsize)
+{
+    rt_maint_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errsize, "maintenance: out of memory");
+        return NULL;
+    }
+    m->conf = conf;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    if (pthread_create(&m->thread, NULL, maint_main, m) != 0) {
+        snprintf(err, errsize, "maintenance: cannot start thread");
+        pthread_mutex_destroy(&m->mu);
+        pthread_cond_destroy(&m->cv);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void rt_maint_stop(rt_maint_t *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->thread, NULL);
+    PQfinish(m->conn);
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+}

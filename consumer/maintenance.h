@@ -1,0 +1,38 @@
+/* Background maintenance of the run tables, on a schedule in its own thread with its own
+ * read-write PostgreSQL connection: closing stale runs and deleting rows past retention.
+ *
+ * Stale closing uses now() and is therefore NOT replay-deterministic (everything the consumer
+ * writes from events is): replaying a topic into an empty database re-closes the same runs
+ * only if the same time has passed. */
+#ifndef RT_MAINTENANCE_H
+#define RT_MAINTENANCE_H
+
+#include <libpq-fe.h>
+
+#include "http_api.h"
+
+typedef struct rt_maint rt_maint_t;
+
+typedef struct rt_maint_stats {
+    long stale_closed;        /* runs closed as failed */
+    long runs_deleted;        /* runs past retention */
+    long logs_deleted;        /* run_logs rows */
+    long run_results_deleted;
+    long discovery_runs_deleted;
+    long dead_letters_deleted;
+} rt_maint_stats_t;
+
+/* Starts the thread (first pass immediately, then every maintenance_interval_s). conf must
+ * outlive the thread (rt_api keeps its copy). NULL + err on failure. */
+rt_maint_t *rt_maint_start(const rt_api_conf_t *conf, char *err, size_t errsize);
+/* Wakes and joins the thread, closes its connection. NULL is a no-op. */
+void rt_maint_stop(rt_maint_t *m);
+
+/* One pass with conn: closes runs with no event for stale_close_after_s (as failed, filling
+ * run_results and discovery_runs like a normal failure), then deletes past-retention rows in
+ * batches of retention.batch_rows, each its own short transaction. Adds to *stats. Returns 0,
+ * or -1 with a reason in err (what was committed before stays). */
+int rt_maint_run_once(PGconn *conn, const rt_api_conf_t *conf, rt_maint_stats_t *stats, char *err,
+                      size_t errsize);
+
+#endif

@@ -1,0 +1,183 @@
+/* Unit tests of the HTTP API's pure parts: cursor, ETA, health rule, parameter parsing, token
+ * comparison and the Prometheus text of consumer metrics. The endpoints themselves are tested
+ * over HTTP against PostgreSQL by tests/api/test_http.py. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_runs.h"
+#include "harness.h"
+#include "health.h"
+#include "http_api.h"
+#include "metrics.h"
+
+static void test_cursor_roundtrip(test_state_t *ts)
+{
+    const char *id = "01937a2b-1c2d-7e3f-8a9b-0c1d2e3f4a5b";
+    int64_t values[] = {0, 1, 1764069348123456LL, -5, 253402300799999999LL};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char cur[RT_CURSOR_MAX], back[37];
+        int64_t us = 42;
+        REQUIRE(ts, rt_cursor_encode(values[i], id, cur, sizeof cur) == 0);
+        CHECK(ts, strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                      strlen(cur));
+        REQUIRE(ts, rt_cursor_decode(cur, &us, back) == 0);
+        CHECK(ts, us == values[i]);
+        CHECK_STR(ts, back, id);
+    }
+}
+
+static void test_cursor_rejects_garbage(test_state_t *ts)
+{
+    char cur[RT_CURSOR_MAX], id[37];
+    int64_t us;
+    CHECK(ts, rt_cursor_decode("", &us, id) == -1);
+    CHECK(ts, rt_cursor_decode("abc", &us, id) == -1);
+    CHECK(ts, rt_cursor_decode("!!!!", &us, id) == -1);
+    CHECK(ts, rt_cursor_decode("MTIzLm5vdC1hLXV1aWQ", &us, id) == -1); /* "123.not-a-uuid" */
+    /* A valid cursor with one character changed must not decode to a different valid one
+     * silently when the change breaks the UUID. */
+    REQUIRE(ts, rt_cursor_encode(7, "01937a2b-1c2d-7e3f-8a9b-0c1d2e3f4a5b", cur, sizeof cur) == 0);
+    cur[strlen(cur) - 3] = '*';
+    CHECK(ts, rt_cursor_decode(cur, &us, id) == -1);
+    CHECK(ts, rt_cursor_encode(7, "not-a-uuid", cur, sizeof cur) == -1);
+    CHECK(ts, rt_cursor_encode(7, "01937a2b-1c2d-7e3f-8a9b-0c1d2e3f4a5b", cur, 10) == -1);
+}
+
+static void test_eta(test_state_t *ts)
+{
+    rt_eta_t e;
+    /* Seed 004: 5 of 15 sites after 120 s -> 24 s per site, 240 s to go. */
+    rt_eta_compute(5, 15, 1, 2, 120, 1, &e);
+    CHECK_STR(ts, e.unit, "sites");
+    CHECK(ts, e.done == 5 && e.total == 15);
+    CHECK(ts, e.average_seconds_per_unit == 24);
+    CHECK(ts, e.estimated_remaining_seconds == 240);
+    /* No sites: batches, the current one still in progress. */
+    rt_eta_compute(-1, -1, 3, 4, 100, 1, &e);
+    CHECK_STR(ts, e.unit, "batches");
+    CHECK(ts, e.done == 2 && e.total == 4);
+    CHECK(ts, e.average_seconds_per_unit == 50 && e.estimated_remaining_seconds == 100);
+    /* Finished run: all batch_current done, no remaining estimate. */
+    rt_eta_compute(-1, -1, 4, 4, 100, 0, &e);
+    CHECK(ts, e.done == 4 && e.percent == 100);
+    CHECK(ts, e.average_seconds_per_unit == 25 && e.estimated_remaining_seconds < 0);
+    /* Nothing done yet: no average. */
+    rt_eta_compute(0, 10, -1, -1, 30, 1, &e);
+    CHECK(ts, e.average_seconds_per_unit < 0 && e.estimated_remaining_seconds < 0);
+    /* No unit at all. */
+    rt_eta_compute(-1, -1, -1, -1, 30, 1, &e);
+    CHECK(ts, e.unit == NULL);
+    /* More done than planned is clamped. */
+    rt_eta_compute(20, 15, -1, -1, 30, 1, &e);
+    CHECK(ts, e.done == 15 && e.estimated_remaining_seconds == 0);
+}
+
+static void test_health_rule(test_state_t *ts)
+{
+    rt_api_conf_t c;
+    rt_api_conf_defaults(&c);
+    const rt_health_conf_t *h = &c.health;
+    CHECK(ts, rt_health_classify(h, 85, 70) == RT_HEALTH_HEALTHY);
+    CHECK(ts, rt_health_classify(h, 84.99, 100) == RT_HEALTH_WARNING);
+    CHECK(ts, rt_health_classify(h, 100, 69.99) == RT_HEALTH_WARNING);
+    CHECK(ts, rt_health_classify(h, 70, 50) == RT_HEALTH_WARNING);
+    CHECK(ts, rt_health_classify(h, 69.99, 100) == RT_HEALTH_CRITICAL);
+    CHECK(ts, rt_health_classify(h, 100, 49.99) == RT_HEALTH_CRITICAL);
+    CHECK(ts, rt_health_classify(h, -1, -1) == RT_HEALTH_HEALTHY);
+    CHECK(ts, rt_health_classify(h, -1, 60) == RT_HEALTH_WARNING);
+    CHECK_STR(ts, rt_health_status_name(RT_HEALTH_CRITICAL), "critical");
+    CHECK(ts, rt_health_freshness(3600, 1800) == 100);
+    CHECK(ts, rt_health_freshness(3600, 3600) == 100);
+    CHECK(ts, rt_health_freshness(3600, 7200) == 50);
+    CHECK(ts, rt_health_freshness(3600, -1) == 0);
+    CHECK(ts, rt_health_freshness(-1, 100) == -1);
+}
+
+static void test_parse_windows(test_state_t *ts)
+{
+    unsigned w[RT_API_MAX_WINDOWS];
+    CHECK(ts, rt_health_parse_windows("24,12,48,12", w, RT_API_MAX_WINDOWS) == 3);
+    CHECK(ts, w[0] == 12 && w[1] == 24 && w[2] == 48);
+    CHECK(ts, rt_health_parse_windows("14", w, 1) == 1 && w[0] == 14);
+    CHECK(ts, rt_health_parse_windows("12,24", w, 1) == -1);
+    CHECK(ts, rt_health_parse_windows("", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows("12,", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows("0", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows("8761", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows("1e3", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows("-5", w, 4) == -1);
+}
+
+static void test_parse_long(test_state_t *ts)
+{
+    long v = -7;
+    CHECK(ts, rt_parse_long("50", 1, 500, &v) == 0 && v == 50);
+    CHECK(ts, rt_parse_long("0", 1, 500, &v) == -1);
+    CHECK(ts, rt_parse_long("501", 1, 500, &v) == -1);
+    CHECK(ts, rt_parse_long("5x", 1, 500, &v) == -1);
+    CHECK(ts, rt_parse_long("", 1, 500, &v) == -1);
+    CHECK(ts, rt_parse_long(" 5", 1, 500, &v) == -1);
+    CHECK(ts, rt_parse_long("+5", 1, 500, &v) == -1);
+    CHECK(ts, rt_parse_long("99999999999999999999999", 1, 500, &v) == -1);
+    CHECK(ts, v == 50);
+}
+
+static void test_token(test_state_t *ts)
+{
+    CHECK(ts, rt_api_token_equal("s3cret", "s3cret"));
+    CHECK(ts, !rt_api_token_equal("s3cres", "s3cret"));
+    CHECK(ts, !rt_api_token_equal("s3cre", "s3cret"));
+    CHECK(ts, !rt_api_token_equal("s3crett", "s3cret"));
+    CHECK(ts, !rt_api_token_equal("", "s3cret"));
+    CHECK(ts, !rt_api_token_equal(NULL, "s3cret"));
+    CHECK(ts, !rt_api_check_bearer(NULL, "Bearer s3cret"));
+}
+
+static void test_metrics_text(test_state_t *ts)
+{
+    char buf[64];
+    CHECK(ts, rt_metrics_escape_label("a\"b\\c\nd", buf, sizeof buf) == 10);
+    CHECK_STR(ts, buf, "a\\\"b\\\\c\\nd");
+    CHECK(ts, rt_metrics_escape_label("abcdef", buf, 4) == 6);
+    CHECK_STR(ts, buf, "abc");
+
+    rt_metrics_t *m = rt_metrics_new();
+    REQUIRE(ts, m);
+    rt_metrics_event(m, "run.started");
+    rt_metrics_event(m, "run.started");
+    rt_metrics_event(m, "bogus");
+    rt_metrics_dead_letter(m, "schema");
+    rt_metrics_dead_letter(m, "schema");
+    rt_metrics_batch(m, 7, 0.02);
+    rt_metrics_batch(m, 700, 3);
+    rt_metrics_lag(m, "runtrack.events", 3, 12);
+    rt_metrics_lag(m, "runtrack.events", 4, 1);
+    rt_metrics_lag(m, "runtrack.events", 4, -1);
+    rt_metrics_db_error(m);
+    for (int i = 0; i < 100; i++) {
+        char reason[16];
+        snprintf(reason, sizeof reason, "r%d", i);
+        rt_metrics_dead_letter(m, reason); /* bounded: folded into "other" */
+    }
+    char *text = NULL;
+    REQUIRE(ts, rt_metrics_render(m, NULL, 300, &text) == 0 && text);
+    CHECK(ts, strstr(text, "runtrack_events_consumed_total{type=\"run.started\"} 2\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_events_consumed_total{type=\"other\"} 1\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_dead_letters_total{reason=\"schema\"} 2\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_dead_letters_total{reason=\"other\"}") != NULL);
+    CHECK(ts, strstr(text, "runtrack_batch_size_events_bucket{le=\"10\"} 1\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_batch_size_events_bucket{le=\"1000\"} 2\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_batch_latency_seconds_bucket{le=\"2.5\"} 1\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_batch_latency_seconds_count 2\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_consumer_lag_messages{topic=\"runtrack.events\",partition=\"3\"} 12\n") != NULL);
+    CHECK(ts, strstr(text, "partition=\"4\"") == NULL);
+    CHECK(ts, strstr(text, "runtrack_db_errors_total 1\n") != NULL);
+    CHECK(ts, strstr(text, "runtrack_api_db_up 0\n") != NULL);
+    free(text);
+    rt_metrics_destroy(m);
+    rt_metrics_destroy(NULL);
+}
+
+TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
+          TEST(test_health_rule), TEST(test_parse_windows), TEST(test_parse_long),
+          TEST(test_token), TEST(test_metrics_text))
