@@ -64,18 +64,24 @@ static int reset_schema(PGconn *c)
            exec_ok(c, "CREATE SCHEMA public");
 }
 
-/* The embedded table is what the build produced from schemas/sql/: sorted, named, non-empty. */
+/* The embedded table is what the build produced from schemas/sql/: sorted, named, non-empty, and
+ * starting with the agreed tables in their agreed order. */
 static void test_embedded_list(test_state_t *ts)
 {
+    static const char *const tables[] = {"run_results", "discovery_runs", "runs",
+                                         "run_logs",    "dead_letters",   "consumer_offsets"};
     REQUIRE(ts, rt_migrations_count >= 6);
     for (size_t i = 0; i < rt_migrations_count; i++) {
-        CHECK(ts, rt_migrations[i].version == (int)i + 1); /* no gaps: 0001, 0002, ... */
+        CHECK(ts, rt_migrations[i].version >= 1);
+        CHECK(ts, i == 0 || rt_migrations[i].version > rt_migrations[i - 1].version);
         CHECK(ts, rt_migrations[i].name && rt_migrations[i].name[0]);
-        CHECK(ts, rt_migrations[i].sql && strstr(rt_migrations[i].sql, "CREATE TABLE"));
+        CHECK(ts, rt_migrations[i].sql && rt_migrations[i].sql[0]);
     }
-    CHECK(ts, rt_migrate_latest_version() == (int)rt_migrations_count);
-    CHECK_STR(ts, rt_migrations[0].name, "run_results");
-    CHECK_STR(ts, rt_migrations[1].name, "discovery_runs");
+    for (size_t i = 0; i < 6; i++) {
+        CHECK(ts, rt_migrations[i].version == (int)i + 1);
+        CHECK_STR(ts, rt_migrations[i].name, tables[i]);
+    }
+    CHECK(ts, rt_migrate_latest_version() == rt_migrations[rt_migrations_count - 1].version);
 }
 
 /* Applying twice applies everything once, then nothing; status agrees. */
