@@ -611,7 +611,7 @@ int main(int argc, char **argv)
     cli_opts_t o;
     memset(&o, 0, sizeof o);
     if (argc < 2) {
-        global_help(stderr);
+        cli_err("no command given (see 'runtrack --help')");
         return EX_USAGE_;
     }
     const char *name = argv[1];
@@ -670,8 +670,12 @@ int main(int argc, char **argv)
             goto out;
         }
         if (!strchr(cmd->allowed, c)) {
-            cli_err("%s: option \"%s\" does not apply (see 'runtrack %s --help')", cmd->name,
-                    sub_argv[optind - 1], cmd->name);
+            const char *oname = "?";
+            for (const struct option *lo = long_opts; lo->name; lo++)
+                if (lo->val == c)
+                    oname = lo->name;
+            cli_err("%s: option \"--%s\" does not apply (see 'runtrack %s --help')", cmd->name,
+                    oname, cmd->name);
             rc = EX_USAGE_;
             goto out;
         }

@@ -88,6 +88,7 @@ struct runtrack_s {
     rt_buf_t data_buf;
     int recreating;
     int64_t next_hb_check;
+    atomic_int test_fatal; /* rt_test_inject_fatal: raise a librdkafka fatal error (tests) */
     /* any thread */
     atomic_llong log_pending;
     atomic_llong outstanding;
@@ -560,6 +561,9 @@ static void *bg_main(void *arg)
         }
         rd_kafka_poll(rt->rk, full ? 50 : (rd_kafka_outq_len(rt->rk) > 0 ? 2 : 0));
 
+        if (atomic_exchange(&rt->test_fatal, 0))
+            rd_kafka_test_fatal_error(rt->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "runtrack test: injected fatal error");
         char ferr[512];
         if (rd_kafka_fatal_error(rt->rk, ferr, sizeof ferr) != RD_KAFKA_RESP_ERR_NO_ERROR)
             kafka_recreate(rt, ferr);
@@ -683,6 +687,14 @@ RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms,
     runtrack_conf_destroy(rt->conf);
     client_free(rt);
     return err;
+}
+
+void rt_test_inject_fatal(runtrack_t *rt)
+{
+    atomic_store(&rt->test_fatal, 1);
+    pthread_mutex_lock(&rt->lock);
+    pthread_cond_signal(&rt->wake);
+    pthread_mutex_unlock(&rt->lock);
 }
 
 RUNTRACK_API void runtrack_stats(runtrack_t *rt, runtrack_stats_t *st)
@@ -860,7 +872,9 @@ RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
     if (opts->params_json) {
         rt_buf_adds(&d, first ? "\"params\":" : ",\"params\":");
         char jerr[200];
-        if (rt_enc_json_object(&d, opts->params_json, jerr, sizeof jerr) != 0) {
+        if (rt_enc_json_object(&d, opts->params_json, jerr, sizeof jerr) != 0 ||
+            (strcmp(kind, "discovery") == 0 &&
+             rt_check_discovery_params(opts->params_json, jerr, sizeof jerr) != 0)) {
             rt_seterr(errstr, errstr_size, "params: %s", jerr);
             goto fail;
         }

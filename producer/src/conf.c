@@ -112,6 +112,8 @@ static int apply_kafka(runtrack_conf_t *conf, const char *prop, const char *valu
         conf->kafka_bootstrap_set = 1;
     if (strcmp(prop, "message.timeout.ms") == 0 || strcmp(prop, "delivery.timeout.ms") == 0)
         conf->kafka_timeout_set = 1;
+    if (strcmp(prop, "compression.type") == 0 || strcmp(prop, "compression.codec") == 0)
+        conf->kafka_compression_set = 1;
     return 0;
 }
 
@@ -237,7 +239,11 @@ rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t
          rd_kafka_conf_set(kc, "bootstrap.servers", conf->brokers, kerr, sizeof kerr)) ||
         rd_kafka_conf_set(kc, "enable.idempotence", "true", kerr, sizeof kerr) ||
         (!conf->kafka_timeout_set &&
-         rd_kafka_conf_set(kc, "message.timeout.ms", "0", kerr, sizeof kerr))) {
+         rd_kafka_conf_set(kc, "message.timeout.ms", "0", kerr, sizeof kerr)) ||
+        /* Runs' JSON events are repetitive: lz4 batches are several times smaller on the wire
+         * and in the broker's log, for little CPU. */
+        (!conf->kafka_compression_set &&
+         rd_kafka_conf_set(kc, "compression.type", "lz4", kerr, sizeof kerr))) {
         rt_seterr(errstr, errstr_size, "librdkafka configuration: %s", kerr);
         rd_kafka_conf_destroy(kc);
         return NULL;

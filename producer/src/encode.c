@@ -211,3 +211,54 @@ out:
     json_decref(v);
     return rc;
 }
+
+/* 1 if s is YYYY-MM-DD with a plausible month/day (the schema's "date" pattern). */
+static int date_ok(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+int rt_check_discovery_params(const char *json, char *errstr, size_t errstr_size)
+{
+    int rc = -1;
+    json_t *v = json_loads(json, 0, NULL);
+    if (!v || !json_is_object(v)) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "params must be a JSON object");
+        goto out;
+    }
+    json_t *codes = json_object_get(v, "naics_codes");
+    if (codes) {
+        size_t i;
+        json_t *c;
+        int ok = json_is_array(codes);
+        json_array_foreach(codes, i, c) ok = ok && json_is_string(c);
+        if (!ok) {
+            if (errstr && errstr_size)
+                snprintf(errstr, errstr_size, "discovery params: naics_codes must be an array of "
+                                              "strings");
+            goto out;
+        }
+    }
+    static const char *const dates[] = {"posted_from", "posted_to"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *d = json_object_get(v, dates[k]);
+        if (d && (!json_is_string(d) || !date_ok(json_string_value(d)))) {
+            if (errstr && errstr_size)
+                snprintf(errstr, errstr_size, "discovery params: %s must be \"YYYY-MM-DD\"",
+                         dates[k]);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    json_decref(v);
+    return rc;
+}

@@ -18,6 +18,7 @@ struct runtrack_conf_s {
     int64_t verbose;
     int kafka_bootstrap_set; /* kafka.bootstrap.servers given explicitly: brokers is ignored */
     int kafka_timeout_set;   /* kafka.message.timeout.ms given explicitly */
+    int kafka_compression_set; /* kafka.compression.type/codec given explicitly */
     rd_kafka_conf_t *kconf;  /* pass-through properties only */
     runtrack_failure_cb *failure_cb;
     void *failure_opaque;
@@ -30,5 +31,9 @@ rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t
 /* Writes "fmt" into errstr if there is one. */
 void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Tests only: makes the background thread raise a librdkafka fatal error on its current handle
+ * (rd_kafka_test_fatal_error), exercising the handle recreation path. */
+void rt_test_inject_fatal(runtrack_t *rt);
 
 #endif

@@ -1,0 +1,29 @@
+# libruntrack and the runtrack CLI: unit tests (no broker), integration tests against the shared
+# dev broker (events read back by kcat and validated against schemas/events.schema.json), and
+# fault tests that start a private dev broker to take it down.
+set(_pdir ${CMAKE_CURRENT_LIST_DIR}/producer)
+
+add_executable(test_producer_unit ${CMAKE_CURRENT_LIST_DIR}/test_producer_unit.c)
+target_include_directories(test_producer_unit PRIVATE ${CMAKE_CURRENT_LIST_DIR}
+                           ${PROJECT_SOURCE_DIR}/producer/src)
+target_link_libraries(test_producer_unit PRIVATE runtrack_static)
+add_test(NAME unit.producer COMMAND test_producer_unit)
+set_tests_properties(unit.producer PROPERTIES LABELS unit TIMEOUT 60)
+
+add_test(NAME unit.producer_cli_usage
+         COMMAND ${_pdir}/test_cli_usage.sh ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+set_tests_properties(unit.producer_cli_usage PROPERTIES LABELS unit TIMEOUT 60)
+
+add_test(NAME integration.producer_cli
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh producer_cli --
+                 ${_pdir}/test_cli_events.sh)
+set_tests_properties(integration.producer_cli PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 120)
+
+add_executable(test_producer_threads ${CMAKE_CURRENT_LIST_DIR}/test_producer_threads.c)
+target_link_libraries(test_producer_threads PRIVATE runtrack_static)
+add_test(NAME integration.producer_threads
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh producer_threads --
+                 ${_pdir}/run_and_check.sh --log-sample 25 $<TARGET_FILE:test_producer_threads>)
+set_tests_properties(integration.producer_threads PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 180)

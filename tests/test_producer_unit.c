@@ -1,0 +1,259 @@
+/* Unit tests of libruntrack without a broker: the JSON encoder (escaping, counters, envelope,
+ * UTF-8 cutting, user JSON), configuration parsing (keys, numbers, environment, librdkafka
+ * pass-through), error names, and the run API's argument checks and recording. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "encode.h"
+#include "harness.h"
+#include "internal.h"
+#include "runtrack.h"
+
+/* Parses b as JSON; NULL if invalid. */
+static json_t *parse(const rt_buf_t *b)
+{
+    return json_loadb(b->data, b->len, JSON_DECODE_ANY, NULL);
+}
+
+static void test_escape(test_state_t *ts)
+{
+    rt_buf_t b = {0};
+    const char in[] = "q\" b\\ n\n t\t c\x01 \xc3\xa9 bad\xff end";
+    rt_buf_add_jstr(&b, in, sizeof in - 1);
+    REQUIRE(ts, !b.oom);
+    CHECK_STR(ts, b.data, "\"q\\\" b\\\\ n\\n t\\t c\\u0001 \xc3\xa9 bad\xef\xbf\xbd end\"");
+    json_t *v = parse(&b);
+    CHECK(ts, v && json_is_string(v));
+    json_decref(v);
+    rt_buf_free(&b);
+}
+
+static void test_counters(test_state_t *ts)
+{
+    rt_ctr_t c[3] = {{"sites_completed", 5}, {"api_calls", 0}, {"big", INT64_MAX}};
+    rt_buf_t b = {0};
+    rt_enc_counters(&b, c, 3);
+    CHECK_STR(ts, b.data, "{\"sites_completed\":5,\"api_calls\":0,\"big\":9223372036854775807}");
+    rt_buf_reset(&b);
+    rt_enc_counters(&b, c, 0);
+    CHECK_STR(ts, b.data, "{}");
+    rt_buf_free(&b);
+}
+
+static void test_envelope(test_state_t *ts)
+{
+    rt_buf_t tail = {0}, b = {0};
+    const char *data = "{\"level\":\"info\",\"message\":\"\"}";
+    rt_enc_run_tail(&tail, "fb \"v2\".py", "scrape", "host\n1", 42, "0.1.0");
+    int rc = rt_enc_envelope(&b, "01a21278-39f3-73ba-a03e-d6ca34d6a73f",
+                             "01a21278-39f3-76ca-a73a-3dc99a615f1c", 7, 1764069348123456LL,
+                             "run.log", tail.data, data, strlen(data));
+    CHECK(ts, rc == 0);
+    json_t *v = parse(&b);
+    REQUIRE(ts, v != NULL);
+    CHECK(ts, json_integer_value(json_object_get(v, "v")) == 1);
+    CHECK(ts, json_integer_value(json_object_get(v, "seq")) == 7);
+    CHECK_STR(ts, json_string_value(json_object_get(v, "ts")), "2025-11-25T11:15:48.123456Z");
+    CHECK_STR(ts, json_string_value(json_object_get(v, "job")), "fb \"v2\".py");
+    CHECK_STR(ts, json_string_value(json_object_get(json_object_get(v, "producer"), "host")),
+              "host\n1");
+    CHECK(ts, json_integer_value(json_object_get(json_object_get(v, "producer"), "pid")) == 42);
+    CHECK(ts, json_is_object(json_object_get(v, "data")));
+    json_decref(v);
+    /* data NULL -> {} */
+    rt_buf_reset(&b);
+    rt_enc_envelope(&b, "e", "r", 1, 0, "run.resumed", tail.data, NULL, 0);
+    CHECK(ts, strstr(b.data, "\"data\":{}}") != NULL);
+    rt_buf_free(&b);
+    rt_buf_free(&tail);
+}
+
+static void test_utf8_cut(test_state_t *ts)
+{
+    const char s[] = "ab\xc3\xa9"; /* 4 bytes, é at 2..3 */
+    CHECK(ts, rt_utf8_cut(s, 4, 10) == 4);
+    CHECK(ts, rt_utf8_cut(s, 4, 3) == 2); /* would split é */
+    CHECK(ts, rt_utf8_cut(s, 4, 2) == 2);
+    const char e[] = "\xe2\x82\xac\xe2\x82\xac"; /* two euro signs */
+    CHECK(ts, rt_utf8_cut(e, 6, 4) == 3);
+    CHECK(ts, rt_utf8_cut(e, 6, 5) == 3);
+}
+
+static void test_json_object(test_state_t *ts)
+{
+    rt_buf_t b = {0};
+    char err[200];
+    CHECK(ts, rt_enc_json_object(&b, "{ \"a\" : [1, 2], \"b\": \"x\" }", err, sizeof err) == 0);
+    CHECK_STR(ts, b.data, "{\"a\":[1,2],\"b\":\"x\"}");
+    rt_buf_reset(&b);
+    CHECK(ts, rt_enc_json_object(&b, "[1]", err, sizeof err) == -1);
+    CHECK(ts, rt_enc_json_object(&b, "{\"a\":", err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "invalid JSON") != NULL);
+    CHECK(ts, rt_enc_json_object(&b, "{\"a\":1,\"a\":2}", err, sizeof err) == -1);
+    CHECK(ts, rt_check_discovery_params("{\"naics_codes\":[\"1\"],\"posted_from\":\"2025-10-01\"}",
+                                        err, sizeof err) == 0);
+    CHECK(ts, rt_check_discovery_params("{\"naics_codes\":[1]}", err, sizeof err) == -1);
+    CHECK(ts, rt_check_discovery_params("{\"posted_to\":\"2025-13-01\"}", err, sizeof err) == -1);
+    rt_buf_free(&b);
+}
+
+static void test_conf(test_state_t *ts)
+{
+    char err[512];
+    runtrack_conf_t *c = runtrack_conf_new();
+    REQUIRE(ts, c != NULL);
+    CHECK_STR(ts, c->topic, "runtrack.events");
+    CHECK(ts, c->heartbeat_interval_ms == 10000);
+    CHECK(ts, runtrack_conf_set(c, "topic", "t1", err, sizeof err) == RUNTRACK_OK);
+    CHECK_STR(ts, c->topic, "t1");
+    CHECK(ts, runtrack_conf_set(c, "heartbeat.interval.ms", "250", err, sizeof err) ==
+                  RUNTRACK_OK);
+    CHECK(ts, c->heartbeat_interval_ms == 250);
+    CHECK(ts, runtrack_conf_set(c, "heartbeat.interval.ms", "25x", err, sizeof err) ==
+                  RUNTRACK_ERR_CONF);
+    CHECK(ts, runtrack_conf_set(c, "log.queue.max", "-1", err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts, runtrack_conf_set(c, "log.queue.max", "99999999999999999999", err, sizeof err) ==
+                  RUNTRACK_ERR_CONF);
+    CHECK(ts, c->heartbeat_interval_ms == 250); /* unchanged by the failures */
+    CHECK(ts, runtrack_conf_set(c, "nosuch", "1", err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts, strstr(err, "nosuch") != NULL);
+    CHECK(ts, runtrack_conf_set(c, "topic", "", err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts, runtrack_conf_set(c, "kafka.linger.ms", "20", err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(c, "kafka.no.such.prop", "1", err, sizeof err) ==
+                  RUNTRACK_ERR_CONF);
+    CHECK(ts, runtrack_conf_set(c, "kafka.enable.idempotence", "false", err, sizeof err) ==
+                  RUNTRACK_ERR_CONF);
+    CHECK(ts, runtrack_conf_set(c, "kafka.", "1", err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts, runtrack_conf_set(NULL, "topic", "x", err, sizeof err) == RUNTRACK_ERR_INVALID_ARG);
+
+    /* Environment: plain settings and RUNTRACK_KAFKA_* -> lower-case dotted properties. */
+    setenv("RUNTRACK_TOPIC", "from_env", 1);
+    setenv("RUNTRACK_HEARTBEAT_INTERVAL_MS", "1500", 1);
+    setenv("RUNTRACK_KAFKA_CLIENT_ID", "envclient", 1);
+    setenv("RUNTRACK_KAFKA_SASL_USERNAME", "alice", 1);
+    CHECK(ts, runtrack_conf_from_env(c, err, sizeof err) == RUNTRACK_OK);
+    CHECK_STR(ts, c->topic, "from_env");
+    CHECK(ts, c->heartbeat_interval_ms == 1500);
+    char val[128];
+    size_t vs = sizeof val;
+    CHECK(ts, rd_kafka_conf_get(c->kconf, "client.id", val, &vs) == RD_KAFKA_CONF_OK);
+    CHECK_STR(ts, val, "envclient");
+    vs = sizeof val;
+    CHECK(ts, rd_kafka_conf_get(c->kconf, "sasl.username", val, &vs) == RD_KAFKA_CONF_OK);
+    CHECK_STR(ts, val, "alice");
+    setenv("RUNTRACK_KAFKA_NOT_A_PROPERTY", "1", 1);
+    CHECK(ts, runtrack_conf_from_env(c, err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts, strstr(err, "RUNTRACK_KAFKA_NOT_A_PROPERTY") != NULL);
+    unsetenv("RUNTRACK_KAFKA_NOT_A_PROPERTY");
+    setenv("RUNTRACK_LOG_QUEUE_MAX", "ten", 1);
+    CHECK(ts, runtrack_conf_from_env(c, err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts, strstr(err, "RUNTRACK_LOG_QUEUE_MAX") != NULL);
+    unsetenv("RUNTRACK_LOG_QUEUE_MAX");
+    unsetenv("RUNTRACK_TOPIC");
+    unsetenv("RUNTRACK_HEARTBEAT_INTERVAL_MS");
+    unsetenv("RUNTRACK_KAFKA_CLIENT_ID");
+    unsetenv("RUNTRACK_KAFKA_SASL_USERNAME");
+
+    /* The librdkafka conf the library builds forces idempotence and infinite message timeout. */
+    rd_kafka_conf_t *kc = rt_conf_kafka(c, err, sizeof err);
+    REQUIRE(ts, kc != NULL);
+    vs = sizeof val;
+    CHECK(ts, rd_kafka_conf_get(kc, "enable.idempotence", val, &vs) == RD_KAFKA_CONF_OK);
+    CHECK_STR(ts, val, "true");
+    vs = sizeof val;
+    CHECK(ts, rd_kafka_conf_get(kc, "message.timeout.ms", val, &vs) == RD_KAFKA_CONF_OK);
+    CHECK_STR(ts, val, "0");
+    vs = sizeof val;
+    CHECK(ts, rd_kafka_conf_get(kc, "linger.ms", val, &vs) == RD_KAFKA_CONF_OK);
+    CHECK_STR(ts, val, "20");
+    rd_kafka_conf_destroy(kc);
+    runtrack_conf_destroy(c);
+    runtrack_conf_destroy(NULL);
+}
+
+static void test_errors_and_version(test_state_t *ts)
+{
+    CHECK(ts, RUNTRACK_OK == 0);
+    CHECK_STR(ts, runtrack_err_name(RUNTRACK_ERR_TIMEOUT), "RUNTRACK_ERR_TIMEOUT");
+    CHECK_STR(ts, runtrack_strerror(RUNTRACK_OK), "success");
+    CHECK_STR(ts, runtrack_err_name((runtrack_err_t)999), "RUNTRACK_ERR_UNKNOWN");
+    CHECK_STR(ts, runtrack_version(), RUNTRACK_VERSION_STR);
+    CHECK(ts, runtrack_version_hex() == RUNTRACK_VERSION_HEX);
+    CHECK(ts, runtrack_destroy(NULL, 0, NULL) == RUNTRACK_OK);
+    runtrack_run_destroy(NULL);
+}
+
+/* The run API against a client whose broker does not exist: every call returns at once,
+ * invalid input is refused with a message, and destroy reports what was never delivered. */
+static void test_run_api_offline(test_state_t *ts)
+{
+    char err[512];
+    runtrack_conf_t *c = runtrack_conf_new();
+    REQUIRE(ts, c != NULL);
+    CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(c, "log.queue.max", "3", err, sizeof err) == RUNTRACK_OK);
+    runtrack_t *rt = runtrack_new(c, err, sizeof err);
+    REQUIRE(ts, rt != NULL);
+
+    CHECK(ts, runtrack_run_start(rt, "", NULL, err, sizeof err) == NULL);
+    CHECK(ts, strstr(err, "job") != NULL);
+    runtrack_counter_t bad[] = {{"Bad-Name", 1}};
+    runtrack_start_opts_t so = {.start_counts = bad, .n_start_counts = 1};
+    CHECK(ts, runtrack_run_start(rt, "j", &so, err, sizeof err) == NULL);
+    so = (runtrack_start_opts_t){.params_json = "[1,2]"};
+    CHECK(ts, runtrack_run_start(rt, "j", &so, err, sizeof err) == NULL);
+    CHECK(ts, runtrack_run_attach(rt, "not-a-uuid", "j", NULL, err, sizeof err) == NULL);
+
+    runtrack_counter_t sc[] = {{"events", 10}, {"urls", 5}};
+    so = (runtrack_start_opts_t){.start_counts = sc, .n_start_counts = 2,
+                                 .params_json = "{\"a\":1}"};
+    runtrack_run_t *run = runtrack_run_start(rt, "unit.py", &so, err, sizeof err);
+    REQUIRE(ts, run != NULL);
+    CHECK(ts, strlen(runtrack_run_id(run)) == 36);
+    CHECK(ts, runtrack_run_phase(run, "", err, sizeof err) == RUNTRACK_ERR_INVALID_ARG);
+    CHECK(ts, runtrack_run_phase(run, "scraping", err, sizeof err) == RUNTRACK_OK);
+    runtrack_counter_t neg[] = {{"found", -1}};
+    CHECK(ts, runtrack_run_progress(run, neg, 1, -1, -1, err, sizeof err) ==
+                  RUNTRACK_ERR_INVALID_ARG);
+    CHECK(ts, runtrack_run_progress(run, NULL, 0, 101.0, -1, err, sizeof err) ==
+                  RUNTRACK_ERR_INVALID_ARG);
+    CHECK(ts, runtrack_run_counter(run, "found", 1) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_counter(run, "found", 2) == RUNTRACK_OK); /* coalesced */
+    CHECK(ts, runtrack_run_log(run, RUNTRACK_INFO, "a", "{\"k\":1}") == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_log(run, RUNTRACK_INFO, "a", "nope") == RUNTRACK_ERR_JSON);
+    CHECK(ts, runtrack_run_log(run, (runtrack_level_t)9, "a", NULL) == RUNTRACK_ERR_INVALID_ARG);
+    CHECK(ts, runtrack_run_logf(run, RUNTRACK_WARNING, "n=%d", 2) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_logf(run, RUNTRACK_ERROR, "%s", "three") == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_logf(run, RUNTRACK_ERROR, "four") == RUNTRACK_ERR_QUEUE_FULL);
+    CHECK(ts, runtrack_run_pause(run, "why") == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_resume(run, NULL) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_finish(run, (runtrack_status_t)0, NULL, err, sizeof err) ==
+                  RUNTRACK_ERR_INVALID_ARG);
+    runtrack_finish_opts_t fo = {.error_details_json = "{"};
+    CHECK(ts, runtrack_run_finish(run, RUNTRACK_FAILED, &fo, err, sizeof err) ==
+                  RUNTRACK_ERR_JSON);
+    CHECK(ts, runtrack_run_finish(run, RUNTRACK_COMPLETED, NULL, err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_finish(run, RUNTRACK_COMPLETED, NULL, err, sizeof err) ==
+                  RUNTRACK_ERR_STATE);
+    CHECK(ts, runtrack_run_log(run, RUNTRACK_INFO, "late", NULL) == RUNTRACK_ERR_STATE);
+
+    runtrack_stats_t st;
+    runtrack_stats(rt, &st);
+    CHECK(ts, st.dropped_logs == 1);
+    CHECK(ts, st.coalesced_progress >= 1);
+    CHECK(ts, st.delivered == 0);
+    CHECK(ts, st.queued >= 9);
+    runtrack_run_destroy(run);
+
+    uint64_t left = 0;
+    CHECK(ts, runtrack_flush(rt, 0, &left) == RUNTRACK_ERR_TIMEOUT);
+    CHECK(ts, left >= 9);
+    CHECK(ts, runtrack_destroy(rt, 100, &left) == RUNTRACK_ERR_TIMEOUT);
+    CHECK(ts, left >= 9);
+}
+
+TEST_MAIN(TEST(test_escape), TEST(test_counters), TEST(test_envelope), TEST(test_utf8_cut),
+          TEST(test_json_object), TEST(test_conf), TEST(test_errors_and_version),
+          TEST(test_run_api_offline))
