@@ -19,3 +19,14 @@ set_tests_properties(integration.migrate PROPERTIES LABELS integration FIXTURES_
 add_test(NAME unit.contract.schema
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/contract/check_examples.py ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.contract.schema PROPERTIES LABELS unit TIMEOUT 60)
+
+# What the real producer writes to Kafka conforms to the schema (CLI -> dev broker -> topic_dump
+# -> python3-jsonschema).
+add_executable(topic_dump ${CMAKE_CURRENT_LIST_DIR}/contract/topic_dump.c)
+target_link_libraries(topic_dump PRIVATE PkgConfig::RDKAFKA)
+add_test(NAME integration.contract.producer
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh contract_producer --
+                 ${CMAKE_CURRENT_LIST_DIR}/contract/producer_conforms.sh $<TARGET_FILE:runtrack_cli>
+                 $<TARGET_FILE:topic_dump> ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.contract.producer PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 120)
