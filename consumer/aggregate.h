@@ -1,0 +1,45 @@
+/* In-memory aggregation of one batch: every event of a run folds into one row of merge inputs
+ * (newest seq wins for phase/counters/pause, earliest ts wins for run.started and
+ * run.finished, min/max for times and seqs), so the batch costs one upsert row per run. The
+ * same rules are applied again by the upsert in SQL (pg_out.c) against the stored row, so the
+ * result does not depend on how events were split into batches or ordered within a run. */
+#ifndef RT_CONSUMER_AGGREGATE_H
+#define RT_CONSUMER_AGGREGATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "decode.h"
+
+typedef struct rt_agg rt_agg_t;
+
+/* Returns a new empty aggregate, or NULL when out of memory. Free with rt_agg_free. */
+rt_agg_t *rt_agg_new(void);
+void rt_agg_free(rt_agg_t *agg);
+
+/* Forgets every run (keeps the memory). Events added before are no longer referenced. */
+void rt_agg_reset(rt_agg_t *agg);
+
+/* Makes sure run_id has a slot (to collect the batch's run ids before the stored job/kind are
+ * known). Returns 0, or -1 when out of memory. */
+int rt_agg_touch(rt_agg_t *agg, const char *run_id);
+
+/* Records the job/kind PostgreSQL already holds for run_id (copied). Returns 0 or -1 (OOM). */
+int rt_agg_set_known(rt_agg_t *agg, const char *run_id, const char *job, const char *kind);
+
+/* Folds ev into its run. ev must stay alive until the aggregate is reset or freed. Returns 0;
+ * -1 with detail filled when the event breaks a rule (its job/kind differ from the run's) — the
+ * caller dead-letters it with reason "rule"; -2 when out of memory. */
+int rt_agg_add(rt_agg_t *agg, const rt_event_t *ev, char *detail, size_t detail_size);
+
+/* Number of runs with a slot. */
+size_t rt_agg_count(const rt_agg_t *agg);
+
+/* PostgreSQL array literal of the run ids: "{id,id,...}" (malloc'd, caller frees), or NULL. */
+char *rt_agg_run_ids(const rt_agg_t *agg);
+
+/* One JSON object per run that received events, with the merge inputs the runs upsert reads
+ * through jsonb_to_recordset (keys documented in pg_out.c). New reference, or NULL (OOM). */
+json_t *rt_agg_runs_json(const rt_agg_t *agg);
+
+#endif

@@ -1,0 +1,501 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef enum { CF_STR, CF_INT, CF_BOOL } cf_type_t;
+
+/* One row per setting. reload: whether a future SIGHUP reload may change it (informational for
+ * now; the consumer applies settings at start). */
+typedef struct cf_entry {
+    const char *name;
+    cf_type_t type;
+    size_t off;
+    const char *def;
+    const char *env;
+    int reload;
+    int secret;
+    long min, max;
+    const char *help;
+} cf_entry_t;
+
+#define CF_S(n, def, env, reload, secret, help)                                                    \
+    {#n, CF_STR, offsetof(rt_config_t, n), def, env, reload, secret, 0, 0, help}
+#define CF_I(n, def, env, reload, lo, hi, help)                                                    \
+    {#n, CF_INT, offsetof(rt_config_t, n), def, env, reload, 0, lo, hi, help}
+#define CF_B(n, def, env, reload, help)                                                            \
+    {#n, CF_BOOL, offsetof(rt_config_t, n), def, env, reload, 0, 0, 1, help}
+
+static const cf_entry_t cf_table[] = {
+    CF_S(pg_dsn, "", "RUNTRACK_PG_DSN", 0, 1,
+         "PostgreSQL connection string (libpq conninfo or URI); empty uses the PG* environment"),
+    CF_S(brokers, "localhost:9092", "RUNTRACK_BROKERS", 0, 0,
+         "Kafka bootstrap servers, comma-separated host:port"),
+    CF_S(topic, "runtrack.events", "RUNTRACK_TOPIC", 0, 0, "Kafka topic holding the run events"),
+    CF_S(group, "runtrack-consumer", "RUNTRACK_GROUP", 0, 0,
+         "Consumer group id; also the group_id key of the consumer_offsets table"),
+    CF_S(client_id, "runtrack-consumer", "RUNTRACK_CLIENT_ID", 0, 0, "Kafka client.id"),
+    CF_I(batch_max_events, "5000", "RUNTRACK_BATCH_MAX_EVENTS", 1, 1, 1000000,
+         "Largest number of Kafka records applied in one PostgreSQL transaction"),
+    CF_I(batch_max_ms, "100", "RUNTRACK_BATCH_MAX_MS", 1, 1, 60000,
+         "Longest time (ms) spent collecting one batch before it is written"),
+    CF_I(max_event_bytes, "1048576", "RUNTRACK_MAX_EVENT_BYTES", 1, 64, 67108864,
+         "Records larger than this (bytes) are dead-lettered with reason oversize"),
+    CF_I(retry_min_ms, "100", "RUNTRACK_RETRY_MIN_MS", 1, 1, 60000,
+         "First back-off (ms) after a PostgreSQL failure; doubles up to retry_max_ms"),
+    CF_I(retry_max_ms, "5000", "RUNTRACK_RETRY_MAX_MS", 1, 1, 600000,
+         "Largest back-off (ms) between PostgreSQL retries"),
+    CF_I(shutdown_timeout_ms, "10000", "RUNTRACK_SHUTDOWN_TIMEOUT_MS", 1, 100, 600000,
+         "On SIGTERM/SIGINT, how long (ms) leaving the group may take before the process exits"),
+    CF_B(migrate_on_start, "true", "RUNTRACK_MIGRATE_ON_START", 0,
+         "Apply pending schema migrations when 'run' starts"),
+    CF_B(kafka_commit, "true", "RUNTRACK_KAFKA_COMMIT", 1,
+         "Also commit offsets to Kafka (async, after PostgreSQL) so lag tools see progress; "
+         "PostgreSQL stays the source of truth"),
+};
+#define CF_N (sizeof cf_table / sizeof cf_table[0])
+
+static char **str_at(rt_config_t *cfg, const cf_entry_t *e)
+{
+    return (char **)(void *)((char *)cfg + e->off);
+}
+static int *int_at(rt_config_t *cfg, const cf_entry_t *e)
+{
+    return (int *)(void *)((char *)cfg + e->off);
+}
+
+/* Parses a setting's text value (default, env) into cfg. */
+static int set_from_text(rt_config_t *cfg, const cf_entry_t *e, const char *v, char *err,
+                         size_t errsize)
+{
+    switch (e->type) {
+    case CF_STR: {
+        char *dup = strdup(v);
+        if (!dup) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        free(*str_at(cfg, e));
+        *str_at(cfg, e) = dup;
+        return 0;
+    }
+    case CF_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end != '\0' || n < e->min || n > e->max) {
+            snprintf(err, errsize, "%s: expected an integer %ld..%ld, got \"%s\"", e->name,
+                     e->min, e->max, v);
+            return -1;
+        }
+        *int_at(cfg, e) = (int)n;
+        return 0;
+    }
+    case CF_BOOL:
+        if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
+            !strcasecmp(v, "on")) {
+            *int_at(cfg, e) = 1;
+        } else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") ||
+                   !strcasecmp(v, "off")) {
+            *int_at(cfg, e) = 0;
+        } else {
+            snprintf(err, errsize, "%s: expected true or false, got \"%s\"", e->name, v);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int rt_config_init(rt_config_t *cfg)
+{
+    char err[256];
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CF_N; i++)
+        if (set_from_text(cfg, &cf_table[i], cf_table[i].def, err, sizeof err) != 0) {
+            rt_config_free(cfg);
+            return -1;
+        }
+    return 0;
+}
+
+void rt_config_free(rt_config_t *cfg)
+{
+    for (size_t i = 0; i < CF_N; i++)
+        if (cf_table[i].type == CF_STR) {
+            free(*str_at(cfg, &cf_table[i]));
+            *str_at(cfg, &cf_table[i]) = NULL;
+        }
+    for (size_t i = 0; i < cfg->n_kafka; i++) {
+        free(cfg->kafka_names[i]);
+        free(cfg->kafka_values[i]);
+    }
+    free(cfg->kafka_names);
+    free(cfg->kafka_values);
+    cfg->kafka_names = cfg->kafka_values = NULL;
+    cfg->n_kafka = 0;
+}
+
+int rt_config_set_kafka(rt_config_t *cfg, const char *name, const char *value)
+{
+    for (size_t i = 0; i < cfg->n_kafka; i++)
+        if (!strcmp(cfg->kafka_names[i], name)) {
+            char *v = strdup(value);
+            if (!v)
+                return -1;
+            free(cfg->kafka_values[i]);
+            cfg->kafka_values[i] = v;
+            return 0;
+        }
+    char **nn = realloc(cfg->kafka_names, (cfg->n_kafka + 1) * sizeof *nn);
+    if (!nn)
+        return -1;
+    cfg->kafka_names = nn;
+    char **nv = realloc(cfg->kafka_values, (cfg->n_kafka + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    cfg->kafka_values = nv;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    cfg->kafka_names[cfg->n_kafka] = n;
+    cfg->kafka_values[cfg->n_kafka] = v;
+    cfg->n_kafka++;
+    return 0;
+}
+
+/* "name=value" → kafka property. */
+static int kafka_from_pair(rt_config_t *cfg, const char *pair, char *err, size_t errsize)
+{
+    const char *eq = strchr(pair, '=');
+    if (!eq || eq == pair) {
+        snprintf(err, errsize, "kafka: expected \"name=value\", got \"%s\"", pair);
+        return -1;
+    }
+    char name[256];
+    size_t n = (size_t)(eq - pair);
+    if (n >= sizeof name) {
+        snprintf(err, errsize, "kafka: property name too long");
+        return -1;
+    }
+    memcpy(name, pair, n);
+    name[n] = '\0';
+    if (rt_config_set_kafka(cfg, name, eq + 1) != 0) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* libconfig names cannot contain dots, so a group member "security_protocol" stands for the
+ * property "security.protocol" (as the RUNTRACK_KAFKA_* variables do). */
+static void underscore_to_dot(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < size; i++)
+        out[i] = in[i] == '_' ? '.' : (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+static int load_kafka(rt_config_t *cfg, config_setting_t *k, char *err, size_t errsize)
+{
+    int n = config_setting_length(k);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *m = config_setting_get_elem(k, (unsigned)i);
+        const char *v = config_setting_get_string(m);
+        if (config_setting_is_group(k)) {
+            char name[256], num[64];
+            underscore_to_dot(config_setting_name(m), name, sizeof name);
+            if (!v && config_setting_type(m) == CONFIG_TYPE_INT) {
+                snprintf(num, sizeof num, "%d", config_setting_get_int(m));
+                v = num;
+            } else if (!v && config_setting_type(m) == CONFIG_TYPE_BOOL) {
+                v = config_setting_get_bool(m) ? "true" : "false";
+            }
+            if (!v) {
+                snprintf(err, errsize, "kafka.%s: expected a string, number or boolean",
+                         config_setting_name(m));
+                return -1;
+            }
+            if (rt_config_set_kafka(cfg, name, v) != 0) {
+                snprintf(err, errsize, "out of memory");
+                return -1;
+            }
+        } else {
+            if (!v) {
+                snprintf(err, errsize, "kafka: list members must be \"name=value\" strings");
+                return -1;
+            }
+            if (kafka_from_pair(cfg, v, err, errsize) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int rt_config_load_file(rt_config_t *cfg, const char *path, char *err, size_t errsize)
+{
+    config_t lc;
+    int rc = -1;
+    config_init(&lc);
+    if (config_read_file(&lc, path) != CONFIG_TRUE) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            snprintf(err, errsize, "%s: cannot read file", path);
+        else
+            snprintf(err, errsize, "%s:%d: %s", path, config_error_line(&lc),
+                     config_error_text(&lc));
+        goto out;
+    }
+    config_setting_t *root = config_root_setting(&lc);
+    int n = config_setting_length(root);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *name = config_setting_name(s);
+        if (!strcmp(name, "kafka")) {
+            if (!config_setting_is_aggregate(s)) {
+                snprintf(err, errsize, "%s: kafka must be a group or a list of \"name=value\"",
+                         path);
+                goto out;
+            }
+            if (load_kafka(cfg, s, err, errsize) != 0)
+                goto out;
+            continue;
+        }
+        const cf_entry_t *e = NULL;
+        for (size_t j = 0; j < CF_N; j++)
+            if (!strcmp(cf_table[j].name, name))
+                e = &cf_table[j];
+        if (!e) {
+            snprintf(err, errsize, "%s:%u: unknown setting \"%s\"", path,
+                     config_setting_source_line(s), name);
+            goto out;
+        }
+        char num[64];
+        const char *text = NULL;
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_STRING:
+            text = config_setting_get_string(s);
+            break;
+        case CONFIG_TYPE_INT:
+            snprintf(num, sizeof num, "%d", config_setting_get_int(s));
+            text = num;
+            break;
+        case CONFIG_TYPE_INT64:
+            snprintf(num, sizeof num, "%lld", config_setting_get_int64(s));
+            text = num;
+            break;
+        case CONFIG_TYPE_BOOL:
+            text = config_setting_get_bool(s) ? "true" : "false";
+            break;
+        default:
+            break;
+        }
+        if (!text || (e->type == CF_STR && config_setting_type(s) != CONFIG_TYPE_STRING) ||
+            (e->type == CF_BOOL && config_setting_type(s) != CONFIG_TYPE_BOOL)) {
+            snprintf(err, errsize, "%s:%u: %s: wrong type (expected %s)", path,
+                     config_setting_source_line(s), name,
+                     e->type == CF_STR ? "a string" : e->type == CF_INT ? "an integer" : "true/false");
+            goto out;
+        }
+        if (set_from_text(cfg, e, text, err, errsize) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    config_destroy(&lc);
+    return rc;
+}
+
+int rt_config_apply_env(rt_config_t *cfg, char *const *envp, char *err, size_t errsize)
+{
+    static const char kpfx[] = "RUNTRACK_KAFKA_";
+    for (size_t i = 0; i < CF_N; i++) {
+        const char *v = NULL;
+        size_t el = strlen(cf_table[i].env);
+        for (char *const *p = envp; p && *p; p++)
+            if (!strncmp(*p, cf_table[i].env, el) && (*p)[el] == '=')
+                v = *p + el + 1;
+        if (v && set_from_text(cfg, &cf_table[i], v, err, errsize) != 0) {
+            char tmp[300];
+            snprintf(tmp, sizeof tmp, "%s", err);
+            snprintf(err, errsize, "%s: %s", cf_table[i].env, tmp);
+            return -1;
+        }
+    }
+    for (char *const *p = envp; p && *p; p++) {
+        if (strncmp(*p, kpfx, sizeof kpfx - 1) != 0)
+            continue;
+        /* RUNTRACK_KAFKA_COMMIT is a setting of ours, not a librdkafka property. */
+        if (!strncmp(*p, "RUNTRACK_KAFKA_COMMIT=", 22))
+            continue;
+        const char *eq = strchr(*p, '=');
+        char raw[256], name[256];
+        size_t n = (size_t)(eq - (*p + sizeof kpfx - 1));
+        if (!eq || n == 0 || n >= sizeof raw)
+            continue;
+        memcpy(raw, *p + sizeof kpfx - 1, n);
+        raw[n] = '\0';
+        underscore_to_dot(raw, name, sizeof name);
+        if (rt_config_set_kafka(cfg, name, eq + 1) != 0) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int rt_config_kafka_secret(const char *name)
+{
+    return strstr(name, "password") || strstr(name, "secret") || strstr(name, "sasl.jaas") ||
+           strstr(name, ".pem") || strstr(name, "key");
+}
+
+void rt_config_mask_dsn(const char *dsn, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    const char *scheme = strstr(dsn, "://");
+    if (scheme) {
+        /* URI form: scheme://user:password@host/db?password=... */
+        const char *ui = scheme + 3;
+        const char *at = strchr(ui, '@');
+        const char *slash = strchr(ui, '/');
+        const char *colon = at ? memchr(ui, ':', (size_t)(at - ui)) : NULL;
+        if (at && (!slash || at < slash) && colon) {
+            snprintf(out, size, "%.*s:****%s", (int)(colon - dsn), dsn, at);
+        } else {
+            snprintf(out, size, "%s", dsn);
+        }
+        char *q = strstr(out, "password=");
+        if (q)
+            snprintf(q, size - (size_t)(q - out), "password=****");
+        return;
+    }
+    size_t o = 0;
+    const char *p = dsn;
+    while (*p && o + 1 < size) {
+        /* conninfo form: password=value or password='quoted value' */
+        if (!strncmp(p, "password", 8) && (p == dsn || p[-1] == ' ')) {
+            const char *q = p + 8;
+            while (*q == ' ')
+                q++;
+            if (*q == '=') {
+                q++;
+                while (*q == ' ')
+                    q++;
+                if (*q == '\'') {
+                    for (q++; *q && *q != '\''; q++)
+                        if (*q == '\\' && q[1])
+                            q++;
+                    if (*q)
+                        q++;
+                } else {
+                    while (*q && *q != ' ')
+                        q++;
+                }
+                int w = snprintf(out + o, size - o, "password=****");
+                o = w > 0 && (size_t)w < size - o ? o + (size_t)w : size - 1;
+                p = q;
+                continue;
+            }
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+}
+
+void rt_config_log(const rt_config_t *cfg)
+{
+    rt_config_t *c = (rt_config_t *)cfg;
+    for (size_t i = 0; i < CF_N; i++) {
+        const cf_entry_t *e = &cf_table[i];
+        if (e->type == CF_STR) {
+            const char *v = *str_at(c, e);
+            char masked[512];
+            if (e->secret) {
+                rt_config_mask_dsn(v ? v : "", masked, sizeof masked);
+                v = masked;
+            }
+            rt_log(RT_L_INFO, "setting", "name=%s value=\"%s\"", e->name, v ? v : "");
+        } else {
+            rt_log(RT_L_INFO, "setting", "name=%s value=%d", e->name, *int_at(c, e));
+        }
+    }
+    for (size_t i = 0; i < cfg->n_kafka; i++)
+        rt_log(RT_L_INFO, "setting", "name=kafka.%s value=\"%s\"", cfg->kafka_names[i],
+               rt_config_kafka_secret(cfg->kafka_names[i]) ? "****" : cfg->kafka_values[i]);
+}
+
+static const char *type_name(cf_type_t t)
+{
+    switch (t) {
+    case CF_STR:
+        return "string";
+    case CF_INT:
+        return "integer";
+    case CF_BOOL:
+        return "boolean";
+    }
+    return "?";
+}
+
+void rt_config_print_help(FILE *f)
+{
+    fprintf(f, "Settings (config file key / environment variable, default):\n");
+    for (size_t i = 0; i < CF_N; i++) {
+        const cf_entry_t *e = &cf_table[i];
+        fprintf(f, "  %-20s %-30s %s, default \"%s\"%s\n      %s\n", e->name, e->env,
+                type_name(e->type), e->def, e->reload ? "" : " (restart)", e->help);
+    }
+    fprintf(f, "  kafka                RUNTRACK_KAFKA_<NAME>          librdkafka properties "
+               "(e.g. RUNTRACK_KAFKA_SASL_USERNAME -> sasl.username)\n");
+}
+
+void rt_config_print_sample(FILE *f)
+{
+    fprintf(f, "# runtrack-consumer configuration (libconfig syntax). Generated from the settings\n"
+               "# table: runtrack-consumer config-sample. Every key may be overridden by the\n"
+               "# environment variable named beside it. Values shown are the defaults.\n\n");
+    for (size_t i = 0; i < CF_N; i++) {
+        const cf_entry_t *e = &cf_table[i];
+        fprintf(f, "# %s\n# env %s, %s%s\n", e->help, e->env, type_name(e->type),
+                e->reload ? "" : ", needs restart");
+        if (e->type == CF_STR)
+            fprintf(f, "%s = \"%s\";\n\n", e->name, e->def);
+        else
+            fprintf(f, "%s = %s;\n\n", e->name, e->def);
+    }
+    fprintf(f, "# librdkafka properties passed through verbatim (TLS, SASL, tuning). libconfig names\n"
+               "# cannot contain dots, so give a list of \"name=value\" strings (or a group whose\n"
+               "# member names use '_' for '.'). Env: RUNTRACK_KAFKA_<NAME>, '_' -> '.', lower-cased.\n"
+               "# Secrets (sasl.password, ssl.key.password, ...) are never logged.\n"
+               "kafka = (\n"
+               "    # \"security.protocol=SASL_SSL\",\n"
+               "    # \"sasl.mechanisms=SCRAM-SHA-512\",\n"
+               "    # \"sasl.username=runtrack\",\n"
+               "    # \"sasl.password=secret\",\n"
+               "    \"socket.keepalive.enable=true\"\n"
+               ");\n");
+}
+
+void rt_config_print_markdown(FILE *f)
+{
+    fprintf(f, "| key | environment | type | default | reload | meaning |\n"
+               "|-----|-------------|------|---------|--------|---------|\n");
+    for (size_t i = 0; i < CF_N; i++) {
+        const cf_entry_t *e = &cf_table[i];
+        fprintf(f, "| `%s` | `%s` | %s | `%s` | %s | %s |\n", e->name, e->env, type_name(e->type),
+                e->def, e->reload ? "yes" : "no", e->help);
+    }
+    fprintf(f, "| `kafka` | `RUNTRACK_KAFKA_<NAME>` | list | | no | librdkafka properties, "
+               "`\"name=value\"` strings |\n");
+}

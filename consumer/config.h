@@ -1,0 +1,65 @@
+/* runtrack-consumer settings: one table (config.c) from which the libconfig file keys, the
+ * RUNTRACK_* environment overrides, --help and the sample file all come (pgbouncer's CF_ABS). */
+#ifndef RT_CONSUMER_CONFIG_H
+#define RT_CONSUMER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define RT_MUSTCHECK __attribute__((warn_unused_result))
+
+typedef struct rt_config {
+    char *pg_dsn;      /* libpq conninfo; "" = libpq's PG* environment defaults */
+    char *brokers;     /* bootstrap.servers */
+    char *topic;       /* topic to consume */
+    char *group;       /* consumer group id, also the consumer_offsets.group_id */
+    char *client_id;   /* client.id */
+    int batch_max_events;
+    int batch_max_ms;
+    int max_event_bytes;
+    int retry_min_ms;
+    int retry_max_ms;
+    int shutdown_timeout_ms;
+    int migrate_on_start;
+    int kafka_commit;  /* also commit offsets to Kafka (async, after PG) for lag tools */
+    /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
+    size_t n_kafka;
+    char **kafka_names;
+    char **kafka_values;
+} rt_config_t;
+
+/* Fills every setting with its default. Returns 0, or -1 when out of memory. */
+int rt_config_init(rt_config_t *cfg) RT_MUSTCHECK;
+
+/* Frees everything cfg owns; cfg may then be re-initialised. */
+void rt_config_free(rt_config_t *cfg);
+
+/* Reads a libconfig file over the current values. Unknown keys and wrongly typed values are
+ * errors (so typos are not ignored). Returns 0, or -1 with err filled. */
+int rt_config_load_file(rt_config_t *cfg, const char *path, char *err, size_t errsize) RT_MUSTCHECK;
+
+/* Applies RUNTRACK_* overrides from envp (NULL-terminated "NAME=value" list, e.g. environ):
+ * one variable per setting, plus RUNTRACK_KAFKA_<NAME> → librdkafka property <name> with '_'
+ * turned into '.' and lower-cased. Returns 0, or -1 with err filled. */
+int rt_config_apply_env(rt_config_t *cfg, char *const *envp, char *err, size_t errsize) RT_MUSTCHECK;
+
+/* Sets one librdkafka pass-through property (replacing an earlier value). Returns 0 or -1. */
+int rt_config_set_kafka(rt_config_t *cfg, const char *name, const char *value) RT_MUSTCHECK;
+
+/* Writes the settings table as --help text, as a commented sample libconfig file, or as a
+ * Markdown table (docs/consumer.md). */
+void rt_config_print_help(FILE *f);
+void rt_config_print_sample(FILE *f);
+void rt_config_print_markdown(FILE *f);
+
+/* Logs the effective settings on one line each; secrets (the DSN password, Kafka passwords
+ * and secrets) are masked. */
+void rt_config_log(const rt_config_t *cfg);
+
+/* 1 if a librdkafka property name holds a secret that must never be printed. */
+int rt_config_kafka_secret(const char *name);
+
+/* Copies dsn into out with any password=... value replaced by "****". */
+void rt_config_mask_dsn(const char *dsn, char *out, size_t size);
+
+#endif

@@ -1,0 +1,249 @@
+#include "kafka_in.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rt_time.h"
+
+struct rt_kin {
+    rd_kafka_t *rk;
+    int use_group;
+    int pending;                                   /* rebalance waiting for the main loop */
+    rd_kafka_topic_partition_list_t *pending_assign; /* NULL: revoked */
+};
+
+/* Called from rd_kafka_consumer_poll (main thread). A revoke is applied at once (the partitions
+ * are gone either way); an assign is only recorded: the main loop first reads the stored
+ * offsets from PostgreSQL, which may take retries, then assigns with them. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    rt_kin_t *kin = opaque;
+    if (kin->pending_assign) {
+        rd_kafka_topic_partition_list_destroy(kin->pending_assign);
+        kin->pending_assign = NULL;
+    }
+    kin->pending = 1;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        kin->pending_assign = rd_kafka_topic_partition_list_copy(parts);
+        rt_log(RT_L_INFO, "partitions assigned by the group", "count=%d", parts->cnt);
+    } else {
+        rt_log(RT_L_INFO, "partitions revoked", "count=%d reason=\"%s\"", parts ? parts->cnt : 0,
+               rd_kafka_err2str(err));
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    rt_log(level <= 3 ? RT_L_ERROR : level <= 4 ? RT_L_WARN : RT_L_INFO, buf,
+           "source=librdkafka facility=%s", fac);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    /* librdkafka reconnects by itself; this only tells the operator what is going on. */
+    rt_log(RT_L_WARN, reason, "source=librdkafka error=%s", rd_kafka_err2name(err));
+}
+
+static int set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+               size_t errsize)
+{
+    char e[256];
+    if (rd_kafka_conf_set(conf, name, value, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errsize, "kafka property %s: %s", name, e);
+        return -1;
+    }
+    return 0;
+}
+
+rt_kin_t *rt_kin_new(const rt_config_t *cfg, int use_group, char *err, size_t errsize)
+{
+    rt_kin_t *kin = calloc(1, sizeof *kin);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char group[512];
+    if (!kin || !conf) {
+        snprintf(err, errsize, "out of memory");
+        goto fail;
+    }
+    kin->use_group = use_group;
+    /* Replay never joins: a private group id keeps it away from the live group's offsets. */
+    snprintf(group, sizeof group, "%s%s", cfg->group, use_group ? "" : "-replay");
+    if (set(conf, "bootstrap.servers", cfg->brokers, err, errsize) ||
+        set(conf, "group.id", group, err, errsize) ||
+        set(conf, "client.id", cfg->client_id, err, errsize) ||
+        set(conf, "enable.auto.commit", "false", err, errsize) ||
+        set(conf, "enable.auto.offset.store", "false", err, errsize) ||
+        set(conf, "auto.offset.reset", "earliest", err, errsize) ||
+        set(conf, "enable.partition.eof", "false", err, errsize))
+        goto fail;
+    for (size_t i = 0; i < cfg->n_kafka; i++)
+        if (set(conf, cfg->kafka_names[i], cfg->kafka_values[i], err, errsize))
+            goto fail;
+    rd_kafka_conf_set_opaque(conf, kin);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    if (use_group)
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    char e[512];
+    kin->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!kin->rk) {
+        snprintf(err, errsize, "kafka consumer: %s", e);
+        goto fail;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(kin->rk);
+    if (use_group && strcmp(rd_kafka_rebalance_protocol(kin->rk), "COOPERATIVE") == 0) {
+        snprintf(err, errsize, "partition.assignment.strategy: cooperative rebalancing is not "
+                               "supported; use range or roundrobin");
+        goto fail;
+    }
+    return kin;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (kin && kin->rk)
+        rd_kafka_destroy(kin->rk);
+    free(kin);
+    return NULL;
+}
+
+void rt_kin_destroy(rt_kin_t *kin, int timeout_ms)
+{
+    if (!kin)
+        return;
+    if (kin->rk) {
+        /* Leave the group through the async close so that a dead broker cannot hold the exit
+         * past timeout_ms. */
+        rd_kafka_queue_t *q = rd_kafka_queue_new(kin->rk);
+        rd_kafka_error_t *e = rd_kafka_consumer_close_queue(kin->rk, q);
+        int64_t deadline = rt_mono_us() + (int64_t)timeout_ms * 1000;
+        if (e) {
+            rt_log(RT_L_WARN, "consumer close failed", "error=\"%s\"", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else {
+            while (!rd_kafka_consumer_closed(kin->rk) && rt_mono_us() < deadline) {
+                rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+                if (!ev)
+                    continue;
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                    rd_kafka_assign(kin->rk, NULL);
+                rd_kafka_event_destroy(ev);
+            }
+        }
+        int closed = rd_kafka_consumer_closed(kin->rk);
+        rd_kafka_queue_destroy(q);
+        if (closed) {
+            rd_kafka_destroy(kin->rk);
+        } else {
+            rt_log(RT_L_WARN, "leaving the consumer group timed out", "timeout_ms=%d", timeout_ms);
+            rd_kafka_destroy_flags(kin->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        }
+    }
+    if (kin->pending_assign)
+        rd_kafka_topic_partition_list_destroy(kin->pending_assign);
+    free(kin);
+}
+
+rd_kafka_t *rt_kin_handle(rt_kin_t *kin)
+{
+    return kin->rk;
+}
+
+int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(kin->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(err, errsize, "subscribe %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
+                   const volatile sig_atomic_t *stop)
+{
+    size_t n = 0;
+    int64_t deadline = rt_mono_us() + (int64_t)max_ms * 1000;
+    while (n < max && !*stop && !kin->pending) {
+        int64_t left = (deadline - rt_mono_us()) / 1000;
+        if (left < 0)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(kin->rk, (int)(left > 100 ? 100 : left));
+        if (!m) {
+            if (left == 0)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                rt_log(RT_L_WARN, "kafka consume error", "error=%s detail=\"%s\"",
+                       rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        out[n++] = m;
+    }
+    return n;
+}
+
+int rt_kin_rebalance_pending(rt_kin_t *kin)
+{
+    return kin->pending;
+}
+
+rd_kafka_topic_partition_list_t *rt_kin_take_rebalance(rt_kin_t *kin)
+{
+    rd_kafka_topic_partition_list_t *l = kin->pending_assign;
+    kin->pending_assign = NULL;
+    kin->pending = 0;
+    return l;
+}
+
+int rt_kin_assign(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, char *err,
+                  size_t errsize)
+{
+    rd_kafka_resp_err_t e = rd_kafka_assign(kin->rk, parts);
+    if (e) {
+        snprintf(err, errsize, "assign: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, size_t n)
+{
+    if (!kin->use_group || n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topic, pos[i].partition)->offset = pos[i].next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(kin->rk, l, 1);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        rt_log(RT_L_WARN, "kafka commit (lag tools only) failed", "error=%s",
+               rd_kafka_err2name(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+int64_t rt_kin_lag(rt_kin_t *kin, const char *topic, const int32_t *parts, const int64_t *next,
+                   size_t n)
+{
+    int64_t lag = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(kin->rk, topic, parts[i], &lo, &hi) != 0 || hi < 0)
+            return -1;
+        int64_t pos = next[i] >= 0 ? next[i] : lo;
+        if (hi > pos)
+            lag += hi - pos;
+    }
+    return lag;
+}

@@ -1,0 +1,53 @@
+/* Kafka side of the consumer: a librdkafka consumer (group member for `run`, plain assign for
+ * `replay`), rebalance events handed to the main loop (which reads the PostgreSQL offsets
+ * before assigning), batch polling and the optional after-the-fact Kafka commit. */
+#ifndef RT_CONSUMER_KAFKA_IN_H
+#define RT_CONSUMER_KAFKA_IN_H
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "pg_out.h"
+
+typedef struct rt_kin rt_kin_t;
+
+/* Creates the consumer from cfg (brokers, group, client id, kafka.* pass-through; auto commit
+ * off; offsets come from PostgreSQL). use_group 0: no group membership (replay). Returns NULL
+ * with err filled on a bad property or failure. */
+rt_kin_t *rt_kin_new(const rt_config_t *cfg, int use_group, char *err, size_t errsize);
+
+/* Leaves the group (bounded by timeout_ms) and frees everything. NULL is a no-op. */
+void rt_kin_destroy(rt_kin_t *kin, int timeout_ms);
+
+rd_kafka_t *rt_kin_handle(rt_kin_t *kin);
+
+/* Joins the group on topic. Returns 0, or -1 with err filled. */
+int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize) RT_MUSTCHECK;
+
+/* Polls up to max records within max_ms into out[] (the caller destroys them with
+ * rd_kafka_message_destroy). Returns early when a rebalance is pending or *stop is set. Error
+ * events are logged and dropped; partition EOF is counted (rt_kin_eof). */
+size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
+                   const volatile sig_atomic_t *stop);
+
+/* 1 while a rebalance (assign or revoke) is waiting for the main loop. */
+int rt_kin_rebalance_pending(rt_kin_t *kin);
+
+/* Takes the pending rebalance: returns the partitions to assign (caller destroys the list) or
+ * NULL when the last event revoked everything. The revoke itself has already been applied. */
+rd_kafka_topic_partition_list_t *rt_kin_take_rebalance(rt_kin_t *kin);
+
+/* Assigns exactly parts (offsets set by the caller). Returns 0, or -1 with err filled. */
+int rt_kin_assign(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, char *err,
+                  size_t errsize) RT_MUSTCHECK;
+
+/* Async Kafka commit of the PostgreSQL-committed positions (lag tools only). */
+void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, size_t n);
+
+/* Sum over the partitions in pos of (cached high watermark - next), or -1 when unknown. */
+int64_t rt_kin_lag(rt_kin_t *kin, const char *topic, const int32_t *parts, const int64_t *next,
+                   size_t n);
+
+#endif

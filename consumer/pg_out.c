@@ -1,0 +1,725 @@
+#include "pg_out.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "rt_time.h"
+
+struct rt_pg {
+    char *dsn;
+    PGconn *conn;
+    rt_agg_t *agg;
+};
+
+/* A growable byte buffer for COPY data and array literals. */
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} buf_t;
+
+static void buf_put(buf_t *b, const void *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+static void buf_str(buf_t *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
+static void buf_free(buf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* A COPY text-format field: backslash, tab, newline and CR escaped. */
+static void copy_text(buf_t *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = NULL;
+        switch (s[i]) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            break;
+        }
+        if (esc) {
+            buf_put(b, s + start, i - start);
+            buf_str(b, esc);
+            start = i + 1;
+        }
+    }
+    buf_put(b, s + start, n - start);
+}
+
+/* Text that must be valid UTF-8 (details quote cut-off event text): invalid bytes become '?'. */
+static void copy_text_utf8(buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    char *t = malloc(n + 1);
+    if (!t) {
+        b->oom = 1;
+        return;
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 1 && u[i] == 0)
+            ok = 0;
+        if (ok) {
+            memcpy(t + i, s + i, len);
+            i += len;
+        } else {
+            t[i++] = '?';
+        }
+    }
+    t[n] = '\0';
+    copy_text(b, t, n);
+    free(t);
+}
+
+static void copy_null(buf_t *b)
+{
+    buf_str(b, "\\N");
+}
+
+/* bytea in COPY text: "\x" + hex, with the backslash itself escaped for COPY. */
+static void copy_bytea(buf_t *b, const void *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = p;
+    char chunk[512];
+    size_t o = 0;
+    buf_str(b, "\\\\x");
+    for (size_t i = 0; i < n; i++) {
+        chunk[o++] = hex[u[i] >> 4];
+        chunk[o++] = hex[u[i] & 15];
+        if (o == sizeof chunk) {
+            buf_put(b, chunk, o);
+            o = 0;
+        }
+    }
+    buf_put(b, chunk, o);
+}
+
+static void copy_json(buf_t *b, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s) {
+        b->oom = 1;
+        return;
+    }
+    copy_text(b, s, strlen(s));
+    free(s);
+}
+
+rt_pg_t *rt_pg_new(const char *dsn)
+{
+    rt_pg_t *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return NULL;
+    pg->dsn = strdup(dsn ? dsn : "");
+    pg->agg = rt_agg_new();
+    if (!pg->dsn || !pg->agg) {
+        rt_pg_free(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+void rt_pg_free(rt_pg_t *pg)
+{
+    if (!pg)
+        return;
+    if (pg->conn)
+        PQfinish(pg->conn);
+    rt_agg_free(pg->agg);
+    free(pg->dsn);
+    free(pg);
+}
+
+PGconn *rt_pg_conn(rt_pg_t *pg)
+{
+    return pg->conn && PQstatus(pg->conn) == CONNECTION_OK ? pg->conn : NULL;
+}
+
+static void set_err(char *err, size_t errsize, const char *what, PGconn *c, PGresult *r)
+{
+    const char *m = r ? PQresultErrorMessage(r) : NULL;
+    if (!m || !*m)
+        m = c ? PQerrorMessage(c) : "no connection";
+    snprintf(err, errsize, "%s: %s", what, m);
+    size_t n = strlen(err);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+    for (char *p = err; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+/* Whether a failure may go away by itself (retry the batch) or is about the data. */
+static rt_pg_rc_t classify(PGconn *c, PGresult *r)
+{
+    if (!c || PQstatus(c) != CONNECTION_OK || !r)
+        return RT_PG_TRANSIENT;
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (!st)
+        return RT_PG_TRANSIENT;
+    /* 08 connection, 53 resources, 57 operator intervention (shutdown), 40 serialization or
+     * deadlock, 55P03 lock not available, 58 system errors, XX internal. */
+    if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2) || !strncmp(st, "57", 2) ||
+        !strncmp(st, "40", 2) || !strcmp(st, "55P03") || !strncmp(st, "58", 2) ||
+        !strncmp(st, "XX", 2))
+        return RT_PG_TRANSIENT;
+    return RT_PG_DATA;
+}
+
+int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
+{
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    pg->conn = PQconnectdb(pg->dsn);
+    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+        set_err(err, errsize, "connect", pg->conn, NULL);
+        if (pg->conn)
+            PQfinish(pg->conn);
+        pg->conn = NULL;
+        return -1;
+    }
+    /* Staging tables for COPY; ON COMMIT DELETE ROWS empties them after every batch. UTC so
+     * that text conversions of timestamptz never depend on the server's zone. */
+    static const char *const setup =
+        "SET TIME ZONE 'UTC';"
+        "SET application_name = 'runtrack-consumer';"
+        "CREATE TEMP TABLE IF NOT EXISTS rt_in_logs (run_id uuid, seq bigint, ts timestamptz,"
+        " level text, phase text, message text, fields jsonb, event_id uuid)"
+        " ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS rt_in_dead (topic text, partition integer,"
+        " \"offset\" bigint, msg_key bytea, payload bytea, payload_size integer, reason text,"
+        " detail text, kafka_ts timestamptz) ON COMMIT DELETE ROWS;";
+    PGresult *r = PQexec(pg->conn, setup);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errsize, "session setup", pg->conn, r);
+        PQclear(r);
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+rt_pg_rc_t rt_pg_read_offsets(rt_pg_t *pg, const char *group, const char *topic,
+                              const int32_t *parts, size_t n, int64_t *next, char *err,
+                              size_t errsize)
+{
+    if (!rt_pg_conn(pg)) {
+        snprintf(err, errsize, "read offsets: not connected");
+        return RT_PG_TRANSIENT;
+    }
+    for (size_t i = 0; i < n; i++)
+        next[i] = -1;
+    const char *params[2] = {group, topic};
+    PGresult *r = PQexecParams(pg->conn,
+                               "SELECT partition, next_offset FROM consumer_offsets"
+                               " WHERE group_id = $1 AND topic = $2",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "read offsets", pg->conn, r);
+        rt_pg_rc_t rc = classify(pg->conn, r);
+        PQclear(r);
+        return rc;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        long p = strtol(PQgetvalue(r, row, 0), NULL, 10);
+        long long o = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (parts[i] == p)
+                next[i] = o;
+    }
+    PQclear(r);
+    return RT_PG_OK;
+}
+
+/* ---- the batch statements ---- */
+
+#define SQL_INT(j, k)                                                                              \
+    "(CASE WHEN (" j "->>'" k "')::numeric BETWEEN -2147483648 AND 2147483647 THEN (" j "->>'" k \
+    "')::integer END)"
+#define SQL_DIFF(k)                                                                                \
+    "(CASE WHEN (r.end_counts->>'" k "')::numeric - (r.start_counts->>'" k                        \
+    "')::numeric BETWEEN -2147483648 AND 2147483647 THEN ((r.end_counts->>'" k                    \
+    "')::numeric - (r.start_counts->>'" k "')::numeric)::integer END)"
+
+static const char SQL_FENCE[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb)"
+    "   AS x(p integer, expected bigint, next bigint)),"
+    " upd AS (UPDATE consumer_offsets c SET next_offset = x.next, updated_at = now() FROM x"
+    "   WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = x.p"
+    "   AND x.expected IS NOT NULL AND c.next_offset = x.expected RETURNING 1),"
+    " ins AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"
+    "   SELECT $1, $2, x.p, x.next FROM x WHERE x.expected IS NULL"
+    "   ON CONFLICT DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)";
+
+static const char SQL_KNOWN[] =
+    "SELECT run_id::text, job, kind FROM runs WHERE run_id = ANY($1::uuid[])";
+
+static const char SQL_LOGS[] =
+    "INSERT INTO run_logs (run_id, seq, ts, level, phase, message, fields, event_id)"
+    " SELECT run_id, seq, ts, level, phase, message, fields, event_id FROM rt_in_logs"
+    " ON CONFLICT (run_id, seq) DO NOTHING";
+
+static const char SQL_DEAD[] =
+    "INSERT INTO dead_letters (topic, partition, \"offset\", msg_key, payload, payload_size,"
+    " reason, detail, kafka_ts)"
+    " SELECT topic, partition, \"offset\", msg_key, payload, payload_size, reason, detail, kafka_ts"
+    " FROM rt_in_dead ON CONFLICT (topic, partition, \"offset\") DO NOTHING";
+
+/* Every merge rule lives here, against the stored row r and the batch's row EXCLUDED, so that
+ * any split of a run's events into batches, in any order, with duplicates, converges on the same
+ * row: started = earliest run.started; phase/counters/pause = highest seq; finished = earliest
+ * run.finished (a terminal status is never replaced by a non-terminal one, and a stale-close by
+ * the consumer gives way to the real finish); times and seqs = min/max. */
+#define FIN_WINS                                                                                   \
+    "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR EXCLUDED.finished_at <"      \
+    " r.finished_at OR r.status_reason IS NOT NULL))"
+#define START_WINS                                                                                 \
+    "(EXCLUDED.has_started AND (NOT r.has_started OR EXCLUDED.started_at < r.started_at))"
+static const char SQL_RUNS[] =
+    "INSERT INTO runs AS r (run_id, job, kind, status, phase, phase_seq, has_started, started_at,"
+    " finished_at, last_event_at, last_seq, counters, counters_seq, memory_percent, cpu_percent,"
+    " start_counts, end_counts, params, planned, paused, pause_seq, paused_at, resumed_at,"
+    " error_message, error_details, dropped_logs, producer_host, producer_pid, producer_lib)"
+    " SELECT x.run_id, x.job, x.kind, COALESCE(x.status, 'running'), x.phase,"
+    "  COALESCE(x.phase_seq, 0), COALESCE(x.has_started, false),"
+    "  CASE WHEN x.has_started THEN x.started_ts ELSE x.min_ts END, x.finished_at, x.max_ts,"
+    "  x.max_seq, COALESCE(x.counters, '{}'), COALESCE(x.counters_seq, 0), x.memory_percent,"
+    "  x.cpu_percent, x.start_counts, x.end_counts, x.params, x.planned,"
+    "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
+    "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
+    "  x.producer_pid, x.producer_lib"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(run_id uuid, job text, kind text,"
+    "  min_ts timestamptz, max_ts timestamptz, max_seq bigint, producer_host text,"
+    "  producer_pid integer, producer_lib text, has_started boolean, started_ts timestamptz,"
+    "  start_counts jsonb, params jsonb, planned jsonb, phase_seq bigint, phase text,"
+    "  counters_seq bigint, counters jsonb, memory_percent real, cpu_percent real,"
+    "  pause_seq bigint, paused boolean, paused_at timestamptz, resumed_at timestamptz,"
+    "  finished_at timestamptz, status text, end_counts jsonb, error_message text,"
+    "  error_details jsonb, dropped_logs bigint)"
+    " ON CONFLICT (run_id) DO UPDATE SET"
+    "  has_started = r.has_started OR EXCLUDED.has_started,"
+    "  started_at = CASE WHEN " START_WINS " THEN EXCLUDED.started_at"
+    "   WHEN r.has_started THEN r.started_at ELSE LEAST(r.started_at, EXCLUDED.started_at) END,"
+    "  start_counts = CASE WHEN " START_WINS " THEN EXCLUDED.start_counts ELSE r.start_counts END,"
+    "  params = CASE WHEN " START_WINS " THEN EXCLUDED.params ELSE r.params END,"
+    "  planned = CASE WHEN " START_WINS " THEN EXCLUDED.planned ELSE r.planned END,"
+    "  phase = CASE WHEN EXCLUDED.phase_seq > r.phase_seq THEN EXCLUDED.phase ELSE r.phase END,"
+    "  phase_seq = GREATEST(r.phase_seq, EXCLUDED.phase_seq),"
+    "  counters = CASE WHEN EXCLUDED.counters_seq > r.counters_seq THEN EXCLUDED.counters"
+    "   ELSE r.counters END,"
+    "  memory_percent = CASE WHEN EXCLUDED.counters_seq > r.counters_seq"
+    "   THEN EXCLUDED.memory_percent ELSE r.memory_percent END,"
+    "  cpu_percent = CASE WHEN EXCLUDED.counters_seq > r.counters_seq THEN EXCLUDED.cpu_percent"
+    "   ELSE r.cpu_percent END,"
+    "  counters_seq = GREATEST(r.counters_seq, EXCLUDED.counters_seq),"
+    "  paused = CASE WHEN EXCLUDED.pause_seq > r.pause_seq THEN EXCLUDED.paused ELSE r.paused END,"
+    "  pause_seq = GREATEST(r.pause_seq, EXCLUDED.pause_seq),"
+    "  paused_at = GREATEST(r.paused_at, EXCLUDED.paused_at),"
+    "  resumed_at = GREATEST(r.resumed_at, EXCLUDED.resumed_at),"
+    "  status = CASE WHEN " FIN_WINS " THEN EXCLUDED.status ELSE r.status END,"
+    "  finished_at = CASE WHEN " FIN_WINS " THEN EXCLUDED.finished_at ELSE r.finished_at END,"
+    "  end_counts = CASE WHEN " FIN_WINS " THEN EXCLUDED.end_counts ELSE r.end_counts END,"
+    "  error_message = CASE WHEN " FIN_WINS " THEN EXCLUDED.error_message"
+    "   ELSE r.error_message END,"
+    "  error_details = CASE WHEN " FIN_WINS " THEN EXCLUDED.error_details"
+    "   ELSE r.error_details END,"
+    "  status_reason = CASE WHEN " FIN_WINS " THEN NULL ELSE r.status_reason END,"
+    "  last_event_at = GREATEST(r.last_event_at, EXCLUDED.last_event_at),"
+    "  last_seq = GREATEST(r.last_seq, EXCLUDED.last_seq),"
+    "  producer_host = CASE WHEN EXCLUDED.last_seq > r.last_seq THEN EXCLUDED.producer_host"
+    "   ELSE r.producer_host END,"
+    "  producer_pid = CASE WHEN EXCLUDED.last_seq > r.last_seq THEN EXCLUDED.producer_pid"
+    "   ELSE r.producer_pid END,"
+    "  producer_lib = CASE WHEN EXCLUDED.last_seq > r.last_seq THEN EXCLUDED.producer_lib"
+    "   ELSE r.producer_lib END,"
+    "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs)";
+
+/* run_results is derived from the merged runs row, so it is right whatever order started and
+ * finished arrived in. elapsed_time: pandas' Timedelta text "D days HH:MM:SS.ffffff" (negative:
+ * "-1 days +23:59:59.000000", as pandas writes it), always six fraction digits. */
+static const char SQL_RESULTS[] =
+    "INSERT INTO run_results AS rr (run_id, file_name, start_time_df, events_count_start,"
+    " urls_count_start, events_count_end, urls_count_end, new_events_in_db, new_urls_in_db,"
+    " time_stamp, elapsed_time)"
+    " SELECT r.run_id, r.job,"
+    "  to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
+    "  " SQL_INT("r.start_counts", "events") ", " SQL_INT("r.start_counts", "urls") ","
+    "  " SQL_INT("r.end_counts", "events") ", " SQL_INT("r.end_counts", "urls") ","
+    "  " SQL_DIFF("events") ", " SQL_DIFF("urls") ","
+    "  e.fin AT TIME ZONE 'UTC',"
+    "  e.days || ' days ' || CASE WHEN e.days < 0 THEN '+' ELSE '' END"
+    "   || lpad((e.rem / 3600000000)::text, 2, '0') || ':'"
+    "   || lpad((e.rem / 60000000 % 60)::text, 2, '0') || ':'"
+    "   || lpad((e.rem / 1000000 % 60)::text, 2, '0') || '.'"
+    "   || lpad((e.rem % 1000000)::text, 6, '0')"
+    " FROM runs r"
+    " CROSS JOIN LATERAL (SELECT COALESCE(r.finished_at, r.last_event_at) AS fin) f"
+    " CROSS JOIN LATERAL (SELECT (EXTRACT(EPOCH FROM (f.fin - r.started_at)) * 1000000)::bigint"
+    "   AS us) d"
+    " CROSS JOIN LATERAL (SELECT f.fin, floor(d.us / 86400000000.0)::bigint AS days,"
+    "   d.us - floor(d.us / 86400000000.0)::bigint * 86400000000 AS rem) e"
+    " WHERE r.run_id = ANY($1::uuid[]) AND r.status <> 'running'"
+    " ON CONFLICT (run_id) DO UPDATE SET file_name = EXCLUDED.file_name,"
+    "  start_time_df = EXCLUDED.start_time_df, events_count_start = EXCLUDED.events_count_start,"
+    "  urls_count_start = EXCLUDED.urls_count_start, events_count_end = EXCLUDED.events_count_end,"
+    "  urls_count_end = EXCLUDED.urls_count_end, new_events_in_db = EXCLUDED.new_events_in_db,"
+    "  new_urls_in_db = EXCLUDED.new_urls_in_db, time_stamp = EXCLUDED.time_stamp,"
+    "  elapsed_time = EXCLUDED.elapsed_time"
+    " WHERE (rr.file_name, rr.start_time_df, rr.events_count_start, rr.urls_count_start,"
+    "  rr.events_count_end, rr.urls_count_end, rr.time_stamp, rr.elapsed_time)"
+    "  IS DISTINCT FROM (EXCLUDED.file_name, EXCLUDED.start_time_df, EXCLUDED.events_count_start,"
+    "  EXCLUDED.urls_count_start, EXCLUDED.events_count_end, EXCLUDED.urls_count_end,"
+    "  EXCLUDED.time_stamp, EXCLUDED.elapsed_time)";
+
+/* discovery_runs as seed 001 writes it: running from the start; completed_at, duration and the
+ * result counters once finished (0 before, as the seed's column defaults). */
+#define DCTR(k)                                                                                    \
+    "CASE WHEN r.status <> 'running' THEN COALESCE(" SQL_INT("r.counters", k) ", 0) ELSE 0 END"
+static const char SQL_DISCOVERY[] =
+    "INSERT INTO discovery_runs AS d (id, started_at, completed_at, duration_seconds, status,"
+    " naics_codes, posted_from, posted_to, api_calls_made, opportunities_found,"
+    " opportunities_new, opportunities_updated, opportunities_unchanged, evaluations_created,"
+    " error_message, error_details, created_at)"
+    " SELECT r.run_id, r.started_at AT TIME ZONE 'UTC', r.finished_at AT TIME ZONE 'UTC',"
+    "  CASE WHEN r.finished_at IS NOT NULL AND abs(EXTRACT(EPOCH FROM (r.finished_at -"
+    "   r.started_at))) < 99999999.995"
+    "   THEN round(EXTRACT(EPOCH FROM (r.finished_at - r.started_at)), 2) END,"
+    "  r.status,"
+    "  CASE WHEN jsonb_typeof(r.params->'naics_codes') = 'array' THEN ARRAY(SELECT c.v FROM"
+    "   jsonb_array_elements_text(r.params->'naics_codes') WITH ORDINALITY AS c(v, i)"
+    "   ORDER BY c.i) END,"
+    "  (r.params->>'posted_from')::date, (r.params->>'posted_to')::date,"
+    "  " DCTR("api_calls") ", " DCTR("found") ", " DCTR("new") ", " DCTR("updated") ","
+    "  " DCTR("unchanged") ", " DCTR("evaluations_created") ","
+    "  r.error_message, r.error_details, r.started_at AT TIME ZONE 'UTC'"
+    " FROM runs r WHERE r.run_id = ANY($1::uuid[]) AND r.kind = 'discovery'"
+    " ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at,"
+    "  completed_at = EXCLUDED.completed_at, duration_seconds = EXCLUDED.duration_seconds,"
+    "  status = EXCLUDED.status, naics_codes = EXCLUDED.naics_codes,"
+    "  posted_from = EXCLUDED.posted_from, posted_to = EXCLUDED.posted_to,"
+    "  api_calls_made = EXCLUDED.api_calls_made, opportunities_found = EXCLUDED.opportunities_found,"
+    "  opportunities_new = EXCLUDED.opportunities_new,"
+    "  opportunities_updated = EXCLUDED.opportunities_updated,"
+    "  opportunities_unchanged = EXCLUDED.opportunities_unchanged,"
+    "  evaluations_created = EXCLUDED.evaluations_created, error_message = EXCLUDED.error_message,"
+    "  error_details = EXCLUDED.error_details, created_at = EXCLUDED.created_at";
+
+void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
+{
+    m->ok = rt_decode(m->payload, m->len, max_bytes, &m->ev, &m->why, m->detail,
+                      sizeof m->detail) == 0;
+}
+
+void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail)
+{
+    rt_event_clear(&m->ev);
+    m->ok = 0;
+    m->why = why;
+    snprintf(m->detail, sizeof m->detail, "%s", detail);
+}
+
+void rt_in_msg_clear(rt_in_msg_t *m)
+{
+    rt_event_clear(&m->ev);
+}
+
+/* Runs one parameterised statement expecting status want; on failure fills err and returns
+ * the classification. */
+static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
+                       const char *const *params, ExecStatusType want, PGresult **out, char *err,
+                       size_t errsize)
+{
+    PGresult *r = np ? PQexecParams(pg->conn, sql, np, NULL, params, NULL, NULL, 0)
+                     : PQexec(pg->conn, sql);
+    if (PQresultStatus(r) != want) {
+        set_err(err, errsize, what, pg->conn, r);
+        rt_pg_rc_t rc = classify(pg->conn, r);
+        PQclear(r);
+        return rc;
+    }
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return RT_PG_OK;
+}
+
+static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const buf_t *b,
+                          char *err, size_t errsize)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        set_err(err, errsize, what, pg->conn, r);
+        rt_pg_rc_t rc = classify(pg->conn, r);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(pg->conn, b->p, (int)b->len) == 1 && PQputCopyEnd(pg->conn, NULL) == 1;
+    rt_pg_rc_t rc = RT_PG_OK;
+    while ((r = PQgetResult(pg->conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == RT_PG_OK) {
+            set_err(err, errsize, what, pg->conn, r);
+            rc = classify(pg->conn, r);
+        }
+        PQclear(r);
+    }
+    if (!ok && rc == RT_PG_OK) {
+        set_err(err, errsize, what, pg->conn, NULL);
+        rc = RT_PG_TRANSIENT;
+    }
+    return rc;
+}
+
+static void rollback(rt_pg_t *pg)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK &&
+        PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(pg->conn, "ROLLBACK");
+        PQclear(r);
+    }
+}
+
+static void dead_row(buf_t *b, const char *topic, const rt_in_msg_t *m, rt_dead_reason_t why,
+                     const char *detail)
+{
+    char num[64];
+    copy_text_utf8(b, topic);
+    snprintf(num, sizeof num, "\t%d\t%lld\t", (int)m->partition, (long long)m->offset);
+    buf_str(b, num);
+    if (m->key)
+        copy_bytea(b, m->key, m->key_len);
+    else
+        copy_null(b);
+    buf_str(b, "\t");
+    if (m->payload)
+        copy_bytea(b, m->payload, m->len);
+    else
+        copy_null(b);
+    snprintf(num, sizeof num, "\t%zu\t%s\t", m->len, rt_dead_reason_name(why));
+    buf_str(b, num);
+    copy_text_utf8(b, detail);
+    buf_str(b, "\t");
+    char ts[RT_TIME_STRLEN];
+    if (m->kafka_ts_ms >= 0 && rt_time_format(m->kafka_ts_ms * 1000, ts, sizeof ts))
+        buf_str(b, ts);
+    else
+        copy_null(b);
+    buf_str(b, "\n");
+}
+
+static void log_row(buf_t *b, const rt_event_t *ev)
+{
+    char num[32];
+    buf_str(b, ev->run_id);
+    snprintf(num, sizeof num, "\t%lld\t", (long long)ev->seq);
+    buf_str(b, num);
+    buf_str(b, ev->ts);
+    buf_str(b, "\t");
+    buf_str(b, rt_log_level_name(ev->level));
+    buf_str(b, "\t");
+    if (ev->phase)
+        copy_text(b, ev->phase, strlen(ev->phase));
+    else
+        copy_null(b);
+    buf_str(b, "\t");
+    json_t *m = json_object_get(json_object_get(ev->root, "data"), "message");
+    copy_text(b, json_string_value(m), json_string_length(m));
+    buf_str(b, "\t");
+    if (ev->fields)
+        copy_json(b, ev->fields);
+    else
+        copy_null(b);
+    buf_str(b, "\t");
+    buf_str(b, ev->event_id);
+    buf_str(b, "\n");
+}
+
+rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
+                             size_t n, const rt_part_pos_t *pos, size_t npos,
+                             rt_batch_result_t *res, char *err, size_t errsize)
+{
+    rt_pg_rc_t rc = RT_PG_OK;
+    buf_t logs = {0}, dead = {0}, fence = {0};
+    char *ids = NULL, *runs_json = NULL;
+    json_t *runs = NULL;
+    PGresult *r = NULL;
+
+    memset(res, 0, sizeof *res);
+    if (!rt_pg_conn(pg)) {
+        snprintf(err, errsize, "not connected");
+        return RT_PG_TRANSIENT;
+    }
+    rt_agg_reset(pg->agg);
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].rule_dead = 0;
+        if (msgs[i].ok && rt_agg_touch(pg->agg, msgs[i].ev.run_id) != 0)
+            goto oom;
+    }
+    if ((rc = exec(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
+        goto out;
+
+    /* 1. Fence first: the UPDATE locks the offset rows, so a consumer that lost the partition
+     * waits here and then finds next_offset moved, instead of writing rows twice. */
+    if (group && npos) {
+        buf_str(&fence, "[");
+        for (size_t i = 0; i < npos; i++) {
+            char row[128];
+            if (pos[i].expected >= 0)
+                snprintf(row, sizeof row, "%s{\"p\":%d,\"expected\":%lld,\"next\":%lld}",
+                         i ? "," : "", (int)pos[i].partition, (long long)pos[i].expected,
+                         (long long)pos[i].next);
+            else
+                snprintf(row, sizeof row, "%s{\"p\":%d,\"next\":%lld}", i ? "," : "",
+                         (int)pos[i].partition, (long long)pos[i].next);
+            buf_str(&fence, row);
+        }
+        buf_str(&fence, "]");
+        if (fence.oom)
+            goto oom;
+        const char *fp[3] = {group, topic, fence.p};
+        if ((rc = exec(pg, "fence offsets", SQL_FENCE, 3, fp, PGRES_TUPLES_OK, &r, err, errsize)))
+            goto out;
+        long long moved = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        r = NULL;
+        if (moved != (long long)npos) {
+            snprintf(err, errsize, "offsets fence: %lld of %zu partitions at the expected offset",
+                     moved, npos);
+            rc = RT_PG_FENCED;
+            goto out;
+        }
+    }
+
+    /* 2. The job/kind PostgreSQL already holds for the batch's runs (rule checks). */
+    if (!(ids = rt_agg_run_ids(pg->agg)))
+        goto oom;
+    if (rt_agg_count(pg->agg)) {
+        const char *kp[1] = {ids};
+        if ((rc = exec(pg, "read runs", SQL_KNOWN, 1, kp, PGRES_TUPLES_OK, &r, err, errsize)))
+            goto out;
+        for (int row = 0; row < PQntuples(r); row++)
+            if (rt_agg_set_known(pg->agg, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
+                                 PQgetvalue(r, row, 2)) != 0)
+                goto oom;
+        PQclear(r);
+        r = NULL;
+    }
+
+    /* 3. Fold events into per-run rows; collect log rows and dead letters for COPY. */
+    for (size_t i = 0; i < n; i++) {
+        rt_in_msg_t *m = &msgs[i];
+        if (m->ok) {
+            int a = rt_agg_add(pg->agg, &m->ev, m->rule_detail, sizeof m->rule_detail);
+            if (a == -2)
+                goto oom;
+            if (a == -1)
+                m->rule_dead = 1;
+        }
+        if (!m->ok || m->rule_dead) {
+            rt_dead_reason_t why = m->ok ? RT_DEAD_RULE : m->why;
+            dead_row(&dead, topic, m, why, m->ok ? m->rule_detail : m->detail);
+            res->dead++;
+            res->dead_by_reason[why]++;
+            continue;
+        }
+        res->by_type[m->ev.type]++;
+        if (m->ev.type == RT_EV_LOG) {
+            log_row(&logs, &m->ev);
+            res->logs++;
+        }
+    }
+    if (logs.oom || dead.oom)
+        goto oom;
+    if (logs.len) {
+        if ((rc = copy_in(pg, "copy logs", "COPY rt_in_logs FROM STDIN", &logs, err, errsize)) ||
+            (rc = exec(pg, "insert logs", SQL_LOGS, 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
+            goto out;
+    }
+    if (dead.len) {
+        if ((rc = copy_in(pg, "copy dead letters", "COPY rt_in_dead FROM STDIN", &dead, err,
+                          errsize)) ||
+            (rc = exec(pg, "insert dead letters", SQL_DEAD, 0, NULL, PGRES_COMMAND_OK, NULL, err,
+                       errsize)))
+            goto out;
+    }
+
+    /* 4. Runs, then the tables derived from them. */
+    if (!(runs = rt_agg_runs_json(pg->agg)))
+        goto oom;
+    res->runs = json_array_size(runs);
+    if (json_array_size(runs)) {
+        if (!(runs_json = json_dumps(runs, JSON_COMPACT)))
+            goto oom;
+        const char *rp[1] = {runs_json};
+        const char *ip[1] = {ids};
+        if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_COMMAND_OK, NULL, err, errsize)) ||
+            (rc = exec(pg, "upsert run_results", SQL_RESULTS, 1, ip, PGRES_COMMAND_OK, NULL, err,
+                       errsize)) ||
+            (rc = exec(pg, "upsert discovery_runs", SQL_DISCOVERY, 1, ip, PGRES_COMMAND_OK, NULL,
+                       err, errsize)))
+            goto out;
+    }
+    rc = exec(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
+    goto out;
+oom:
+    snprintf(err, errsize, "out of memory");
+    rc = RT_PG_TRANSIENT;
+out:
+    if (r)
+        PQclear(r);
+    if (rc != RT_PG_OK)
+        rollback(pg);
+    json_decref(runs);
+    free(runs_json);
+    free(ids);
+    buf_free(&logs);
+    buf_free(&dead);
+    buf_free(&fence);
+    return rc;
+}
