@@ -13,7 +13,8 @@ Run with Debian's python3 (python3-jsonschema, Draft 2020-12):
    the consumer's tests use are checked too).
 4. Every schemas/examples/invalid/*.json is listed in REASONS.tsv and fails validation, and
    every error it produces is at the listed instance path with the listed keyword (it fails for
-   its stated reason and no other).
+   its stated reason and no other). The fifth column, the dead_letters.reason the consumer must
+   record, is checked here only for its vocabulary (the consumer's own tests use it).
 Exit status 0 when all hold; otherwise one line per problem and status 1.
 """
 import datetime
@@ -31,6 +32,9 @@ except ImportError:  # pragma: no cover - environment problem, say so clearly
     sys.exit(2)
 
 problems = []
+
+# The consumer's dead_letters.reason codes for records that parse (docs/events.md).
+DEAD_REASONS = ("invalid_json", "schema", "unknown_type", "unsupported_version", "oversize", "rule")
 
 
 def problem(msg):
@@ -282,9 +286,12 @@ def main():
             if not line or line.startswith("#"):
                 continue
             cols = line.split("\t")
-            if len(cols) != 4 or not all(cols):
-                problem(f"REASONS.tsv:{lineno}: want 4 tab-separated columns: file, path, keyword, reason")
+            if len(cols) != 5 or not all(cols):
+                problem(f"REASONS.tsv:{lineno}: want 5 tab-separated columns: file, path, keyword, "
+                        "reason, consumer dead-letter reason")
                 continue
+            if cols[4] not in DEAD_REASONS:
+                problem(f"REASONS.tsv:{lineno}: {cols[4]} is not a dead-letter reason {DEAD_REASONS}")
             if cols[0] in reasons:
                 problem(f"REASONS.tsv:{lineno}: {cols[0]} listed twice")
             reasons[cols[0]] = (cols[1], cols[2], cols[3])
