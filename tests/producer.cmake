@@ -27,3 +27,14 @@ add_test(NAME integration.producer_threads
                  ${_pdir}/run_and_check.sh --log-sample 25 $<TARGET_FILE:test_producer_threads>)
 set_tests_properties(integration.producer_threads PROPERTIES LABELS integration
                      FIXTURES_REQUIRED services TIMEOUT 180)
+
+add_executable(test_producer_outage ${CMAKE_CURRENT_LIST_DIR}/test_producer_outage.c)
+target_include_directories(test_producer_outage PRIVATE ${PROJECT_SOURCE_DIR}/producer/src)
+target_link_libraries(test_producer_outage PRIVATE runtrack_static)
+# Takes its private broker down, so it must not share the suite's broker.
+add_test(NAME fault.producer_outage
+         COMMAND ${CMAKE_COMMAND} -E env RUNTRACK_BUILD_DIR=${CMAKE_BINARY_DIR}
+                 RUNTRACK_SOURCE_DIR=${PROJECT_SOURCE_DIR} RUNTRACK_TOPIC=producer_outage
+                 RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>
+                 ${_pdir}/run_and_check.sh --private-broker $<TARGET_FILE:test_producer_outage>)
+set_tests_properties(fault.producer_outage PROPERTIES LABELS "fault;integration" TIMEOUT 180)
