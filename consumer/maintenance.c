@@ -18,9 +18,12 @@ struct rt_maint {
     PGconn *conn;
 };
 
-/* A counter of the runs row clamped into an INTEGER column. */
-#define CTR_INT(name) "LEAST((c.counters->>'" name "')::numeric, 2147483647)::int"
-#define CNT_INT(col, name) "LEAST((c." col "->>'" name "')::numeric, 2147483647)::int"
+/* A counter of the runs row clamped into an INTEGER column; NULL when absent (LEAST alone would
+ * turn NULL into the bound). */
+#define CNT_INT(col, name)                                                                         \
+    "(CASE WHEN jsonb_typeof(c." col "->'" name "') = 'number' THEN LEAST((c." col "->>'" name    \
+    "')::numeric, 2147483647)::int END)"
+#define CTR_INT(name) CNT_INT("counters", name)
 
 /* Closes stale runs as failed in one transaction, filling run_results and discovery_runs as a
  * normal failure does (written here: the consumer's finishing SQL is not exposed as a shared

@@ -16,3 +16,12 @@ if(NOT TARGET rt_migrate)
 endif()
 add_executable(rt_api_serve ${CMAKE_CURRENT_LIST_DIR}/api_server_main.c)
 target_link_libraries(rt_api_serve PRIVATE rt_api rt_migrate)
+
+# Every endpoint over real HTTP against the suite's PostgreSQL (SQL fixtures; python3 urllib and
+# Debian's python3-prometheus-client to parse /metrics).
+add_test(NAME integration.api.http
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_http --
+                 /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_http.py
+                 $<TARGET_FILE:rt_api_serve>)
+set_tests_properties(integration.api.http PROPERTIES LABELS integration FIXTURES_REQUIRED services
+                     TIMEOUT 120)

@@ -4,7 +4,8 @@
  *   rt_api_serve [--migrate] [--port N] [--stale-after S] [--stale-close-after S]
  *                [--maintenance-interval S] [--retention-days D] [--windows 12,24]
  *                [--interval JOB=SECONDS]... [--token T] [--fake-metrics]
- *                [--not-ready REASON] [--pool N] [--statement-timeout-ms N] */
+ *                [--not-ready REASON] [--pool N] [--statement-timeout-ms N]
+ *                [--retention-batch ROWS] */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
         {"not-ready", required_argument, NULL, 'n'},
         {"pool", required_argument, NULL, 'P'},
         {"statement-timeout-ms", required_argument, NULL, 'T'},
+        {"retention-batch", required_argument, NULL, 'b'},
         {NULL, 0, NULL, 0},
     };
     rt_api_conf_t conf;
@@ -135,6 +137,11 @@ int main(int argc, char **argv)
             if (num_arg("statement-timeout-ms", optarg, 1, 600000, &v))
                 return 2;
             conf.statement_timeout_ms = (unsigned)v;
+            break;
+        case 'b':
+            if (num_arg("retention-batch", optarg, 1, 1e6, &v))
+                return 2;
+            conf.retention.batch_rows = (unsigned)v;
             break;
         default:
             fprintf(stderr, "usage: see the comment at the top of tests/api_server_main.c\n");
