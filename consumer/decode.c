@@ -169,10 +169,10 @@ static int discovery_params(dctx_t *c, json_t *params)
         size_t i;
         json_t *e;
         if (!json_is_array(v))
-            return fail(c, RT_DEAD_RULE, "discovery run: params.naics_codes must be an array");
+            return fail(c, RT_DEAD_SCHEMA, "discovery run: params.naics_codes must be an array");
         json_array_foreach(v, i, e) {
             if (!json_is_string(e))
-                return fail(c, RT_DEAD_RULE,
+                return fail(c, RT_DEAD_SCHEMA,
                             "discovery run: params.naics_codes[%zu] must be a string", i);
         }
     }
@@ -180,7 +180,7 @@ static int discovery_params(dctx_t *c, json_t *params)
     for (size_t i = 0; i < 2; i++)
         if ((v = json_object_get(params, dates[i])) &&
             (!json_is_string(v) || !valid_date(json_string_value(v))))
-            return fail(c, RT_DEAD_RULE, "discovery run: params.%s must be a YYYY-MM-DD date",
+            return fail(c, RT_DEAD_SCHEMA, "discovery run: params.%s must be a YYYY-MM-DD date",
                         dates[i]);
     return 0;
 }
@@ -210,6 +210,7 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
     case RT_EV_PROGRESS: {
         static const char *const ok[] = {"counters", "memory_percent", "cpu_percent", NULL};
         if (only_members(c, data, "data", ok) || get_counters(c, data, "counters", &ev->counters) ||
+            (!ev->counters && fail(c, RT_DEAD_SCHEMA, "data: missing \"counters\"")) ||
             get_percent(c, data, "memory_percent", &ev->has_memory, &ev->memory_percent) ||
             get_percent(c, data, "cpu_percent", &ev->has_cpu, &ev->cpu_percent))
             return -1;
@@ -316,7 +317,12 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
      * strings stays rejected (PostgreSQL text cannot hold it). */
     ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!ev->root) {
-        fail(&c, RT_DEAD_INVALID_JSON, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        /* A number too large for int64/double is well-formed JSON outside the contract's
+         * ranges (seq, counters <= 2^63-1): a schema error, not a syntax error. */
+        fail(&c,
+             json_error_code(&jerr) == json_error_numeric_overflow ? RT_DEAD_SCHEMA
+                                                                  : RT_DEAD_INVALID_JSON,
+             "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         goto bad;
     }
     json_t *root = ev->root;

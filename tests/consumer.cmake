@@ -1,0 +1,8 @@
+# runtrack-consumer tests. Unit: decoder (against schemas/examples), aggregation, settings.
+# Integration (shared services fixture, fresh database + topic each): tests/consumer/*.sh.
+add_executable(test_consumer_unit test_consumer_unit.c)
+target_link_libraries(test_consumer_unit PRIVATE rt_consumer)
+target_include_directories(test_consumer_unit PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_compile_definitions(test_consumer_unit PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+add_test(NAME unit.consumer COMMAND test_consumer_unit)
+set_tests_properties(unit.consumer PROPERTIES LABELS unit WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})

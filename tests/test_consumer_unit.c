@@ -1,0 +1,340 @@
+/* Unit tests of the consumer's pure modules: the decoder against the contract's examples
+ * (schemas/examples: every valid one decodes, every invalid one is dead-lettered with the right
+ * reason) and hand-made bad records, the batch aggregation rules, and the settings table. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "config.h"
+#include "decode.h"
+#include "harness.h"
+
+#ifndef SOURCE_DIR
+#error SOURCE_DIR must be defined
+#endif
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static int decode_str(const char *s, rt_event_t *ev, rt_dead_reason_t *why, char *detail)
+{
+    return rt_decode(s, strlen(s), RT_EVENT_MAX_BYTES, ev, why, detail, 256);
+}
+
+/* Every valid example decodes; scenario files hold {"events": [...]}. */
+static void test_valid_examples(test_state_t *ts)
+{
+    const char *dir = SOURCE_DIR "/schemas/examples";
+    DIR *d = opendir(dir);
+    REQUIRE(ts, d != NULL);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (nl < 6 || strcmp(e->d_name + nl - 5, ".json") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        char *buf = slurp(path, &len);
+        CHECK(ts, buf != NULL);
+        if (!buf)
+            continue;
+        files++;
+        json_t *root = json_loadb(buf, len, 0, NULL);
+        json_t *events = json_object_get(root, "events");
+        size_t n = events ? json_array_size(events) : 1;
+        for (size_t i = 0; i < n; i++) {
+            char *one = events ? json_dumps(json_array_get(events, i), JSON_COMPACT) : strdup(buf);
+            rt_event_t ev;
+            rt_dead_reason_t why;
+            char detail[256];
+            int rc = decode_str(one, &ev, &why, detail);
+            if (rc != 0)
+                fprintf(stderr, "%s[%zu]: %s: %s\n", e->d_name, i, rt_dead_reason_name(why),
+                        detail);
+            CHECK(ts, rc == 0);
+            rt_event_clear(&ev);
+            free(one);
+        }
+        json_decref(root);
+        free(buf);
+    }
+    closedir(d);
+    CHECK(ts, files >= 10);
+}
+
+/* Every invalid example is rejected; version and type errors carry their own reason. */
+static void test_invalid_examples(test_state_t *ts)
+{
+    const char *dir = SOURCE_DIR "/schemas/examples/invalid";
+    DIR *d = opendir(dir);
+    REQUIRE(ts, d != NULL);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (nl < 6 || strcmp(e->d_name + nl - 5, ".json") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        char *buf = slurp(path, &len);
+        CHECK(ts, buf != NULL);
+        if (!buf)
+            continue;
+        files++;
+        rt_event_t ev;
+        rt_dead_reason_t why = RT_DEAD_NONE;
+        char detail[256] = "";
+        int rc = rt_decode(buf, len, RT_EVENT_MAX_BYTES, &ev, &why, detail, sizeof detail);
+        if (rc == 0)
+            fprintf(stderr, "%s: accepted but is invalid\n", e->d_name);
+        CHECK(ts, rc == -1);
+        CHECK(ts, detail[0] != '\0');
+        CHECK(ts, ev.root == NULL);
+        rt_dead_reason_t want = RT_DEAD_SCHEMA;
+        if (strstr(e->d_name, "future_version"))
+            want = RT_DEAD_UNSUPPORTED_VERSION;
+        else if (!strcmp(e->d_name, "unknown_type.json"))
+            want = RT_DEAD_UNKNOWN_TYPE;
+        if (why != want)
+            fprintf(stderr, "%s: reason %s (%s), expected %s\n", e->d_name,
+                    rt_dead_reason_name(why), detail, rt_dead_reason_name(want));
+        CHECK(ts, why == want);
+        free(buf);
+    }
+    closedir(d);
+    CHECK(ts, files >= 20);
+}
+
+#define GOOD_HEAD                                                                                  \
+    "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"                  \
+    "\"019A16A0-5EBB-7312-8643-8B2A38836CFD\",\"seq\":3,\"ts\":\"2025-10-24T14:30:00.123456Z\","  \
+    "\"job\":\"fb_v2.py\",\"kind\":\"scrape\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":"    \
+    "\"0.1.0\"},"
+
+static rt_dead_reason_t reason_of(const char *s, size_t len, size_t max)
+{
+    rt_event_t ev;
+    rt_dead_reason_t why = RT_DEAD_NONE;
+    char detail[256];
+    if (rt_decode(s, len, max, &ev, &why, detail, sizeof detail) == 0)
+        rt_event_clear(&ev);
+    return why;
+}
+
+static void test_bad_records(test_state_t *ts)
+{
+    const char *log = GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"hi\"}}";
+    rt_event_t ev;
+    rt_dead_reason_t why;
+    char detail[256];
+    REQUIRE(ts, decode_str(log, &ev, &why, detail) == 0);
+    /* ids are stored lower-case so one run is one run whatever case the producer used */
+    CHECK_STR(ts, ev.run_id, "019a16a0-5ebb-7312-8643-8b2a38836cfd");
+    CHECK(ts, ev.type == RT_EV_LOG && ev.level == RT_LOG_INFO && ev.seq == 3);
+    CHECK_STR(ts, ev.message, "hi");
+    rt_event_clear(&ev);
+
+    CHECK(ts, reason_of("", 0, 100) == RT_DEAD_INVALID_JSON);
+    CHECK(ts, reason_of("{\"v\":1", 6, 100) == RT_DEAD_INVALID_JSON);
+    CHECK(ts, reason_of("\xff\xfe{}", 4, 100) == RT_DEAD_INVALID_JSON);
+    CHECK(ts, reason_of("{} trailing", 11, 100) == RT_DEAD_INVALID_JSON);
+    CHECK(ts, reason_of("{\"v\":1,\"v\":1}", 13, 100) == RT_DEAD_INVALID_JSON); /* duplicates */
+    CHECK(ts, reason_of(log, strlen(log), 50) == RT_DEAD_OVERSIZE);
+    CHECK(ts, reason_of("42", 2, 100) == RT_DEAD_INVALID_JSON);
+    /* NUL inside a string cannot be stored in PostgreSQL text */
+    const char nul[] = GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"a\\u0000b\"}}";
+    CHECK(ts, reason_of(nul, strlen(nul), RT_EVENT_MAX_BYTES) == RT_DEAD_INVALID_JSON);
+    /* impossible calendar date that the schema's pattern lets through */
+    const char feb30[] = "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"
+                         "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":3,\"ts\":\"2025-02-30T14:30:00.123456Z\","
+                         "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"l\"},"
+                         "\"type\":\"run.heartbeat\",\"data\":{}}";
+    CHECK(ts, reason_of(feb30, strlen(feb30), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
+    /* message over 65536 bytes (but fewer characters) */
+    size_t big = 70000;
+    char *msg = malloc(big + 512);
+    REQUIRE(ts, msg != NULL);
+    int o = snprintf(msg, 512, GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"");
+    for (size_t i = 0; i < 22000; i++) { /* 3 bytes, 1 character each: 66000 bytes */
+        memcpy(msg + o, "\xe2\x82\xac", 3);
+        o += 3;
+    }
+    memcpy(msg + o, "\"}}", 4);
+    CHECK(ts, reason_of(msg, strlen(msg), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
+    free(msg);
+    /* producer pid must fit the integer column */
+    const char pid[] = "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"
+                       "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":3,\"ts\":\"2025-02-03T14:30:00.123456Z\","
+                       "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":4294967296,\"lib\":\"l\"},"
+                       "\"type\":\"run.heartbeat\",\"data\":{}}";
+    CHECK(ts, reason_of(pid, strlen(pid), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
+}
+
+static void make(rt_event_t *ev, const char *run, const char *job, int64_t seq, int64_t sec,
+                 const char *type, const char *data)
+{
+    char buf[1024];
+    rt_dead_reason_t why;
+    char detail[256];
+    snprintf(buf, sizeof buf,
+             "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":\"%s\","
+             "\"seq\":%lld,\"ts\":\"2025-10-24T14:30:%02lld.000000Z\",\"job\":\"%s\",\"kind\":"
+             "\"scrape\",\"producer\":{\"host\":\"h\",\"pid\":%lld,\"lib\":\"l\"},\"type\":\"%s\","
+             "\"data\":%s}",
+             run, (long long)seq, (long long)sec, job, (long long)seq, type, data);
+    if (rt_decode(buf, strlen(buf), RT_EVENT_MAX_BYTES, ev, &why, detail, sizeof detail) != 0)
+        fprintf(stderr, "make: %s\n", detail);
+}
+
+static json_t *find_run(json_t *arr, const char *id)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        if (!strcmp(json_string_value(json_object_get(o, "run_id")), id))
+            return o;
+    }
+    return NULL;
+}
+
+/* The batch folds events by the same rules as the SQL merge, in any arrival order. */
+static void test_aggregate(test_state_t *ts)
+{
+    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
+    const char *B = "019a16a0-5ebb-7312-8643-8b2a38836cfe";
+    rt_event_t ev[9];
+    make(&ev[0], A, "j", 1, 10, "run.started", "{\"start_counts\":{\"events\":1}}");
+    make(&ev[1], A, "j", 2, 11, "run.phase", "{\"phase\":\"scraping\"}");
+    make(&ev[2], A, "j", 3, 12, "run.progress", "{\"counters\":{\"x\":1},\"memory_percent\":5}");
+    make(&ev[3], A, "j", 4, 13, "run.phase", "{\"phase\":\"matching\"}");
+    make(&ev[4], A, "j", 5, 14, "run.paused", "{}");
+    make(&ev[5], A, "j", 6, 15, "run.resumed", "{}");
+    make(&ev[6], A, "j", 7, 16, "run.finished", "{\"status\":\"failed\",\"dropped_logs\":3}");
+    make(&ev[7], A, "other", 8, 17, "run.heartbeat", "{}");
+    make(&ev[8], B, "j", 2, 5, "run.log", "{\"level\":\"info\",\"message\":\"m\"}");
+    static const int orders[2][9] = {{0, 1, 2, 3, 4, 5, 6, 7, 8}, {6, 5, 8, 3, 2, 1, 4, 0, 7}};
+    for (int o = 0; o < 2; o++) {
+        rt_agg_t *agg = rt_agg_new();
+        REQUIRE(ts, agg != NULL);
+        char detail[256];
+        int rule = 0;
+        for (int i = 0; i < 9; i++)
+            if (rt_agg_add(agg, &ev[orders[o][i]], detail, sizeof detail) == -1)
+                rule++;
+        /* order 0: job "other" arrives after "j" and is the rule violation; order 1 the same
+         * because "j" events come first too */
+        CHECK(ts, rule == 1);
+        CHECK(ts, rt_agg_count(agg) == 2);
+        json_t *runs = rt_agg_runs_json(agg);
+        json_t *a = find_run(runs, A), *b = find_run(runs, B);
+        REQUIRE(ts, a && b);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "phase")), "matching");
+        CHECK(ts, json_integer_value(json_object_get(a, "phase_seq")) == 4);
+        CHECK(ts, json_integer_value(json_object_get(a, "counters_seq")) == 3);
+        CHECK(ts, json_is_false(json_object_get(a, "paused")));
+        CHECK(ts, json_integer_value(json_object_get(a, "pause_seq")) == 6);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "status")), "failed");
+        CHECK_STR(ts, json_string_value(json_object_get(a, "min_ts")), "2025-10-24T14:30:10.000000Z");
+        CHECK_STR(ts, json_string_value(json_object_get(a, "max_ts")), "2025-10-24T14:30:16.000000Z");
+        CHECK(ts, json_integer_value(json_object_get(a, "max_seq")) == 7);
+        CHECK(ts, json_integer_value(json_object_get(a, "producer_pid")) == 7);
+        CHECK(ts, json_integer_value(json_object_get(a, "dropped_logs")) == 3);
+        CHECK(ts, json_is_true(json_object_get(a, "has_started")));
+        CHECK(ts, json_object_get(b, "has_started") == NULL);
+        char *ids = rt_agg_run_ids(agg);
+        CHECK(ts, ids && strlen(ids) == 2 + 36 * 2 + 1);
+        free(ids);
+        json_decref(runs);
+        rt_agg_free(agg);
+    }
+    /* a run PostgreSQL already knows under another job: every event of it is a rule breach */
+    rt_agg_t *agg = rt_agg_new();
+    char detail[256];
+    CHECK(ts, rt_agg_set_known(agg, A, "stored.py", "scrape") == 0);
+    CHECK(ts, rt_agg_add(agg, &ev[1], detail, sizeof detail) == -1);
+    CHECK(ts, strstr(detail, "stored.py") != NULL);
+    rt_agg_free(agg);
+    /* growth past the initial table */
+    agg = rt_agg_new();
+    for (int i = 0; i < 1000; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "019a16a0-5ebb-7312-8643-%012d", i);
+        CHECK(ts, rt_agg_touch(agg, id) == 0);
+    }
+    CHECK(ts, rt_agg_count(agg) == 1000);
+    rt_agg_free(agg);
+    for (int i = 0; i < 9; i++)
+        rt_event_clear(&ev[i]);
+}
+
+static void test_config(test_state_t *ts)
+{
+    rt_config_t cfg;
+    char err[256];
+    REQUIRE(ts, rt_config_init(&cfg) == 0);
+    CHECK_STR(ts, cfg.topic, "runtrack.events");
+    CHECK_STR(ts, cfg.group, "runtrack-consumer");
+    CHECK(ts, cfg.batch_max_events == 5000 && cfg.max_event_bytes == 1048576);
+    const char *path = "test_consumer_unit.conf";
+    FILE *f = fopen(path, "w");
+    REQUIRE(ts, f != NULL);
+    fprintf(f, "topic = \"t1\";\nbatch_max_events = 7;\nmigrate_on_start = false;\n"
+               "kafka = ( \"security.protocol=SASL_SSL\", \"sasl.password=hunter2\" );\n");
+    fclose(f);
+    CHECK(ts, rt_config_load_file(&cfg, path, err, sizeof err) == 0);
+    CHECK_STR(ts, cfg.topic, "t1");
+    CHECK(ts, cfg.batch_max_events == 7 && cfg.migrate_on_start == 0);
+    CHECK(ts, cfg.n_kafka == 2);
+    char *env[] = {"RUNTRACK_TOPIC=t2", "RUNTRACK_KAFKA_SASL_USERNAME=bob",
+                   "RUNTRACK_BATCH_MAX_MS=250", "RUNTRACK_KAFKA_COMMIT=false", NULL};
+    CHECK(ts, rt_config_apply_env(&cfg, env, err, sizeof err) == 0);
+    CHECK_STR(ts, cfg.topic, "t2");
+    CHECK(ts, cfg.batch_max_ms == 250 && cfg.kafka_commit == 0);
+    int found = 0;
+    for (size_t i = 0; i < cfg.n_kafka; i++)
+        if (!strcmp(cfg.kafka_names[i], "sasl.username") && !strcmp(cfg.kafka_values[i], "bob"))
+            found = 1;
+    CHECK(ts, found);
+    CHECK(ts, rt_config_kafka_secret("sasl.password") && !rt_config_kafka_secret("sasl.username"));
+    char *bad[] = {"RUNTRACK_BATCH_MAX_EVENTS=12x", NULL};
+    CHECK(ts, rt_config_apply_env(&cfg, bad, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "RUNTRACK_BATCH_MAX_EVENTS") != NULL);
+    f = fopen(path, "w");
+    fprintf(f, "topik = \"typo\";\n");
+    fclose(f);
+    CHECK(ts, rt_config_load_file(&cfg, path, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "topik") != NULL);
+    remove(path);
+    char m[256];
+    rt_config_mask_dsn("host=x password=secret user=u", m, sizeof m);
+    CHECK_STR(ts, m, "host=x password=**** user=u");
+    rt_config_mask_dsn("postgresql://u:secret@h:5/db", m, sizeof m);
+    CHECK_STR(ts, m, "postgresql://u:****@h:5/db");
+    rt_config_mask_dsn("postgresql://u@h:5/db", m, sizeof m);
+    CHECK_STR(ts, m, "postgresql://u@h:5/db");
+    rt_config_free(&cfg);
+}
+
+TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
+          TEST(test_aggregate), TEST(test_config))
