@@ -30,3 +30,13 @@ add_test(NAME integration.contract.producer
                  $<TARGET_FILE:topic_dump> ${PROJECT_SOURCE_DIR})
 set_tests_properties(integration.contract.producer PROPERTIES LABELS integration
                      FIXTURES_REQUIRED services TIMEOUT 120)
+
+# The consumer's decoder agrees with the same examples: valid ones decode, invalid ones are
+# dead-lettered with the reason in REASONS.tsv column 5.
+if(TARGET rt_consumer)
+  add_executable(test_contract_decode ${CMAKE_CURRENT_LIST_DIR}/test_contract_decode.c)
+  target_include_directories(test_contract_decode PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(test_contract_decode PRIVATE rt_consumer)
+  add_test(NAME unit.contract.decode COMMAND test_contract_decode ${PROJECT_SOURCE_DIR})
+  set_tests_properties(unit.contract.decode PROPERTIES LABELS unit TIMEOUT 60)
+endif()
