@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# deploy/pg.sh start/stop in a temp dir: the server answers with the DSN from pg.env, the
+# database "runtrack" exists, and stop leaves no process and no directory behind (twice:
+# stop is idempotent).
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+
+rt_tmpdir base
+dir="$base/pg"
+rt_on_exit "'$RUNTRACK_SOURCE_DIR/deploy/pg.sh' stop '$dir' >/dev/null 2>&1"
+
+"$RUNTRACK_SOURCE_DIR/deploy/pg.sh" start "$dir" >/dev/null || rt_die "pg.sh start failed"
+[ -f "$dir/pg.env" ] || rt_die "no pg.env"
+(
+    . "$dir/pg.env"
+    for v in RUNTRACK_PG_DSN PGHOST PGPORT PGUSER PGDATABASE; do
+        [ -n "${!v:-}" ] || rt_die "pg.env does not set $v"
+    done
+    [ "$(rt_psql_value 'SELECT current_database()')" = runtrack ] || rt_die "DSN does not reach database runtrack"
+    [ "$(psql -XAtq -c 'SELECT 1')" = 1 ] || rt_die "PG* variables do not reach the server"
+    [ "$(rt_psql_value 'SHOW fsync')" = off ] || rt_die "test cluster should run with fsync=off"
+) || exit 1
+pgrep -f -- "$dir/data" >/dev/null || rt_die "no server process for $dir"
+
+# A second start on a running dir refuses cleanly.
+if "$RUNTRACK_SOURCE_DIR/deploy/pg.sh" start "$dir" >/dev/null 2>&1; then rt_die "second start succeeded"; fi
+
+"$RUNTRACK_SOURCE_DIR/deploy/pg.sh" stop "$dir" || rt_die "pg.sh stop failed"
+[ ! -e "$dir" ] || rt_die "$dir still exists after stop"
+if pgrep -f -- "$dir/data" >/dev/null; then rt_die "server processes left behind: $(pgrep -af -- "$dir/data")"; fi
+"$RUNTRACK_SOURCE_DIR/deploy/pg.sh" stop "$dir" || rt_die "second stop is not idempotent"
+
+# Usage errors are clear and non-zero.
+if "$RUNTRACK_SOURCE_DIR/deploy/pg.sh" bogus 2>/dev/null; then rt_die "bogus subcommand accepted"; fi
+echo "ok: pg.sh start/stop leaves nothing behind"
