@@ -424,6 +424,31 @@ static void kafka_close(runtrack_t *rt)
     rt->rkt = NULL;
 }
 
+/* Stable merge sort of an event list by seq. */
+static rt_ev_t *sort_by_seq(rt_ev_t *head)
+{
+    if (!head || !head->next)
+        return head;
+    rt_ev_t *slow = head, *fast = head->next;
+    while (fast && fast->next) {
+        slow = slow->next;
+        fast = fast->next->next;
+    }
+    rt_ev_t *b = slow->next;
+    slow->next = NULL;
+    rt_ev_t *a = sort_by_seq(head);
+    b = sort_by_seq(b);
+    rt_ev_t *out = NULL, **tail = &out;
+    while (a && b) {
+        rt_ev_t **take = b->seq < a->seq ? &b : &a;
+        *tail = *take;
+        tail = &(*take)->next;
+        *take = (*take)->next;
+    }
+    *tail = a ? a : b;
+    return out;
+}
+
 /* librdkafka fatal error (e.g. idempotent sequence desynchronisation): the handle can't produce
  * any more, so move what it holds onto the retry list and start a fresh handle. */
 static void kafka_recreate(runtrack_t *rt, const char *why)
@@ -432,6 +457,15 @@ static void kafka_recreate(runtrack_t *rt, const char *why)
         fprintf(stderr, "runtrack: recreating Kafka handle after fatal error: %s\n", why);
     rt->recreating = 1;
     kafka_close(rt);
+    /* Purge reports do not come back in send order (queued and in-flight messages are purged
+     * separately). Everything on the retry list is older than anything still in the FIFO, and
+     * within a run seq order is send order, so sorting by seq restores each run's order. */
+    rt->retry_head = sort_by_seq(rt->retry_head);
+    rt->retry_tail = NULL;
+    for (rt_ev_t *ev = rt->retry_head; ev; ev = ev->next) {
+        ev->retry_at = 0;
+        rt->retry_tail = ev;
+    }
     char err[512];
     while (kafka_open(rt, err, sizeof err) != 0) {
         /* Configuration worked before, so this is transient (memory, threads): wait and retry. */
