@@ -25,3 +25,14 @@ add_test(NAME integration.api.http
                  $<TARGET_FILE:rt_api_serve>)
 set_tests_properties(integration.api.http PROPERTIES LABELS integration FIXTURES_REQUIRED services
                      TIMEOUT 120)
+
+# Runs reported with the producer CLI, consumed by runtrack-consumer, served by the API.
+if(TARGET runtrack_cli AND TARGET runtrack-consumer)
+  add_test(NAME integration.api.e2e
+           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_e2e --
+                   /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_e2e.py
+                   $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>
+                   $<TARGET_FILE:rt_api_serve>)
+  set_tests_properties(integration.api.e2e PROPERTIES LABELS integration
+                       FIXTURES_REQUIRED services TIMEOUT 120)
+endif()

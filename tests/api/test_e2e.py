@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""End to end: runs reported with the producer CLI (`runtrack start/phase/progress/log/pause/
+resume/finish`) go through the dev broker and runtrack-consumer into PostgreSQL, and the HTTP API
+serves them. Run by ctest through tests/lib/with_services.sh:
+    test_e2e.py RUNTRACK_CLI RUNTRACK_CONSUMER RT_API_SERVE
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+CLI, CONSUMER, SERVE = sys.argv[1:4]
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def cli(*args):
+    out = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError("runtrack %s: exit %d: %s" % (args[0], out.returncode, out.stderr))
+    return out.stdout.strip()
+
+
+def main():
+    os.environ["RUNTRACK_GROUP"] = "api-e2e-" + os.environ["RUNTRACK_TOPIC"]
+    # Every CLI event carries the envelope's job and kind.
+    os.environ["RUNTRACK_JOB"] = "e2e.py"
+    os.environ["RUNTRACK_KIND"] = "discovery"
+    ok = cli("start", "--job", "e2e.py", "--kind", "discovery", "--count", "events=1000",
+             "--count", "urls=500", "--planned", "sites_total=15", "--param",
+             'naics_codes=["541511","541512"]')
+    check(re.fullmatch(r"[0-9a-f-]{36}", ok) is not None, "start prints the run id: %r" % ok)
+    cli("phase", "--run", ok, "scraping")
+    cli("progress", "--run", ok, "--memory", "5.2", "--cpu", "12.3", "sites_total=15",
+        "sites_completed=5", "batches_total=2", "batch_current=1")
+    cli("log", "--run", ok, "--level", "warning", "page", "7", "slow")
+    cli("pause", "--run", ok, "--reason", "operator")
+    cli("resume", "--run", ok)
+    cli("finish", "--run", ok, "--status", "completed", "--count", "events=1050", "--count",
+        "urls=525", "found=120", "new=30", "api_calls=42")
+    bad = cli("start", "--job", "e2e.py", "--kind", "discovery")
+    cli("finish", "--run", bad, "--status", "failed", "--error", "HTTP 503 from api.sam.gov")
+    live = cli("start", "--job", "e2e.py", "--kind", "discovery")
+
+    c = subprocess.run([CONSUMER, "run", "--exit-when-idle", "3000"], capture_output=True,
+                       text=True, timeout=90)
+    check(c.returncode == 0, "consumer exit %d: %s" % (c.returncode, c.stderr[-2000:]))
+
+    srv = subprocess.Popen([SERVE, "--maintenance-interval", "0"], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        m = re.match(r"listening ([0-9.]+:\d+)", srv.stdout.readline())
+        base = "http://" + m.group(1)
+
+        def get(path):
+            with urllib.request.urlopen(base + path, timeout=30) as r:
+                return json.loads(r.read().decode())
+
+        runs = {r["run_id"]: r for r in get("/api/runs?job=e2e.py")["runs"]}
+        check(set(runs) == {ok, bad, live}, "three runs listed: %r" % list(runs))
+        check(runs.get(live, {}).get("status") == "running", "third run running")
+        d = get("/api/runs/" + ok)
+        check(d["status"] == "completed" and d["kind"] == "discovery", "completed run")
+        check(d["phase"] == "scraping", "phase")
+        check(d["counters"].get("found") == 120 and d["counters"].get("api_calls") == 42,
+              "final counters %r" % d["counters"])
+        check(d["start_counts"] == {"events": 1000, "urls": 500} and
+              d["end_counts"] == {"events": 1050, "urls": 525}, "start/end counts")
+        check(d["paused"] is False and d["paused_at"] and d["resumed_at"], "pause state")
+        check([l["message"] for l in d["logs"]] == ["page 7 slow"] and
+              d["logs"][0]["level"] == "warning", "logs %r" % d["logs"])
+        check(d["params"] == {"naics_codes": ["541511", "541512"]}, "params")
+        e = get("/api/runs/" + bad)
+        check(e["status"] == "failed" and e["error_message"] == "HTTP 503 from api.sam.gov",
+              "failed run")
+        ls = get("/api/jobs/e2e.py/last-success")
+        check(ls["last_success"] and ls["last_success"]["run_id"] == ok and
+              ls["completed_at"] == d["finished_at"], "last success")
+        jobs = {j["job"]: j for j in get("/api/jobs")["jobs"]}
+        j = jobs.get("e2e.py", {})
+        check(j.get("runs") == 3 and j.get("completed") == 1 and j.get("failed") == 1 and
+              j.get("running") == 1, "job counts %r" % j)
+        check(j.get("events_added") == 50 and j.get("urls_added") == 25, "events/urls added")
+        h = get("/api/health?job=e2e.py&window=24")
+        w = h["windows"][0]
+        check(w["total"] == 3 and w["completed"] == 1 and w["failed"] == 1 and
+              w["success_rate"] == 50 and h["overall"]["status"] == "critical",
+              "health of the job %r" % w)
+        logs = get("/api/runs/%s/logs?after_seq=0" % ok)
+        check(len(logs["logs"]) == 1, "logs endpoint")
+    finally:
+        srv.terminate()
+        srv.wait(timeout=30)
+    print("%s test_e2e (%d failures)" % ("ok  " if not FAILURES else "FAIL", len(FAILURES)))
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
