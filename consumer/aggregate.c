@@ -13,6 +13,7 @@ typedef struct run_acc {
     const rt_event_t *started;  /* earliest ts (then lowest seq) */
     const rt_event_t *phase;    /* highest seq run.phase */
     const rt_event_t *counters; /* highest seq run.progress / run.finished with counters */
+    const rt_event_t *progress; /* highest seq run.progress (memory/cpu readings) */
     const rt_event_t *pause;    /* highest seq run.paused / run.resumed */
     const rt_event_t *paused_at, *resumed_at; /* latest ts of each */
     const rt_event_t *finished; /* earliest ts (then lowest seq) */
@@ -174,6 +175,8 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
     case RT_EV_PROGRESS:
         if (!r->counters || ev->seq > r->counters->seq)
             r->counters = ev;
+        if (!r->progress || ev->seq > r->progress->seq)
+            r->progress = ev;
         break;
     case RT_EV_PAUSED:
     case RT_EV_RESUMED:
@@ -263,15 +266,17 @@ json_t *rt_agg_runs_json(const rt_agg_t *a)
                   set_obj(o, "planned", r->started->planned);
         if (!bad && r->phase)
             bad = set_int(o, "phase_seq", r->phase->seq) || set_str(o, "phase", r->phase->phase);
-        if (!bad && r->counters) {
+        if (!bad && r->counters)
             bad = set_int(o, "counters_seq", r->counters->seq) ||
                   (r->counters->counters ? set_obj(o, "counters", r->counters->counters)
                                          : json_object_set_new(o, "counters", json_object()));
-            if (!bad && r->counters->has_memory)
+        if (!bad && r->progress) {
+            bad = set_int(o, "progress_seq", r->progress->seq);
+            if (!bad && r->progress->has_memory)
                 bad = json_object_set_new(o, "memory_percent",
-                                          json_real(r->counters->memory_percent));
-            if (!bad && r->counters->has_cpu)
-                bad = json_object_set_new(o, "cpu_percent", json_real(r->counters->cpu_percent));
+                                          json_real(r->progress->memory_percent));
+            if (!bad && r->progress->has_cpu)
+                bad = json_object_set_new(o, "cpu_percent", json_real(r->progress->cpu_percent));
         }
         if (!bad && r->pause)
             bad = set_int(o, "pause_seq", r->pause->seq) ||

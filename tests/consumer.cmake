@@ -6,3 +6,14 @@ target_include_directories(test_consumer_unit PRIVATE ${CMAKE_CURRENT_SOURCE_DIR
 target_compile_definitions(test_consumer_unit PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_test(NAME unit.consumer COMMAND test_consumer_unit)
 set_tests_properties(unit.consumer PROPERTIES LABELS unit WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+
+# Integration tests: shell scripts run through tests/lib/with_services.sh (fresh database and
+# topic each, shared PostgreSQL + dev broker).
+function(rt_consumer_itest name script timeout labels)
+  add_test(NAME ${name}
+    COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh ${name} --
+            ${PROJECT_SOURCE_DIR}/tests/consumer/${script})
+  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED services LABELS "${labels}"
+                       TIMEOUT ${timeout})
+endfunction()
+rt_consumer_itest(consumer.scenario test_consumer_scenario.sh 120 integration)
