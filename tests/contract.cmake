@@ -40,3 +40,16 @@ if(TARGET rt_consumer)
   add_test(NAME unit.contract.decode COMMAND test_contract_decode ${PROJECT_SOURCE_DIR})
   set_tests_properties(unit.contract.decode PROPERTIES LABELS unit TIMEOUT 60)
 endif()
+
+# The examples end to end: scenarios' expected rows and invalid examples' dead letters, through
+# Kafka and the real runtrack-consumer into PostgreSQL, twice (replay is idempotent).
+add_executable(topic_produce ${CMAKE_CURRENT_LIST_DIR}/contract/topic_produce.c)
+target_link_libraries(topic_produce PRIVATE PkgConfig::RDKAFKA)
+if(TARGET runtrack-consumer)
+  add_test(NAME integration.contract.scenarios
+           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh contract_scenarios --
+                   ${CMAKE_CURRENT_LIST_DIR}/contract/scenarios_e2e.sh
+                   $<TARGET_FILE:runtrack-consumer> $<TARGET_FILE:topic_produce> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(integration.contract.scenarios PROPERTIES LABELS integration
+                       FIXTURES_REQUIRED services TIMEOUT 120)
+endif()
