@@ -38,3 +38,9 @@ add_test(NAME fault.producer_outage
                  RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>
                  ${_pdir}/run_and_check.sh --private-broker $<TARGET_FILE:test_producer_outage>)
 set_tests_properties(fault.producer_outage PROPERTIES LABELS "fault;integration" TIMEOUT 180)
+
+add_test(NAME integration.producer_examples
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh producer_examples --
+                 ${_pdir}/test_examples.sh)
+set_tests_properties(integration.producer_examples PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 120)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The adoption examples work end to end against the dev broker and emit valid events:
+# examples/c_scraper (C library), examples/shell_scraper.sh (CLI), examples/python/example.py
+# (seed 000 RunResultsTracker over ctypes). Run under tests/lib/with_services.sh.
+set -uo pipefail
+. "$RUNTRACK_SOURCE_DIR/tests/producer/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+unset RUNTRACK_RUN_ID RUNTRACK_JOB RUNTRACK_KIND
+
+CID=$("$RUNTRACK_BUILD_DIR/examples/c_scraper" 15 1) && ok "c_scraper" || fail "c_scraper exited $?"
+RUNTRACK_CLI=$RT "$RUNTRACK_SOURCE_DIR/examples/shell_scraper.sh" >"$tmp/sh.out" 2>&1 &&
+    ok "shell_scraper.sh" || fail "shell_scraper.sh exited $?: $(cat "$tmp/sh.out")"
+SID=$(sed -n 's/^run //p' "$tmp/sh.out")
+PID=$(RUNTRACK_LIB=$RUNTRACK_BUILD_DIR/producer/libruntrack.so.0 \
+    /usr/bin/python3 "$RUNTRACK_SOURCE_DIR/examples/python/example.py") &&
+    ok "python example" || fail "python example exited $?"
+
+read_topic "$tmp/events"
+cat >"$tmp/expect.json" <<JSON
+{"runs": {
+ "$CID": {"lifecycle": ["run.started", "run.phase", "run.finished"], "status": "partial",
+          "logs": 6, "finished": {"end_counts": {"events": 1039, "urls": 513}},
+          "counters": {"sites_completed": 13, "sites_failed": 2, "batch_current": 2}},
+ "$SID": {"lifecycle": ["run.started", "run.phase", "run.finished"], "status": "completed",
+          "logs": 4, "finished": {"end_counts": {"events": 1009, "urls": 503}},
+          "counters": {"found": 9}},
+ "$PID": {"lifecycle": ["run.started", "run.phase", "run.finished"], "status": "completed",
+          "logs": 3, "finished": {"end_counts": {"events": 13, "urls": 3}},
+          "counters": {"sites_completed": 3}}
+}}
+JSON
+/usr/bin/python3 "$CHECK" "$SCHEMA" "$tmp/events" "$tmp/expect.json" && ok "events" || fail "event checks"
+[ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "examples passed"
