@@ -122,7 +122,10 @@ static void usage(FILE *out) {
             "    from offset 0 therefore needs enough partitions (or compression) to stay under\n"
             "    5 MiB per partition, or a consumer that reads while the producer writes.\n"
             "  * topics auto-created by clients get librdkafka's fixed default of 4 partitions;\n"
-            "    create others with --topic NAME:N or the `topic` command first.\n");
+            "    create others with --topic NAME:N or the `topic` command first.\n"
+            "  * consumer groups: the first join waits ~3 s; a member joining right after the\n"
+            "    previous one left waits session.timeout.ms - 1 s for its assignment, so tests\n"
+            "    should use a short session.timeout.ms (e.g. 6000).\n");
 }
 
 /* Parse a decimal integer in [lo, hi]; returns 0 on success, -1 on any junk. */
