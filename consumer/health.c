@@ -346,12 +346,16 @@ void rt_health_handle(rt_req_t *req)
                       "interval_source", j->interval_source, "freshness_rate",
                       rate_json(j->freshness), "runs_24h", (json_int_t)j->runs_24h, "failures_24h",
                       (json_int_t)j->failures_24h, "windows", jw));
-        if (j->freshness >= 0 && j->freshness < hc->freshness_healthy)
+        if (j->freshness >= 0 && j->freshness < hc->freshness_healthy && j->success_age >= 0)
             add_alert(alerts, j->freshness < hc->freshness_critical ? "critical" : "warning",
                       "freshness_low", j->job, 0,
                       "%s: freshness %.1f%% below %.0f%% (last success %.0f s ago, expected every"
                       " %.0f s)",
                       j->job, j->freshness, hc->freshness_healthy, j->success_age, j->interval);
+        else if (j->freshness >= 0 && j->freshness < hc->freshness_healthy)
+            add_alert(alerts, "critical", "freshness_low", j->job, 0,
+                      "%s: freshness 0%% (no successful run on record, expected every %.0f s)",
+                      j->job, j->interval);
         if (j->failures_24h > hc->failures_alert_24h)
             add_alert(alerts, "warning", "failures_24h", j->job, 24,
                       "%s: %ld failed runs in the last 24 h (more than %ld)", j->job,
