@@ -3,6 +3,7 @@
  * pass-through), error names, and the run API's argument checks and recording. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -254,6 +255,63 @@ static void test_run_api_offline(test_state_t *ts)
     CHECK(ts, left >= 9);
 }
 
+typedef struct fail_counts {
+    int logs_dropped;      /* will_retry == 0 */
+    int lifecycle_retried; /* will_retry == 1 */
+} fail_counts_t;
+
+static void on_failure(void *opaque, const char *run_id, const char *type, int64_t seq,
+                       const char *reason, int will_retry)
+{
+    fail_counts_t *fc = opaque;
+    (void)run_id;
+    (void)seq;
+    (void)reason;
+    if (!will_retry && strcmp(type, "run.log") == 0)
+        fc->logs_dropped++;
+    if (will_retry && strcmp(type, "run.started") == 0)
+        fc->lifecycle_retried++;
+}
+
+/* With a short librdkafka message timeout and no broker, deliveries fail: log lines are given up
+ * (callback with will_retry 0, stats.failed), lifecycle events are kept and retried. */
+static void test_delivery_failure(test_state_t *ts)
+{
+    char err[512];
+    fail_counts_t fc = {0, 0};
+    runtrack_conf_t *c = runtrack_conf_new();
+    REQUIRE(ts, c != NULL);
+    CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(c, "kafka.message.timeout.ms", "100", err, sizeof err) ==
+                  RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(c, "retry.backoff.ms", "20", err, sizeof err) == RUNTRACK_OK);
+    runtrack_conf_set_failure_cb(c, on_failure, &fc);
+    runtrack_t *rt = runtrack_new(c, err, sizeof err);
+    REQUIRE(ts, rt != NULL);
+    runtrack_run_t *run = runtrack_run_start(rt, "fail.py", NULL, err, sizeof err);
+    REQUIRE(ts, run != NULL);
+    for (int i = 0; i < 3; i++)
+        CHECK(ts, runtrack_run_logf(run, RUNTRACK_INFO, "line %d", i) == RUNTRACK_OK);
+    runtrack_stats_t st;
+    /* Waits for the failures to happen (a bounded poll, not a timing assertion). */
+    for (int i = 0; i < 500; i++) {
+        runtrack_stats(rt, &st);
+        if (st.retried >= 2 && st.failed >= 5)
+            break;
+        struct timespec d = {0, 10000000};
+        nanosleep(&d, NULL);
+    }
+    uint64_t left = 0;
+    CHECK(ts, runtrack_flush(rt, 0, &left) == RUNTRACK_ERR_TIMEOUT);
+    CHECK(ts, left == 1); /* only run.started is still kept */
+    CHECK(ts, st.retried >= 2);
+    CHECK(ts, st.delivered == 0);
+    runtrack_run_destroy(run);
+    CHECK(ts, runtrack_destroy(rt, 0, &left) == RUNTRACK_ERR_TIMEOUT);
+    CHECK(ts, fc.logs_dropped == 3);
+    CHECK(ts, fc.lifecycle_retried >= 2);
+}
+
 TEST_MAIN(TEST(test_escape), TEST(test_counters), TEST(test_envelope), TEST(test_utf8_cut),
           TEST(test_json_object), TEST(test_conf), TEST(test_errors_and_version),
-          TEST(test_run_api_offline))
+          TEST(test_run_api_offline), TEST(test_delivery_failure))
