@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -557,6 +558,51 @@ def test_errors(srv):
     check(b["status"] == "ready", "readyz")
 
 
+def test_concurrency(srv):
+    """More simultaneous requests than pooled connections: all answered, none mixed up."""
+    results = {}
+
+    def worker(k):
+        job = ["h85.py", "h80.py", "h70.py", "h65.py"][k % 4]
+        status, _, body = srv.get("/api/runs?job=%s&limit=500" % job)
+        results[k] = (job, status, body)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ok = all(st == 200 and len(json.loads(b)["runs"]) == 20 and
+             all(r["job"] == job for r in json.loads(b)["runs"])
+             for job, st, b in results.values())
+    check(len(results) == 32 and ok, "32 concurrent requests on a pool of 4")
+
+
+def test_statement_timeout():
+    """A statement blocked past statement_timeout_ms answers 503 database_timeout in bounded
+    time, and the pool recovers once the block is gone."""
+    srv = Server("--maintenance-interval", "0", "--statement-timeout-ms", "300")
+    locker = subprocess.Popen(["psql", "-XAtq", "-d", DSN], stdin=subprocess.PIPE, text=True)
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE runs IN ACCESS EXCLUSIVE MODE;\n")
+        locker.stdin.flush()
+        deadline = time.time() + 20
+        while time.time() < deadline and psql(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'runs'::regclass"
+                " AND mode = 'AccessExclusiveLock' AND granted") != "1":
+            time.sleep(0.05)
+        status, _, body = srv.get("/api/runs")
+        check(status == 503 and json.loads(body)["error"]["code"] == "database_timeout",
+              "blocked query -> 503 database_timeout: %s %s" % (status, body[:200]))
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.close()
+        locker.wait(30)
+        srv.json("/api/runs?limit=1")
+    finally:
+        if locker.poll() is None:
+            locker.kill()
+        srv.stop()
+
+
 def test_not_ready_and_db_down():
     srv = Server("--not-ready", "broker unreachable", "--maintenance-interval", "0")
     try:
@@ -600,7 +646,7 @@ def main():
     try:
         for t in (test_runs_pagination, test_runs_filters, test_run_detail, test_run_logs,
                   test_jobs, test_rollup, test_last_success, test_health, test_stale_closing,
-                  test_retention, test_metrics, test_errors):
+                  test_retention, test_metrics, test_errors, test_concurrency):
             before = len(FAILURES)
             try:
                 t(srv)
@@ -611,6 +657,7 @@ def main():
     finally:
         srv.stop()
     test_not_ready_and_db_down()
+    test_statement_timeout()
     print("%d checks, %d failures" % (CHECKS[0], len(FAILURES)))
     return 1 if FAILURES else 0
 
