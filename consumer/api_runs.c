@@ -21,19 +21,51 @@
 /* Fields shared by the list and the detail; $1 is stale_after_s. */
 #define RUN_JSON_FIELDS                                                                            \
     "'run_id', r.run_id, 'job', r.job, 'kind', r.kind, 'status', r.status, 'phase', r.phase,"      \
-    " 'started_at', " TS("r.started_at") ", 'finished_at', " TS("r.finished_at") ","              \
-    " 'last_event_at', " TS("r.last_event_at") ","                                                 \
-    " 'elapsed_seconds', round(extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at)," \
-    " 3),"                                                                                         \
-    " 'stale', (r.status = 'running' AND r.last_event_at < now() - make_interval(secs => $1)),"   \
-    " 'counters', r.counters, 'paused', r.paused, 'paused_at', " TS("r.paused_at") ","            \
-    " 'resumed_at', " TS("r.resumed_at") ", 'error_message', r.error_message,"                    \
-    " 'status_reason', r.status_reason, 'memory_percent', r.memory_percent,"                      \
-    " 'cpu_percent', r.cpu_percent, 'has_started', r.has_started, 'last_seq', r.last_seq"
+    " 'started_at', " TS("r.started_at") ", 'finished_at', " TS(                                   \
+        "r.finished_at") ","                                                                       \
+                         " 'last_event_at', " TS(                                                  \
+                             "r.last_event_at") ","                                                \
+                                                " 'elapsed_seconds', round(extract(epoch FROM "    \
+                                                "coalesce(r.finished_at, now()) - r.started_at),"  \
+                                                " 3),"                                             \
+                                                " 'stale', (r.status = 'running' AND "             \
+                                                "r.last_event_at < now() - make_interval(secs => " \
+                                                "$1)),"                                            \
+                                                " 'counters', r.counters, 'paused', r.paused, "    \
+                                                "'paused_at', " TS(                                \
+                                                    "r.paused_at") ","                             \
+                                                                   " 'resumed_at', " TS(           \
+                                                                       "r.resumed_at") ", "        \
+                                                                                       "'error_"   \
+                                                                                       "message'," \
+                                                                                       " r.error_" \
+                                                                                       "message,"  \
+                                                                                       " 'status_" \
+                                                                                       "reason', " \
+                                                                                       "r.status_" \
+                                                                                       "reason, "  \
+                                                                                       "'memory_"  \
+                                                                                       "percent'," \
+                                                                                       " r."       \
+                                                                                       "memory_"   \
+                                                                                       "percent,"  \
+                                                                                       " 'cpu_"    \
+                                                                                       "percent'," \
+                                                                                       " r.cpu_"   \
+                                                                                       "percent, " \
+                                                                                       "'has_"     \
+                                                                                       "started'," \
+                                                                                       " r.has_"   \
+                                                                                       "started, " \
+                                                                                       "'last_"    \
+                                                                                       "seq', "    \
+                                                                                       "r.last_"   \
+                                                                                       "seq"
 
 #define LOG_JSON                                                                                   \
-    "json_build_object('seq', l.seq, 'ts', " TS("l.ts") ", 'level', l.level, 'phase', l.phase,"   \
-    " 'message', l.message, 'fields', l.fields, 'event_id', l.event_id)"
+    "json_build_object('seq', l.seq, 'ts', " TS(                                                   \
+        "l.ts") ", 'level', l.level, 'phase', l.phase,"                                            \
+                " 'message', l.message, 'fields', l.fields, 'event_id', l.event_id)"
 
 /* ---------- a small builder for statements with optional filters ---------- */
 
@@ -217,8 +249,8 @@ static int valid_status_filter(const char *s)
 
 void rt_api_runs_list(rt_req_t *req)
 {
-    static const char *const allowed[] = {"status", "phase", "job",    "kind",
-                                          "since",  "until", "cursor", "limit", NULL};
+    static const char *const allowed[] = {"status", "phase",  "job",   "kind", "since",
+                                          "until",  "cursor", "limit", NULL};
     const rt_api_conf_t *conf = rt_req_conf(req);
     sqlb_t b = {.len = 0};
     json_t *runs = NULL, *body = NULL;
@@ -313,16 +345,16 @@ void rt_api_run_detail(rt_req_t *req, const char *run_id)
     snprintf(stale, sizeof stale, "%.3f", conf->stale_after_s);
     snprintf(lim, sizeof lim, "%ld", log_limit);
     const char *const params[] = {stale, run_id};
-    r = rt_req_exec(
-        req,
-        "SELECT json_build_object(" RUN_JSON_FIELDS ", 'params', r.params, 'planned', r.planned,"
-        " 'start_counts', r.start_counts, 'end_counts', r.end_counts,"
-        " 'error_details', r.error_details, 'dropped_logs', r.dropped_logs,"
-        " 'producer', json_build_object('host', r.producer_host, 'pid', r.producer_pid,"
-        " 'lib', r.producer_lib))::text,"
-        " extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at)"
-        " FROM runs r WHERE r.run_id = $2::uuid",
-        2, params);
+    r = rt_req_exec(req,
+                    "SELECT json_build_object(" RUN_JSON_FIELDS
+                    ", 'params', r.params, 'planned', r.planned,"
+                    " 'start_counts', r.start_counts, 'end_counts', r.end_counts,"
+                    " 'error_details', r.error_details, 'dropped_logs', r.dropped_logs,"
+                    " 'producer', json_build_object('host', r.producer_host, 'pid', r.producer_pid,"
+                    " 'lib', r.producer_lib))::text,"
+                    " extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at)"
+                    " FROM runs r WHERE r.run_id = $2::uuid",
+                    2, params);
     if (!r)
         goto out;
     if (PQntuples(r) == 0) {
@@ -346,7 +378,8 @@ void rt_api_run_detail(rt_req_t *req, const char *run_id)
     json_object_set_new(progress, "unit", eta.unit ? json_string(eta.unit) : json_null());
     json_object_set_new(progress, "done", eta.unit ? json_integer(eta.done) : json_null());
     json_object_set_new(progress, "total", eta.unit ? json_integer(eta.total) : json_null());
-    json_object_set_new(progress, "percent", eta.unit ? json_real(round3(eta.percent)) : json_null());
+    json_object_set_new(progress, "percent",
+                        eta.unit ? json_real(round3(eta.percent)) : json_null());
     json_object_set_new(progress, "average_seconds_per_unit",
                         eta.average_seconds_per_unit >= 0
                             ? json_real(round3(eta.average_seconds_per_unit))
@@ -415,8 +448,9 @@ void rt_api_run_logs(rt_req_t *req, const char *run_id)
         rt_req_error(req, 404, "not_found", "no run %s", run_id);
         return;
     }
-    sqlb_add(&b, "SELECT coalesce(json_agg(x.j ORDER BY x.seq), '[]')::text, max(x.seq) FROM"
-                 " (SELECT l.seq, " LOG_JSON " AS j FROM run_logs l WHERE l.run_id = $%d::uuid",
+    sqlb_add(&b,
+             "SELECT coalesce(json_agg(x.j ORDER BY x.seq), '[]')::text, max(x.seq) FROM"
+             " (SELECT l.seq, " LOG_JSON " AS j FROM run_logs l WHERE l.run_id = $%d::uuid",
              sqlb_param(&b, run_id));
     sqlb_add(&b, " AND l.seq > $%d::bigint", sqlb_paramf(&b, "%ld", after));
     if (level)
@@ -475,14 +509,21 @@ void rt_api_jobs(rt_req_t *req)
         "  'partial', coalesce(r.partial, 0), 'running', coalesce(r.running, 0),"
         "  'stale', coalesce(r.stale, 0),"
         "  'last_run', CASE WHEN r.last_run_id IS NULL THEN NULL ELSE json_build_object("
-        "    'run_id', r.last_run_id, 'started_at', " TS("r.last_run_at") ") END,"
-        "  'last_success', CASE WHEN r.last_success_run_id IS NULL THEN NULL ELSE"
-        "    json_build_object('run_id', r.last_success_run_id, 'finished_at', "
-        TS("r.last_success_at") ") END,"
-        "  'average_duration_seconds', round(coalesce(r.avg_duration, rr.avg_duration), 3),"
-        "  'events_added', coalesce(rr.events_added, 0), 'urls_added', coalesce(rr.urls_added, 0))"
-        "  ORDER BY job), '[]')::text"
-        " FROM r FULL JOIN rr USING (job)",
+        "    'run_id', r.last_run_id, 'started_at', " TS(
+            "r.last_run_at") ") END,"
+                             "  'last_success', CASE WHEN r.last_success_run_id IS NULL THEN NULL "
+                             "ELSE"
+                             "    json_build_object('run_id', r.last_success_run_id, "
+                             "'finished_at', " TS(
+                                 "r.last_success_at") ") END,"
+                                                      "  'average_duration_seconds', "
+                                                      "round(coalesce(r.avg_duration, "
+                                                      "rr.avg_duration), 3),"
+                                                      "  'events_added', coalesce(rr.events_added, "
+                                                      "0), 'urls_added', coalesce(rr.urls_added, "
+                                                      "0))"
+                                                      "  ORDER BY job), '[]')::text"
+                                                      " FROM r FULL JOIN rr USING (job)",
         1, params);
     if (!r)
         return;
@@ -530,8 +571,7 @@ void rt_api_job_rollup(rt_req_t *req, const char *job)
     if (until)
         sqlb_add(&b, " AND period_start < ($%d::timestamptz AT TIME ZONE 'UTC')",
                  sqlb_param(&b, until));
-    sqlb_add(&b, " ORDER BY period_start DESC LIMIT $%d::int) v",
-             sqlb_paramf(&b, "%ld", limit));
+    sqlb_add(&b, " ORDER BY period_start DESC LIMIT $%d::int) v", sqlb_paramf(&b, "%ld", limit));
     PGresult *r = sqlb_exec(req, &b);
     if (!r)
         return;
@@ -552,12 +592,20 @@ void rt_api_job_last_success(rt_req_t *req, const char *job)
     PGresult *r = rt_req_exec(
         req,
         "SELECT json_build_object('run_id', r.run_id, 'job', r.job, 'kind', r.kind,"
-        " 'status', r.status, 'started_at', " TS("r.started_at") ","
-        " 'completed_at', " TS("r.finished_at") ", 'finished_at', " TS("r.finished_at") ","
-        " 'elapsed_seconds', round(extract(epoch FROM r.finished_at - r.started_at), 3),"
-        " 'counters', r.counters, 'params', r.params)::text, " TS("r.finished_at")
-        " FROM runs r WHERE r.job = $1 AND r.status = 'completed' AND r.finished_at IS NOT NULL"
-        " ORDER BY r.finished_at DESC LIMIT 1",
+        " 'status', r.status, 'started_at', " TS(
+            "r.started_at") ","
+                            " 'completed_at', " TS("r.finished_at") ", 'finished_at', " TS(
+                                "r.finished_at") ","
+                                                 " 'elapsed_seconds', round(extract(epoch FROM "
+                                                 "r.finished_at - r.started_at), 3),"
+                                                 " 'counters', r.counters, 'params', "
+                                                 "r.params)::text, " TS(
+                                                     "r.finished_at") " FROM runs r WHERE r.job = "
+                                                                      "$1 AND r.status = "
+                                                                      "'completed' AND "
+                                                                      "r.finished_at IS NOT NULL"
+                                                                      " ORDER BY r.finished_at "
+                                                                      "DESC LIMIT 1",
         1, params);
     if (!r)
         return;

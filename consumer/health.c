@@ -102,9 +102,9 @@ typedef struct counts {
 typedef struct job_info {
     char *job;
     json_t *last_run_at, *last_success_at; /* strings or null */
-    double last_run_age, success_age;       /* < 0: none */
+    double last_run_age, success_age;      /* < 0: none */
     long runs_24h, failures_24h;
-    double interval;                        /* <= 0: unknown */
+    double interval; /* <= 0: unknown */
     const char *interval_source;
     double freshness;
     counts_t w[RT_API_MAX_WINDOWS];
@@ -128,12 +128,12 @@ static json_t *window_json(const rt_health_conf_t *hc, unsigned hours, const cou
     rt_health_status_t st = rt_health_classify(hc, sr, freshness);
     if (st_out)
         *st_out = st;
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s}", "window_hours",
-                     (json_int_t)hours, "total", (json_int_t)c->total, "completed",
-                     (json_int_t)c->completed, "partial", (json_int_t)c->partial, "failed",
-                     (json_int_t)c->failed, "running", (json_int_t)c->running, "stale",
-                     (json_int_t)c->stale, "success_rate", rate_json(sr), "freshness_rate",
-                     rate_json(freshness), "status", rt_health_status_name(st));
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s}", "window_hours", (json_int_t)hours,
+                     "total", (json_int_t)c->total, "completed", (json_int_t)c->completed,
+                     "partial", (json_int_t)c->partial, "failed", (json_int_t)c->failed, "running",
+                     (json_int_t)c->running, "stale", (json_int_t)c->stale, "success_rate",
+                     rate_json(sr), "freshness_rate", rate_json(freshness), "status",
+                     rt_health_status_name(st));
 }
 
 static void add_alert(json_t *alerts, const char *severity, const char *code, const char *job,
@@ -146,11 +146,10 @@ static void add_alert(json_t *alerts, const char *severity, const char *code, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_array_append_new(alerts, json_pack("{s:s,s:s,s:o,s:o,s:s}", "severity", severity, "code",
-                                            code, "job", job ? json_string(job) : json_null(),
-                                            "window_hours",
-                                            window ? json_integer(window) : json_null(),
-                                            "message", msg));
+    json_array_append_new(alerts,
+                          json_pack("{s:s,s:s,s:o,s:o,s:s}", "severity", severity, "code", code,
+                                    "job", job ? json_string(job) : json_null(), "window_hours",
+                                    window ? json_integer(window) : json_null(), "message", msg));
 }
 
 static int cmp_job(const void *key, const void *elem)
@@ -187,9 +186,8 @@ void rt_health_handle(rt_req_t *req)
         const char *s = wone ? wone : wlist;
         int n = rt_health_parse_windows(s, windows, wone ? 1 : RT_API_MAX_WINDOWS);
         if (n <= 0) {
-            rt_req_error(req, 400, "bad_parameter",
-                         "%s must be hours from 1 to 8760%s", wone ? "window" : "windows",
-                         wone ? "" : ", comma-separated, at most 16");
+            rt_req_error(req, 400, "bad_parameter", "%s must be hours from 1 to 8760%s",
+                         wone ? "window" : "windows", wone ? "" : ", comma-separated, at most 16");
             return;
         }
         nw = (size_t)n;
@@ -221,7 +219,8 @@ void rt_health_handle(rt_req_t *req)
         "     AS failures_24h"
         "  FROM runs WHERE ($3::text IS NULL OR job = $3) AND ($4::text IS NULL OR kind = $4)"
         "  GROUP BY job) j"
-        " LEFT JOIN LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.gap) AS median_gap"
+        " LEFT JOIN LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.gap) AS "
+        "median_gap"
         "  FROM (SELECT extract(epoch FROM s.started_at - lag(s.started_at)"
         "     OVER (ORDER BY s.started_at))::float8 AS gap"
         "   FROM (SELECT started_at FROM runs WHERE job = j.job ORDER BY started_at DESC"
@@ -247,8 +246,7 @@ void rt_health_handle(rt_req_t *req)
         }
         j->last_run_at = PQgetisnull(r, i, 1) ? json_null() : json_string(PQgetvalue(r, i, 1));
         j->last_run_age = num_or(r, i, 2, -1);
-        j->last_success_at =
-            PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3));
+        j->last_success_at = PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3));
         j->success_age = num_or(r, i, 4, -1);
         j->runs_24h = (long)num_or(r, i, 5, 0);
         j->failures_24h = (long)num_or(r, i, 6, 0);
@@ -265,22 +263,21 @@ void rt_health_handle(rt_req_t *req)
     PQclear(r);
 
     /* Per window and job: outcome counts of the runs started inside the window. */
-    r = rt_req_exec(
-        req,
-        "SELECT w, r.job, count(*),"
-        " count(*) FILTER (WHERE r.status = 'completed'),"
-        " count(*) FILTER (WHERE r.status = 'partial'),"
-        " count(*) FILTER (WHERE r.status = 'failed'),"
-        " count(*) FILTER (WHERE r.status = 'running'"
-        "   AND r.last_event_at >= now() - make_interval(secs => $2::float8)),"
-        " count(*) FILTER (WHERE r.status = 'running'"
-        "   AND r.last_event_at < now() - make_interval(secs => $2::float8))"
-        " FROM unnest($1::int[]) AS w"
-        " JOIN runs r ON r.started_at >= now() - make_interval(hours => w)"
-        " WHERE ($3::text IS NULL OR r.job = $3) AND ($4::text IS NULL OR r.kind = $4)"
-        "   AND $5::int IS NOT NULL"
-        " GROUP BY w, r.job",
-        5, params);
+    r = rt_req_exec(req,
+                    "SELECT w, r.job, count(*),"
+                    " count(*) FILTER (WHERE r.status = 'completed'),"
+                    " count(*) FILTER (WHERE r.status = 'partial'),"
+                    " count(*) FILTER (WHERE r.status = 'failed'),"
+                    " count(*) FILTER (WHERE r.status = 'running'"
+                    "   AND r.last_event_at >= now() - make_interval(secs => $2::float8)),"
+                    " count(*) FILTER (WHERE r.status = 'running'"
+                    "   AND r.last_event_at < now() - make_interval(secs => $2::float8))"
+                    " FROM unnest($1::int[]) AS w"
+                    " JOIN runs r ON r.started_at >= now() - make_interval(hours => w)"
+                    " WHERE ($3::text IS NULL OR r.job = $3) AND ($4::text IS NULL OR r.kind = $4)"
+                    "   AND $5::int IS NOT NULL"
+                    " GROUP BY w, r.job",
+                    5, params);
     if (!r)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -365,8 +362,8 @@ void rt_health_handle(rt_req_t *req)
                       "%s: no successful run on record", j->job);
         else if (j->success_age > hc->no_success_alert_s)
             add_alert(alerts, "critical", "no_success", j->job, 0,
-                      "%s: no successful run for %.0f s (threshold %.0f s)", j->job,
-                      j->success_age, hc->no_success_alert_s);
+                      "%s: no successful run for %.0f s (threshold %.0f s)", j->job, j->success_age,
+                      hc->no_success_alert_s);
     }
     double fresh_all = fresh_n ? fresh_sum / fresh_n : -1;
     rt_health_status_t overall_st = rt_health_classify(hc, -1, fresh_all);
@@ -379,8 +376,8 @@ void rt_health_handle(rt_req_t *req)
         if (sr >= 0 && sr < hc->success_healthy)
             add_alert(alerts, sr < hc->success_critical ? "critical" : "warning",
                       "success_rate_low", NULL, windows[k],
-                      "success rate %.1f%% below %.0f%% in the last %u h", sr,
-                      hc->success_healthy, windows[k]);
+                      "success rate %.1f%% below %.0f%% in the last %u h", sr, hc->success_healthy,
+                      windows[k]);
     }
     if (fresh_all >= 0 && fresh_all < hc->freshness_healthy)
         add_alert(alerts, fresh_all < hc->freshness_critical ? "critical" : "warning",
@@ -397,15 +394,15 @@ void rt_health_handle(rt_req_t *req)
     json_object_set_new(overall, "status", json_string(rt_health_status_name(overall_st)));
     char now[RT_TIME_STRLEN];
     rt_time_format(rt_now_us(), now, sizeof now);
-    body = json_pack(
-        "{s:s,s:{s:f,s:f,s:f,s:f,s:I,s:f,s:f,s:f},s:o,s:o,s:o,s:o,s:I,s:o}", "timestamp", now,
-        "thresholds", "success_healthy", hc->success_healthy, "success_critical",
-        hc->success_critical, "freshness_healthy", hc->freshness_healthy, "freshness_critical",
-        hc->freshness_critical, "failures_alert_24h", (json_int_t)hc->failures_alert_24h,
-        "no_success_alert_seconds", hc->no_success_alert_s, "last_run_alert_seconds",
-        hc->last_run_alert_s, "stale_after_seconds", conf->stale_after_s, "overall", overall,
-        "windows", wjson, "jobs", jobs_json, "last_run_at", newest_at, "runs_24h",
-        (json_int_t)runs_24h, "alerts", alerts);
+    body = json_pack("{s:s,s:{s:f,s:f,s:f,s:f,s:I,s:f,s:f,s:f},s:o,s:o,s:o,s:o,s:I,s:o}",
+                     "timestamp", now, "thresholds", "success_healthy", hc->success_healthy,
+                     "success_critical", hc->success_critical, "freshness_healthy",
+                     hc->freshness_healthy, "freshness_critical", hc->freshness_critical,
+                     "failures_alert_24h", (json_int_t)hc->failures_alert_24h,
+                     "no_success_alert_seconds", hc->no_success_alert_s, "last_run_alert_seconds",
+                     hc->last_run_alert_s, "stale_after_seconds", conf->stale_after_s, "overall",
+                     overall, "windows", wjson, "jobs", jobs_json, "last_run_at", newest_at,
+                     "runs_24h", (json_int_t)runs_24h, "alerts", alerts);
     rt_req_json(req, 200, body);
 out:
     PQclear(r);

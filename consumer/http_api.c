@@ -131,8 +131,8 @@ unsigned rt_api_port(const rt_api_t *api)
 
 /* ---------- PostgreSQL ---------- */
 
-PGconn *rt_api_pg_connect(const char *dsn, int read_only, unsigned statement_timeout_ms,
-                          char *err, size_t errsize)
+PGconn *rt_api_pg_connect(const char *dsn, int read_only, unsigned statement_timeout_ms, char *err,
+                          size_t errsize)
 {
     /* Keywords before dbname are defaults the DSN may override (libpq keeps the last value). */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
@@ -159,8 +159,7 @@ PGconn *rt_api_pg_connect(const char *dsn, int read_only, unsigned statement_tim
                                2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *m = PQresultErrorMessage(r);
-        snprintf(err, errsize, "cannot set up PostgreSQL session: %.*s", (int)strcspn(m, "\n"),
-                 m);
+        snprintf(err, errsize, "cannot set up PostgreSQL session: %.*s", (int)strcspn(m, "\n"), m);
         PQclear(r);
         PQfinish(conn);
         return NULL;
@@ -203,8 +202,8 @@ static pool_slot_t *pool_acquire(rt_req_t *req)
     }
     if (!slot->conn) {
         char err[256];
-        slot->conn = rt_api_pg_connect(api->pg_dsn, 1, api->conf.statement_timeout_ms, err,
-                                       sizeof err);
+        slot->conn =
+            rt_api_pg_connect(api->pg_dsn, 1, api->conf.statement_timeout_ms, err, sizeof err);
         if (!slot->conn) {
             pthread_mutex_lock(&api->pool_mu);
             slot->busy = 0;
@@ -434,9 +433,9 @@ static int route(const char *path, handler0_fn *h0, handler1_fn *h1, char *arg, 
         const char *path;
         handler0_fn fn;
     } fixed[] = {
-        {"/healthz", handle_healthz},       {"/readyz", handle_readyz},
-        {"/metrics", handle_metrics},       {"/api/runs", rt_api_runs_list},
-        {"/api/jobs", rt_api_jobs},         {"/api/health", rt_health_handle},
+        {"/healthz", handle_healthz}, {"/readyz", handle_readyz},
+        {"/metrics", handle_metrics}, {"/api/runs", rt_api_runs_list},
+        {"/api/jobs", rt_api_jobs},   {"/api/health", rt_health_handle},
     };
     *h0 = NULL;
     *h1 = NULL;
@@ -545,8 +544,8 @@ static enum MHD_Result send_response(rt_req_t *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -562,7 +561,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         long n;
-        if (cl && (rt_parse_long(cl, 0, LONG_MAX, &n) != 0 || (size_t)n > api->conf.max_body_bytes)) {
+        if (cl &&
+            (rt_parse_long(cl, 0, LONG_MAX, &n) != 0 || (size_t)n > api->conf.max_body_bytes)) {
             /* Answer before reading a body we would refuse anyway. */
             req->too_large = 1;
             rt_req_error(req, 413, "too_large", "request body larger than %zu bytes",

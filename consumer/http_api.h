@@ -63,24 +63,24 @@ typedef struct rt_retention_conf {
 typedef int (*rt_api_ready_fn)(void *arg, char *why, size_t whysize);
 
 typedef struct rt_api_conf {
-    const char *listen_addr;        /* IPv4 address to bind ("127.0.0.1") */
-    unsigned listen_port;           /* 0 picks a free port: see rt_api_port (8080) */
-    const char *pg_dsn;             /* libpq connection string (required) */
-    unsigned pool_size;             /* PostgreSQL connections for requests (4) */
-    unsigned threads;               /* MHD worker threads (4) */
-    unsigned max_connections;       /* concurrent HTTP connections (64) */
-    unsigned connection_timeout_s;  /* idle/slow client timeout (10) */
-    unsigned statement_timeout_ms;  /* per SQL statement (5000) */
-    size_t max_body_bytes;          /* larger request bodies get 413 (16384) */
-    size_t max_url_bytes;           /* longer path+query gets 414 (4096) */
-    double stale_after_s;           /* running run without events for longer is stale (300) */
-    double stale_close_after_s;     /* ... and is closed as failed after this (3600; 0 never) */
+    const char *listen_addr;         /* IPv4 address to bind ("127.0.0.1") */
+    unsigned listen_port;            /* 0 picks a free port: see rt_api_port (8080) */
+    const char *pg_dsn;              /* libpq connection string (required) */
+    unsigned pool_size;              /* PostgreSQL connections for requests (4) */
+    unsigned threads;                /* MHD worker threads (4) */
+    unsigned max_connections;        /* concurrent HTTP connections (64) */
+    unsigned connection_timeout_s;   /* idle/slow client timeout (10) */
+    unsigned statement_timeout_ms;   /* per SQL statement (5000) */
+    size_t max_body_bytes;           /* larger request bodies get 413 (16384) */
+    size_t max_url_bytes;            /* longer path+query gets 414 (4096) */
+    double stale_after_s;            /* running run without events for longer is stale (300) */
+    double stale_close_after_s;      /* ... and is closed as failed after this (3600; 0 never) */
     unsigned maintenance_interval_s; /* stale closing + retention period (30; 0 = no thread) */
     rt_health_conf_t health;
     rt_retention_conf_t retention;
-    const char *bearer_token;       /* for future state-changing endpoints; NULL = none allowed */
-    rt_metrics_t *metrics;          /* consumer metrics for /metrics; may be NULL */
-    rt_api_ready_fn ready_cb;       /* may be NULL (then only the database decides) */
+    const char *bearer_token; /* for future state-changing endpoints; NULL = none allowed */
+    rt_metrics_t *metrics;    /* consumer metrics for /metrics; may be NULL */
+    rt_api_ready_fn ready_cb; /* may be NULL (then only the database decides) */
     void *ready_arg;
 } rt_api_conf_t;
 
@@ -149,8 +149,8 @@ int rt_req_time(rt_req_t *req, const char *name, const char **out_text); /* RFC 
 /* Opens a session for the API: connect_timeout 5 s unless the DSN says otherwise, TimeZone
  * UTC, statement_timeout, and default_transaction_read_only when read_only. Returns NULL and a
  * one-line reason in err on failure. */
-PGconn *rt_api_pg_connect(const char *dsn, int read_only, unsigned statement_timeout_ms,
-                          char *err, size_t errsize);
+PGconn *rt_api_pg_connect(const char *dsn, int read_only, unsigned statement_timeout_ms, char *err,
+                          size_t errsize);
 
 /* Pure helpers (unit-tested): parse a decimal integer in [min, max] (whole string). */
 int rt_parse_long(const char *s, long min, long max, long *out);

@@ -21,7 +21,7 @@ struct rt_maint {
 /* A counter of the runs row clamped into an INTEGER column; NULL when absent (LEAST alone would
  * turn NULL into the bound). */
 #define CNT_INT(col, name)                                                                         \
-    "(CASE WHEN jsonb_typeof(c." col "->'" name "') = 'number' THEN LEAST((c." col "->>'" name    \
+    "(CASE WHEN jsonb_typeof(c." col "->'" name "') = 'number' THEN LEAST((c." col "->>'" name     \
     "')::numeric, 2147483647)::int END)"
 #define CTR_INT(name) CNT_INT("counters", name)
 
@@ -29,57 +29,104 @@ struct rt_maint {
  * normal failure does (written here: the consumer's finishing SQL is not exposed as a shared
  * function). finished_at is the last event's time, so durations reflect the work seen; only
  * the decision to close depends on now(). */
-static const char CLOSE_SQL[] =
-    "WITH closed AS ("
-    " UPDATE runs SET status = 'failed', finished_at = last_event_at,"
-    "  status_reason = 'stale: no event for more than ' || $1 || ' s; closed by runtrack at ' ||"
-    "   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    "  error_message = coalesce(error_message, 'run closed as failed: no event since ' ||"
-    "   to_char(last_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') ||"
-    "   ' (producer crashed or lost its connection?)')"
-    " WHERE status = 'running' AND last_event_at < now() - make_interval(secs => $1::float8)"
-    " RETURNING *),"
-    " rr AS ("
-    " INSERT INTO run_results (run_id, file_name, start_time_df, events_count_start,"
-    "  urls_count_start, events_count_end, urls_count_end, new_events_in_db, new_urls_in_db,"
-    "  time_stamp, elapsed_time)"
-    " SELECT c.run_id, c.job,"
-    "  to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
-    "  " CNT_INT("start_counts", "events") ", " CNT_INT("start_counts", "urls") ","
-    "  " CNT_INT("end_counts", "events") ", " CNT_INT("end_counts", "urls") ","
-    "  " CNT_INT("end_counts", "events") " - " CNT_INT("start_counts", "events") ","
-    "  " CNT_INT("end_counts", "urls") " - " CNT_INT("start_counts", "urls") ","
-    "  c.finished_at AT TIME ZONE 'UTC',"
-    /* pandas-style "D days HH:MM:SS.ffffff" */
-    "  (SELECT floor(e / 86400)::bigint || ' days ' ||"
-    "     to_char(make_interval(secs => e - floor(e / 86400) * 86400), 'HH24:MI:SS.US')"
-    "   FROM (SELECT greatest(extract(epoch FROM c.finished_at - c.started_at), 0)::float8 AS e) d)"
-    " FROM closed c ON CONFLICT (run_id) DO NOTHING),"
-    " dr AS ("
-    " INSERT INTO discovery_runs AS d (id, started_at, completed_at, duration_seconds, status,"
-    "  naics_codes, api_calls_made, opportunities_found, opportunities_new,"
-    "  opportunities_updated, opportunities_unchanged, evaluations_created, error_message,"
-    "  created_at)"
-    " SELECT c.run_id, c.started_at AT TIME ZONE 'UTC', c.finished_at AT TIME ZONE 'UTC',"
-    "  round(extract(epoch FROM c.finished_at - c.started_at)::numeric, 2), 'failed',"
-    "  CASE WHEN jsonb_typeof(c.params->'naics_codes') = 'array' THEN"
-    "   ARRAY(SELECT jsonb_array_elements_text(c.params->'naics_codes')) END,"
-    "  coalesce(" CTR_INT("api_calls") ", 0), coalesce(" CTR_INT("found") ", 0),"
-    "  coalesce(" CTR_INT("new") ", 0), coalesce(" CTR_INT("updated") ", 0),"
-    "  coalesce(" CTR_INT("unchanged") ", 0), coalesce(" CTR_INT("evaluations_created") ", 0),"
-    "  c.error_message, c.started_at AT TIME ZONE 'UTC'"
-    " FROM closed c WHERE c.kind = 'discovery'"
-    " ON CONFLICT (id) DO UPDATE SET status = 'failed', completed_at = EXCLUDED.completed_at,"
-    "  duration_seconds = EXCLUDED.duration_seconds,"
-    "  api_calls_made = EXCLUDED.api_calls_made,"
-    "  opportunities_found = EXCLUDED.opportunities_found,"
-    "  opportunities_new = EXCLUDED.opportunities_new,"
-    "  opportunities_updated = EXCLUDED.opportunities_updated,"
-    "  opportunities_unchanged = EXCLUDED.opportunities_unchanged,"
-    "  evaluations_created = EXCLUDED.evaluations_created,"
-    "  error_message = coalesce(d.error_message, EXCLUDED.error_message)"
-    " WHERE d.status = 'running')"
-    " SELECT count(*) FROM closed";
+static const char
+    CLOSE_SQL
+        [] = "WITH closed AS ("
+             " UPDATE runs SET status = 'failed', finished_at = last_event_at,"
+             "  status_reason = 'stale: no event for more than ' || $1 || ' s; closed by runtrack "
+             "at ' ||"
+             "   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+             "  error_message = coalesce(error_message, 'run closed as failed: no event since ' ||"
+             "   to_char(last_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') ||"
+             "   ' (producer crashed or lost its connection?)')"
+             " WHERE status = 'running' AND last_event_at < now() - make_interval(secs => "
+             "$1::float8)"
+             " RETURNING *),"
+             " rr AS ("
+             " INSERT INTO run_results (run_id, file_name, start_time_df, events_count_start,"
+             "  urls_count_start, events_count_end, urls_count_end, new_events_in_db, "
+             "new_urls_in_db,"
+             "  time_stamp, elapsed_time)"
+             " SELECT c.run_id, c.job,"
+             "  to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
+             "  " CNT_INT("start_counts", "events") ", " CNT_INT(
+                 "start_counts",
+                 "urls") ","
+                         "  " CNT_INT("end_counts", "events") ", " CNT_INT(
+                             "end_counts",
+                             "urls") ","
+                                     "  " CNT_INT("end_counts", "events") " - " CNT_INT(
+                                         "start_counts",
+                                         "events") ","
+                                                   "  " CNT_INT("end_counts", "urls") " - " CNT_INT(
+                                                       "start_counts",
+                                                       "urls") ","
+                                                               "  c.finished_at AT TIME ZONE 'UTC',"
+                                                               /* pandas-style "D days
+                                                                  HH:MM:SS.ffffff" */
+                                                               "  (SELECT floor(e / 86400)::bigint "
+                                                               "|| ' days ' ||"
+                                                               "     to_char(make_interval(secs => "
+                                                               "e - floor(e / 86400) * 86400), "
+                                                               "'HH24:MI:SS.US')"
+                                                               "   FROM (SELECT "
+                                                               "greatest(extract(epoch FROM "
+                                                               "c.finished_at - c.started_at), "
+                                                               "0)::float8 AS e) d)"
+                                                               " FROM closed c ON CONFLICT "
+                                                               "(run_id) DO NOTHING),"
+                                                               " dr AS ("
+                                                               " INSERT INTO discovery_runs AS d "
+                                                               "(id, started_at, completed_at, "
+                                                               "duration_seconds, status,"
+                                                               "  naics_codes, api_calls_made, "
+                                                               "opportunities_found, "
+                                                               "opportunities_new,"
+                                                               "  opportunities_updated, "
+                                                               "opportunities_unchanged, "
+                                                               "evaluations_created, error_message,"
+                                                               "  created_at)"
+                                                               " SELECT c.run_id, c.started_at AT "
+                                                               "TIME ZONE 'UTC', c.finished_at AT "
+                                                               "TIME ZONE 'UTC',"
+                                                               "  round(extract(epoch FROM "
+                                                               "c.finished_at - "
+                                                               "c.started_at)::numeric, 2), "
+                                                               "'failed',"
+                                                               "  CASE WHEN "
+                                                               "jsonb_typeof(c.params->'naics_"
+                                                               "codes') = 'array' THEN"
+                                                               "   ARRAY(SELECT "
+                                                               "jsonb_array_elements_text(c.params-"
+                                                               ">'naics_codes')) END,"
+                                                               "  coalesce(" CTR_INT("api_calls") ", 0), coalesce(" CTR_INT(
+                                                                   "found") ", 0),"
+                                                                            "  coalesce(" CTR_INT("new") ", 0), coalesce(" CTR_INT(
+                                                                                "updated") ", 0),"
+                                                                                           "  "
+                                                                                           "coalesc"
+                                                                                           "e"
+                                                                                           "(" CTR_INT("unchanged") ", 0), coalesce(" CTR_INT(
+                                                                                               "eva"
+                                                                                               "lua"
+                                                                                               "tio"
+                                                                                               "ns_"
+                                                                                               "cre"
+                                                                                               "ate"
+                                                                                               "d") ", 0),"
+                                                                                                    "  c.error_message, c.started_at AT TIME ZONE 'UTC'"
+                                                                                                    " FROM closed c WHERE c.kind = 'discovery'"
+                                                                                                    " ON CONFLICT (id) DO UPDATE SET status = 'failed', completed_at = EXCLUDED.completed_at,"
+                                                                                                    "  duration_seconds = EXCLUDED.duration_seconds,"
+                                                                                                    "  api_calls_made = EXCLUDED.api_calls_made,"
+                                                                                                    "  opportunities_found = EXCLUDED.opportunities_found,"
+                                                                                                    "  opportunities_new = EXCLUDED.opportunities_new,"
+                                                                                                    "  opportunities_updated = EXCLUDED.opportunities_updated,"
+                                                                                                    "  opportunities_unchanged = EXCLUDED.opportunities_unchanged,"
+                                                                                                    "  evaluations_created = EXCLUDED.evaluations_created,"
+                                                                                                    "  error_message = coalesce(d.error_message, EXCLUDED.error_message)"
+                                                                                                    " WHERE d.status = 'running')"
+                                                                                                    " SELECT count(*) FROM closed";
 
 typedef struct retention_step {
     const char *name;
@@ -119,8 +166,8 @@ static const retention_step_t RETENTION[] = {
 /* Batches per table per pass, so that one pass stays short; the rest waits for the next. */
 #define RETENTION_MAX_BATCHES 200
 
-static int exec_count(PGconn *conn, const char *sql, int n, const char *const *params,
-                      long *count, char *err, size_t errsize)
+static int exec_count(PGconn *conn, const char *sql, int n, const char *const *params, long *count,
+                      char *err, size_t errsize)
 {
     PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
@@ -191,8 +238,8 @@ static void *maint_main(void *arg)
             rt_maint_stats_t st = {0};
             if (rt_maint_run_once(m->conn, m->conf, &st, err, sizeof err) != 0)
                 fprintf(stderr, "runtrack maintenance: %s\n", err);
-            if (st.stale_closed || st.runs_deleted || st.logs_deleted ||
-                st.run_results_deleted || st.discovery_runs_deleted || st.dead_letters_deleted)
+            if (st.stale_closed || st.runs_deleted || st.logs_deleted || st.run_results_deleted ||
+                st.discovery_runs_deleted || st.dead_letters_deleted)
                 fprintf(stderr,
                         "runtrack maintenance: closed %ld stale runs; deleted %ld runs, %ld logs,"
                         " %ld run_results, %ld discovery_runs, %ld dead_letters\n",

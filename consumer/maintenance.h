@@ -14,9 +14,9 @@
 typedef struct rt_maint rt_maint_t;
 
 typedef struct rt_maint_stats {
-    long stale_closed;        /* runs closed as failed */
-    long runs_deleted;        /* runs past retention */
-    long logs_deleted;        /* run_logs rows */
+    long stale_closed; /* runs closed as failed */
+    long runs_deleted; /* runs past retention */
+    long logs_deleted; /* run_logs rows */
     long run_results_deleted;
     long discovery_runs_deleted;
     long dead_letters_deleted;

@@ -266,8 +266,9 @@ static void render_consumer(obuf_t *b, rt_metrics_t *m)
         ob_printf(b, "\",partition=\"%d\"} %lld\n", (int)m->lags[i].partition,
                   (long long)m->lags[i].lag);
     }
-    ob_printf(b, "# HELP runtrack_db_errors_total Failed database statements on the ingest path.\n"
-                 "# TYPE runtrack_db_errors_total counter\nruntrack_db_errors_total %llu\n",
+    ob_printf(b,
+              "# HELP runtrack_db_errors_total Failed database statements on the ingest path.\n"
+              "# TYPE runtrack_db_errors_total counter\nruntrack_db_errors_total %llu\n",
               (unsigned long long)m->db_errors);
     pthread_mutex_unlock(&m->mu);
 }
@@ -331,8 +332,10 @@ int rt_metrics_render(rt_metrics_t *m, PGconn *conn, double stale_after_s, char 
     int db_up = conn && render_sql(&sql, conn, stale_after_s) == 0;
     if (db_up && sql.s)
         ob_printf(&b, "%s", sql.s);
-    ob_printf(&b, "# HELP runtrack_api_db_up Whether the API could query PostgreSQL.\n"
-                  "# TYPE runtrack_api_db_up gauge\nruntrack_api_db_up %d\n", db_up);
+    ob_printf(&b,
+              "# HELP runtrack_api_db_up Whether the API could query PostgreSQL.\n"
+              "# TYPE runtrack_api_db_up gauge\nruntrack_api_db_up %d\n",
+              db_up);
     free(sql.s);
     if (b.oom || sql.oom) {
         free(b.s);

@@ -15,14 +15,20 @@
 typedef struct rt_metrics rt_metrics_t;
 
 /* Histogram bucket upper bounds (the +Inf bucket is implicit). */
-#define RT_METRICS_BATCH_SIZE_BUCKETS {1, 10, 50, 100, 250, 500, 1000, 5000}
+#define RT_METRICS_BATCH_SIZE_BUCKETS                                                              \
+    {                                                                                              \
+        1, 10, 50, 100, 250, 500, 1000, 5000                                                       \
+    }
 #define RT_METRICS_BATCH_SIZE_NBUCKETS 8
-#define RT_METRICS_LATENCY_BUCKETS {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+#define RT_METRICS_LATENCY_BUCKETS                                                                 \
+    {                                                                                              \
+        0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5                                        \
+    }
 #define RT_METRICS_LATENCY_NBUCKETS 10
 
 /* Distinct dead-letter reasons and (topic, partition) lag entries kept; more are folded into
  * reason "other" / dropped, so that a misbehaving input cannot grow memory without bound. */
-#define RT_METRICS_MAX_REASONS 32
+#define RT_METRICS_MAX_REASONS    32
 #define RT_METRICS_MAX_PARTITIONS 512
 
 /* Returns a zeroed metrics object, or NULL when out of memory. Thread: any. */

@@ -29,8 +29,8 @@ static int num_arg(const char *opt, const char *s, double min, double max, doubl
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || v < min || v > max) {
-        fprintf(stderr, "rt_api_serve: --%s: expected a number from %g to %g, got '%s'\n", opt,
-                min, max, s);
+        fprintf(stderr, "rt_api_serve: --%s: expected a number from %g to %g, got '%s'\n", opt, min,
+                max, s);
         return -1;
     }
     *out = v;
@@ -96,8 +96,7 @@ int main(int argc, char **argv)
             if (num_arg("retention-days", optarg, 0, 100000, &v))
                 return 2;
             conf.retention.runs_days = conf.retention.run_results_days =
-                conf.retention.discovery_runs_days = conf.retention.dead_letters_days =
-                    (unsigned)v;
+                conf.retention.discovery_runs_days = conf.retention.dead_letters_days = (unsigned)v;
             break;
         case 'w': {
             int n = rt_health_parse_windows(optarg, conf.health.windows, RT_API_MAX_WINDOWS);

@@ -169,7 +169,11 @@ static void test_metrics_text(test_state_t *ts)
     CHECK(ts, strstr(text, "runtrack_batch_size_events_bucket{le=\"1000\"} 2\n") != NULL);
     CHECK(ts, strstr(text, "runtrack_batch_latency_seconds_bucket{le=\"2.5\"} 1\n") != NULL);
     CHECK(ts, strstr(text, "runtrack_batch_latency_seconds_count 2\n") != NULL);
-    CHECK(ts, strstr(text, "runtrack_consumer_lag_messages{topic=\"runtrack.events\",partition=\"3\"} 12\n") != NULL);
+    CHECK(
+        ts,
+        strstr(text,
+               "runtrack_consumer_lag_messages{topic=\"runtrack.events\",partition=\"3\"} 12\n") !=
+            NULL);
     CHECK(ts, strstr(text, "partition=\"4\"") == NULL);
     CHECK(ts, strstr(text, "runtrack_db_errors_total 1\n") != NULL);
     CHECK(ts, strstr(text, "runtrack_api_db_up 0\n") != NULL);
@@ -179,5 +183,5 @@ static void test_metrics_text(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
-          TEST(test_health_rule), TEST(test_parse_windows), TEST(test_parse_long),
-          TEST(test_token), TEST(test_metrics_text))
+          TEST(test_health_rule), TEST(test_parse_windows), TEST(test_parse_long), TEST(test_token),
+          TEST(test_metrics_text))
