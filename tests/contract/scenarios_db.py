@@ -10,6 +10,7 @@
     scenarios_db.py digest               print a digest of the consumer's tables (minus the
                                          consumer-clock columns) to compare two replays
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -61,10 +62,15 @@ def lit(s):
     return "'" + s.replace("'", "''") + "'"
 
 
-def column_types(table):
-    rows = psql("SELECT column_name || '|' || data_type FROM information_schema.columns "
-                f"WHERE table_schema = 'public' AND table_name = {lit(table)}")
-    return dict(r.split("|", 1) for r in rows.splitlines())
+def column_types():
+    """{table: {column: data_type}} for the public schema, in one round trip."""
+    types = {}
+    rows = psql("SELECT table_name || '|' || column_name || '|' || data_type "
+                "FROM information_schema.columns WHERE table_schema = 'public'")
+    for r in rows.splitlines():
+        t, c, d = r.split("|", 2)
+        types.setdefault(t, {})[c] = d
+    return types
 
 
 def expr(col, typ):
@@ -94,43 +100,55 @@ KEYS = {"run_results": "run_id", "discovery_runs": "id", "runs": "run_id"}
 
 
 def check(src):
+    """All the comparisons, with every query in one psql run (one line of output per query)."""
     problems = []
+    types = column_types()
+    queries, checks = [], []  # checks[i] interprets the output line of queries[i]
     for name, doc in scenarios(src):
+        run_id = doc["events"][0]["run_id"]
         for table, want in doc.get("expect", {}).items():
-            run_id = doc["events"][0]["run_id"]
             if table == "run_logs":
-                have = int(psql(f"SELECT count(*) FROM run_logs WHERE run_id = {lit(run_id)}"))
-                if have != want:
-                    problems.append(f"{name}: run_logs has {have} rows, expected {want}")
+                queries.append(f"SELECT count(*) FROM run_logs WHERE run_id = {lit(run_id)}")
+                checks.append(("logs", name, table, want))
                 continue
-            types = column_types(table)
             cols = list(want)
-            missing = [c for c in cols if c not in types]
+            missing = [c for c in cols if c not in types.get(table, {})]
             if missing:
                 problems.append(f"{name}: {table} has no column(s) {missing}")
                 continue
-            sel = ", ".join(expr(c, types[c]) for c in cols)
-            out = psql(f"SELECT json_build_array({sel}) FROM {table} "
-                       f"WHERE {KEYS[table]} = {lit(run_id)}")
-            if not out:
-                problems.append(f"{name}: no {table} row for {run_id}")
-                continue
-            have = json.loads(out)
-            for c, h in zip(cols, have):
-                if not same(want[c], h, types[c]):
-                    problems.append(f"{name}: {table}.{c} = {h!r}, expected {want[c]!r}")
+            sel = ", ".join(expr(c, types[table][c]) for c in cols)
+            queries.append(f"SELECT coalesce((SELECT json_build_array({sel}) FROM {table} "
+                           f"WHERE {KEYS[table]} = {lit(run_id)})::text, 'null')")
+            checks.append(("row", name, table, want))
+    queries.append("SELECT coalesce(json_agg(json_build_array(convert_from(msg_key, 'UTF8'), "
+                   "reason, payload_size, md5(payload)))::text, '[]') FROM dead_letters "
+                   "WHERE msg_key IS NOT NULL")
+    lines = psql(";\n".join(queries) + ";").splitlines()
+    if len(lines) != len(queries):
+        print(f"FAIL psql returned {len(lines)} lines for {len(queries)} queries")
+        return 1
+    for (kind, name, table, want), line in zip(checks, lines):
+        if kind == "logs":
+            if int(line) != want:
+                problems.append(f"{name}: run_logs has {line} rows, expected {want}")
+            continue
+        have = json.loads(line)
+        if have is None:
+            problems.append(f"{name}: no {table} row for the run")
+            continue
+        for c, h in zip(want, have):
+            if not same(want[c], h, types[table][c]):
+                problems.append(f"{name}: {table}.{c} = {h!r}, expected {want[c]!r}")
+    dead = {k: (r, size, md5) for k, r, size, md5 in json.loads(lines[-1]) or []}
     for fname, raw, reason, why in invalid(src):
         key = "invalid/" + fname
-        out = psql("SELECT reason || '|' || payload_size || '|' || (payload = decode("
-                   f"{lit(raw.hex())}, 'hex'))::text FROM dead_letters "
-                   f"WHERE msg_key = convert_to({lit(key)}, 'UTF8')")
-        if not out:
+        if key not in dead:
             problems.append(f"{key}: no dead_letters row ({why})")
             continue
-        got_reason, size, same_bytes = out.split("|")
+        got_reason, size, md5 = dead[key]
         if got_reason != reason:
             problems.append(f"{key}: dead-letter reason {got_reason}, expected {reason} ({why})")
-        if int(size) != len(raw) or same_bytes != "true":
+        if size != len(raw) or md5 != hashlib.md5(raw).hexdigest():
             problems.append(f"{key}: dead letter does not hold the raw record ({size} bytes)")
     for p in problems:
         print("FAIL " + p)
@@ -140,15 +158,14 @@ def check(src):
 
 
 def digest():
-    parts = []
+    queries = []
     for table, order, drop in (("run_results", "run_id", ""), ("discovery_runs", "id", ""),
                                ("runs", "run_id", ""), ("run_logs", "run_id, seq", ""),
                                ("dead_letters", "topic, partition, \"offset\"",
                                 " - 'received_at' - 'id'")):
-        parts.append(table + " " + psql(
-            f"SELECT count(*) || ' ' || coalesce(md5(string_agg((to_jsonb(t){drop})::text, '|' "
-            f"ORDER BY {order})), '-') FROM {table} t"))
-    print("\n".join(parts))
+        queries.append(f"SELECT '{table} ' || count(*) || ' ' || coalesce(md5(string_agg("
+                       f"(to_jsonb(t){drop})::text, '|' ORDER BY {order})), '-') FROM {table} t")
+    print(psql(";\n".join(queries) + ";"))
     return 0
 
 
