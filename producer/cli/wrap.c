@@ -211,8 +211,15 @@ int cli_wrap(cli_opts_t *o, char **argv)
         if (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)
             _exit(126);
         execvp(argv[0], argv);
+        /* Only async-signal-safe calls here: the parent has other threads (libruntrack's). */
         int e = errno;
-        dprintf(2, "runtrack run: cannot execute %s: %s\n", argv[0], strerror(e));
+        const char *why = e == ENOENT ? ": command not found\n"
+                          : e == EACCES ? ": permission denied\n"
+                                        : ": cannot execute\n";
+        if (write(2, "runtrack run: ", 14) < 0 || write(2, argv[0], strlen(argv[0])) < 0 ||
+            write(2, why, strlen(why)) < 0) {
+            /* nothing more we can do */
+        }
         _exit(e == ENOENT ? 127 : 126);
     }
     close(outp[1]);
