@@ -58,8 +58,8 @@ static int begin_locked(PGconn *conn, char *errbuf, size_t errsize)
              (long long)RT_MIGRATE_LOCK_KEY);
     if (exec_cmd(conn, "BEGIN", "migrate: BEGIN", errbuf, errsize) < 0)
         return -1;
-    if (exec_cmd(conn, "SET LOCAL client_min_messages = warning", "migrate: SET", errbuf,
-                 errsize) < 0)
+    if (exec_cmd(conn, "SET LOCAL client_min_messages = warning", "migrate: SET", errbuf, errsize) <
+        0)
         return -1;
     return exec_cmd(conn, lock_sql, "migrate: advisory lock", errbuf, errsize);
 }
@@ -71,8 +71,8 @@ static int check_list(const rt_migration_t *list, size_t count, char *errbuf, si
         if (list[i].version < 1 || !list[i].name || !list[i].sql ||
             (i > 0 && list[i].version <= list[i - 1].version)) {
             char msg[80];
-            snprintf(msg, sizeof msg, "migrate: embedded migration #%zu is malformed or out of order",
-                     i);
+            snprintf(msg, sizeof msg,
+                     "migrate: embedded migration #%zu is malformed or out of order", i);
             set_err(errbuf, errsize, msg, NULL);
             return -1;
         }
@@ -83,8 +83,7 @@ static int check_list(const rt_migration_t *list, size_t count, char *errbuf, si
 /* Applies one migration inside an open, locked transaction unless it is already recorded.
  * Sets *did to 1 when it ran the SQL. Returns 0 or -1 (transaction left for the caller to roll
  * back). */
-static int apply_one(PGconn *conn, const rt_migration_t *m, int *did, char *errbuf,
-                     size_t errsize)
+static int apply_one(PGconn *conn, const rt_migration_t *m, int *did, char *errbuf, size_t errsize)
 {
     char version[16], prefix[160];
     const char *params[2] = {version, m->name};
@@ -106,8 +105,8 @@ static int apply_one(PGconn *conn, const rt_migration_t *m, int *did, char *errb
          * migrated by a build whose migrations diverge from ours: refuse rather than guess. */
         if (strcmp(PQgetvalue(res, 0, 0), m->name) != 0) {
             char detail[160];
-            snprintf(detail, sizeof detail, "database records version %d as \"%.64s\"",
-                     m->version, PQgetvalue(res, 0, 0));
+            snprintf(detail, sizeof detail, "database records version %d as \"%.64s\"", m->version,
+                     PQgetvalue(res, 0, 0));
             set_err(errbuf, errsize, prefix, detail);
             goto out;
         }
@@ -120,8 +119,9 @@ static int apply_one(PGconn *conn, const rt_migration_t *m, int *did, char *errb
     if (exec_cmd(conn, m->sql, prefix, errbuf, errsize) < 0)
         goto out;
 
-    res = PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)",
-                       2, NULL, params, NULL, NULL, 0);
+    res =
+        PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)",
+                     2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         set_err(errbuf, errsize, "migrate: recording migration", result_error(conn, res));
         goto out;
@@ -162,8 +162,8 @@ int rt_migrate_apply_list(PGconn *conn, const rt_migration_t *list, size_t count
     /* Creating the bookkeeping table under the lock too: concurrent CREATE TABLE IF NOT EXISTS
      * can otherwise fail with a unique violation in the catalog. */
     if (begin_locked(conn, errbuf, errsize) < 0 ||
-        exec_cmd(conn, create_table_sql, "migrate: creating schema_migrations", errbuf,
-                 errsize) < 0 ||
+        exec_cmd(conn, create_table_sql, "migrate: creating schema_migrations", errbuf, errsize) <
+            0 ||
         exec_cmd(conn, "COMMIT", "migrate: COMMIT", errbuf, errsize) < 0)
         goto out;
 
@@ -217,8 +217,7 @@ int rt_migrate_status(PGconn *conn, int *current, int *pending, char *errbuf, si
     if (exists) {
         res = PQexec(conn, "SELECT version FROM schema_migrations ORDER BY version");
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            set_err(errbuf, errsize, "migrate: reading schema_migrations",
-                    result_error(conn, res));
+            set_err(errbuf, errsize, "migrate: reading schema_migrations", result_error(conn, res));
             goto out;
         }
     }

@@ -20,7 +20,7 @@
 
 /* One embedded migration. */
 typedef struct rt_migration {
-    int version;     /* NNNN of the file name, >= 1, strictly increasing in rt_migrations[] */
+    int version;      /* NNNN of the file name, >= 1, strictly increasing in rt_migrations[] */
     const char *name; /* the file name's "name" part */
     const char *sql;  /* the file's text; may hold several statements */
 } rt_migration_t;
@@ -55,8 +55,7 @@ __attribute__((warn_unused_result)) int rt_migrate_apply_list(PGconn *conn,
  * highest recorded version (0 if none, including when schema_migrations does not exist yet),
  * *pending (may be NULL) the number of embedded migrations not recorded yet.
  * Returns 0, or -1 with errbuf filled. */
-__attribute__((warn_unused_result)) int rt_migrate_status(PGconn *conn, int *current,
-                                                          int *pending, char *errbuf,
-                                                          size_t errsize);
+__attribute__((warn_unused_result)) int rt_migrate_status(PGconn *conn, int *current, int *pending,
+                                                          char *errbuf, size_t errsize);
 
 #endif

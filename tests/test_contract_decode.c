@@ -93,7 +93,8 @@ static void test_valid_examples(test_state_t *ts)
             /* A scenario: decode each event as the producer would send it (compact JSON). */
             size_t i;
             json_t *e;
-            json_array_foreach(events, i, e) {
+            json_array_foreach(events, i, e)
+            {
                 char *one = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
                 CHECK(ts, one != NULL);
                 if (one)
@@ -150,8 +151,8 @@ static void test_invalid_examples(test_state_t *ts)
         rt_dead_reason_t why = decode_one(buf, flen, detail, sizeof detail);
         const char *got = why == RT_DEAD_NONE ? "(accepted)" : rt_dead_reason_name(why);
         if (strcmp(got, cols[4]) != 0)
-            fprintf(stderr, "invalid/%s: expected %s (%s), got %s: %s\n", cols[0], cols[4],
-                    cols[3], got, detail);
+            fprintf(stderr, "invalid/%s: expected %s (%s), got %s: %s\n", cols[0], cols[4], cols[3],
+                    got, detail);
         CHECK_STR(ts, got, cols[4]);
         /* Every rejection explains itself in one line. */
         CHECK(ts, why == RT_DEAD_NONE || (detail[0] && !strchr(detail, '\n')));

@@ -60,8 +60,7 @@ static int query_value(PGconn *c, const char *sql, char *buf, size_t size)
 static int reset_schema(PGconn *c)
 {
     return exec_ok(c, "SET client_min_messages = warning") &&
-           exec_ok(c, "DROP SCHEMA IF EXISTS public CASCADE") &&
-           exec_ok(c, "CREATE SCHEMA public");
+           exec_ok(c, "DROP SCHEMA IF EXISTS public CASCADE") && exec_ok(c, "CREATE SCHEMA public");
 }
 
 /* The embedded table is what the build produced from schemas/sql/: sorted, named, non-empty, and
@@ -118,8 +117,8 @@ static void test_apply_idempotent(test_state_t *ts)
     char buf[64];
     CHECK(ts, query_value(c, "SELECT count(*) FROM schema_migrations", buf, sizeof buf));
     CHECK(ts, strtol(buf, NULL, 10) == (long)rt_migrations_count);
-    CHECK(ts, query_value(c, "SELECT name FROM schema_migrations WHERE version = 3", buf,
-                          sizeof buf));
+    CHECK(ts,
+          query_value(c, "SELECT name FROM schema_migrations WHERE version = 3", buf, sizeof buf));
     CHECK_STR(ts, buf, "runs");
     PQfinish(c);
 }
@@ -310,15 +309,15 @@ static void check_columns(test_state_t *ts, PGconn *c, const char *table, const 
                           size_t n)
 {
     const char *params[1] = {table};
-    PGresult *r = PQexecParams(
-        c,
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
-        "       pg_get_expr(d.adbin, d.adrelid)"
-        "  FROM pg_attribute a LEFT JOIN pg_attrdef d"
-        "    ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-        " WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-        " ORDER BY a.attnum",
-        1, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+                     "       pg_get_expr(d.adbin, d.adrelid)"
+                     "  FROM pg_attribute a LEFT JOIN pg_attrdef d"
+                     "    ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+                     " WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+                     " ORDER BY a.attnum",
+                     1, NULL, params, NULL, NULL, 0);
     REQUIRE(ts, PQresultStatus(r) == PGRES_TUPLES_OK);
     CHECK(ts, PQntuples(r) == (int)n);
     for (int i = 0; i < PQntuples(r) && i < (int)n; i++) {
@@ -371,21 +370,23 @@ static void test_seed_tables(test_state_t *ts)
                           buf, sizeof buf));
     CHECK(ts, buf[0] != '\0');
     /* The runs listing indexes named in the contract. */
-    CHECK(ts, query_value(c,
-                          "SELECT count(*) FROM pg_indexes WHERE tablename = 'runs' AND indexdef IN ("
-                          "'CREATE INDEX runs_started_at_idx ON public.runs USING btree "
-                          "(started_at DESC, run_id DESC)',"
-                          "'CREATE INDEX runs_job_started_at_idx ON public.runs USING btree "
-                          "(job, started_at DESC)',"
-                          "'CREATE INDEX runs_running_idx ON public.runs USING btree "
-                          "(last_event_at) WHERE (status = ''running''::text)')",
-                          buf, sizeof buf));
+    CHECK(ts,
+          query_value(c,
+                      "SELECT count(*) FROM pg_indexes WHERE tablename = 'runs' AND indexdef IN ("
+                      "'CREATE INDEX runs_started_at_idx ON public.runs USING btree "
+                      "(started_at DESC, run_id DESC)',"
+                      "'CREATE INDEX runs_job_started_at_idx ON public.runs USING btree "
+                      "(job, started_at DESC)',"
+                      "'CREATE INDEX runs_running_idx ON public.runs USING btree "
+                      "(last_event_at) WHERE (status = ''running''::text)')",
+                      buf, sizeof buf));
     CHECK_STR(ts, buf, "3");
     /* Every other agreed table exists, and the column comments say what fills them. */
-    CHECK(ts, query_value(c,
-                          "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename"
-                          " IN ('runs','run_logs','dead_letters','consumer_offsets','schema_migrations')",
-                          buf, sizeof buf));
+    CHECK(ts, query_value(
+                  c,
+                  "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename"
+                  " IN ('runs','run_logs','dead_letters','consumer_offsets','schema_migrations')",
+                  buf, sizeof buf));
     CHECK_STR(ts, buf, "5");
     CHECK(ts, query_value(c,
                           "SELECT count(*) FROM information_schema.columns col"
@@ -408,16 +409,16 @@ static void test_seed_queries(test_state_t *ts)
     REQUIRE(ts, reset_schema(c));
     REQUIRE(ts, rt_migrate_apply(c, &applied, err, sizeof err) == 0);
 
-    REQUIRE(ts, exec_ok(c,
-                        "INSERT INTO run_results (file_name, start_time_df, events_count_start,"
-                        " urls_count_start, events_count_end, urls_count_end, new_events_in_db,"
-                        " new_urls_in_db, time_stamp, elapsed_time, run_id) VALUES"
-                        " ('fb_v2.py', '2025-10-24T14:30:00.123456', 1000, 500, 1050, 525, 50, 25,"
-                        "  '2025-10-24 15:00:45.246912', '0 days 00:30:45.123456',"
-                        "  '019a1b2c-3d4e-7f00-8a1b-2c3d4e5f6071'),"
-                        " ('fb_v2.py', '2025-10-25T14:30:00.000000', 1050, 525, 1060, 530, 10, 5,"
-                        "  '2025-10-26 16:30:00.000000', '1 days 02:00:00.000000',"
-                        "  '019a1b2c-3d4e-7f00-8a1b-2c3d4e5f6072')"));
+    REQUIRE(ts,
+            exec_ok(c, "INSERT INTO run_results (file_name, start_time_df, events_count_start,"
+                       " urls_count_start, events_count_end, urls_count_end, new_events_in_db,"
+                       " new_urls_in_db, time_stamp, elapsed_time, run_id) VALUES"
+                       " ('fb_v2.py', '2025-10-24T14:30:00.123456', 1000, 500, 1050, 525, 50, 25,"
+                       "  '2025-10-24 15:00:45.246912', '0 days 00:30:45.123456',"
+                       "  '019a1b2c-3d4e-7f00-8a1b-2c3d4e5f6071'),"
+                       " ('fb_v2.py', '2025-10-25T14:30:00.000000', 1050, 525, 1060, 530, 10, 5,"
+                       "  '2025-10-26 16:30:00.000000', '1 days 02:00:00.000000',"
+                       "  '019a1b2c-3d4e-7f00-8a1b-2c3d4e5f6072')"));
     /* Seed 000's summary query, verbatim. */
     PGresult *r = PQexec(c, "\n    SELECT\n        file_name,\n        COUNT(*) as num_runs,\n"
                             "        SUM(new_events_in_db) as total_events_added,\n"
@@ -443,26 +444,27 @@ static void test_seed_queries(test_state_t *ts)
 
     /* Seed 001: a completed, a later failed and an earlier completed discovery run; the last
      * successful one is the completed run with the latest completed_at. */
-    REQUIRE(ts, exec_ok(c,
-                        "INSERT INTO discovery_runs (id, started_at, completed_at, duration_seconds,"
-                        " status, naics_codes, posted_from, posted_to, api_calls_made,"
-                        " opportunities_found, created_at) VALUES"
-                        " ('019a0000-0000-7000-8000-000000000001', '2025-10-23 10:00:00',"
-                        "  '2025-10-23 10:05:00', 300.00, 'completed', '{541511}', '2025-10-01',"
-                        "  '2025-10-23', 10, 5, '2025-10-23 10:00:00'),"
-                        " ('019a0000-0000-7000-8000-000000000002', '2025-10-24 10:00:00',"
-                        "  '2025-10-24 10:02:30.25', 150.25, 'completed', '{541511,541512}',"
-                        "  '2025-10-01', '2025-10-24', 42, 120, '2025-10-24 10:00:00'),"
-                        " ('019a0000-0000-7000-8000-000000000003', '2025-10-25 10:00:00',"
-                        "  '2025-10-25 10:00:07', 7.00, 'failed', '{541511}', '2025-10-01',"
-                        "  '2025-10-25', 1, 0, '2025-10-25 10:00:00')"));
+    REQUIRE(ts,
+            exec_ok(c, "INSERT INTO discovery_runs (id, started_at, completed_at, duration_seconds,"
+                       " status, naics_codes, posted_from, posted_to, api_calls_made,"
+                       " opportunities_found, created_at) VALUES"
+                       " ('019a0000-0000-7000-8000-000000000001', '2025-10-23 10:00:00',"
+                       "  '2025-10-23 10:05:00', 300.00, 'completed', '{541511}', '2025-10-01',"
+                       "  '2025-10-23', 10, 5, '2025-10-23 10:00:00'),"
+                       " ('019a0000-0000-7000-8000-000000000002', '2025-10-24 10:00:00',"
+                       "  '2025-10-24 10:02:30.25', 150.25, 'completed', '{541511,541512}',"
+                       "  '2025-10-01', '2025-10-24', 42, 120, '2025-10-24 10:00:00'),"
+                       " ('019a0000-0000-7000-8000-000000000003', '2025-10-25 10:00:00',"
+                       "  '2025-10-25 10:00:07', 7.00, 'failed', '{541511}', '2025-10-01',"
+                       "  '2025-10-25', 1, 0, '2025-10-25 10:00:00')"));
     /* get_last_successful_run as SQLAlchemy emits it: filter status, order by completed_at desc,
      * LIMIT 1 (.first()). */
-    CHECK(ts, query_value(c,
-                          "SELECT discovery_runs.id, discovery_runs.completed_at FROM discovery_runs"
-                          " WHERE discovery_runs.status = 'completed'"
-                          " ORDER BY discovery_runs.completed_at DESC LIMIT 1",
-                          buf, sizeof buf));
+    CHECK(ts,
+          query_value(c,
+                      "SELECT discovery_runs.id, discovery_runs.completed_at FROM discovery_runs"
+                      " WHERE discovery_runs.status = 'completed'"
+                      " ORDER BY discovery_runs.completed_at DESC LIMIT 1",
+                      buf, sizeof buf));
     CHECK_STR(ts, buf, "019a0000-0000-7000-8000-000000000002");
     /* cleanup_old_runs: DELETE ... WHERE created_at < cutoff. */
     CHECK(ts, exec_ok(c, "DELETE FROM discovery_runs WHERE created_at < '2025-10-24 00:00:00'"));
@@ -471,6 +473,7 @@ static void test_seed_queries(test_state_t *ts)
     PQfinish(c);
 }
 
-TEST_MAIN(TEST(test_embedded_list), TEST(test_apply_idempotent), TEST(test_lock_key), TEST(test_concurrent_runners),
-         
+TEST_MAIN(TEST(test_embedded_list), TEST(test_apply_idempotent), TEST(test_lock_key),
+          TEST(test_concurrent_runners),
+
           TEST(test_failure_and_divergence), TEST(test_seed_tables), TEST(test_seed_queries))

@@ -50,7 +50,9 @@ int main(int argc, char **argv)
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     if (e || md->topic_cnt != 1 || md->topics[0].err) {
         fprintf(stderr, "topic_dump: metadata for %s: %s\n", argv[2],
-                rd_kafka_err2str(e ? e : md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN));
+                rd_kafka_err2str(e                    ? e
+                                 : md->topic_cnt == 1 ? md->topics[0].err
+                                                      : RD_KAFKA_RESP_ERR_UNKNOWN));
         goto out;
     }
     nparts = md->topics[0].partition_cnt;
@@ -76,9 +78,11 @@ int main(int argc, char **argv)
             eofs++;
         } else if (m->err) {
             fprintf(stderr, "topic_dump: %s\n", rd_kafka_message_errstr(m));
-        } else if (memchr(m->payload, '\n', m->len) || (m->key && memchr(m->key, '\n', m->key_len))) {
-            fprintf(stderr, "topic_dump: partition %" PRId32 " offset %" PRId64
-                            ": raw newline in record\n", m->partition, m->offset);
+        } else if (memchr(m->payload, '\n', m->len) ||
+                   (m->key && memchr(m->key, '\n', m->key_len))) {
+            fprintf(stderr,
+                    "topic_dump: partition %" PRId32 " offset %" PRId64 ": raw newline in record\n",
+                    m->partition, m->offset);
             bad++;
         } else {
             printf("%" PRId32 "\t%.*s\t%.*s\n", m->partition, (int)m->key_len,
