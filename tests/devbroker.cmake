@@ -21,3 +21,8 @@ set_tests_properties(fault.devbroker.control PROPERTIES
 # deploy/pg.sh start/stop leaves no process and no directory.
 add_test(NAME integration.pg.lifecycle COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/pg_lifecycle.sh)
 set_tests_properties(integration.pg.lifecycle PROPERTIES LABELS integration TIMEOUT 120)
+
+# Command line of runtrack-devbroker (no servers needed).
+add_test(NAME unit.devbroker.cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/cli.sh)
+set_tests_properties(unit.devbroker.cli PROPERTIES LABELS unit TIMEOUT 60
+  ENVIRONMENT "RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>")

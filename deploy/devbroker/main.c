@@ -49,8 +49,8 @@ static void on_signal(int sig) {
 }
 
 typedef struct topic_spec {
-    const char *name; /* points into argv */
-    int partitions;   /* 0 = use --partitions */
+    char name[250]; /* Kafka topic names are at most 249 characters */
+    int partitions; /* 0 = use --partitions */
 } topic_spec_t;
 
 typedef struct options {
@@ -554,26 +554,32 @@ static int parse_options(int argc, char **argv, options_t *o) {
             o->partitions = (int)v;
             break;
         case 't': {
-            char *colon = strchr(optarg, ':');
+            /* Copied, not split in place, so ps shows the command line as given. */
+            const char *colon = strchr(optarg, ':');
+            size_t len = colon ? (size_t)(colon - optarg) : strlen(optarg);
+            topic_spec_t *t = &o->topics[o->topic_cnt];
 
             if (o->topic_cnt >= MAX_TOPICS) {
                 fprintf(stderr, "runtrack-devbroker: at most %d --topic options\n", MAX_TOPICS);
                 return 2;
             }
-            if (colon) {
-                *colon = '\0';
-                if (parse_int(colon + 1, 1, 100000, &v) != 0) {
-                    fprintf(stderr, "runtrack-devbroker: --topic %s: bad partition count '%s'\n",
-                            optarg, colon + 1);
-                    return 2;
-                }
-                o->topics[o->topic_cnt].partitions = (int)v;
-            }
-            if (!*optarg) {
-                fprintf(stderr, "runtrack-devbroker: --topic needs a name\n");
+            if (len == 0 || len >= sizeof(t->name)) {
+                fprintf(stderr, "runtrack-devbroker: --topic needs a name of 1..%zu characters\n",
+                        sizeof(t->name) - 1);
                 return 2;
             }
-            o->topics[o->topic_cnt++].name = optarg;
+            memcpy(t->name, optarg, len);
+            t->name[len] = '\0';
+            t->partitions = 0;
+            if (colon) {
+                if (parse_int(colon + 1, 1, 100000, &v) != 0) {
+                    fprintf(stderr, "runtrack-devbroker: --topic %s: bad partition count '%s'\n",
+                            t->name, colon + 1);
+                    return 2;
+                }
+                t->partitions = (int)v;
+            }
+            o->topic_cnt++;
             break;
         }
         case 'f':
@@ -691,6 +697,9 @@ int main(int argc, char **argv) {
 
     /* The mock cluster needs a client handle to run on; this producer never produces. */
     conf = rd_kafka_conf_new();
+    /* Without --debug, hide the dummy handle's notice that it has no bootstrap.servers. */
+    if (!o.debug)
+        (void)rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr));
     if (o.debug && rd_kafka_conf_set(conf, "debug", o.debug, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "runtrack-devbroker: --debug: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
