@@ -12,7 +12,15 @@ CID=$("$RUNTRACK_BUILD_DIR/examples/c_scraper" 15 1) && ok "c_scraper" || fail "
 RUNTRACK_CLI=$RT "$RUNTRACK_SOURCE_DIR/examples/shell_scraper.sh" >"$tmp/sh.out" 2>&1 &&
     ok "shell_scraper.sh" || fail "shell_scraper.sh exited $?: $(cat "$tmp/sh.out")"
 SID=$(sed -n 's/^run //p' "$tmp/sh.out")
-PID=$(RUNTRACK_LIB=$RUNTRACK_BUILD_DIR/producer/libruntrack.so.0 \
+LIB=$RUNTRACK_BUILD_DIR/producer/libruntrack.so.0
+pyenv=()
+if ldd "$LIB" | grep -q libasan; then
+    # A sanitizer build (build-asan): the ASan runtime must come first in python3 too, and
+    # python's own allocations are not ours to leak-check.
+    pyenv=(LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+        ASAN_OPTIONS=detect_leaks=0)
+fi
+PID=$(env "${pyenv[@]}" RUNTRACK_LIB="$LIB" \
     /usr/bin/python3 "$RUNTRACK_SOURCE_DIR/examples/python/example.py") &&
     ok "python example" || fail "python example exited $?"
 
