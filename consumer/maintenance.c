@@ -221,6 +221,19 @@ int rt_maint_run_once(PGconn *conn, const rt_api_conf_t *conf, rt_maint_stats_t 
     return 0;
 }
 
+/* Session advisory lock so that of several consumers sharing a database only one runs a pass
+ * at a time (the statements are safe concurrently, but the work would be duplicated). fn is
+ * pg_try_advisory_lock or pg_advisory_unlock; returns 1 when it answered true. */
+static int maint_lock(PGconn *conn, const char *fn)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT %s(%lld)", fn, RT_MAINT_LOCK_KEY);
+    PGresult *r = PQexec(conn, sql);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return ok;
+}
+
 static void *maint_main(void *arg)
 {
     rt_maint_t *m = arg;
@@ -234,10 +247,13 @@ static void *maint_main(void *arg)
         }
         if (!m->conn)
             m->conn = rt_api_pg_connect(m->conf->pg_dsn, 0, 60000, err, sizeof err);
-        if (m->conn) {
+        if (m->conn && !maint_lock(m->conn, "pg_try_advisory_lock")) {
+            /* Another consumer instance is doing this pass; wait for the next one. */
+        } else if (m->conn) {
             rt_maint_stats_t st = {0};
             if (rt_maint_run_once(m->conn, m->conf, &st, err, sizeof err) != 0)
                 fprintf(stderr, "runtrack maintenance: %s\n", err);
+            maint_lock(m->conn, "pg_advisory_unlock");
             if (st.stale_closed || st.runs_deleted || st.logs_deleted || st.run_results_deleted ||
                 st.discovery_runs_deleted || st.dead_letters_deleted)
                 fprintf(stderr,

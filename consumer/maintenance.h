@@ -13,6 +13,10 @@
 
 typedef struct rt_maint rt_maint_t;
 
+/* Session advisory lock key held by the maintenance thread during a pass ("rtmaint" in ASCII),
+ * so that several consumers on one database take turns. */
+#define RT_MAINT_LOCK_KEY 0x72746d61696e74LL
+
 typedef struct rt_maint_stats {
     long stale_closed; /* runs closed as failed */
     long runs_deleted; /* runs past retention */
