@@ -124,8 +124,8 @@ int main(int argc, char **argv)
         runtrack_counter_t c[] = {{"sites_completed", i}, {"sites_total", 300}};
         EXPECT(TIMED(runtrack_run_progress(a, c, 2, 10.0, 20.0, NULL, 0)) == RUNTRACK_OK);
     }
-    EXPECT(TIMED(runtrack_run_pause(a, "outage")) == RUNTRACK_OK);
-    EXPECT(TIMED(runtrack_run_resume(a, NULL)) == RUNTRACK_OK);
+    EXPECT(TIMED(runtrack_run_pause(a, "outage", NULL, 0)) == RUNTRACK_OK);
+    EXPECT(TIMED(runtrack_run_resume(a, NULL, NULL, 0)) == RUNTRACK_OK);
     runtrack_counter_t fc[] = {{"found", 7}};
     runtrack_finish_opts_t fo = {.counters = fc, .n_counters = 1};
     EXPECT(TIMED(runtrack_run_finish(a, RUNTRACK_COMPLETED, &fo, NULL, 0)) == RUNTRACK_OK);

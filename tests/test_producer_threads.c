@@ -42,8 +42,8 @@ static void *work(void *arg)
         if (e != RUNTRACK_OK)
             w->failures++;
         if (i == CALLS / 2 && w->id < 2) {
-            if (runtrack_run_pause(run, "half way") != RUNTRACK_OK ||
-                runtrack_run_resume(run, NULL) != RUNTRACK_OK)
+            if (runtrack_run_pause(run, "half way", NULL, 0) != RUNTRACK_OK ||
+                runtrack_run_resume(run, NULL, NULL, 0) != RUNTRACK_OK)
                 w->failures++;
         }
     }

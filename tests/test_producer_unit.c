@@ -228,8 +228,8 @@ static void test_run_api_offline(test_state_t *ts)
     CHECK(ts, runtrack_run_logf(run, RUNTRACK_WARNING, "n=%d", 2) == RUNTRACK_OK);
     CHECK(ts, runtrack_run_logf(run, RUNTRACK_ERROR, "%s", "three") == RUNTRACK_OK);
     CHECK(ts, runtrack_run_logf(run, RUNTRACK_ERROR, "four") == RUNTRACK_ERR_QUEUE_FULL);
-    CHECK(ts, runtrack_run_pause(run, "why") == RUNTRACK_OK);
-    CHECK(ts, runtrack_run_resume(run, NULL) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_pause(run, "why", NULL, 0) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_resume(run, NULL, NULL, 0) == RUNTRACK_OK);
     CHECK(ts, runtrack_run_finish(run, (runtrack_status_t)0, NULL, err, sizeof err) ==
                   RUNTRACK_ERR_INVALID_ARG);
     runtrack_finish_opts_t fo = {.error_details_json = "{"};

@@ -452,7 +452,9 @@ static int cmd_pause(cli_opts_t *o, int argc, char **argv)
     runtrack_run_t *run = attach(o, &rt, &code);
     if (!run)
         return code;
-    return done(rt, run, runtrack_run_pause(run, g_reason), NULL, o->timeout_ms);
+    char err[512] = "";
+    runtrack_err_t e = runtrack_run_pause(run, g_reason, err, sizeof err);
+    return done(rt, run, e, err, o->timeout_ms);
 }
 
 static int cmd_resume(cli_opts_t *o, int argc, char **argv)
@@ -465,7 +467,9 @@ static int cmd_resume(cli_opts_t *o, int argc, char **argv)
     runtrack_run_t *run = attach(o, &rt, &code);
     if (!run)
         return code;
-    return done(rt, run, runtrack_run_resume(run, g_reason), NULL, o->timeout_ms);
+    char err[512] = "";
+    runtrack_err_t e = runtrack_run_resume(run, g_reason, err, sizeof err);
+    return done(rt, run, e, err, o->timeout_ms);
 }
 
 static int cmd_heartbeat(cli_opts_t *o, int argc, char **argv)
@@ -478,7 +482,9 @@ static int cmd_heartbeat(cli_opts_t *o, int argc, char **argv)
     runtrack_run_t *run = attach(o, &rt, &code);
     if (!run)
         return code;
-    return done(rt, run, runtrack_run_heartbeat(run), NULL, o->timeout_ms);
+    char err[512] = "";
+    runtrack_err_t e = runtrack_run_heartbeat(run, err, sizeof err);
+    return done(rt, run, e, err, o->timeout_ms);
 }
 
 static const char *g_status, *g_error, *g_error_details;

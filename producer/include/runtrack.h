@@ -244,7 +244,10 @@ RUNTRACK_API runtrack_err_t runtrack_run_progress(runtrack_run_t *run,
 RUNTRACK_API runtrack_err_t runtrack_run_counter(runtrack_run_t *run, const char *name,
                                                  int64_t value);
 
-/* Records a run.log line. Messages over 65536 bytes are cut at a UTF-8 boundary; invalid UTF-8
+/* Log calls are the hot path and return a code only (no errstr): INVALID_ARG (NULL run or
+ * message, unknown level), JSON (fields_json not an object), STATE (run finished), QUEUE_FULL,
+ * NOMEM say everything there is to say.
+ * Records a run.log line. Messages over 65536 bytes are cut at a UTF-8 boundary; invalid UTF-8
  * becomes U+FFFD. fields_json is a JSON object or NULL. Returns RUNTRACK_ERR_QUEUE_FULL when
  * log.queue.max undelivered lines are already held (the line is dropped and counted). */
 RUNTRACK_API runtrack_err_t runtrack_run_log(runtrack_run_t *run, runtrack_level_t level,
@@ -256,13 +259,16 @@ RUNTRACK_API runtrack_err_t runtrack_run_vlogf(runtrack_run_t *run, runtrack_lev
                                                const char *fmt, va_list ap)
     RUNTRACK_PRINTF(3, 0);
 
-/* Records run.paused / run.resumed; reason may be NULL. */
-RUNTRACK_API runtrack_err_t runtrack_run_pause(runtrack_run_t *run, const char *reason);
-RUNTRACK_API runtrack_err_t runtrack_run_resume(runtrack_run_t *run, const char *reason);
+/* Records run.paused / run.resumed; reason may be NULL (longer than 1024 bytes: cut). */
+RUNTRACK_API runtrack_err_t runtrack_run_pause(runtrack_run_t *run, const char *reason,
+                                               char *errstr, size_t errstr_size);
+RUNTRACK_API runtrack_err_t runtrack_run_resume(runtrack_run_t *run, const char *reason,
+                                                char *errstr, size_t errstr_size);
 
 /* Records run.heartbeat now (the background thread also sends one every heartbeat.interval.ms
  * while a run started by this client is open). */
-RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run);
+RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *errstr,
+                                                   size_t errstr_size);
 
 typedef struct runtrack_finish_opts {
     const runtrack_counter_t *end_counts; /* e.g. {"events", 1050}, {"urls", 525} */

@@ -1239,43 +1239,54 @@ RUNTRACK_API runtrack_err_t runtrack_run_logf(runtrack_run_t *run, runtrack_leve
     return err;
 }
 
-static runtrack_err_t pause_resume(rt_run_t *run, rt_event_type_t type, const char *reason)
+static runtrack_err_t pause_resume(rt_run_t *run, rt_event_type_t type, const char *reason,
+                                   char *errstr, size_t errstr_size)
 {
-    if (!run)
+    if (!run) {
+        rt_seterr(errstr, errstr_size, "run is NULL");
         return RUNTRACK_ERR_INVALID_ARG;
+    }
     rt_buf_t d = {0};
     if (reason) {
         rt_buf_adds(&d, "{\"reason\":");
         rt_buf_add_jstr(&d, reason, rt_utf8_cut(reason, strlen(reason), 1024));
         rt_buf_addc(&d, '}');
     }
-    return record_lifecycle(run, type, &d, NULL, 0, NULL, 0);
+    return record_lifecycle(run, type, &d, NULL, 0, errstr, errstr_size);
 }
 
-RUNTRACK_API runtrack_err_t runtrack_run_pause(runtrack_run_t *run, const char *reason)
+RUNTRACK_API runtrack_err_t runtrack_run_pause(runtrack_run_t *run, const char *reason,
+                                               char *errstr, size_t errstr_size)
 {
-    return pause_resume(run, RT_EV_PAUSED, reason);
+    return pause_resume(run, RT_EV_PAUSED, reason, errstr, errstr_size);
 }
 
-RUNTRACK_API runtrack_err_t runtrack_run_resume(runtrack_run_t *run, const char *reason)
+RUNTRACK_API runtrack_err_t runtrack_run_resume(runtrack_run_t *run, const char *reason,
+                                                char *errstr, size_t errstr_size)
 {
-    return pause_resume(run, RT_EV_RESUMED, reason);
+    return pause_resume(run, RT_EV_RESUMED, reason, errstr, errstr_size);
 }
 
-RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run)
+RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *errstr,
+                                                   size_t errstr_size)
 {
-    if (!run)
+    if (!run) {
+        rt_seterr(errstr, errstr_size, "run is NULL");
         return RUNTRACK_ERR_INVALID_ARG;
+    }
     runtrack_t *rt = run->rt;
     rt_ev_t *ev = calloc(1, sizeof *ev);
-    if (!ev)
+    if (!ev) {
+        rt_seterr(errstr, errstr_size, "out of memory");
         return RUNTRACK_ERR_NOMEM;
+    }
     ev->type = RT_EV_HEARTBEAT;
     ev->run = run;
     pthread_mutex_lock(&rt->lock);
     if (run->finished) {
         pthread_mutex_unlock(&rt->lock);
         free(ev);
+        rt_seterr(errstr, errstr_size, "run %s is already finished", run->id);
         return RUNTRACK_ERR_STATE;
     }
     ev->ts_us = rt_now_us();
