@@ -50,12 +50,23 @@ WID=$(cat "$tmp/child_id" 2>/dev/null)
 rc=$?
 [ "$rc" = 143 ] && ok "run exits 128+15 when the child dies of SIGTERM" || fail "run exit $rc, expected 143"
 
+# SIGTERM sent to the wrapper (as systemd or timeout(1) would) reaches the child.
+"$RT" run --job forwarded.sh -- sh -c 'echo started; exec sleep 30' >"$tmp/fwd.out" 2>&1 &
+wpid=$!
+for _ in $(seq 1 100); do grep -q started "$tmp/fwd.out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$wpid"
+wait "$wpid"
+rc=$?
+[ "$rc" = 143 ] && ok "SIGTERM to the wrapper is passed to the child (exit 143)" ||
+    fail "wrapper exit $rc after SIGTERM, expected 143"
+
 # 4. Unreachable broker: exit 69 within the timeout, one line.
 expect_exit 69 "unreachable broker" "$RT" log --brokers 127.0.0.1:1 --timeout 1 --run "$ID" --job j hi
 
 read_topic "$tmp/events"
 FID=$(grep -F '"job":"wrapped.sh"' "$tmp/events" | head -1 | cut -f2)
 KID=$(grep -F '"job":"killed.sh"' "$tmp/events" | head -1 | cut -f2)
+GID=$(grep -F '"job":"forwarded.sh"' "$tmp/events" | head -1 | cut -f2)
 cat >"$tmp/expect.json" <<JSON
 {"runs": {
  "$ID": {"lifecycle": ["run.started", "run.phase", "run.paused", "run.resumed", "run.finished"],
@@ -73,6 +84,8 @@ cat >"$tmp/expect.json" <<JSON
  "$WID": {"lifecycle": ["run.started", "run.finished"], "status": "completed",
           "counters": {}},
  "$KID": {"lifecycle": ["run.started", "run.finished"], "status": "failed",
+          "finished": {"error_details": {"signal": 15, "signal_name": "SIGTERM"}}},
+ "$GID": {"lifecycle": ["run.started", "run.finished"], "status": "failed", "log_messages": ["started"],
           "finished": {"error_details": {"signal": 15, "signal_name": "SIGTERM"}}}
 }}
 JSON
