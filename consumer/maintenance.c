@@ -135,31 +135,33 @@ typedef struct retention_step {
     size_t stat_off; /* offsetof into rt_maint_stats_t */
 } retention_step_t;
 
-/* Logs first (their runs may still exist), then runs: both skip running runs. */
+/* Logs first (their runs may still exist), then runs: both skip running runs. Rows are picked
+ * by ctid in an array so the DELETE is a TID scan of exactly the batch (an IN (subquery) join
+ * may scan the whole table). */
 static const retention_step_t RETENTION[] = {
     {"run_logs", offsetof(rt_retention_conf_t, runs_days),
-     "DELETE FROM run_logs WHERE (run_id, seq) IN (SELECT l.run_id, l.seq FROM run_logs l"
+     "DELETE FROM run_logs WHERE ctid = ANY(ARRAY(SELECT l.ctid FROM run_logs l"
      " WHERE l.ts < now() - make_interval(days => $1::int) AND NOT EXISTS (SELECT 1 FROM runs r"
-     " WHERE r.run_id = l.run_id AND r.status = 'running') LIMIT $2::int)",
+     " WHERE r.run_id = l.run_id AND r.status = 'running') LIMIT $2::int))",
      offsetof(rt_maint_stats_t, logs_deleted)},
     {"runs", offsetof(rt_retention_conf_t, runs_days),
-     "DELETE FROM runs WHERE run_id IN (SELECT run_id FROM runs WHERE status <> 'running'"
-     " AND finished_at < now() - make_interval(days => $1::int) LIMIT $2::int)",
+     "DELETE FROM runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM runs WHERE status <> 'running'"
+     " AND finished_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, runs_deleted)},
     {"run_results", offsetof(rt_retention_conf_t, run_results_days),
-     "DELETE FROM run_results WHERE run_result_id IN (SELECT run_result_id FROM run_results"
+     "DELETE FROM run_results WHERE ctid = ANY(ARRAY(SELECT ctid FROM run_results"
      " WHERE time_stamp < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"
-     " LIMIT $2::int)",
+     " LIMIT $2::int))",
      offsetof(rt_maint_stats_t, run_results_deleted)},
     {"discovery_runs", offsetof(rt_retention_conf_t, discovery_runs_days),
-     "DELETE FROM discovery_runs WHERE id IN (SELECT id FROM discovery_runs"
+     "DELETE FROM discovery_runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM discovery_runs"
      " WHERE status <> 'running'"
      " AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"
-     " LIMIT $2::int)",
+     " LIMIT $2::int))",
      offsetof(rt_maint_stats_t, discovery_runs_deleted)},
     {"dead_letters", offsetof(rt_retention_conf_t, dead_letters_days),
-     "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
-     " WHERE received_at < now() - make_interval(days => $1::int) LIMIT $2::int)",
+     "DELETE FROM dead_letters WHERE ctid = ANY(ARRAY(SELECT ctid FROM dead_letters"
+     " WHERE received_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, dead_letters_deleted)},
 };
 
