@@ -195,13 +195,14 @@ int main(int argc, char **argv)
     /* The same bytes libruntrack sends for the runtrack_run_log case. */
     char ts[RT_TIME_STRLEN];
     rt_time_format(rt_now_us(), ts, sizeof ts);
-    int n = snprintf(g_payload, sizeof g_payload,
-                     "{\"v\":1,\"event_id\":\"01a21278-39f3-73ba-a03e-d6ca34d6a73f\",\"run_id\":\"%s\","
-                     "\"seq\":123456,\"ts\":\"%s\",\"type\":\"run.log\",\"job\":\"bench_producer\","
-                     "\"kind\":\"scrape\",\"producer\":{\"host\":\"vm\",\"pid\":1234,\"lib\":\"%s\"},"
-                     "\"data\":{\"level\":\"info\",\"message\":\"Batch 1 of 2: site example.com "
-                     "scraped\"}}",
-                     runtrack_run_id(g_run), ts, runtrack_version());
+    int n =
+        snprintf(g_payload, sizeof g_payload,
+                 "{\"v\":1,\"event_id\":\"01a21278-39f3-73ba-a03e-d6ca34d6a73f\",\"run_id\":\"%s\","
+                 "\"seq\":123456,\"ts\":\"%s\",\"type\":\"run.log\",\"job\":\"bench_producer\","
+                 "\"kind\":\"scrape\",\"producer\":{\"host\":\"vm\",\"pid\":1234,\"lib\":\"%s\"},"
+                 "\"data\":{\"level\":\"info\",\"message\":\"Batch 1 of 2: site example.com "
+                 "scraped\"}}",
+                 runtrack_run_id(g_run), ts, runtrack_version());
     g_payload_len = (size_t)n;
     g_key = strstr(g_payload, runtrack_run_id(g_run)); /* the key: the run id, as ours */
     runtrack_flush(g_rt, 30000, NULL);

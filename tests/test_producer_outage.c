@@ -119,8 +119,7 @@ int main(int argc, char **argv)
     sleep_ms(300); /* let the client notice the connections are gone */
     EXPECT(TIMED(runtrack_run_phase(a, "matching", NULL, 0)) == RUNTRACK_OK);
     for (int i = 0; i < 300; i++) {
-        EXPECT(TIMED(runtrack_run_logf(a, RUNTRACK_WARNING, "during outage %d", i)) ==
-               RUNTRACK_OK);
+        EXPECT(TIMED(runtrack_run_logf(a, RUNTRACK_WARNING, "during outage %d", i)) == RUNTRACK_OK);
         runtrack_counter_t c[] = {{"sites_completed", i}, {"sites_total", 300}};
         EXPECT(TIMED(runtrack_run_progress(a, c, 2, 10.0, 20.0, NULL, 0)) == RUNTRACK_OK);
     }

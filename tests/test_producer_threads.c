@@ -12,7 +12,7 @@
 #include "runtrack.h"
 
 #define THREADS 8
-#define CALLS 20000
+#define CALLS   20000
 
 static runtrack_run_t *g_runs[2];
 

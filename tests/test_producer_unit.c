@@ -109,8 +109,7 @@ static void test_conf(test_state_t *ts)
     CHECK(ts, c->heartbeat_interval_ms == 10000);
     CHECK(ts, runtrack_conf_set(c, "topic", "t1", err, sizeof err) == RUNTRACK_OK);
     CHECK_STR(ts, c->topic, "t1");
-    CHECK(ts, runtrack_conf_set(c, "heartbeat.interval.ms", "250", err, sizeof err) ==
-                  RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(c, "heartbeat.interval.ms", "250", err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, c->heartbeat_interval_ms == 250);
     CHECK(ts, runtrack_conf_set(c, "heartbeat.interval.ms", "25x", err, sizeof err) ==
                   RUNTRACK_ERR_CONF);
@@ -122,8 +121,8 @@ static void test_conf(test_state_t *ts)
     CHECK(ts, strstr(err, "nosuch") != NULL);
     CHECK(ts, runtrack_conf_set(c, "topic", "", err, sizeof err) == RUNTRACK_ERR_CONF);
     CHECK(ts, runtrack_conf_set(c, "kafka.linger.ms", "20", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts, runtrack_conf_set(c, "kafka.no.such.prop", "1", err, sizeof err) ==
-                  RUNTRACK_ERR_CONF);
+    CHECK(ts,
+          runtrack_conf_set(c, "kafka.no.such.prop", "1", err, sizeof err) == RUNTRACK_ERR_CONF);
     CHECK(ts, runtrack_conf_set(c, "kafka.enable.idempotence", "false", err, sizeof err) ==
                   RUNTRACK_ERR_CONF);
     CHECK(ts, runtrack_conf_set(c, "kafka.", "1", err, sizeof err) == RUNTRACK_ERR_CONF);
@@ -208,16 +207,16 @@ static void test_run_api_offline(test_state_t *ts)
     CHECK(ts, runtrack_run_attach(rt, "not-a-uuid", "j", NULL, err, sizeof err) == NULL);
 
     runtrack_counter_t sc[] = {{"events", 10}, {"urls", 5}};
-    so = (runtrack_start_opts_t){.start_counts = sc, .n_start_counts = 2,
-                                 .params_json = "{\"a\":1}"};
+    so = (runtrack_start_opts_t){
+        .start_counts = sc, .n_start_counts = 2, .params_json = "{\"a\":1}"};
     runtrack_run_t *run = runtrack_run_start(rt, "unit.py", &so, err, sizeof err);
     REQUIRE(ts, run != NULL);
     CHECK(ts, strlen(runtrack_run_id(run)) == 36);
     CHECK(ts, runtrack_run_phase(run, "", err, sizeof err) == RUNTRACK_ERR_INVALID_ARG);
     CHECK(ts, runtrack_run_phase(run, "scraping", err, sizeof err) == RUNTRACK_OK);
     runtrack_counter_t neg[] = {{"found", -1}};
-    CHECK(ts, runtrack_run_progress(run, neg, 1, -1, -1, err, sizeof err) ==
-                  RUNTRACK_ERR_INVALID_ARG);
+    CHECK(ts,
+          runtrack_run_progress(run, neg, 1, -1, -1, err, sizeof err) == RUNTRACK_ERR_INVALID_ARG);
     CHECK(ts, runtrack_run_progress(run, NULL, 0, 101.0, -1, err, sizeof err) ==
                   RUNTRACK_ERR_INVALID_ARG);
     CHECK(ts, runtrack_run_counter(run, "found", 1) == RUNTRACK_OK);
@@ -233,8 +232,7 @@ static void test_run_api_offline(test_state_t *ts)
     CHECK(ts, runtrack_run_finish(run, (runtrack_status_t)0, NULL, err, sizeof err) ==
                   RUNTRACK_ERR_INVALID_ARG);
     runtrack_finish_opts_t fo = {.error_details_json = "{"};
-    CHECK(ts, runtrack_run_finish(run, RUNTRACK_FAILED, &fo, err, sizeof err) ==
-                  RUNTRACK_ERR_JSON);
+    CHECK(ts, runtrack_run_finish(run, RUNTRACK_FAILED, &fo, err, sizeof err) == RUNTRACK_ERR_JSON);
     CHECK(ts, runtrack_run_finish(run, RUNTRACK_COMPLETED, NULL, err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, runtrack_run_finish(run, RUNTRACK_COMPLETED, NULL, err, sizeof err) ==
                   RUNTRACK_ERR_STATE);
@@ -282,8 +280,8 @@ static void test_delivery_failure(test_state_t *ts)
     runtrack_conf_t *c = runtrack_conf_new();
     REQUIRE(ts, c != NULL);
     CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts, runtrack_conf_set(c, "kafka.message.timeout.ms", "100", err, sizeof err) ==
-                  RUNTRACK_OK);
+    CHECK(ts,
+          runtrack_conf_set(c, "kafka.message.timeout.ms", "100", err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, runtrack_conf_set(c, "retry.backoff.ms", "20", err, sizeof err) == RUNTRACK_OK);
     runtrack_conf_set_failure_cb(c, on_failure, &fc);
     runtrack_t *rt = runtrack_new(c, err, sizeof err);

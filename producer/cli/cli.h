@@ -8,13 +8,13 @@
 #include "runtrack.h"
 
 /* sysexits.h values, spelled out so the meaning is next to the use. */
-#define EX_OK_ 0
-#define EX_USAGE_ 64       /* bad command line structure */
-#define EX_DATAERR_ 65     /* a malformed value: counter, JSON, status, level, run id */
+#define EX_OK_          0
+#define EX_USAGE_       64 /* bad command line structure */
+#define EX_DATAERR_     65 /* a malformed value: counter, JSON, status, level, run id */
 #define EX_UNAVAILABLE_ 69 /* broker unreachable: event not delivered in --timeout */
-#define EX_SOFTWARE_ 70    /* internal error */
-#define EX_TEMPFAIL_ 75    /* temporary failure (fork/pipe resources) */
-#define EX_CONFIG_ 78      /* bad configuration (RUNTRACK_* environment, --set) */
+#define EX_SOFTWARE_    70 /* internal error */
+#define EX_TEMPFAIL_    75 /* temporary failure (fork/pipe resources) */
+#define EX_CONFIG_      78 /* bad configuration (RUNTRACK_* environment, --set) */
 
 #define CLI_MAX_SETS 64
 

@@ -52,7 +52,8 @@ static const struct option long_opts[] = {
     "Common options:\n"                                                                            \
     "  --run ID          run id (default $RUNTRACK_RUN_ID)\n"                                      \
     "  --job NAME        job name, e.g. fb_v2.py (default $RUNTRACK_JOB)\n"                        \
-    "  --kind KIND       scrape, discovery, metrics, pipeline... (default $RUNTRACK_KIND or scrape)\n" \
+    "  --kind KIND       scrape, discovery, metrics, pipeline... (default $RUNTRACK_KIND or "      \
+    "scrape)\n"                                                                                    \
     "  --brokers LIST    Kafka bootstrap servers (default $RUNTRACK_BROKERS)\n"                    \
     "  --topic NAME      topic (default $RUNTRACK_TOPIC or runtrack.events)\n"                     \
     "  --timeout SEC     how long to wait for delivery (default 10; $RUNTRACK_TIMEOUT)\n"          \
@@ -594,15 +595,17 @@ static const command_t commands[] = {
 
 static void global_help(FILE *f)
 {
-    fprintf(f, "usage: runtrack COMMAND [OPTIONS] [ARGS]\n\n"
-               "Reports scraper runs to Kafka (libruntrack %s). Commands:\n",
+    fprintf(f,
+            "usage: runtrack COMMAND [OPTIONS] [ARGS]\n\n"
+            "Reports scraper runs to Kafka (libruntrack %s). Commands:\n",
             runtrack_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %s\n", commands[i].synopsis);
-    fprintf(f, "\n" COMMON_HELP
-               "\n'runtrack COMMAND --help' describes one command. Exit codes: 0 ok, 64 usage, 65 bad\n"
-               "value, 69 broker unreachable (event not delivered within --timeout), 70 internal\n"
-               "error, 75 temporary failure, 78 bad configuration.\n");
+    fprintf(
+        f, "\n" COMMON_HELP
+           "\n'runtrack COMMAND --help' describes one command. Exit codes: 0 ok, 64 usage, 65 bad\n"
+           "value, 69 broker unreachable (event not delivered within --timeout), 70 internal\n"
+           "error, 75 temporary failure, 78 bad configuration.\n");
 }
 
 static void command_help(const command_t *c)

@@ -35,8 +35,8 @@ static void on_signal(int sig, siginfo_t *si, void *uctx)
 }
 
 typedef struct stream {
-    int fd;        /* read end, -1 when closed */
-    int out_fd;    /* where to pass output through: 1 or 2 */
+    int fd;     /* read end, -1 when closed */
+    int out_fd; /* where to pass output through: 1 or 2 */
     runtrack_level_t level;
     char buf[LINE_BUF];
     size_t len;
@@ -126,23 +126,18 @@ static int pump(stream_t *s, runtrack_run_t *run)
 
 static const char *signame(int sig)
 {
-    switch (sig) {
-    case SIGHUP: return "SIGHUP";
-    case SIGINT: return "SIGINT";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
-    case SIGFPE: return "SIGFPE";
-    case SIGKILL: return "SIGKILL";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGALRM: return "SIGALRM";
-    case SIGTERM: return "SIGTERM";
-    case SIGBUS: return "SIGBUS";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGUSR2: return "SIGUSR2";
-    default: return "signal";
-    }
+    static const struct {
+        int sig;
+        const char *name;
+    } names[] = {{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+                 {SIGILL, "SIGILL"},   {SIGABRT, "SIGABRT"}, {SIGFPE, "SIGFPE"},
+                 {SIGKILL, "SIGKILL"}, {SIGSEGV, "SIGSEGV"}, {SIGPIPE, "SIGPIPE"},
+                 {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGBUS, "SIGBUS"},
+                 {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].sig == sig)
+            return names[i].name;
+    return "signal";
 }
 
 int cli_wrap(cli_opts_t *o, char **argv)
@@ -171,10 +166,10 @@ int cli_wrap(cli_opts_t *o, char **argv)
     if (!streams || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
         pipe2(sigp, O_CLOEXEC | O_NONBLOCK)) {
         cli_err("run: cannot create pipes: %s", strerror(errno));
-        runtrack_run_finish(run, RUNTRACK_FAILED,
-                            &(runtrack_finish_opts_t){.error_message =
-                                                          "runtrack run: cannot create pipes"},
-                            NULL, 0);
+        runtrack_run_finish(
+            run, RUNTRACK_FAILED,
+            &(runtrack_finish_opts_t){.error_message = "runtrack run: cannot create pipes"}, NULL,
+            0);
         code = EX_TEMPFAIL_;
         goto out;
     }
@@ -213,7 +208,7 @@ int cli_wrap(cli_opts_t *o, char **argv)
         execvp(argv[0], argv);
         /* Only async-signal-safe calls here: the parent has other threads (libruntrack's). */
         int e = errno;
-        const char *why = e == ENOENT ? ": command not found\n"
+        const char *why = e == ENOENT   ? ": command not found\n"
                           : e == EACCES ? ": permission denied\n"
                                         : ": cannot execute\n";
         if (write(2, "runtrack run: ", 14) < 0 || write(2, argv[0], strlen(argv[0])) < 0 ||

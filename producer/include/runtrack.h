@@ -31,7 +31,7 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define RUNTRACK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define RUNTRACK_MUSTCHECK __attribute__((warn_unused_result))
+#define RUNTRACK_MUSTCHECK         __attribute__((warn_unused_result))
 #else
 #define RUNTRACK_PRINTF(fmt, args)
 #define RUNTRACK_MUSTCHECK
@@ -74,21 +74,21 @@ RUNTRACK_API const char *runtrack_err_name(runtrack_err_t err);
 
 /* Standard counter names (docs/events.md "Counters"). Any other name matching
  * ^[a-z][a-z0-9_]{0,63}$ is a custom counter. */
-#define RUNTRACK_BATCHES_TOTAL "batches_total"
-#define RUNTRACK_BATCH_CURRENT "batch_current"
-#define RUNTRACK_SITES_TOTAL "sites_total"
-#define RUNTRACK_SITES_COMPLETED "sites_completed"
-#define RUNTRACK_SITES_IN_PROGRESS "sites_in_progress"
-#define RUNTRACK_SITES_FAILED "sites_failed"
-#define RUNTRACK_SITES_PENDING "sites_pending"
-#define RUNTRACK_API_CALLS "api_calls"
-#define RUNTRACK_FOUND "found"
-#define RUNTRACK_NEW "new"
-#define RUNTRACK_UPDATED "updated"
-#define RUNTRACK_UNCHANGED "unchanged"
+#define RUNTRACK_BATCHES_TOTAL       "batches_total"
+#define RUNTRACK_BATCH_CURRENT       "batch_current"
+#define RUNTRACK_SITES_TOTAL         "sites_total"
+#define RUNTRACK_SITES_COMPLETED     "sites_completed"
+#define RUNTRACK_SITES_IN_PROGRESS   "sites_in_progress"
+#define RUNTRACK_SITES_FAILED        "sites_failed"
+#define RUNTRACK_SITES_PENDING       "sites_pending"
+#define RUNTRACK_API_CALLS           "api_calls"
+#define RUNTRACK_FOUND               "found"
+#define RUNTRACK_NEW                 "new"
+#define RUNTRACK_UPDATED             "updated"
+#define RUNTRACK_UNCHANGED           "unchanged"
 #define RUNTRACK_EVALUATIONS_CREATED "evaluations_created"
-#define RUNTRACK_EVENTS "events"
-#define RUNTRACK_URLS "urls"
+#define RUNTRACK_EVENTS              "events"
+#define RUNTRACK_URLS                "urls"
 
 /* Most distinct counters one run (or one counter map argument) may hold. */
 #define RUNTRACK_MAX_COUNTERS 64
@@ -142,8 +142,7 @@ RUNTRACK_API void runtrack_conf_destroy(runtrack_conf_t *conf);
 /* Sets one key. Unknown keys, bad numbers and invalid librdkafka properties fail with
  * RUNTRACK_ERR_CONF and a message in errstr; the conf is then unchanged. Never blocks. */
 RUNTRACK_API runtrack_err_t runtrack_conf_set(runtrack_conf_t *conf, const char *key,
-                                              const char *value, char *errstr,
-                                              size_t errstr_size);
+                                              const char *value, char *errstr, size_t errstr_size);
 /* Applies the RUNTRACK_* environment variables listed above on top of the conf (environment
  * wins over values set before this call). Fails like runtrack_conf_set, naming the variable. */
 RUNTRACK_API runtrack_err_t runtrack_conf_from_env(runtrack_conf_t *conf, char *errstr,
@@ -177,8 +176,7 @@ RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint6
  * runs whose handles were not destroyed (those handles become invalid). Returns like
  * runtrack_flush: what could not be delivered is counted in *undelivered and lost.
  * NULL is a no-op returning RUNTRACK_OK. No other call may run on rt concurrently. Blocks. */
-RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms,
-                                             uint64_t *undelivered);
+RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uint64_t *undelivered);
 
 typedef struct runtrack_stats {
     uint64_t recorded;           /* events accepted from callers or made by the library */
@@ -203,11 +201,11 @@ RUNTRACK_API void runtrack_stats(runtrack_t *rt, runtrack_stats_t *stats);
  * ------------------------------------------------------------------------------------------ */
 
 typedef struct runtrack_start_opts {
-    const char *kind;                     /* NULL = "scrape"; 1..64 bytes */
+    const char *kind;                       /* NULL = "scrape"; 1..64 bytes */
     const runtrack_counter_t *start_counts; /* e.g. {"events", 1000}, {"urls", 500} */
     size_t n_start_counts;
-    const char *params_json;              /* a JSON object or NULL, e.g. naics_codes, posted_from */
-    const runtrack_counter_t *planned;    /* planned totals, e.g. {"sites_total", 15} */
+    const char *params_json;           /* a JSON object or NULL, e.g. naics_codes, posted_from */
+    const runtrack_counter_t *planned; /* planned totals, e.g. {"sites_total", 15} */
     size_t n_planned;
 } runtrack_start_opts_t;
 
@@ -229,8 +227,8 @@ RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run
 RUNTRACK_API const char *runtrack_run_id(const runtrack_run_t *run);
 
 /* Records run.phase; later log lines carry the phase. phase is 1..64 bytes. */
-RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *phase,
-                                               char *errstr, size_t errstr_size);
+RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *phase, char *errstr,
+                                               size_t errstr_size);
 
 /* Sets absolute counters (merged into the run's counter map; counters not named keep their
  * value) and optionally memory/cpu percent (0..100, or RUNTRACK_PERCENT_UNSET) and records one
@@ -256,8 +254,7 @@ RUNTRACK_API runtrack_err_t runtrack_run_log(runtrack_run_t *run, runtrack_level
 RUNTRACK_API runtrack_err_t runtrack_run_logf(runtrack_run_t *run, runtrack_level_t level,
                                               const char *fmt, ...) RUNTRACK_PRINTF(3, 4);
 RUNTRACK_API runtrack_err_t runtrack_run_vlogf(runtrack_run_t *run, runtrack_level_t level,
-                                               const char *fmt, va_list ap)
-    RUNTRACK_PRINTF(3, 0);
+                                               const char *fmt, va_list ap) RUNTRACK_PRINTF(3, 0);
 
 /* Records run.paused / run.resumed; reason may be NULL (longer than 1024 bytes: cut). */
 RUNTRACK_API runtrack_err_t runtrack_run_pause(runtrack_run_t *run, const char *reason,
@@ -273,10 +270,10 @@ RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *er
 typedef struct runtrack_finish_opts {
     const runtrack_counter_t *end_counts; /* e.g. {"events", 1050}, {"urls", 525} */
     size_t n_end_counts;
-    const runtrack_counter_t *counters;   /* final counters, merged like progress */
+    const runtrack_counter_t *counters; /* final counters, merged like progress */
     size_t n_counters;
-    const char *error_message;            /* NULL or text */
-    const char *error_details_json;       /* NULL or a JSON object */
+    const char *error_message;      /* NULL or text */
+    const char *error_details_json; /* NULL or a JSON object */
 } runtrack_finish_opts_t;
 
 /* Records run.finished with status and dropped_logs. After it every call on the run except

@@ -32,7 +32,7 @@ struct rt_ev {
     rt_event_type_t type;
     int64_t seq;
     int64_t ts_us;
-    int64_t retry_at; /* monotonic us; 0 = at once */
+    int64_t retry_at;              /* monotonic us; 0 = at once */
     char event_id[RT_UUID_STRLEN]; /* empty until first encoded; re-sends keep it */
     char *data;                    /* pre-encoded data object (lifecycle), owned */
     size_t data_len;
@@ -47,20 +47,20 @@ struct rt_ev {
 
 struct runtrack_run_s {
     runtrack_t *rt;
-    rt_run_t *next;    /* client's run list (under lock) */
-    atomic_int refs;   /* list membership + queued events; the run is freed at 0 (see gc) */
+    rt_run_t *next;  /* client's run list (under lock) */
+    atomic_int refs; /* list membership + queued events; the run is freed at 0 (see gc) */
     char id[RT_UUID_STRLEN];
-    char *tail;        /* pre-encoded "job":..,"kind":..,"producer":{..} */
-    int64_t start_us;  /* from the UUIDv7 time: seqs are microseconds since then */
+    char *tail;       /* pre-encoded "job":..,"kind":..,"producer":{..} */
+    int64_t start_us; /* from the UUIDv7 time: seqs are microseconds since then */
     int64_t last_seq;
-    int started_here;  /* heartbeats only for runs this client started */
+    int started_here; /* heartbeats only for runs this client started */
     int finished;
-    int released;      /* handle destroyed */
+    int released; /* handle destroyed */
     char phase[65];
     rt_ctr_t ctr[RUNTRACK_MAX_COUNTERS];
     size_t n_ctr;
-    double mem, cpu;   /* < 0 = unset */
-    int progress_queued;  /* a progress marker is in the FIFO */
+    double mem, cpu;     /* < 0 = unset */
+    int progress_queued; /* a progress marker is in the FIFO */
     int64_t progress_ts;
     uint64_t dropped_logs;
     int hb_outstanding;
@@ -342,8 +342,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     }
     atomic_fetch_add(&rt->st_failed, 1);
-    int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-                 m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    int purged =
+        m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
     if (purged && rt->recreating) {
         /* We purged it to replace the handle: send it again on the new one, at once. */
         atomic_fetch_add(&rt->st_retried, 1);
@@ -687,8 +687,7 @@ RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint6
     }
 }
 
-RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms,
-                                             uint64_t *undelivered)
+RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uint64_t *undelivered)
 {
     if (!rt) {
         if (undelivered)
@@ -830,8 +829,10 @@ static int64_t uuid_ms(const char *id)
         if (i == 8)
             continue;
         char c = id[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 0;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : 0;
         ms = ms * 16 + v;
     }
     return ms;
@@ -963,16 +964,14 @@ RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run
     if (!kind)
         kind = "scrape";
     if (!run_id || !rt_uuid_valid(run_id) || run_id[14] != '7') {
-        rt_seterr(errstr, errstr_size, "run id \"%s\" is not a UUIDv7",
-                  run_id ? run_id : "(null)");
+        rt_seterr(errstr, errstr_size, "run id \"%s\" is not a UUIDv7", run_id ? run_id : "(null)");
         return NULL;
     }
     if (check_job_kind(job, kind, errstr, errstr_size))
         return NULL;
     char id[RT_UUID_STRLEN];
     for (int i = 0; i < 36; i++)
-        id[i] = (run_id[i] >= 'A' && run_id[i] <= 'F') ? (char)(run_id[i] - 'A' + 'a')
-                                                         : run_id[i];
+        id[i] = (run_id[i] >= 'A' && run_id[i] <= 'F') ? (char)(run_id[i] - 'A' + 'a') : run_id[i];
     id[36] = '\0';
     rt_run_t *run = run_new(rt, id, job, kind, errstr, errstr_size);
     if (!run)
@@ -1026,8 +1025,8 @@ static runtrack_err_t record_lifecycle(rt_run_t *run, rt_event_type_t type, rt_b
     return RUNTRACK_OK;
 }
 
-RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *phase,
-                                               char *errstr, size_t errstr_size)
+RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *phase, char *errstr,
+                                               size_t errstr_size)
 {
     if (!run || !str_ok(phase, 64)) {
         rt_seterr(errstr, errstr_size, "phase must be 1..64 bytes");
@@ -1118,8 +1117,8 @@ RUNTRACK_API runtrack_err_t runtrack_run_counter(runtrack_run_t *run, const char
 }
 
 /* Records a log line of len bytes (copied). fields is compact JSON or NULL. */
-static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const char *msg,
-                                 size_t len, const char *fields, size_t fields_len)
+static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const char *msg, size_t len,
+                                 const char *fields, size_t fields_len)
 {
     if (!run || (int)level < 0 || (int)level >= RT_LOG__COUNT || (!msg && len))
         return RUNTRACK_ERR_INVALID_ARG;
@@ -1368,9 +1367,9 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
     }
     if (opts->error_message) {
         rt_buf_adds(&d, ",\"error_message\":");
-        rt_buf_add_jstr(&d, opts->error_message,
-                        rt_utf8_cut(opts->error_message, strlen(opts->error_message),
-                                    RT_LOG_MESSAGE_MAX));
+        rt_buf_add_jstr(
+            &d, opts->error_message,
+            rt_utf8_cut(opts->error_message, strlen(opts->error_message), RT_LOG_MESSAGE_MAX));
     }
     if (details.len) {
         rt_buf_adds(&d, ",\"error_details\":");

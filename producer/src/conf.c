@@ -39,10 +39,9 @@ static const setting_t settings[] = {
     {"brokers", "RUNTRACK_BROKERS", SET_STR, OFF(brokers), 0, 0, "localhost:9092"},
     {"topic", "RUNTRACK_TOPIC", SET_STR, OFF(topic), 0, 0, "runtrack.events"},
     {"host", "RUNTRACK_HOST", SET_STR, OFF(host), 0, 0, NULL},
-    {"heartbeat.interval.ms", "RUNTRACK_HEARTBEAT_INTERVAL_MS", SET_INT,
-     OFF(heartbeat_interval_ms), 0, 86400000, "10000"},
-    {"log.queue.max", "RUNTRACK_LOG_QUEUE_MAX", SET_INT, OFF(log_queue_max), 0, 100000000,
-     "50000"},
+    {"heartbeat.interval.ms", "RUNTRACK_HEARTBEAT_INTERVAL_MS", SET_INT, OFF(heartbeat_interval_ms),
+     0, 86400000, "10000"},
+    {"log.queue.max", "RUNTRACK_LOG_QUEUE_MAX", SET_INT, OFF(log_queue_max), 0, 100000000, "50000"},
     {"retry.backoff.ms", "RUNTRACK_RETRY_BACKOFF_MS", SET_INT, OFF(retry_backoff_ms), 1, 3600000,
      "1000"},
     {"verbose", "RUNTRACK_VERBOSE", SET_INT, OFF(verbose), 0, 1, "0"},
@@ -149,8 +148,7 @@ RUNTRACK_API void runtrack_conf_destroy(runtrack_conf_t *conf)
 }
 
 RUNTRACK_API runtrack_err_t runtrack_conf_set(runtrack_conf_t *conf, const char *key,
-                                              const char *value, char *errstr,
-                                              size_t errstr_size)
+                                              const char *value, char *errstr, size_t errstr_size)
 {
     if (!conf || !key || !value) {
         rt_seterr(errstr, errstr_size, "conf, key and value are required");
@@ -161,9 +159,8 @@ RUNTRACK_API runtrack_err_t runtrack_conf_set(runtrack_conf_t *conf, const char 
             rt_seterr(errstr, errstr_size, "%s: empty librdkafka property name", key);
             return RUNTRACK_ERR_CONF;
         }
-        return apply_kafka(conf, key + 6, value, key, errstr, errstr_size) == 0
-                   ? RUNTRACK_OK
-                   : RUNTRACK_ERR_CONF;
+        return apply_kafka(conf, key + 6, value, key, errstr, errstr_size) == 0 ? RUNTRACK_OK
+                                                                                : RUNTRACK_ERR_CONF;
     }
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         if (strcmp(settings[i].name, key) == 0)

@@ -242,8 +242,9 @@ int rt_check_discovery_params(const char *json, char *errstr, size_t errstr_size
         json_array_foreach(codes, i, c) ok = ok && json_is_string(c);
         if (!ok) {
             if (errstr && errstr_size)
-                snprintf(errstr, errstr_size, "discovery params: naics_codes must be an array of "
-                                              "strings");
+                snprintf(errstr, errstr_size,
+                         "discovery params: naics_codes must be an array of "
+                         "strings");
             goto out;
         }
     }

@@ -60,7 +60,6 @@ size_t rt_utf8_cut(const char *s, size_t n, size_t max);
  * a message in errstr. */
 int rt_enc_json_object(rt_buf_t *b, const char *json, char *errstr, size_t errstr_size);
 
-
 /* For kind "discovery": naics_codes must be an array of strings and posted_from/posted_to
  * "YYYY-MM-DD" when present (they fill typed discovery_runs columns). 0, or -1 with errstr. */
 int rt_check_discovery_params(const char *json, char *errstr, size_t errstr_size);

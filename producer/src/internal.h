@@ -16,10 +16,10 @@ struct runtrack_conf_s {
     int64_t log_queue_max;
     int64_t retry_backoff_ms;
     int64_t verbose;
-    int kafka_bootstrap_set; /* kafka.bootstrap.servers given explicitly: brokers is ignored */
-    int kafka_timeout_set;   /* kafka.message.timeout.ms given explicitly */
+    int kafka_bootstrap_set;   /* kafka.bootstrap.servers given explicitly: brokers is ignored */
+    int kafka_timeout_set;     /* kafka.message.timeout.ms given explicitly */
     int kafka_compression_set; /* kafka.compression.type/codec given explicitly */
-    rd_kafka_conf_t *kconf;  /* pass-through properties only */
+    rd_kafka_conf_t *kconf;    /* pass-through properties only */
     runtrack_failure_cb *failure_cb;
     void *failure_opaque;
 };
