@@ -182,6 +182,48 @@ static void test_metrics_text(test_state_t *ts)
     rt_metrics_destroy(NULL);
 }
 
+/* The server starts without a reachable database (the pool connects lazily), so its lifecycle,
+ * configuration errors and the bearer check need no PostgreSQL. */
+static void test_server_lifecycle(test_state_t *ts)
+{
+    rt_api_conf_t c;
+    char err[256];
+    rt_api_conf_defaults(&c);
+    c.listen_port = 0;
+    c.maintenance_interval_s = 0;
+    c.pg_dsn = "postgresql://nobody@127.0.0.1:1/none";
+    c.bearer_token = "s3cret";
+    rt_api_t *api = rt_api_start(&c, err, sizeof err);
+    REQUIRE(ts, api != NULL);
+    CHECK(ts, rt_api_port(api) > 0);
+    CHECK(ts, rt_api_check_bearer(api, "Bearer s3cret"));
+    CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cre"));
+    CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cret "));
+    CHECK(ts, !rt_api_check_bearer(api, "bearer s3cret"));
+    CHECK(ts, !rt_api_check_bearer(api, "Basic czNjcmV0"));
+    CHECK(ts, !rt_api_check_bearer(api, NULL));
+    /* The same port again is refused with a reason. */
+    rt_api_conf_t c2 = c;
+    c2.listen_port = rt_api_port(api);
+    err[0] = '\0';
+    CHECK(ts, rt_api_start(&c2, err, sizeof err) == NULL && strstr(err, "cannot listen"));
+    rt_api_stop(api);
+
+    c.bearer_token = NULL; /* no token configured: nothing is authorized */
+    api = rt_api_start(&c, err, sizeof err);
+    REQUIRE(ts, api != NULL);
+    CHECK(ts, !rt_api_check_bearer(api, "Bearer "));
+    CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cret"));
+    rt_api_stop(api);
+    rt_api_stop(NULL);
+
+    c.listen_addr = "localhost"; /* not an IPv4 literal */
+    CHECK(ts, rt_api_start(&c, err, sizeof err) == NULL && strstr(err, "IPv4"));
+    c.listen_addr = "127.0.0.1";
+    c.pg_dsn = NULL;
+    CHECK(ts, rt_api_start(&c, err, sizeof err) == NULL && strstr(err, "required"));
+}
+
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
           TEST(test_health_rule), TEST(test_parse_windows), TEST(test_parse_long), TEST(test_token),
-          TEST(test_metrics_text))
+          TEST(test_metrics_text), TEST(test_server_lifecycle))
