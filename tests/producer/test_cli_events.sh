@@ -18,6 +18,8 @@ export RUNTRACK_RUN_ID=$ID RUNTRACK_JOB=cli_test.sh
 "$RT" progress sites_completed=5 sites_total=15 --memory 5.2 --cpu 12.3 || fail "progress"
 "$RT" log --level success 'quote " backslash \ tab	newline' || fail "log"
 "$RT" log --fields-json '{"site":"x"}' plain line || fail "log with fields"
+"$RT" log "$(head -c 70000 /dev/zero | tr '\0' x)" || fail "long log"   # cut to 65536 bytes
+"$RT" log $'bad \xff byte' || fail "log with invalid UTF-8"              # becomes U+FFFD
 "$RT" pause --reason "operator request" || fail "pause"
 "$RT" resume || fail "resume"
 "$RT" heartbeat || fail "heartbeat"
@@ -70,8 +72,9 @@ GID=$(grep -F '"job":"forwarded.sh"' "$tmp/events" | head -1 | cut -f2)
 cat >"$tmp/expect.json" <<JSON
 {"runs": {
  "$ID": {"lifecycle": ["run.started", "run.phase", "run.paused", "run.resumed", "run.finished"],
-         "logs": 3, "log_messages": ["quote \" backslash \\\\ tab\tnewline", "plain line", "hi after finish"],
-         "log_levels": ["success", "info", "info"],
+         "logs": 5, "log_messages": ["quote \" backslash \\\\ tab\tnewline", "plain line", "hi after finish",
+                                     "$(head -c 65536 /dev/zero | tr '\0' x)", "bad \ufffd byte"],
+         "log_levels": ["success", "info", "info", "info", "info"],
          "status": "partial", "min_heartbeats": 1,
          "finished": {"end_counts": {"events": 1050, "urls": 525}, "error_message": "2 sites failed",
                       "error_details": {"sites": ["a", "b"]}},
