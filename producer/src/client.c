@@ -310,8 +310,16 @@ static int produce_one(runtrack_t *rt, rt_ev_t *ev)
         RD_KAFKA_V_OPAQUE(ev), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return 1;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* The handle is dead; the fatal check after this batch replaces it and the retry list
+         * (sorted by seq) goes out first on the new one. Nothing is given up for this. */
+        atomic_fetch_add(&rt->st_retried, 1);
+        ev->retry_at = 0;
+        retry_push(rt, ev);
+        return 0;
+    }
     if (err) {
-        /* Not queued at all (e.g. fatal state): treat like a failed delivery. */
+        /* Not queued at all: treat like a failed delivery. */
         atomic_fetch_add(&rt->st_failed, 1);
         if (is_lifecycle(ev->type) || rt->recreating) {
             report_failure(rt, ev, rd_kafka_err2str(err), 1);
@@ -531,10 +539,11 @@ static void *bg_main(void *arg)
         int64_t now = rt_mono_us();
         pthread_mutex_lock(&rt->lock);
         if (now >= rt->next_hb_check) {
+            /* Both walk every run: a few times a second is enough. */
             heartbeats_locked(rt, now);
+            gc_runs_locked(rt);
             rt->next_hb_check = now + 200000;
         }
-        gc_runs_locked(rt);
         int retry_due = rt->retry_head && rt->retry_head->retry_at <= now;
         if (!rt->q_head && !retry_due && !rt->stop && rd_kafka_outq_len(rt->rk) == 0) {
             /* Idle: sleep until an event arrives, a heartbeat or retry is due. */
