@@ -15,9 +15,9 @@
 
 #include "harness.h"
 
-#define N_MSGS 1000
-#define N_KEYS 10
-#define N_MORE 10
+#define N_MSGS        1000
+#define N_KEYS        10
+#define N_MORE        10
 #define HANG_GUARD_MS 60000
 
 typedef struct delivery {
@@ -25,7 +25,8 @@ typedef struct delivery {
     int failed;
 } delivery_t;
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
     delivery_t *d = opaque;
 
     (void)rk;
@@ -38,7 +39,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* Progress lines with elapsed seconds: diagnostics for a slow run, never asserted. */
-static void phase(const char *what) {
+static void phase(const char *what)
+{
     static struct timespec t0;
     struct timespec now;
 
@@ -49,7 +51,8 @@ static void phase(const char *what) {
             (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9, what);
 }
 
-static const char *env_or_die(const char *name) {
+static const char *env_or_die(const char *name)
+{
     const char *v = getenv(name);
 
     if (!v || !*v) {
@@ -60,7 +63,8 @@ static const char *env_or_die(const char *name) {
 }
 
 /* Produce messages first..first+count-1 with key "k<i % N_KEYS>" and value "<key>:<i>". */
-static int produce(int first, int count, delivery_t *d) {
+static int produce(int first, int count, delivery_t *d)
+{
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk = NULL;
@@ -89,9 +93,10 @@ static int produce(int first, int count, delivery_t *d) {
 
         snprintf(key, sizeof(key), "k%d", i % N_KEYS);
         snprintf(val, sizeof(val), "%s:%d", key, i);
-        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(env_or_die("RUNTRACK_TOPIC")),
-                                RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(val, strlen(val)),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        err =
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(env_or_die("RUNTRACK_TOPIC")),
+                              RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(val, strlen(val)),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err) {
             fprintf(stderr, "produce: %s\n", rd_kafka_err2str(err));
             goto out;
@@ -108,7 +113,8 @@ out:
     return rc;
 }
 
-static rd_kafka_t *group_consumer(const char *group) {
+static rd_kafka_t *group_consumer(const char *group)
+{
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk;
@@ -129,7 +135,8 @@ static rd_kafka_t *group_consumer(const char *group) {
     for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
         if (!kv[i][1])
             continue;
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK) {
             fprintf(stderr, "conf %s: %s\n", kv[i][0], errstr);
             rd_kafka_conf_destroy(conf);
             return NULL;
@@ -158,7 +165,8 @@ static rd_kafka_t *group_consumer(const char *group) {
 /* Consume until `want` messages arrived (or the hang guard fires). Checks per-key order:
  * values of one key must arrive with strictly increasing sequence numbers. seen[] counts
  * each sequence number. Returns the number of messages read. */
-static int consume(test_state_t *ts, rd_kafka_t *rk, int want, int *seen, int seen_len) {
+static int consume(test_state_t *ts, rd_kafka_t *rk, int want, int *seen, int seen_len)
+{
     int last[N_KEYS], got = 0, waited = 0, i;
 
     for (i = 0; i < N_KEYS; i++)
@@ -194,7 +202,8 @@ static int consume(test_state_t *ts, rd_kafka_t *rk, int want, int *seen, int se
     return got;
 }
 
-static void group_roundtrip_and_resume(test_state_t *ts) {
+static void group_roundtrip_and_resume(test_state_t *ts)
+{
     static int seen[N_MSGS + N_MORE];
     delivery_t d = {0, 0};
     rd_kafka_t *c = NULL;

@@ -35,15 +35,16 @@
 #define RUNTRACK_VERSION_STRING "unknown"
 #endif
 
-#define MAX_CLIENTS 32
-#define LINE_MAX_LEN 1024
-#define MAX_TOPICS 64
+#define MAX_CLIENTS   32
+#define LINE_MAX_LEN  1024
+#define MAX_TOPICS    64
 #define MAX_ERR_COUNT 10000
 
 /* The only file-scope mutable state: set by the signal handler, read by the main loop. */
 static volatile sig_atomic_t g_stop;
 
-static void on_signal(int sig) {
+static void on_signal(int sig)
+{
     (void)sig;
     g_stop = 1;
 }
@@ -78,7 +79,8 @@ typedef struct broker {
     client_t clients[MAX_CLIENTS];
 } broker_t;
 
-static void usage(FILE *out) {
+static void usage(FILE *out)
+{
     fprintf(out,
             "usage: runtrack-devbroker [options]\n"
             "       runtrack-devbroker ctl SOCKET COMMAND [ARGS...]\n"
@@ -129,7 +131,8 @@ static void usage(FILE *out) {
 }
 
 /* Parse a decimal integer in [lo, hi]; returns 0 on success, -1 on any junk. */
-static int parse_int(const char *s, long lo, long hi, long *out) {
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
     char *end = NULL;
     long v;
 
@@ -147,14 +150,15 @@ static const struct {
     const char *name;
     int16_t key;
 } api_names[] = {
-    {"Produce", 0},        {"Fetch", 1},          {"ListOffsets", 2},    {"Metadata", 3},
-    {"OffsetCommit", 8},   {"OffsetFetch", 9},    {"FindCoordinator", 10}, {"JoinGroup", 11},
-    {"Heartbeat", 12},     {"LeaveGroup", 13},    {"SyncGroup", 14},     {"ApiVersions", 18},
+    {"Produce", 0},         {"Fetch", 1},       {"ListOffsets", 2},      {"Metadata", 3},
+    {"OffsetCommit", 8},    {"OffsetFetch", 9}, {"FindCoordinator", 10}, {"JoinGroup", 11},
+    {"Heartbeat", 12},      {"LeaveGroup", 13}, {"SyncGroup", 14},       {"ApiVersions", 18},
     {"InitProducerId", 22},
 };
 
 /* ApiKey from a name (case-insensitive) or a number 0..32767; -1 if unknown. */
-static int parse_apikey(const char *s) {
+static int parse_apikey(const char *s)
+{
     long v;
     size_t i;
 
@@ -168,7 +172,8 @@ static int parse_apikey(const char *s) {
 
 /* Error code from a librdkafka name (with or without RD_KAFKA_RESP_ERR_ prefix,
  * case-insensitive) or a number. Returns 0 and sets *out on success. */
-static int parse_errcode(const char *s, rd_kafka_resp_err_t *out) {
+static int parse_errcode(const char *s, rd_kafka_resp_err_t *out)
+{
     const struct rd_kafka_err_desc *descs;
     size_t cnt, i;
     long v;
@@ -190,7 +195,8 @@ static int parse_errcode(const char *s, rd_kafka_resp_err_t *out) {
     return -1;
 }
 
-static int parse_broker_id(const broker_t *b, const char *s, int32_t *out, int allow_all) {
+static int parse_broker_id(const broker_t *b, const char *s, int32_t *out, int allow_all)
+{
     long v;
 
     if (parse_int(s, allow_all ? -1 : 1, b->broker_cnt, &v) != 0 || v == 0)
@@ -200,7 +206,8 @@ static int parse_broker_id(const broker_t *b, const char *s, int32_t *out, int a
 }
 
 /* Run one control command (tokens in argv) and write the reply line into reply. */
-static void run_command(broker_t *b, int argc, char **argv, char *reply, size_t reply_size) {
+static void run_command(broker_t *b, int argc, char **argv, char *reply, size_t reply_size)
+{
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     const char *cmd = argc > 0 ? argv[0] : "";
     int32_t id;
@@ -290,17 +297,20 @@ static void run_command(broker_t *b, int argc, char **argv, char *reply, size_t 
 }
 
 /* Split line in place on blanks; returns the token count (at most max). */
-static int tokenize(char *line, char **argv, int max) {
+static int tokenize(char *line, char **argv, int max)
+{
     int argc = 0;
     char *save = NULL, *tok;
 
-    for (tok = strtok_r(line, " \t\r", &save); tok && argc < max; tok = strtok_r(NULL, " \t\r", &save))
+    for (tok = strtok_r(line, " \t\r", &save); tok && argc < max;
+         tok = strtok_r(NULL, " \t\r", &save))
         argv[argc++] = tok;
     return tok ? max + 1 : argc;
 }
 
 /* Write all of buf to fd (blocking briefly on a full socket). Returns 0 or -1. */
-static int write_all(int fd, const char *buf, size_t len) {
+static int write_all(int fd, const char *buf, size_t len)
+{
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
 
@@ -322,7 +332,8 @@ static int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
-static void client_close(client_t *c) {
+static void client_close(client_t *c)
+{
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -330,7 +341,8 @@ static void client_close(client_t *c) {
 }
 
 /* Read what the client sent, answer every complete line. Closes the client on EOF/error. */
-static void client_serve(broker_t *b, client_t *c) {
+static void client_serve(broker_t *b, client_t *c)
+{
     ssize_t n;
     char *nl;
 
@@ -376,7 +388,8 @@ static void client_serve(broker_t *b, client_t *c) {
 
 /* Bind the control socket at path. A stale socket file (nobody accepting) is replaced; a live
  * one is an error so two brokers never fight over one path. Returns the fd or -1. */
-static int control_listen(const char *path) {
+static int control_listen(const char *path)
+{
     struct sockaddr_un sa;
     int fd = -1, probe = -1;
 
@@ -411,7 +424,8 @@ static int control_listen(const char *path) {
 }
 
 /* Write content + "\n" to path via a temp file + rename, so readers never see half a line. */
-static int write_file_atomic(const char *path, const char *content) {
+static int write_file_atomic(const char *path, const char *content)
+{
     char tmp[PATH_MAX];
     FILE *f = NULL;
     int rc = -1;
@@ -444,7 +458,8 @@ out:
 }
 
 /* Client mode: send one command, print the reply, exit 0 iff it starts with "ok". */
-static int ctl_main(int argc, char **argv) {
+static int ctl_main(int argc, char **argv)
+{
     struct sockaddr_un sa;
     char line[LINE_MAX_LEN], reply[LINE_MAX_LEN];
     size_t len = 0, rlen = 0;
@@ -518,7 +533,8 @@ out:
     return rc;
 }
 
-static int parse_options(int argc, char **argv, options_t *o) {
+static int parse_options(int argc, char **argv, options_t *o)
+{
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"partitions", required_argument, NULL, 'p'},
@@ -604,14 +620,16 @@ static int parse_options(int argc, char **argv, options_t *o) {
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "runtrack-devbroker: unexpected argument '%s' (see --help)\n", argv[optind]);
+        fprintf(stderr, "runtrack-devbroker: unexpected argument '%s' (see --help)\n",
+                argv[optind]);
         return 2;
     }
     return 0;
 }
 
 /* Serve control clients until a signal asks us to stop. */
-static void serve(broker_t *b) {
+static void serve(broker_t *b)
+{
     struct pollfd fds[MAX_CLIENTS + 1];
     int i, n;
 
@@ -666,7 +684,8 @@ static void serve(broker_t *b) {
     }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     options_t o;
     broker_t b;
     rd_kafka_conf_t *conf = NULL;
@@ -700,7 +719,8 @@ int main(int argc, char **argv) {
     /* Without --debug, hide the dummy handle's notice that it has no bootstrap.servers. */
     if (!o.debug)
         (void)rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr));
-    if (o.debug && rd_kafka_conf_set(conf, "debug", o.debug, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    if (o.debug &&
+        rd_kafka_conf_set(conf, "debug", o.debug, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "runtrack-devbroker: --debug: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
         return 2;
@@ -718,8 +738,8 @@ int main(int argc, char **argv) {
     }
     for (i = 0; i < o.topic_cnt; i++) {
         int parts = o.topics[i].partitions ? o.topics[i].partitions : o.partitions;
-        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-            b.mc, o.topics[i].name, parts, o.brokers < 3 ? o.brokers : 3);
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(b.mc, o.topics[i].name, parts,
+                                                             o.brokers < 3 ? o.brokers : 3);
 
         if (err) {
             fprintf(stderr, "runtrack-devbroker: --topic %s: %s\n", o.topics[i].name,
@@ -733,7 +753,8 @@ int main(int argc, char **argv) {
             goto out;
     }
     /* Readiness signal last: once the file exists, brokers and control socket both answer. */
-    if (o.bootstrap_file && write_file_atomic(o.bootstrap_file, rd_kafka_mock_cluster_bootstraps(b.mc)) != 0)
+    if (o.bootstrap_file &&
+        write_file_atomic(o.bootstrap_file, rd_kafka_mock_cluster_bootstraps(b.mc)) != 0)
         goto out;
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(b.mc));
     fflush(stdout);
