@@ -61,17 +61,13 @@ as_pg() {
 # A TCP port on 127.0.0.1 that nobody listens on right now. Racy by nature (another process can
 # take it before the postmaster binds), so start() retries with a new port on failure.
 free_port() {
-    if command -v python3 >/dev/null 2>&1; then
-        python3 - <<'EOF'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-EOF
+    local p i
+    p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null) || p=""
+    if [ -n "$p" ]; then
+        echo "$p"
         return
     fi
-    local p i
+    # No usable python3: probe random ports with bash's /dev/tcp.
     for i in $(seq 1 200); do
         p=$((20000 + RANDOM % 30000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
