@@ -9,11 +9,19 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
 CLI, CONSUMER, SERVE = sys.argv[1:4]
 FAILURES = []
+
+
+T0 = time.time()
+
+
+def step(what):
+    print("%6.1fs %s" % (time.time() - T0, what), flush=True)
 
 
 def check(cond, what):
@@ -49,9 +57,13 @@ def main():
     bad = cli("start", "--job", "e2e.py", "--kind", "discovery")
     cli("finish", "--run", bad, "--status", "failed", "--error", "HTTP 503 from api.sam.gov")
     live = cli("start", "--job", "e2e.py", "--kind", "discovery")
+    # A run whose producer "crashes": started, then silent until the maintenance closes it.
+    crash = cli("start", "--job", "crashy.py", "--kind", "discovery", "--count", "events=7")
 
+    step("events sent")
     c = subprocess.run([CONSUMER, "run", "--exit-when-idle", "3000"], capture_output=True,
                        text=True, timeout=90)
+    step("consumed")
     check(c.returncode == 0, "consumer exit %d: %s" % (c.returncode, c.stderr[-2000:]))
 
     srv = subprocess.Popen([SERVE, "--maintenance-interval", "0"], stdout=subprocess.PIPE,
@@ -99,8 +111,60 @@ def main():
     finally:
         srv.terminate()
         srv.wait(timeout=30)
+    stale_close_then_real_finish(crash)
     print("%s test_e2e (%d failures)" % ("ok  " if not FAILURES else "FAIL", len(FAILURES)))
     return 1 if FAILURES else 0
+
+
+def psql(sql):
+    return subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d",
+                           os.environ["RUNTRACK_PG_DSN"], "-c", sql], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def stale_close_then_real_finish(crash):
+    """The API's maintenance closes a silent run as failed (with run_results and
+    discovery_runs); when the producer's real run.finished arrives after all, the consumer's
+    merge lets it win over the stale-close."""
+    # Two hours of silence, as if the scraper had died right after starting.
+    psql("UPDATE runs SET started_at = started_at - interval '2 hours',"
+         " last_event_at = last_event_at - interval '2 hours' WHERE run_id = '%s'" % crash)
+    srv = subprocess.Popen([SERVE, "--maintenance-interval", "1", "--stale-close-after", "600"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        srv.stdout.readline()
+        deadline = time.time() + 30
+        row = ""
+        while time.time() < deadline:
+            row = psql("SELECT status, status_reason IS NOT NULL FROM runs WHERE run_id = '%s'"
+                       % crash)
+            if row == "failed|t":
+                break
+            time.sleep(0.2)
+        check(row == "failed|t", "silent run closed as failed by maintenance: %r" % row)
+    finally:
+        srv.terminate()
+        srv.wait(timeout=30)
+    check(psql("SELECT events_count_start, events_count_end IS NULL FROM run_results"
+               " WHERE run_id = '%s'" % crash) == "7|t", "run_results of the stale-closed run")
+    check(psql("SELECT status FROM discovery_runs WHERE id = '%s'" % crash) == "failed",
+          "discovery_runs of the stale-closed run")
+    step("stale-closed")
+    cli("finish", "--run", crash, "--job", "crashy.py", "--kind", "discovery", "--status",
+        "completed", "--count", "events=9")
+    step("finish sent")
+    # replay (no group: a second group join waits out the first member's session on the dev
+    # broker) re-applies the topic, which is idempotent, including the late run.finished.
+    c = subprocess.run([CONSUMER, "replay", "--to-end"], capture_output=True, text=True,
+                       timeout=90)
+    step("consumed again")
+    check(c.returncode == 0, "consumer replay exit %d: %s" % (c.returncode, c.stderr[-2000:]))
+    check(psql("SELECT status, status_reason IS NULL FROM runs WHERE run_id = '%s'" % crash) ==
+          "completed|t", "the real finish wins over the stale-close")
+    check(psql("SELECT events_count_end, new_events_in_db FROM run_results WHERE run_id = '%s'"
+               % crash) == "9|2", "run_results rewritten from the real finish")
+    check(psql("SELECT status FROM discovery_runs WHERE id = '%s'" % crash) == "completed",
+          "discovery_runs rewritten from the real finish")
 
 
 if __name__ == "__main__":
