@@ -249,7 +249,10 @@ PGresult *rt_req_exec(rt_req_t *req, const char *sql, int nparams, const char *c
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+    /* The primary message alone ("invalid byte sequence ..."), without libpq's "ERROR:  ". */
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!msg)
+        msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
     int len = (int)strcspn(msg, "\n");
     if (PQstatus(conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0)

@@ -537,7 +537,7 @@ def test_errors(srv):
     status, _, body = srv.get("/api/runs?limit=abc")
     check(status == 400 and "limit" in json.loads(body)["error"]["message"], "bad limit")
     for bad in ["limit=501", "status=done", "since=yesterday", "until=2026-13-01T00:00:00Z",
-                "cursor=xyz", "cursor=" + "A" * 40, "colour=blue"]:
+                "cursor=xyz", "cursor=" + "A" * 40, "colour=blue", "job=%ff"]:
         status, _, body = srv.get("/api/runs?" + bad)
         check(status == 400 and json.loads(body)["error"]["code"] == "bad_parameter",
               "bad parameter %s -> %s" % (bad, status))
