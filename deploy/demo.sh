@@ -14,7 +14,8 @@ BUILD=${RUNTRACK_BUILD_DIR:-$ROOT/build}
 TOPIC=runtrack.events
 EXAMPLE=$ROOT/schemas/examples/started.json
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B="" N=""; fi
+step() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 DIR=""
