@@ -9,7 +9,10 @@ add_test(NAME integration.devbroker.group COMMAND ${_ws} devbroker_group -- $<TA
 # kcat produce + kcat -G balanced consumer round trip.
 add_test(NAME integration.devbroker.kcat
   COMMAND ${_ws} devbroker_kcat -- ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/kcat_roundtrip.sh)
-set_tests_properties(integration.devbroker.group integration.devbroker.kcat PROPERTIES
+# with_services.sh itself: exported env, fresh database per run, own topic.
+add_test(NAME integration.services.env
+  COMMAND ${_ws} services_env -- ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/services_env.sh)
+set_tests_properties(integration.devbroker.group integration.devbroker.kcat integration.services.env PROPERTIES
   FIXTURES_REQUIRED services LABELS integration TIMEOUT 120)
 
 # Fault injection on a private broker (needs only the binary, not the shared services).
