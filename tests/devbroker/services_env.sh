@@ -28,5 +28,10 @@ first_topic=$RUNTRACK_TOPIC
     rt_die "a rerun did not get a fresh database and topic (rc $?)"
 "$ws" 'Weird-Name.x' -- bash -c '[ "$PGDATABASE" = t_weird_name_x ] && psql -XAtq -c "SELECT 1" >/dev/null' ||
     rt_die "NAME was not sanitized into t_weird_name_x"
+# rt_migrate gives the test database the agreed tables.
+rt_migrate
+for t in run_results discovery_runs runs run_logs dead_letters consumer_offsets; do
+    [ "$(rt_psql_value "SELECT to_regclass('public.$t') IS NOT NULL")" = t ] || rt_die "rt_migrate: no table $t"
+done
 if "$ws" x -- 2>/dev/null; then rt_die "with_services.sh accepted a missing command"; fi
 echo "ok: with_services.sh isolation"

@@ -14,6 +14,8 @@
 #                               its RUNTRACK_BROKERS / RUNTRACK_DEVBROKER_CTL, stop it on exit
 #   rt_ctl COMMAND...           send a control command to $RUNTRACK_DEVBROKER_CTL
 #   rt_devbroker_bin            print the path of runtrack-devbroker
+#   rt_migrate                  apply schemas/sql to $RUNTRACK_PG_DSN (runtrack-consumer migrate
+#                               when it is built, else the .sql files in order with psql)
 #
 # Cleanup runs on EXIT, and INT/TERM are turned into an exit so it also runs on ^C and on
 # ctest's timeout kill.
@@ -105,4 +107,16 @@ rt_private_broker() {
         rt_die "could not start a private dev broker in $dir"
     # shellcheck disable=SC1091
     . "$dir/broker.env"
+}
+
+rt_migrate() {
+    local consumer=${RUNTRACK_BUILD_DIR:-$RUNTRACK_SOURCE_DIR/build}/consumer/runtrack-consumer f
+    [ -n "${RUNTRACK_PG_DSN:-}" ] || rt_die "rt_migrate: RUNTRACK_PG_DSN is not set"
+    if [ -x "$consumer" ]; then
+        "$consumer" migrate >/dev/null || rt_die "runtrack-consumer migrate failed"
+        return 0
+    fi
+    for f in "$RUNTRACK_SOURCE_DIR"/schemas/sql/*.sql; do
+        psql -Xq -v ON_ERROR_STOP=1 -d "$RUNTRACK_PG_DSN" -f "$f" >/dev/null || rt_die "migration $f failed"
+    done
 }
