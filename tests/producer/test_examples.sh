@@ -7,8 +7,11 @@ set -uo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 unset RUNTRACK_RUN_ID RUNTRACK_JOB RUNTRACK_KIND
+# Generous delivery waits: a loaded 2-core machine running ASan builds is slow, not broken.
+export RUNTRACK_TIMEOUT=30 RUNTRACK_PY_FLUSH_TIMEOUT_MS=30000
 
-CID=$("$RUNTRACK_BUILD_DIR/examples/c_scraper" 15 1) && ok "c_scraper" || fail "c_scraper exited $?"
+CID=$("$RUNTRACK_BUILD_DIR/examples/c_scraper" 15 1 2>"$tmp/c.err") && ok "c_scraper" ||
+    fail "c_scraper exited $?: $(cat "$tmp/c.err")"
 RUNTRACK_CLI=$RT "$RUNTRACK_SOURCE_DIR/examples/shell_scraper.sh" >"$tmp/sh.out" 2>&1 &&
     ok "shell_scraper.sh" || fail "shell_scraper.sh exited $?: $(cat "$tmp/sh.out")"
 SID=$(sed -n 's/^run //p' "$tmp/sh.out")
@@ -21,8 +24,8 @@ if ldd "$LIB" | grep -q libasan; then
         ASAN_OPTIONS=detect_leaks=0)
 fi
 PID=$(env "${pyenv[@]}" RUNTRACK_LIB="$LIB" \
-    /usr/bin/python3 "$RUNTRACK_SOURCE_DIR/examples/python/example.py") &&
-    ok "python example" || fail "python example exited $?"
+    /usr/bin/python3 "$RUNTRACK_SOURCE_DIR/examples/python/example.py" 2>"$tmp/py.err") &&
+    ok "python example" || fail "python example exited $?: $(tail -c 2000 "$tmp/py.err")"
 
 read_topic "$tmp/events"
 cat >"$tmp/expect.json" <<JSON
