@@ -17,7 +17,7 @@ RUNTRACK_CLI=$RT "$RUNTRACK_SOURCE_DIR/examples/shell_scraper.sh" >"$tmp/sh.out"
 SID=$(sed -n 's/^run //p' "$tmp/sh.out")
 LIB=$RUNTRACK_BUILD_DIR/producer/libruntrack.so.0
 pyenv=()
-if ldd "$LIB" | grep -q libasan; then
+if ldd "$LIB" 2>/dev/null | grep libasan >/dev/null; then  # no -q: with pipefail, SIGPIPE to ldd would read as "no"
     # A sanitizer build (build-asan): the ASan runtime must come first in python3 too, and
     # python's own allocations are not ours to leak-check.
     pyenv=(LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
