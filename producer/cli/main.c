@@ -554,12 +554,13 @@ static int cmd_run(cli_opts_t *o, int argc, char **argv)
 #define CONN "bTsh"
 static const command_t commands[] = {
     {"start", "jkpPcnx" CONN, cmd_start,
-     "start --job NAME [--kind K] [--count NAME=N]... [--planned NAME=N]... [--param K=V]... "
-     "[--params-json JSON] [--export]",
+     "start --job NAME [--kind K] [--count NAME=N]... [--planned NAME=N]... [--params-json JSON] "
+     "[--export] [KEY=VALUE...]",
      "Records run.started for a new run and prints its id (after delivery).\n"
      "  --count NAME=N        start counts, e.g. --count events=1000 --count urls=500\n"
      "  --planned NAME=N      planned totals, e.g. --planned sites_total=15\n"
-     "  --param KEY=VALUE     a run parameter (VALUE used as JSON if it parses, else a string)\n"
+     "  KEY=VALUE, --param KEY=VALUE   a run parameter (VALUE used as JSON if it parses, else\n"
+     "                        a string), e.g. naics_codes='[\"541511\"]' posted_from=2025-10-01\n"
      "  --params-json JSON    all parameters as one JSON object\n"
      "  --export              print export lines for RUNTRACK_RUN_ID/JOB/KIND (use with eval)\n"},
     {"phase", "rjk" CONN, cmd_phase, "phase [--run ID] PHASE",
@@ -797,6 +798,19 @@ int main(int argc, char **argv)
             cli_err("internal: unhandled option");
             rc = EX_SOFTWARE_;
             goto out;
+        }
+    }
+    if (strcmp(cmd->name, "start") == 0) {
+        /* `runtrack start --job j KEY=VALUE...`: positional arguments are parameters. */
+        for (; optind < sub_argc; optind++) {
+            if (!params && !(params = json_object())) {
+                rc = EX_SOFTWARE_;
+                goto out;
+            }
+            if (add_param(params, sub_argv[optind]) != 0) {
+                rc = EX_DATAERR_;
+                goto out;
+            }
         }
     }
     if (params) {

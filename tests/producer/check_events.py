@@ -18,6 +18,7 @@ EXPECT is a JSON file {"runs": {RUN_ID: {...}}} with, per run, any of:
   "dropped_logs": N             run.finished dropped_logs
   "finished": {...}             members run.finished data must have with these values
   "counters": {...}             run.finished counters must include these values
+  "started_params": {...}       run.started params must equal this
   "min_heartbeats": N
   "lifecycle_counts": {"run.phase": 8, ...}   exact number of events of these types
   "allow_resends": true         the run may contain re-sent copies (same event_id, e.g. after a
@@ -120,6 +121,11 @@ def main():
             lv = exp.get("log_levels", [None] * 1000)[i]
             if not any(mm == m and (lv is None or ll == lv) for mm, ll in msgs):
                 problems.append(f"run {rid}: log message {m!r} (level {lv}) missing; got {msgs[:10]}")
+        if "started_params" in exp:
+            st = [e for e in evs if e["type"] == "run.started"]
+            got = st[0]["data"].get("params") if st else None
+            if got != exp["started_params"]:
+                problems.append(f"run {rid}: started params {got!r} != {exp['started_params']!r}")
         hbs = types.count("run.heartbeat")
         if hbs < exp.get("min_heartbeats", 0):
             problems.append(f"run {rid}: {hbs} heartbeats, expected >= {exp['min_heartbeats']}")

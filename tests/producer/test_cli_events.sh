@@ -12,7 +12,7 @@ unset RUNTRACK_RUN_ID RUNTRACK_JOB RUNTRACK_KIND
 
 # 1. A shell-driven run through every subcommand.
 ID=$("$RT" start --job cli_test.sh --count events=1000 --count urls=500 --planned sites_total=15 \
-    --param mode=full --param retries=3) || fail "start exited $?"
+    --param mode=full retries=3) || fail "start exited $?"
 export RUNTRACK_RUN_ID=$ID RUNTRACK_JOB=cli_test.sh
 "$RT" phase scraping || fail "phase"
 "$RT" progress sites_completed=5 sites_total=15 --memory 5.2 --cpu 12.3 || fail "progress"
@@ -75,7 +75,7 @@ cat >"$tmp/expect.json" <<JSON
          "logs": 5, "log_messages": ["quote \" backslash \\\\ tab\tnewline", "plain line", "hi after finish",
                                      "$(head -c 65536 /dev/zero | tr '\0' x)", "bad \ufffd byte"],
          "log_levels": ["success", "info", "info", "info", "info"],
-         "status": "partial", "min_heartbeats": 1,
+         "status": "partial", "min_heartbeats": 1, "started_params": {"mode": "full", "retries": 3},
          "finished": {"end_counts": {"events": 1050, "urls": 525}, "error_message": "2 sites failed",
                       "error_details": {"sites": ["a", "b"]}},
          "counters": {"found": 120, "new": 30}},

@@ -31,6 +31,7 @@ expect_exit 65 "bad status" "$RT" finish --run "$ID" --job j --status done
 expect_exit 65 "bad level" "$RT" log --run "$ID" --job j --level fatal hi
 expect_exit 65 "bad memory percent" "$RT" progress --run "$ID" --job j --memory 140
 expect_exit 65 "bad params json" "$RT" start --job j --params-json '{"a":'
+expect_exit 65 "positional param without =" "$RT" start --job j nonsense
 expect_exit 65 "params json not an object" "$RT" start --job j --params-json '[1]'
 expect_exit 65 "bad error details" "$RT" finish --run "$ID" --job j --status failed --error-details-json 'x'
 expect_exit 65 "bad fields json" "$RT" log --run "$ID" --job j --fields-json '[]' hi
