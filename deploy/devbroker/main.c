@@ -358,19 +358,23 @@ static void client_serve(broker_t *b, client_t *c)
 
     while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
         char *argv[8];
-        char reply[512];
-        size_t linelen = (size_t)(nl - c->buf);
+        char reply[512], line[LINE_MAX_LEN];
+        size_t linelen = (size_t)(nl - c->buf), rlen;
         int argc;
 
         *nl = '\0';
+        snprintf(line, sizeof(line), "%s", c->buf); /* for the log; tokenize() splits c->buf */
         argc = tokenize(c->buf, argv, 7);
+        /* One byte stays free so the reply always ends in a newline, however long. */
         if (argc > 7)
-            snprintf(reply, sizeof(reply), "error: too many arguments");
+            snprintf(reply, sizeof(reply) - 1, "error: too many arguments");
         else
-            run_command(b, argc, argv, reply, sizeof(reply));
-        fprintf(stderr, "runtrack-devbroker: control: %s\n", reply);
-        strncat(reply, "\n", sizeof(reply) - strlen(reply) - 1);
-        if (write_all(c->fd, reply, strlen(reply)) != 0) {
+            run_command(b, argc, argv, reply, sizeof(reply) - 1);
+        fprintf(stderr, "runtrack-devbroker: control: %.200s -> %s\n", line, reply);
+        rlen = strlen(reply);
+        reply[rlen++] = '\n';
+        reply[rlen] = '\0';
+        if (write_all(c->fd, reply, rlen) != 0) {
             client_close(c);
             return;
         }

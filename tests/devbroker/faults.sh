@@ -68,6 +68,11 @@ for bad in "down 0" "down 4" "down x" "rtt 1" "rtt 1 -5" "error Nope NOT_LEADER_
     case "$msg" in "error: "*) ;; *) rt_die "'$bad' gave no 'error:' reply: $msg" ;; esac
     [ "$(printf '%s\n' "$msg" | wc -l)" -eq 1 ] || rt_die "'$bad' reply is not one line: $msg"
 done
+# A long unknown command still gets a complete one-line error (not a truncated reply that
+# leaves the client waiting for its newline).
+long=$(printf 'y%.0s' $(seq 1 900))
+if msg=$(timeout 20 "$(rt_devbroker_bin)" ctl "$RUNTRACK_DEVBROKER_CTL" "$long" 2>&1); then rt_die "long command accepted"; fi
+case "$msg" in "error: unknown command"*) ;; *) rt_die "long command: unexpected reply ${msg:0:80}" ;; esac
 [ "$(rt_ctl ping)" = ok ] || rt_die "broker stopped answering after bad commands"
 meta_ok || rt_die "brokers broken after bad commands"
 echo "ok: fault injection works"
