@@ -131,14 +131,17 @@ void rt_kin_destroy(rt_kin_t *kin, int timeout_ms)
                 rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
                 if (!ev)
                     continue;
-                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+                    rt_log(RT_L_INFO, "partitions revoked", "reason=close");
                     rd_kafka_assign(kin->rk, NULL);
+                }
                 rd_kafka_event_destroy(ev);
             }
         }
         int closed = rd_kafka_consumer_closed(kin->rk);
         rd_kafka_queue_destroy(q);
         if (closed) {
+            rt_log(RT_L_INFO, "left the consumer group", NULL);
             rd_kafka_destroy(kin->rk);
         } else {
             rt_log(RT_L_WARN, "leaving the consumer group timed out", "timeout_ms=%d", timeout_ms);
