@@ -38,6 +38,17 @@ echo retried | kcat -b "$B" -P -t f -X enable.idempotence=true || rt_die "produc
 out=$(timeout 30 kcat -b "$B" -C -t f -e -q)
 [ "$out" = "retried" ] || rt_die "expected exactly one 'retried' in the log, got: $out"
 
+# The idempotent producer really asks for a producer id (InitProducerId): a fatal error there
+# stops it, a transient one is retried.
+rt_ctl error InitProducerId CLUSTER_AUTHORIZATION_FAILED 1 >/dev/null
+if echo fatal | timeout 30 kcat -b "$B" -P -t pid -X enable.idempotence=true 2>/dev/null; then
+    rt_die "idempotent produce succeeded although InitProducerId failed fatally"
+fi
+rt_ctl error InitProducerId COORDINATOR_LOAD_IN_PROGRESS 2 >/dev/null
+echo pid-ok | timeout 30 kcat -b "$B" -P -t pid -X enable.idempotence=true 2>/dev/null ||
+    rt_die "idempotent produce did not retry a transient InitProducerId error"
+[ "$(timeout 30 kcat -b "$B" -C -t pid -e -q)" = pid-ok ] || rt_die "topic pid should hold exactly pid-ok"
+
 # clear drops queued errors: after clearing, a producer without retries succeeds.
 rt_ctl error Produce REQUEST_TIMED_OUT 5 >/dev/null
 rt_ctl clear Produce >/dev/null
