@@ -467,6 +467,8 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
             } else if (arc == APPLY_FATAL) {
                 rc = 1;
             }
+            /* Time spent waiting for PostgreSQL is not idleness. */
+            last_activity = rt_mono_us();
             if (arc == APPLY_OK) {
                 int32_t ps[256];
                 int64_t nx[256];
