@@ -58,6 +58,15 @@ static const cf_entry_t cf_table[] = {
     CF_B(kafka_commit, "true", "RUNTRACK_KAFKA_COMMIT", 1,
          "Also commit offsets to Kafka (async, after PostgreSQL) so lag tools see progress; "
          "PostgreSQL stays the source of truth"),
+    CF_S(http_addr, "127.0.0.1", "RUNTRACK_HTTP_ADDR", 0, 0, "HTTP API bind address (IPv4)"),
+    CF_I(http_port, "8080", "RUNTRACK_HTTP_PORT", 0, -1, 65535,
+         "HTTP API port (runs, logs, health, /metrics); -1 disables the HTTP API, 0 picks a free port"),
+    CF_I(stale_after_s, "300", "RUNTRACK_STALE_AFTER_S", 0, 1, 86400 * 30,
+         "A running run without any event for this long (s) is reported stale"),
+    CF_I(stale_close_after_s, "3600", "RUNTRACK_STALE_CLOSE_AFTER_S", 0, 0, 86400 * 365,
+         "A stale run is closed as failed after this long (s) without events; 0 never closes"),
+    CF_I(retention_days, "90", "RUNTRACK_RETENTION_DAYS", 0, 1, 36500,
+         "Runs, logs, results, discovery runs and dead letters older than this are deleted"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

@@ -11,6 +11,10 @@
 #include "log.h"
 #include "pipeline.h"
 #include "rt_time.h"
+#ifdef RT_HAVE_API
+#include "http_api.h"
+#include "metrics.h"
+#endif
 
 extern char **environ;
 
@@ -157,7 +161,37 @@ int main(int argc, char **argv)
         rt_stats_t stats;
         if (!strcmp(cmd, "replay"))
             opts.mode = RT_MODE_REPLAY;
+#ifdef RT_HAVE_API
+        /* The HTTP API runs beside the live consumer only. It failing to start (port taken) is
+         * logged, not fatal: ingesting matters more than serving. */
+        rt_metrics_t *metrics = NULL;
+        rt_api_t *api = NULL;
+        if (opts.mode == RT_MODE_RUN && cfg.http_port >= 0) {
+            rt_api_conf_t ac;
+            rt_api_conf_defaults(&ac);
+            ac.listen_addr = cfg.http_addr;
+            ac.listen_port = (unsigned)cfg.http_port;
+            ac.pg_dsn = cfg.pg_dsn;
+            ac.stale_after_s = cfg.stale_after_s;
+            ac.stale_close_after_s = cfg.stale_close_after_s;
+            ac.retention.runs_days = ac.retention.run_results_days =
+                ac.retention.discovery_runs_days = ac.retention.dead_letters_days =
+                    (unsigned)cfg.retention_days;
+            metrics = rt_metrics_new();
+            ac.metrics = metrics;
+            if (!(api = rt_api_start(&ac, err, sizeof err)))
+                rt_log(RT_L_ERROR, "HTTP API not started", "error=\"%s\"", err);
+            else
+                rt_log(RT_L_INFO, "HTTP API listening", "addr=%s port=%u", cfg.http_addr,
+                       rt_api_port(api));
+            opts.metrics = metrics;
+        }
+#endif
         rc = rt_pipeline_run(&cfg, &opts, &g_stop, &stats);
+#ifdef RT_HAVE_API
+        rt_api_stop(api);
+        rt_metrics_destroy(metrics);
+#endif
     }
     rt_log(rc == 0 ? RT_L_INFO : RT_L_ERROR, "runtrack-consumer exiting", "status=%d", rc);
 out:

@@ -12,6 +12,9 @@
 #ifdef RT_HAVE_MIGRATE
 #include "migrate.h"
 #endif
+#ifdef RT_HAVE_API
+#include "metrics.h"
+#endif
 
 /* Per-partition state of the current assignment. */
 typedef struct part {
@@ -44,9 +47,12 @@ static void nap(const volatile sig_atomic_t *stop, int64_t ms)
 }
 
 /* After a failure: wait (doubling, capped) and make sure the connection is up again. */
+static void metrics_db_error(loop_t *L);
+
 static void backoff(loop_t *L, const char *what, const char *err)
 {
     L->stats->db_errors++;
+    metrics_db_error(L);
     if (L->backoff_ms < L->cfg->retry_min_ms)
         L->backoff_ms = L->cfg->retry_min_ms;
     rt_log(RT_L_WARN, "postgresql failed, retrying", "op=\"%s\" error=\"%s\" backoff_ms=%lld",
@@ -146,6 +152,55 @@ static void handle_rebalance(loop_t *L)
     (void)assign_stored(L);
 }
 
+/* Feeds the HTTP API's /metrics (when it runs in this process). */
+static void metrics_batch(loop_t *L, const rt_batch_result_t *res, size_t n, double latency_s)
+{
+#ifdef RT_HAVE_API
+    rt_metrics_t *m = L->opts ? L->opts->metrics : NULL;
+    if (!m)
+        return;
+    for (int t = 0; t < RT_EV__COUNT; t++)
+        for (size_t i = 0; i < res->by_type[t]; i++)
+            rt_metrics_event(m, rt_event_type_name((rt_event_type_t)t));
+    for (int d = 0; d < RT_DEAD__COUNT; d++)
+        for (size_t i = 0; i < res->dead_by_reason[d]; i++)
+            rt_metrics_dead_letter(m, rt_dead_reason_name((rt_dead_reason_t)d));
+    rt_metrics_batch(m, n, latency_s);
+#else
+    (void)L;
+    (void)res;
+    (void)n;
+    (void)latency_s;
+#endif
+}
+
+static void metrics_db_error(loop_t *L)
+{
+#ifdef RT_HAVE_API
+    if (L->opts && L->opts->metrics)
+        rt_metrics_db_error(L->opts->metrics);
+#else
+    (void)L;
+#endif
+}
+
+static void metrics_lag(loop_t *L)
+{
+#ifdef RT_HAVE_API
+    if (!L->opts || !L->opts->metrics)
+        return;
+    for (size_t i = 0; i < L->nparts; i++) {
+        int32_t p = L->parts[i].partition;
+        int64_t nx = L->parts[i].expected;
+        int64_t lag = rt_kin_lag(L->kin, L->cfg->topic, &p, &nx, 1);
+        if (lag >= 0)
+            rt_metrics_lag(L->opts->metrics, L->cfg->topic, p, lag);
+    }
+#else
+    (void)L;
+#endif
+}
+
 static void account(loop_t *L, const rt_batch_result_t *res)
 {
     for (int t = 0; t < RT_EV__COUNT; t++)
@@ -206,6 +261,7 @@ static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
                     pt->expected = pp[k].next;
             }
             account(L, &res);
+            metrics_batch(L, &res, n, (double)(rt_mono_us() - t0) / 1e6);
             L->stats->records += n;
             if (L->group && L->cfg->kafka_commit)
                 rt_kin_commit(L->kin, L->cfg->topic, pp, npos);
@@ -280,6 +336,7 @@ static int connect_pg(loop_t *L)
             return 0;
         }
         L->stats->db_errors++;
+        metrics_db_error(L);
         if (L->backoff_ms < L->cfg->retry_min_ms)
             L->backoff_ms = L->cfg->retry_min_ms;
         rt_log(RT_L_WARN, "postgresql unreachable, retrying", "error=\"%s\" backoff_ms=%lld", err,
@@ -478,6 +535,7 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
                     nx[k] = L.parts[k].expected;
                 }
                 stats->lag = rt_kin_lag(L.kin, cfg->topic, ps, nx, k);
+                metrics_lag(&L);
             }
         }
         for (size_t i = 0; i < m; i++)

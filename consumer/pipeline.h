@@ -30,6 +30,9 @@ typedef struct rt_opts {
     /* replay */
     int64_t from_time_us; /* -1: from the beginning */
     int to_end;           /* stop at the high watermarks captured at start */
+    /* rt_metrics_t * of the HTTP API (metrics.h) when it runs in-process, else NULL; the
+     * pipeline records events, dead letters, batches, lag and db errors into it. */
+    void *metrics;
 } rt_opts_t;
 
 /* Runs until *stop is set (or idle/to-end). Returns 0 on a clean stop, 1 on a fatal error. */

@@ -23,3 +23,7 @@ rt_consumer_itest(consumer.deadletter test_consumer_deadletter.sh 120 integratio
 rt_consumer_itest(consumer.replay test_consumer_replay.sh 120 integration)
 rt_consumer_itest(consumer.rebalance test_consumer_rebalance.sh 180 integration)
 rt_consumer_itest(consumer.pgrestart test_consumer_pgrestart.sh 180 "integration;fault")
+add_test(NAME unit.consumer.cli
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/consumer/test_consumer_cli.sh $<TARGET_FILE:runtrack-consumer>
+          ${PROJECT_SOURCE_DIR})
+set_tests_properties(unit.consumer.cli PROPERTIES LABELS unit TIMEOUT 30)

@@ -10,6 +10,8 @@ export PGTZ=UTC
 export RUNTRACK_GROUP=${RUNTRACK_GROUP:-g_${RUNTRACK_TOPIC:?}}
 # The dev broker forgets a member only at its session timeout (even after a clean leave), so a
 # restarted consumer waits that long for its partitions: keep it short in tests.
+# No HTTP API unless a test asks for one (parallel tests would fight over the port).
+export RUNTRACK_HTTP_PORT=${RUNTRACK_HTTP_PORT:--1}
 export RUNTRACK_KAFKA_SESSION_TIMEOUT_MS=${RUNTRACK_KAFKA_SESSION_TIMEOUT_MS:-4000}
 export RUNTRACK_KAFKA_HEARTBEAT_INTERVAL_MS=${RUNTRACK_KAFKA_HEARTBEAT_INTERVAL_MS:-400}
 CT_BIN=${RUNTRACK_BUILD_DIR:?}/consumer/runtrack-consumer

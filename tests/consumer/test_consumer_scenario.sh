@@ -38,7 +38,22 @@ for lines in runs.values():
     sys.stdout.writelines(list(reversed(lines)) * 2)
 PY
 ct_produce "$T/again.txt"
-ct_consumer --exit-when-idle 1500 || rt_die "consumer failed on the re-sent events"
+# This time with the in-process HTTP API on a free port: /metrics counts what this process
+# consumed and /api/runs serves the run.
+total=$(($(wc -l <"$T/events.txt") + $(wc -l <"$T/again.txt")))
+RUNTRACK_HTTP_PORT=0 "$CT_BIN" 2>"$T/c.log" &
+pid=$!
+rt_on_exit "kill -9 $pid 2>/dev/null"
+rt_wait_for "[ \$(ct_offsets_sum) -ge $total ]" 60 || rt_die "re-sent events not consumed"
+port=$(sed -n 's/.*msg="HTTP API listening".* port=\([0-9]*\).*/\1/p' "$T/c.log")
+[ -n "$port" ] || rt_die "HTTP API did not start: $(grep -i http "$T/c.log")"
+curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" || rt_die "GET /metrics failed"
+grep -q '^runtrack_events_consumed_total{.*run.log.*} [1-9]' "$T/metrics.txt" ||
+    rt_die "/metrics does not count consumed events: $(grep events_consumed "$T/metrics.txt")"
+run=$(head -1 "$T/events.txt" | cut -f1)
+curl -sf "http://127.0.0.1:$port/api/runs/$run" | grep -q "$run" || rt_die "GET /api/runs/$run failed"
+kill -TERM "$pid"
+wait "$pid" || rt_die "consumer with HTTP API did not exit cleanly"
 after=$(ct_checksum)
 if [ "$before" != "$after" ]; then
     diff <(echo "$before") <(echo "$after") >&2 || true
