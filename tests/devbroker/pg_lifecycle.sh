@@ -22,6 +22,20 @@ rt_on_exit "'$RUNTRACK_SOURCE_DIR/deploy/pg.sh' stop '$dir' >/dev/null 2>&1"
 ) || exit 1
 pgrep -f -- "$dir/data" >/dev/null || rt_die "no server process for $dir"
 
+# A committed row survives a server crash (immediate stop, no shutdown checkpoint): restart
+# tests of the consumer depend on it, and it breaks if synchronous_commit is turned off.
+(
+    . "$dir/pg.env"
+    [ "$(rt_psql_value 'SHOW synchronous_commit')" = on ] || rt_die "synchronous_commit must stay on"
+    rt_psql_value 'CREATE TABLE crash_probe (x int); INSERT INTO crash_probe VALUES (42)' >/dev/null
+    bin=$(dirname "$(readlink -f "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)")")
+    as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null || rt_die "immediate stop failed"
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -o "-p $PGPORT" start >/dev/null ||
+        rt_die "restart after immediate stop failed"
+    [ "$(rt_psql_value 'SELECT x FROM crash_probe')" = 42 ] || rt_die "a committed row was lost in a server crash"
+) || exit 1
+
 # A second start on a running dir refuses cleanly.
 if "$RUNTRACK_SOURCE_DIR/deploy/pg.sh" start "$dir" >/dev/null 2>&1; then rt_die "second start succeeded"; fi
 
