@@ -27,3 +27,5 @@ add_test(NAME unit.consumer.cli
   COMMAND ${PROJECT_SOURCE_DIR}/tests/consumer/test_consumer_cli.sh $<TARGET_FILE:runtrack-consumer>
           ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.consumer.cli PROPERTIES LABELS unit TIMEOUT 30)
+rt_consumer_itest(consumer.producer test_consumer_producer.sh 120 integration)
+set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
