@@ -29,3 +29,4 @@ add_test(NAME unit.consumer.cli
 set_tests_properties(unit.consumer.cli PROPERTIES LABELS unit TIMEOUT 30)
 rt_consumer_itest(consumer.producer test_consumer_producer.sh 120 integration)
 set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
+rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 120 "integration;fault")
