@@ -30,3 +30,15 @@ set_tests_properties(unit.consumer.cli PROPERTIES LABELS unit TIMEOUT 30)
 rt_consumer_itest(consumer.producer test_consumer_producer.sh 120 integration)
 set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
 rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 120 "integration;fault")
+
+# pg_out against the real PostgreSQL: the offsets fence refuses a zombie's batch.
+if(TARGET rt_migrate)
+  add_executable(test_consumer_pg test_consumer_pg.c)
+  target_link_libraries(test_consumer_pg PRIVATE rt_consumer rt_migrate)
+  target_include_directories(test_consumer_pg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  add_test(NAME consumer.pg_fence
+    COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh consumer.pg_fence --
+            $<TARGET_FILE:test_consumer_pg>)
+  set_tests_properties(consumer.pg_fence PROPERTIES FIXTURES_REQUIRED services
+                       LABELS integration TIMEOUT 60)
+endif()
