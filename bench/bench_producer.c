@@ -227,6 +227,14 @@ int main(int argc, char **argv)
         printf("  %d thread(s): progress %.2fx, log %.2fx, logf %.2fx\n", threads,
                r[K_PROGRESS][threads] / r[K_RAW][threads], r[K_LOG][threads] / r[K_RAW][threads],
                r[K_LOGF][threads] / r[K_RAW][threads]);
+    /* Machine-readable lines for bench/run.sh. */
+    static const char *const keys[] = {"progress", "log", "logf", "raw"};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int k = 0; k < 4; k++)
+            printf("RESULT prod_%s_t%d %.0f\n", keys[k], threads, r[k][threads]);
+    printf("RESULT prod_raw_steady %.0f\nRESULT prod_log_steady %.0f\n"
+           "RESULT prod_logf_steady %.0f\n",
+           raw_st, log_st, logf_st);
     runtrack_stats_t st;
     runtrack_stats(g_rt, &st);
     printf("libruntrack stats: recorded %llu delivered %llu failed %llu dropped %llu coalesced "
