@@ -5,9 +5,9 @@
 #include <string.h>
 
 typedef struct run_acc {
-    char run_id[RT_UUID_STRLEN]; /* "" = free slot */
-    char *known_job, *known_kind;     /* owned: what PostgreSQL holds */
-    const char *job, *kind;           /* the run's job/kind (known, else first event's) */
+    char run_id[RT_UUID_STRLEN];  /* "" = free slot */
+    char *known_job, *known_kind; /* owned: what PostgreSQL holds */
+    const char *job, *kind;       /* the run's job/kind (known, else first event's) */
     size_t n_events;
     const rt_event_t *min_ts, *max_ts, *max_seq;
     const rt_event_t *started;  /* earliest ts (then lowest seq) */
@@ -16,7 +16,7 @@ typedef struct run_acc {
     const rt_event_t *progress; /* highest seq run.progress (memory/cpu readings) */
     const rt_event_t *pause;    /* highest seq run.paused / run.resumed */
     const rt_event_t *paused_at, *resumed_at; /* latest ts of each */
-    const rt_event_t *finished; /* earliest ts (then lowest seq) */
+    const rt_event_t *finished;               /* earliest ts (then lowest seq) */
     int has_dropped;
     int64_t dropped;
 } run_acc_t;

@@ -52,7 +52,8 @@ static int only_members(dctx_t *c, json_t *obj, const char *where, const char *c
 {
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         int ok = 0;
         for (const char *const *a = allowed; *a; a++)
             if (!strcmp(*a, key))
@@ -138,7 +139,8 @@ static int get_counters(dctx_t *c, json_t *data, const char *name, json_t **out)
         return c->why ? -1 : 0;
     const char *key;
     json_t *val;
-    json_object_foreach(*out, key, val) {
+    json_object_foreach(*out, key, val)
+    {
         if (!rt_counter_name_valid(key))
             return fail(c, RT_DEAD_SCHEMA, "data.%s: bad counter name \"%.80s\"", name, key);
         if (!json_is_integer(val) || json_integer_value(val) < 0)
@@ -170,7 +172,8 @@ static int discovery_params(dctx_t *c, json_t *params)
         json_t *e;
         if (!json_is_array(v))
             return fail(c, RT_DEAD_SCHEMA, "discovery run: params.naics_codes must be an array");
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if (!json_is_string(e))
                 return fail(c, RT_DEAD_SCHEMA,
                             "discovery run: params.naics_codes[%zu] must be a string", i);
@@ -192,7 +195,8 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
     switch (ev->type) {
     case RT_EV_STARTED: {
         static const char *const ok[] = {"start_counts", "params", "planned", NULL};
-        if (only_members(c, data, "data", ok) || get_counters(c, data, "start_counts", &ev->start_counts) ||
+        if (only_members(c, data, "data", ok) ||
+            get_counters(c, data, "start_counts", &ev->start_counts) ||
             get_object(c, data, "data", "params", 0, &ev->params) ||
             get_counters(c, data, "planned", &ev->planned))
             return -1;
@@ -225,7 +229,8 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
             get_object(c, data, "data", "fields", 0, &ev->fields))
             return -1;
         if (rt_log_level_from_name(s, &ev->level) != 0)
-            return fail(c, RT_DEAD_SCHEMA, "data.level: \"%.40s\" is not info/success/warning/error", s);
+            return fail(c, RT_DEAD_SCHEMA,
+                        "data.level: \"%.40s\" is not info/success/warning/error", s);
         m = json_object_get(data, "message");
         if (!m)
             return fail(c, RT_DEAD_SCHEMA, "data: missing \"message\"");
@@ -254,15 +259,14 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
                    : 0;
     }
     case RT_EV_FINISHED: {
-        static const char *const ok[] = {"status",        "end_counts",    "counters",
-                                         "error_message", "error_details", "dropped_logs",
-                                         NULL};
-        if (only_members(c, data, "data", ok) ||
-            get_string(c, data, "data", "status", 1, 0, 1, &s))
+        static const char *const ok[] = {
+            "status",        "end_counts",   "counters", "error_message",
+            "error_details", "dropped_logs", NULL};
+        if (only_members(c, data, "data", ok) || get_string(c, data, "data", "status", 1, 0, 1, &s))
             return -1;
         if (rt_run_status_from_name(s, &ev->status) != 0 || !rt_run_status_terminal(ev->status))
-            return fail(c, RT_DEAD_SCHEMA,
-                        "data.status: \"%.40s\" is not completed/failed/partial", s);
+            return fail(c, RT_DEAD_SCHEMA, "data.status: \"%.40s\" is not completed/failed/partial",
+                        s);
         if (get_counters(c, data, "end_counts", &ev->end_counts) ||
             get_counters(c, data, "counters", &ev->counters) ||
             get_string(c, data, "data", "error_message", 0, 0, 0, &ev->error_message) ||
@@ -321,7 +325,7 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
          * ranges (seq, counters <= 2^63-1): a schema error, not a syntax error. */
         fail(&c,
              json_error_code(&jerr) == json_error_numeric_overflow ? RT_DEAD_SCHEMA
-                                                                  : RT_DEAD_INVALID_JSON,
+                                                                   : RT_DEAD_INVALID_JSON,
              "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         goto bad;
     }

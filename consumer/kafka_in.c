@@ -10,7 +10,7 @@
 struct rt_kin {
     rd_kafka_t *rk;
     int use_group;
-    int pending;                                   /* rebalance waiting for the main loop */
+    int pending;                                     /* rebalance waiting for the main loop */
     rd_kafka_topic_partition_list_t *pending_assign; /* NULL: revoked */
 };
 
@@ -39,8 +39,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    rt_log(level <= 3 ? RT_L_ERROR : level <= 4 ? RT_L_WARN : RT_L_INFO, buf,
-           "source=librdkafka facility=%s", fac);
+    rt_log(level <= 3   ? RT_L_ERROR
+           : level <= 4 ? RT_L_WARN
+                        : RT_L_INFO,
+           buf, "source=librdkafka facility=%s", fac);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -99,8 +101,9 @@ rt_kin_t *rt_kin_new(const rt_config_t *cfg, int use_group, char *err, size_t er
     conf = NULL; /* owned by rk now */
     rd_kafka_poll_set_consumer(kin->rk);
     if (use_group && strcmp(rd_kafka_rebalance_protocol(kin->rk), "COOPERATIVE") == 0) {
-        snprintf(err, errsize, "partition.assignment.strategy: cooperative rebalancing is not "
-                               "supported; use range or roundrobin");
+        snprintf(err, errsize,
+                 "partition.assignment.strategy: cooperative rebalancing is not "
+                 "supported; use range or roundrobin");
         goto fail;
     }
     return kin;
@@ -231,8 +234,7 @@ void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, s
         rd_kafka_topic_partition_list_add(l, topic, pos[i].partition)->offset = pos[i].next;
     rd_kafka_resp_err_t e = rd_kafka_commit(kin->rk, l, 1);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        rt_log(RT_L_WARN, "kafka commit (lag tools only) failed", "error=%s",
-               rd_kafka_err2name(e));
+        rt_log(RT_L_WARN, "kafka commit (lag tools only) failed", "error=%s", rd_kafka_err2name(e));
     rd_kafka_topic_partition_list_destroy(l);
 }
 

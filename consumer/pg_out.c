@@ -92,7 +92,11 @@ static void copy_text_utf8(buf_t *b, const char *s)
     }
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+        size_t len = u[i] < 0x80         ? 1
+                     : (u[i] >> 5) == 6  ? 2
+                     : (u[i] >> 4) == 14 ? 3
+                     : (u[i] >> 3) == 30 ? 4
+                                         : 0;
         int ok = len > 0 && i + len <= n;
         for (size_t k = 1; ok && k < len; k++)
             ok = (u[i + k] & 0xC0) == 0x80;
@@ -278,11 +282,11 @@ rt_pg_rc_t rt_pg_read_offsets(rt_pg_t *pg, const char *group, const char *topic,
 /* ---- the batch statements ---- */
 
 #define SQL_INT(j, k)                                                                              \
-    "(CASE WHEN (" j "->>'" k "')::numeric BETWEEN -2147483648 AND 2147483647 THEN (" j "->>'" k \
+    "(CASE WHEN (" j "->>'" k "')::numeric BETWEEN -2147483648 AND 2147483647 THEN (" j "->>'" k   \
     "')::integer END)"
 #define SQL_DIFF(k)                                                                                \
-    "(CASE WHEN (r.end_counts->>'" k "')::numeric - (r.start_counts->>'" k                        \
-    "')::numeric BETWEEN -2147483648 AND 2147483647 THEN ((r.end_counts->>'" k                    \
+    "(CASE WHEN (r.end_counts->>'" k "')::numeric - (r.start_counts->>'" k                         \
+    "')::numeric BETWEEN -2147483648 AND 2147483647 THEN ((r.end_counts->>'" k                     \
     "')::numeric - (r.start_counts->>'" k "')::numeric)::integer END)"
 
 static const char SQL_FENCE[] =
@@ -316,7 +320,7 @@ static const char SQL_DEAD[] =
  * run.finished (a terminal status is never replaced by a non-terminal one, and a stale-close by
  * the consumer gives way to the real finish); times and seqs = min/max. */
 #define FIN_WINS                                                                                   \
-    "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR EXCLUDED.finished_at <"      \
+    "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR EXCLUDED.finished_at <"       \
     " r.finished_at OR r.status_reason IS NOT NULL))"
 #define START_WINS                                                                                 \
     "(EXCLUDED.has_started AND (NOT r.has_started OR EXCLUDED.started_at < r.started_at))"
@@ -392,33 +396,53 @@ static const char SQL_RESULTS[] =
     " time_stamp, elapsed_time)"
     " SELECT r.run_id, r.job,"
     "  to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
-    "  " SQL_INT("r.start_counts", "events") ", " SQL_INT("r.start_counts", "urls") ","
-    "  " SQL_INT("r.end_counts", "events") ", " SQL_INT("r.end_counts", "urls") ","
-    "  " SQL_DIFF("events") ", " SQL_DIFF("urls") ","
-    "  e.fin AT TIME ZONE 'UTC',"
-    "  e.days || ' days ' || CASE WHEN e.days < 0 THEN '+' ELSE '' END"
-    "   || lpad((e.rem / 3600000000)::text, 2, '0') || ':'"
-    "   || lpad((e.rem / 60000000 % 60)::text, 2, '0') || ':'"
-    "   || lpad((e.rem / 1000000 % 60)::text, 2, '0') || '.'"
-    "   || lpad((e.rem % 1000000)::text, 6, '0')"
-    " FROM runs r"
-    " CROSS JOIN LATERAL (SELECT COALESCE(r.finished_at, r.last_event_at) AS fin) f"
-    " CROSS JOIN LATERAL (SELECT (EXTRACT(EPOCH FROM (f.fin - r.started_at)) * 1000000)::bigint"
-    "   AS us) d"
-    " CROSS JOIN LATERAL (SELECT f.fin, floor(d.us / 86400000000.0)::bigint AS days,"
-    "   d.us - floor(d.us / 86400000000.0)::bigint * 86400000000 AS rem) e"
-    " WHERE r.run_id = ANY($1::uuid[]) AND r.status <> 'running'"
-    " ON CONFLICT (run_id) DO UPDATE SET file_name = EXCLUDED.file_name,"
-    "  start_time_df = EXCLUDED.start_time_df, events_count_start = EXCLUDED.events_count_start,"
-    "  urls_count_start = EXCLUDED.urls_count_start, events_count_end = EXCLUDED.events_count_end,"
-    "  urls_count_end = EXCLUDED.urls_count_end, new_events_in_db = EXCLUDED.new_events_in_db,"
-    "  new_urls_in_db = EXCLUDED.new_urls_in_db, time_stamp = EXCLUDED.time_stamp,"
-    "  elapsed_time = EXCLUDED.elapsed_time"
-    " WHERE (rr.file_name, rr.start_time_df, rr.events_count_start, rr.urls_count_start,"
-    "  rr.events_count_end, rr.urls_count_end, rr.time_stamp, rr.elapsed_time)"
-    "  IS DISTINCT FROM (EXCLUDED.file_name, EXCLUDED.start_time_df, EXCLUDED.events_count_start,"
-    "  EXCLUDED.urls_count_start, EXCLUDED.events_count_end, EXCLUDED.urls_count_end,"
-    "  EXCLUDED.time_stamp, EXCLUDED.elapsed_time)";
+    "  " SQL_INT("r.start_counts", "events") ", " SQL_INT(
+        "r.start_counts",
+        "urls") ","
+                "  " SQL_INT("r.end_counts", "events") ", " SQL_INT(
+                    "r.end_counts",
+                    "urls") ","
+                            "  " SQL_DIFF("events") ", " SQL_DIFF(
+                                "urls") ","
+                                        "  e.fin AT TIME ZONE 'UTC',"
+                                        "  e.days || ' days ' || CASE WHEN e.days < 0 THEN '+' "
+                                        "ELSE '' END"
+                                        "   || lpad((e.rem / 3600000000)::text, 2, '0') || ':'"
+                                        "   || lpad((e.rem / 60000000 % 60)::text, 2, '0') || ':'"
+                                        "   || lpad((e.rem / 1000000 % 60)::text, 2, '0') || '.'"
+                                        "   || lpad((e.rem % 1000000)::text, 6, '0')"
+                                        " FROM runs r"
+                                        " CROSS JOIN LATERAL (SELECT COALESCE(r.finished_at, "
+                                        "r.last_event_at) AS fin) f"
+                                        " CROSS JOIN LATERAL (SELECT (EXTRACT(EPOCH FROM (f.fin - "
+                                        "r.started_at)) * 1000000)::bigint"
+                                        "   AS us) d"
+                                        " CROSS JOIN LATERAL (SELECT f.fin, floor(d.us / "
+                                        "86400000000.0)::bigint AS days,"
+                                        "   d.us - floor(d.us / 86400000000.0)::bigint * "
+                                        "86400000000 AS rem) e"
+                                        " WHERE r.run_id = ANY($1::uuid[]) AND r.status <> "
+                                        "'running'"
+                                        " ON CONFLICT (run_id) DO UPDATE SET file_name = "
+                                        "EXCLUDED.file_name,"
+                                        "  start_time_df = EXCLUDED.start_time_df, "
+                                        "events_count_start = EXCLUDED.events_count_start,"
+                                        "  urls_count_start = EXCLUDED.urls_count_start, "
+                                        "events_count_end = EXCLUDED.events_count_end,"
+                                        "  urls_count_end = EXCLUDED.urls_count_end, "
+                                        "new_events_in_db = EXCLUDED.new_events_in_db,"
+                                        "  new_urls_in_db = EXCLUDED.new_urls_in_db, time_stamp = "
+                                        "EXCLUDED.time_stamp,"
+                                        "  elapsed_time = EXCLUDED.elapsed_time"
+                                        " WHERE (rr.file_name, rr.start_time_df, "
+                                        "rr.events_count_start, rr.urls_count_start,"
+                                        "  rr.events_count_end, rr.urls_count_end, rr.time_stamp, "
+                                        "rr.elapsed_time)"
+                                        "  IS DISTINCT FROM (EXCLUDED.file_name, "
+                                        "EXCLUDED.start_time_df, EXCLUDED.events_count_start,"
+                                        "  EXCLUDED.urls_count_start, EXCLUDED.events_count_end, "
+                                        "EXCLUDED.urls_count_end,"
+                                        "  EXCLUDED.time_stamp, EXCLUDED.elapsed_time)";
 
 /* discovery_runs as seed 001 writes it: running from the start; completed_at, duration and the
  * result counters once finished (0 before, as the seed's column defaults). */
@@ -438,25 +462,39 @@ static const char SQL_DISCOVERY[] =
     "   jsonb_array_elements_text(r.params->'naics_codes') WITH ORDINALITY AS c(v, i)"
     "   ORDER BY c.i) END,"
     "  (r.params->>'posted_from')::date, (r.params->>'posted_to')::date,"
-    "  " DCTR("api_calls") ", " DCTR("found") ", " DCTR("new") ", " DCTR("updated") ","
-    "  " DCTR("unchanged") ", " DCTR("evaluations_created") ","
-    "  r.error_message, r.error_details, r.started_at AT TIME ZONE 'UTC'"
-    " FROM runs r WHERE r.run_id = ANY($1::uuid[]) AND r.kind = 'discovery'"
-    " ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at,"
-    "  completed_at = EXCLUDED.completed_at, duration_seconds = EXCLUDED.duration_seconds,"
-    "  status = EXCLUDED.status, naics_codes = EXCLUDED.naics_codes,"
-    "  posted_from = EXCLUDED.posted_from, posted_to = EXCLUDED.posted_to,"
-    "  api_calls_made = EXCLUDED.api_calls_made, opportunities_found = EXCLUDED.opportunities_found,"
-    "  opportunities_new = EXCLUDED.opportunities_new,"
-    "  opportunities_updated = EXCLUDED.opportunities_updated,"
-    "  opportunities_unchanged = EXCLUDED.opportunities_unchanged,"
-    "  evaluations_created = EXCLUDED.evaluations_created, error_message = EXCLUDED.error_message,"
-    "  error_details = EXCLUDED.error_details, created_at = EXCLUDED.created_at";
+    "  " DCTR("api_calls") ", " DCTR("found") ", " DCTR("new") ", " DCTR(
+        "updated") ","
+                   "  " DCTR("unchanged") ", " DCTR(
+                       "evaluations_created") ","
+                                              "  r.error_message, r.error_details, r.started_at AT "
+                                              "TIME ZONE 'UTC'"
+                                              " FROM runs r WHERE r.run_id = ANY($1::uuid[]) AND "
+                                              "r.kind = 'discovery'"
+                                              " ON CONFLICT (id) DO UPDATE SET started_at = "
+                                              "EXCLUDED.started_at,"
+                                              "  completed_at = EXCLUDED.completed_at, "
+                                              "duration_seconds = EXCLUDED.duration_seconds,"
+                                              "  status = EXCLUDED.status, naics_codes = "
+                                              "EXCLUDED.naics_codes,"
+                                              "  posted_from = EXCLUDED.posted_from, posted_to = "
+                                              "EXCLUDED.posted_to,"
+                                              "  api_calls_made = EXCLUDED.api_calls_made, "
+                                              "opportunities_found = EXCLUDED.opportunities_found,"
+                                              "  opportunities_new = EXCLUDED.opportunities_new,"
+                                              "  opportunities_updated = "
+                                              "EXCLUDED.opportunities_updated,"
+                                              "  opportunities_unchanged = "
+                                              "EXCLUDED.opportunities_unchanged,"
+                                              "  evaluations_created = "
+                                              "EXCLUDED.evaluations_created, error_message = "
+                                              "EXCLUDED.error_message,"
+                                              "  error_details = EXCLUDED.error_details, "
+                                              "created_at = EXCLUDED.created_at";
 
 void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
 {
-    m->ok = rt_decode(m->payload, m->len, max_bytes, &m->ev, &m->why, m->detail,
-                      sizeof m->detail) == 0;
+    m->ok =
+        rt_decode(m->payload, m->len, max_bytes, &m->ev, &m->why, m->detail, sizeof m->detail) == 0;
 }
 
 void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail)
@@ -478,8 +516,8 @@ static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
                        const char *const *params, ExecStatusType want, PGresult **out, char *err,
                        size_t errsize)
 {
-    PGresult *r = np ? PQexecParams(pg->conn, sql, np, NULL, params, NULL, NULL, 0)
-                     : PQexec(pg->conn, sql);
+    PGresult *r =
+        np ? PQexecParams(pg->conn, sql, np, NULL, params, NULL, NULL, 0) : PQexec(pg->conn, sql);
     if (PQresultStatus(r) != want) {
         set_err(err, errsize, what, pg->conn, r);
         rt_pg_rc_t rc = classify(pg->conn, r);
@@ -493,8 +531,8 @@ static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
     return RT_PG_OK;
 }
 
-static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const buf_t *b,
-                          char *err, size_t errsize)
+static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const buf_t *b, char *err,
+                          size_t errsize)
 {
     PGresult *r = PQexec(pg->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {

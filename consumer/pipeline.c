@@ -55,8 +55,8 @@ static void backoff(loop_t *L, const char *what, const char *err)
     metrics_db_error(L);
     if (L->backoff_ms < L->cfg->retry_min_ms)
         L->backoff_ms = L->cfg->retry_min_ms;
-    rt_log(RT_L_WARN, "postgresql failed, retrying", "op=\"%s\" error=\"%s\" backoff_ms=%lld",
-           what, err, (long long)L->backoff_ms);
+    rt_log(RT_L_WARN, "postgresql failed, retrying", "op=\"%s\" error=\"%s\" backoff_ms=%lld", what,
+           err, (long long)L->backoff_ms);
     nap(L->stop, L->backoff_ms);
     L->backoff_ms *= 2;
     if (L->backoff_ms > L->cfg->retry_max_ms)
@@ -116,8 +116,8 @@ static int assign_stored(loop_t *L)
     for (size_t i = 0; i < L->nparts; i++) {
         rd_kafka_topic_partition_list_add(l, L->cfg->topic, L->parts[i].partition)->offset =
             L->parts[i].expected >= 0 ? L->parts[i].expected : RD_KAFKA_OFFSET_BEGINNING;
-        rt_log(RT_L_INFO, "partition start", "topic=%s partition=%d offset=%lld",
-               L->cfg->topic, (int)L->parts[i].partition, (long long)L->parts[i].expected);
+        rt_log(RT_L_INFO, "partition start", "topic=%s partition=%d offset=%lld", L->cfg->topic,
+               (int)L->parts[i].partition, (long long)L->parts[i].expected);
     }
     char err[256];
     int rc = rt_kin_assign(L->kin, l, err, sizeof err);
@@ -250,9 +250,8 @@ static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
         char err[1024];
         rt_batch_result_t res;
         int64_t t0 = rt_mono_us();
-        rt_pg_rc_t rc =
-            rt_pg_write_batch(L->pg, L->group, L->cfg->topic, msgs, n, pp, npos, &res, err,
-                              sizeof err);
+        rt_pg_rc_t rc = rt_pg_write_batch(L->pg, L->group, L->cfg->topic, msgs, n, pp, npos, &res,
+                                          err, sizeof err);
         if (rc == RT_PG_OK) {
             L->backoff_ms = 0;
             for (size_t k = 0; k < npos; k++) {
@@ -265,9 +264,8 @@ static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
             L->stats->records += n;
             if (L->group && L->cfg->kafka_commit)
                 rt_kin_commit(L->kin, L->cfg->topic, pp, npos);
-            rt_log(RT_L_DEBUG, "batch committed",
-                   "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld", n, res.runs, res.logs,
-                   res.dead, (long long)((rt_mono_us() - t0) / 1000));
+            rt_log(RT_L_DEBUG, "batch committed", "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld",
+                   n, res.runs, res.logs, res.dead, (long long)((rt_mono_us() - t0) / 1000));
             arc = APPLY_OK;
             break;
         }
@@ -342,8 +340,8 @@ static int connect_pg(loop_t *L)
         rt_log(RT_L_WARN, "postgresql unreachable, retrying", "error=\"%s\" backoff_ms=%lld", err,
                (long long)L->backoff_ms);
         nap(L->stop, L->backoff_ms);
-        L->backoff_ms = L->backoff_ms * 2 > L->cfg->retry_max_ms ? L->cfg->retry_max_ms
-                                                                  : L->backoff_ms * 2;
+        L->backoff_ms =
+            L->backoff_ms * 2 > L->cfg->retry_max_ms ? L->cfg->retry_max_ms : L->backoff_ms * 2;
     }
     return -1;
 }
@@ -354,7 +352,8 @@ static int migrate(loop_t *L)
     while (!*L->stop) {
         char err[512];
         int applied = 0;
-        if (rt_pg_conn(L->pg) && rt_migrate_apply(rt_pg_conn(L->pg), &applied, err, sizeof err) == 0) {
+        if (rt_pg_conn(L->pg) &&
+            rt_migrate_apply(rt_pg_conn(L->pg), &applied, err, sizeof err) == 0) {
             rt_log(RT_L_INFO, "schema migrations applied", "applied=%d", applied);
             return 0;
         }

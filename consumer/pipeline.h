@@ -14,12 +14,12 @@
 typedef struct rt_stats {
     uint64_t events_by_type[RT_EV__COUNT];
     uint64_t dead_by_reason[RT_DEAD__COUNT];
-    uint64_t records;    /* Kafka records applied (events + dead letters) */
-    uint64_t batches;    /* committed transactions */
-    uint64_t db_errors;  /* failed batch attempts */
-    uint64_t fenced;     /* batches dropped because the offsets fence failed */
+    uint64_t records;   /* Kafka records applied (events + dead letters) */
+    uint64_t batches;   /* committed transactions */
+    uint64_t db_errors; /* failed batch attempts */
+    uint64_t fenced;    /* batches dropped because the offsets fence failed */
     uint64_t rebalances;
-    int64_t lag;         /* records behind the high watermarks after the last batch (-1 unknown) */
+    int64_t lag; /* records behind the high watermarks after the last batch (-1 unknown) */
 } rt_stats_t;
 
 typedef enum { RT_MODE_RUN, RT_MODE_REPLAY } rt_mode_t;

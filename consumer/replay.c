@@ -10,8 +10,8 @@
 #define REPLAY_TIMEOUT_MS 10000
 
 int rt_replay_plan(rt_kin_t *kin, const char *topic, int64_t from_time_us, int to_end,
-                   const volatile sig_atomic_t *stop, rt_replay_part_t **out, size_t *n,
-                   char *err, size_t errsize)
+                   const volatile sig_atomic_t *stop, rt_replay_part_t **out, size_t *n, char *err,
+                   size_t errsize)
 {
     rd_kafka_t *rk = rt_kin_handle(kin);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -31,9 +31,9 @@ int rt_replay_plan(rt_kin_t *kin, const char *topic, int64_t from_time_us, int t
         rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, REPLAY_TIMEOUT_MS);
         if (!e && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
             break;
-        const char *why = e ? rd_kafka_err2str(e)
-                            : md->topic_cnt != 1 ? "no such topic"
-                                                 : rd_kafka_err2str(md->topics[0].err);
+        const char *why = e                    ? rd_kafka_err2str(e)
+                          : md->topic_cnt != 1 ? "no such topic"
+                                               : rd_kafka_err2str(md->topics[0].err);
         if (md) {
             rd_kafka_metadata_destroy(md);
             md = NULL;
@@ -57,8 +57,8 @@ int rt_replay_plan(rt_kin_t *kin, const char *topic, int64_t from_time_us, int t
     for (int i = 0; i < cnt; i++) {
         int64_t lo = 0, hi = 0;
         parts[i].partition = md->topics[0].partitions[i].id;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, parts[i].partition,
-                                                                 &lo, &hi, REPLAY_TIMEOUT_MS);
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, parts[i].partition, &lo,
+                                                                 &hi, REPLAY_TIMEOUT_MS);
         if (e) {
             snprintf(err, errsize, "watermarks of %s [%d]: %s", topic, (int)parts[i].partition,
                      rd_kafka_err2str(e));

@@ -22,7 +22,7 @@ typedef struct rt_replay_part {
  * the first offset whose timestamp is >= that time (rd_kafka_offsets_for_times). On success
  * returns 0 and a malloc'd array in *out (caller frees); -1 with err filled. */
 int rt_replay_plan(rt_kin_t *kin, const char *topic, int64_t from_time_us, int to_end,
-                   const volatile sig_atomic_t *stop, rt_replay_part_t **out, size_t *n,
-                   char *err, size_t errsize);
+                   const volatile sig_atomic_t *stop, rt_replay_part_t **out, size_t *n, char *err,
+                   size_t errsize);
 
 #endif

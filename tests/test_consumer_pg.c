@@ -70,8 +70,8 @@ static void test_fence(test_state_t *ts)
     rt_part_pos_t pz = {0, -1, 3};
     CHECK(ts, rt_pg_write_batch(z, "g", "t", m, 3, &pz, 1, &res, err, sizeof err) == RT_PG_FENCED);
     rt_part_pos_t pz2 = {0, 0, 3};
-    CHECK(ts, rt_pg_write_batch(z, "g", "t", &m[2], 1, &pz2, 1, &res, err, sizeof err) ==
-                  RT_PG_FENCED);
+    CHECK(ts,
+          rt_pg_write_batch(z, "g", "t", &m[2], 1, &pz2, 1, &res, err, sizeof err) == RT_PG_FENCED);
     CHECK(ts, count(rt_pg_conn(a), "SELECT count(*) FROM run_logs") == 1);
     CHECK(ts, count(rt_pg_conn(a), "SELECT next_offset FROM consumer_offsets") == 2);
 

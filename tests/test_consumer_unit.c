@@ -127,9 +127,9 @@ static void test_invalid_examples(test_state_t *ts)
 }
 
 #define GOOD_HEAD                                                                                  \
-    "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"                  \
-    "\"019A16A0-5EBB-7312-8643-8B2A38836CFD\",\"seq\":3,\"ts\":\"2025-10-24T14:30:00.123456Z\","  \
-    "\"job\":\"fb_v2.py\",\"kind\":\"scrape\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":"    \
+    "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"                   \
+    "\"019A16A0-5EBB-7312-8643-8B2A38836CFD\",\"seq\":3,\"ts\":\"2025-10-24T14:30:00.123456Z\","   \
+    "\"job\":\"fb_v2.py\",\"kind\":\"scrape\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":"     \
     "\"0.1.0\"},"
 
 static rt_dead_reason_t reason_of(const char *s, size_t len, size_t max)
@@ -144,7 +144,8 @@ static rt_dead_reason_t reason_of(const char *s, size_t len, size_t max)
 
 static void test_bad_records(test_state_t *ts)
 {
-    const char *log = GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"hi\"}}";
+    const char *log =
+        GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"hi\"}}";
     rt_event_t ev;
     rt_dead_reason_t why;
     char detail[256];
@@ -163,19 +164,22 @@ static void test_bad_records(test_state_t *ts)
     CHECK(ts, reason_of(log, strlen(log), 50) == RT_DEAD_OVERSIZE);
     CHECK(ts, reason_of("42", 2, 100) == RT_DEAD_INVALID_JSON);
     /* NUL inside a string cannot be stored in PostgreSQL text */
-    const char nul[] = GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"a\\u0000b\"}}";
+    const char nul[] =
+        GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"a\\u0000b\"}}";
     CHECK(ts, reason_of(nul, strlen(nul), RT_EVENT_MAX_BYTES) == RT_DEAD_INVALID_JSON);
     /* impossible calendar date that the schema's pattern lets through */
-    const char feb30[] = "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"
-                         "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":3,\"ts\":\"2025-02-30T14:30:00.123456Z\","
-                         "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"l\"},"
-                         "\"type\":\"run.heartbeat\",\"data\":{}}";
+    const char feb30[] =
+        "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"
+        "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":3,\"ts\":\"2025-02-30T14:30:00.123456Z\","
+        "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"l\"},"
+        "\"type\":\"run.heartbeat\",\"data\":{}}";
     CHECK(ts, reason_of(feb30, strlen(feb30), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
     /* message over 65536 bytes (but fewer characters) */
     size_t big = 70000;
     char *msg = malloc(big + 512);
     REQUIRE(ts, msg != NULL);
-    int o = snprintf(msg, 512, GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"");
+    int o = snprintf(msg, 512,
+                     GOOD_HEAD "\"type\":\"run.log\",\"data\":{\"level\":\"info\",\"message\":\"");
     for (size_t i = 0; i < 22000; i++) { /* 3 bytes, 1 character each: 66000 bytes */
         memcpy(msg + o, "\xe2\x82\xac", 3);
         o += 3;
@@ -184,10 +188,12 @@ static void test_bad_records(test_state_t *ts)
     CHECK(ts, reason_of(msg, strlen(msg), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
     free(msg);
     /* producer pid must fit the integer column */
-    const char pid[] = "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"
-                       "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":3,\"ts\":\"2025-02-03T14:30:00.123456Z\","
-                       "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":4294967296,\"lib\":\"l\"},"
-                       "\"type\":\"run.heartbeat\",\"data\":{}}";
+    const char pid[] =
+        "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\",\"run_id\":"
+        "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":3,\"ts\":\"2025-02-03T14:30:00.123456Z\","
+        "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":4294967296,\"lib\":"
+        "\"l\"},"
+        "\"type\":\"run.heartbeat\",\"data\":{}}";
     CHECK(ts, reason_of(pid, strlen(pid), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
 }
 
@@ -211,7 +217,8 @@ static json_t *find_run(json_t *arr, const char *id)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(arr, i, o) {
+    json_array_foreach(arr, i, o)
+    {
         if (!strcmp(json_string_value(json_object_get(o, "run_id")), id))
             return o;
     }
@@ -255,8 +262,10 @@ static void test_aggregate(test_state_t *ts)
         CHECK(ts, json_is_false(json_object_get(a, "paused")));
         CHECK(ts, json_integer_value(json_object_get(a, "pause_seq")) == 6);
         CHECK_STR(ts, json_string_value(json_object_get(a, "status")), "failed");
-        CHECK_STR(ts, json_string_value(json_object_get(a, "min_ts")), "2025-10-24T14:30:10.000000Z");
-        CHECK_STR(ts, json_string_value(json_object_get(a, "max_ts")), "2025-10-24T14:30:16.000000Z");
+        CHECK_STR(ts, json_string_value(json_object_get(a, "min_ts")),
+                  "2025-10-24T14:30:10.000000Z");
+        CHECK_STR(ts, json_string_value(json_object_get(a, "max_ts")),
+                  "2025-10-24T14:30:16.000000Z");
         CHECK(ts, json_integer_value(json_object_get(a, "max_seq")) == 7);
         CHECK(ts, json_integer_value(json_object_get(a, "producer_pid")) == 7);
         CHECK(ts, json_integer_value(json_object_get(a, "dropped_logs")) == 3);
