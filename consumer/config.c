@@ -65,6 +65,9 @@ static const cf_entry_t cf_table[] = {
          "A running run without any event for this long (s) is reported stale"),
     CF_I(stale_close_after_s, "3600", "RUNTRACK_STALE_CLOSE_AFTER_S", 0, 0, 86400 * 365,
          "A stale run is closed as failed after this long (s) without events; 0 never closes"),
+    CF_S(display_tz, "", "RUNTRACK_DISPLAY_TZ", 0, 0,
+         "Fixed IANA time zone for the web dashboard's times (e.g. America/New_York); empty "
+         "shows each viewer's own zone"),
     CF_I(retention_days, "90", "RUNTRACK_RETENTION_DAYS", 0, 1, 36500,
          "Runs, logs, results, discovery runs and dead letters older than this are deleted"),
 };

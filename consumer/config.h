@@ -27,6 +27,7 @@ typedef struct rt_config {
     int stale_after_s; /* a running run without events for this long is reported stale */
     int stale_close_after_s; /* ... and closed as failed after this long (0 = never) */
     int retention_days;      /* rows older than this are deleted by the maintenance thread */
+    char *display_tz;        /* dashboard time zone (IANA name); "" = the viewer's zone */
     /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
     size_t n_kafka;
     char **kafka_names;

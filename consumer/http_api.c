@@ -20,6 +20,7 @@
 #include "maintenance.h"
 #include "metrics.h"
 #include "rt_time.h"
+#include "web_assets.h"
 
 typedef struct pool_slot {
     PGconn *conn;
@@ -28,7 +29,7 @@ typedef struct pool_slot {
 
 struct rt_api {
     rt_api_conf_t conf; /* strings below point into this struct's own copies */
-    char *listen_addr, *pg_dsn, *bearer_token;
+    char *listen_addr, *pg_dsn, *bearer_token, *display_tz;
     rt_api_job_interval_t *intervals;
     struct sockaddr_in addr;
     struct MHD_Daemon *mhd;
@@ -50,7 +51,15 @@ struct rt_req {
     const char *allow; /* Allow header for 405 */
     size_t upload_bytes;
     int too_large;
+    const rt_web_asset_t *asset; /* a dashboard file to send instead of body */
+    int not_modified;            /* ... as 304: the client's If-None-Match has its ETag */
 };
+
+/* Every response carries a strict Content-Security-Policy: the dashboard loads only its own
+ * scripts, styles and icon and talks only to this server (no inline code, no CDN, no frames). */
+static const char csp_header[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 void rt_api_conf_defaults(rt_api_conf_t *c)
 {
@@ -407,6 +416,42 @@ static void handle_readyz(rt_req_t *req)
     rt_req_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "database", "ok"));
 }
 
+/* Settings the dashboard needs: the fixed display time zone (null = the viewer's own zone). */
+static void handle_config(rt_req_t *req)
+{
+    const rt_api_conf_t *c = &req->api->conf;
+    const char *tz = c->display_tz && *c->display_tz ? c->display_tz : NULL;
+    rt_req_json(req, 200,
+                json_pack("{s:s?,s:f}", "display_time_zone", tz, "stale_after_seconds",
+                          c->stale_after_s));
+}
+
+int rt_api_valid_tz(const char *tz)
+{
+    if (!tz || !*tz)
+        return 1; /* unset: the viewer's zone */
+    size_t n = strlen(tz);
+    if (n > 64 || tz[0] == '/' || tz[n - 1] == '/' || strstr(tz, ".."))
+        return 0;
+    for (const char *p = tz; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '/' || *p == '_' || *p == '-' || *p == '+'))
+            return 0;
+    return 1;
+}
+
+/* The dashboard: "/" and "/index.html" are the page, "/assets/<file>" its scripts and styles.
+ * Returns the embedded file, or NULL when path is not one of them. */
+static const rt_web_asset_t *find_asset(const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    for (size_t i = 0; i < rt_web_assets_count; i++)
+        if (strcmp(rt_web_assets[i].path, path) == 0)
+            return &rt_web_assets[i];
+    return NULL;
+}
+
 static void handle_metrics(rt_req_t *req)
 {
     /* Metrics must render even when the database is down, so no 503 here. */
@@ -439,6 +484,7 @@ static int route(const char *path, handler0_fn *h0, handler1_fn *h1, char *arg, 
         {"/healthz", handle_healthz}, {"/readyz", handle_readyz},
         {"/metrics", handle_metrics}, {"/api/runs", rt_api_runs_list},
         {"/api/jobs", rt_api_jobs},   {"/api/health", rt_health_handle},
+        {"/api/config", handle_config},
     };
     *h0 = NULL;
     *h1 = NULL;
@@ -509,6 +555,26 @@ static void dispatch(rt_req_t *req, const char *url, const char *method)
     memcpy(path, url, ulen + 1);
     if (ulen > 1 && path[ulen - 1] == '/')
         path[ulen - 1] = '\0';
+    const rt_web_asset_t *asset = find_asset(path);
+    if (asset || strncmp(path, "/assets/", 8) == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+            req->allow = "GET, HEAD";
+            rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here", method);
+        } else if (!asset) {
+            rt_req_error(req, 404, "not_found", "no such file: %.200s", path);
+        } else {
+            const char *inm = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_IF_NONE_MATCH);
+            req->asset = asset;
+            req->status = 200;
+            /* Weak comparison is enough here: the ETag is a content hash. */
+            if (inm && (strstr(inm, asset->etag) || strcmp(inm, "*") == 0)) {
+                req->not_modified = 1;
+                req->status = 304;
+            }
+        }
+        return;
+    }
     handler0_fn h0;
     handler1_fn h1;
     if (!route(path, &h0, &h1, arg, sizeof arg)) {
@@ -529,8 +595,31 @@ static void dispatch(rt_req_t *req, const char *url, const char *method)
         rt_req_error(req, 500, "internal", "handler produced no response");
 }
 
+static enum MHD_Result send_asset(rt_req_t *req)
+{
+    const rt_web_asset_t *a = req->asset;
+    struct MHD_Response *resp =
+        req->not_modified
+            ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
+    /* Names are not content-hashed, so browsers revalidate each time (a cheap 304). */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp_header);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    enum MHD_Result ret = MHD_queue_response(req->mhd, req->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result send_response(rt_req_t *req)
 {
+    if (req->asset)
+        return send_asset(req);
     const char *body = req->body ? req->body : "";
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(req->body_len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -539,6 +628,8 @@ static enum MHD_Result send_response(rt_req_t *req)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             req->ctype ? req->ctype : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp_header);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (req->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
     enum MHD_Result ret = MHD_queue_response(req->mhd, req->status ? req->status : 500, resp);
@@ -632,6 +723,7 @@ static void api_free(rt_api_t *api)
     free(api->listen_addr);
     free(api->pg_dsn);
     free(api->bearer_token);
+    free(api->display_tz);
     pthread_mutex_destroy(&api->pool_mu);
     pthread_cond_destroy(&api->pool_cv);
     free(api);
@@ -650,6 +742,13 @@ rt_api_t *rt_api_start(const rt_api_conf_t *conf, char *err, size_t errsize)
         snprintf(err, errsize, "http api: invalid configuration value");
         return NULL;
     }
+    if (!rt_api_valid_tz(conf->display_tz)) {
+        snprintf(err, errsize,
+                 "http api: display time zone '%.80s' is not an IANA zone name like "
+                 "Europe/Berlin",
+                 conf->display_tz);
+        return NULL;
+    }
     rt_api_t *api = calloc(1, sizeof *api);
     if (!api) {
         snprintf(err, errsize, "http api: out of memory");
@@ -662,6 +761,8 @@ rt_api_t *rt_api_start(const rt_api_conf_t *conf, char *err, size_t errsize)
     api->listen_addr = dup_or_null(conf->listen_addr, &oom);
     api->pg_dsn = dup_or_null(conf->pg_dsn, &oom);
     api->bearer_token = dup_or_null(conf->bearer_token, &oom);
+    api->display_tz = dup_or_null(conf->display_tz, &oom);
+    api->conf.display_tz = api->display_tz;
     api->conf.listen_addr = api->listen_addr;
     api->conf.pg_dsn = api->pg_dsn;
     api->conf.bearer_token = api->bearer_token;

@@ -79,6 +79,7 @@ typedef struct rt_api_conf {
     rt_health_conf_t health;
     rt_retention_conf_t retention;
     const char *bearer_token; /* for future state-changing endpoints; NULL = none allowed */
+    const char *display_tz;   /* dashboard's fixed IANA time zone; NULL/"" = viewer's zone */
     rt_metrics_t *metrics;    /* consumer metrics for /metrics; may be NULL */
     rt_api_ready_fn ready_cb; /* may be NULL (then only the database decides) */
     void *ready_arg;
@@ -151,6 +152,10 @@ int rt_req_time(rt_req_t *req, const char *name, const char **out_text); /* RFC 
  * one-line reason in err on failure. */
 PGconn *rt_api_pg_connect(const char *dsn, int read_only, unsigned statement_timeout_ms, char *err,
                           size_t errsize);
+
+/* 1 when tz is NULL, empty, or looks like an IANA zone name (letters, digits, '/', '_', '-',
+ * '+'; the browser decides whether the zone exists). */
+int rt_api_valid_tz(const char *tz);
 
 /* Pure helpers (unit-tested): parse a decimal integer in [min, max] (whole string). */
 int rt_parse_long(const char *s, long min, long max, long *out);

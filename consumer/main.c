@@ -174,6 +174,7 @@ int main(int argc, char **argv)
             ac.pg_dsn = cfg.pg_dsn;
             ac.stale_after_s = cfg.stale_after_s;
             ac.stale_close_after_s = cfg.stale_close_after_s;
+            ac.display_tz = cfg.display_tz;
             ac.retention.runs_days = ac.retention.run_results_days =
                 ac.retention.discovery_runs_days = ac.retention.dead_letters_days =
                     (unsigned)cfg.retention_days;

@@ -11,6 +11,7 @@ PACKAGES=(
     python3 python3-jsonschema
     clang clang-format
     procps util-linux
+    chromium nodejs
 )
 
 missing=()
@@ -19,6 +20,11 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
+
+# npm comes with nodesource's nodejs but is a separate Debian package (browser tests: npm ci).
+if ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#PACKAGES[@]} packages present"

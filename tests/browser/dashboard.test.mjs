@@ -1,0 +1,331 @@
+// The web dashboard in a real browser: Debian's chromium driven by playwright-core, against a
+// real runtrack-consumer (HTTP on a free port) fed by runs that the `runtrack` CLI produces while
+// the test runs — a live run that keeps emitting progress and logs, a failed run with error
+// details, a paused/resumed run and a completed one. Fails on any console error, page error or
+// failed request. Screenshots (desktop and 375 px) go to $RUNTRACK_BUILD_DIR/browser-screenshots;
+// with RUNTRACK_UPDATE_DOCS_IMG=1 the runs page and a run detail are copied to docs/img/.
+//
+// Run by tests/browser/run.sh under tests/lib/with_services.sh:
+//     node dashboard.test.mjs RUNTRACK_CLI RUNTRACK_CONSUMER
+import {spawn, execFile} from 'node:child_process';
+import {createRequire} from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {promisify} from 'node:util';
+
+const [CLI, CONSUMER] = process.argv.slice(2);
+const env = process.env;
+const BUILD = env.RUNTRACK_BUILD_DIR;
+const SRC = env.RUNTRACK_SOURCE_DIR;
+const require = createRequire(path.join(env.RUNTRACK_BROWSER_MODULES || path.join(BUILD, 'browser'), 'package.json'));
+const {chromium} = require('playwright-core');
+const execFileP = promisify(execFile);
+
+const T0 = Date.now();
+const failures = [];
+const step = (what) => console.log(`${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s ${what}`);
+function check(cond, what) {
+  if (!cond) {
+    failures.push(what);
+    console.error('FAIL:', what);
+  }
+  return cond;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function cli(...args) {
+  const {stdout} = await execFileP(CLI, args, {timeout: 30000, env});
+  return stdout.trim();
+}
+
+// Polls fn until it returns a truthy value or the deadline passes (then returns the last value).
+async function until(what, fn, ms = 15000) {
+  const end = Date.now() + ms;
+  let v;
+  for (;;) {
+    try { v = await fn(); } catch (e) { v = undefined; }
+    if (v || Date.now() > end) break;
+    await sleep(150);
+  }
+  check(v, `${what} (within ${ms} ms)`);
+  return v;
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-browser-'));
+const shots = path.join(BUILD, 'browser-screenshots');
+fs.mkdirSync(shots, {recursive: true});
+let consumer = null;
+let context = null;
+let liveStop = false;
+let liveLoop = null;
+
+async function startConsumer() {
+  const cenv = Object.assign({}, env, {
+    RUNTRACK_GROUP: `browser-${env.RUNTRACK_TOPIC}`,
+    RUNTRACK_HTTP_ADDR: '127.0.0.1',
+    RUNTRACK_HTTP_PORT: '0',
+    RUNTRACK_BATCH_MAX_MS: '50',
+    RUNTRACK_STALE_CLOSE_AFTER_S: '0',
+  });
+  consumer = spawn(CONSUMER, ['run'], {env: cenv, stdio: ['ignore', 'pipe', 'pipe']});
+  const logFile = fs.createWriteStream(path.join(shots, 'consumer.log'));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('consumer did not report its HTTP port')), 20000);
+    const onData = (d) => {
+      logFile.write(d);
+      buf += d.toString();
+      const m = buf.match(/HTTP API listening[^\n]*port=(\d+)/);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      if (/HTTP API not started/.test(buf)) { clearTimeout(timer); reject(new Error(buf)); }
+    };
+    consumer.stdout.on('data', onData);
+    consumer.stderr.on('data', onData);
+    consumer.on('exit', (code) => { clearTimeout(timer); reject(new Error(`consumer exited ${code}: ${buf.slice(-2000)}`)); });
+  });
+}
+
+// The runs the pages show. Every CLI event names its job and kind (the envelope carries them).
+async function produceRuns() {
+  const c = (job, kind, cmd, ...rest) => cli(cmd, '--job', job, '--kind', kind, ...rest);
+  const runs = {};
+  // Completed, with start/end counts, sites progress and a few log lines.
+  const done = runs.completed = await c('catalog.py', 'scrape', 'start', '--count', 'events=1000', '--count', 'urls=400', '--planned', 'sites_total=12');
+  await c('catalog.py', 'scrape', 'phase', '--run', done, 'scraping');
+  await c('catalog.py', 'scrape', 'progress', '--run', done, 'sites_total=12', 'sites_completed=12', 'found=120');
+  await c('catalog.py', 'scrape', 'log', '--run', done, '--level', 'success', 'all 12 sites scraped');
+  await c('catalog.py', 'scrape', 'finish', '--run', done, '--status', 'completed', '--count', 'events=1080', '--count', 'urls=430', 'found=120', 'new=80');
+  // Failed, with error details.
+  const bad = runs.failed = await c('sam_discovery.py', 'discovery', 'start', 'naics=541511');
+  await c('sam_discovery.py', 'discovery', 'phase', '--run', bad, 'matching');
+  await c('sam_discovery.py', 'discovery', 'log', '--run', bad, '--level', 'error', 'HTTP 503 on page 7');
+  await c('sam_discovery.py', 'discovery', 'finish', '--run', bad, '--status', 'failed', '--error', 'HTTP 503 from api.sam.gov',
+    '--error-details-json', '{"status": 503, "url": "https://api.sam.gov/opportunities", "attempts": 3}', 'api_calls=9');
+  // Paused and resumed, batch progress, completed.
+  const pz = runs.paused = await c('batch_match.py', 'pipeline', 'start', '--planned', 'batches_total=3');
+  await c('batch_match.py', 'pipeline', 'progress', '--run', pz, 'batches_total=3', 'batch_current=2');
+  await c('batch_match.py', 'pipeline', 'pause', '--run', pz, '--reason', 'rate limit');
+  await sleep(300);
+  await c('batch_match.py', 'pipeline', 'resume', '--run', pz);
+  await c('batch_match.py', 'pipeline', 'log', '--run', pz, '--level', 'warning', 'resumed after rate limit');
+  await c('batch_match.py', 'pipeline', 'finish', '--run', pz, '--status', 'completed');
+  // Live: keeps reporting until the test ends.
+  const live = runs.live = await c('live_scraper.py', 'scrape', 'start', '--planned', 'sites_total=500');
+  await c('live_scraper.py', 'scrape', 'phase', '--run', live, 'scraping');
+  for (let i = 1; i <= 30; i++) {
+    await c('live_scraper.py', 'scrape', 'log', '--run', live, '--level', 'info', `warm-up line ${i}`);
+  }
+  liveLoop = (async () => {
+    const levels = ['info', 'success', 'warning', 'error'];
+    for (let i = 1; !liveStop && i < 500; i++) {
+      await c('live_scraper.py', 'scrape', 'progress', '--run', live, '--memory', '4.5', '--cpu', '20',
+        'sites_total=500', `sites_completed=${i}`, `found=${i * 3}`);
+      await c('live_scraper.py', 'scrape', 'log', '--run', live, '--level', levels[i % 4],
+        '--fields-json', `{"site": ${i}}`, `site ${i} done`);
+      await sleep(250);
+    }
+  })().catch((e) => { if (!liveStop) check(false, `live producer: ${e.message}`); });
+  return runs;
+}
+
+async function staticChecks(base) {
+  const idx = await fetch(base + '/');
+  const csp = idx.headers.get('content-security-policy') || '';
+  check(idx.status === 200 && /text\/html/.test(idx.headers.get('content-type')), 'GET / serves the page');
+  check(/default-src 'none'/.test(csp) && /script-src 'self'/.test(csp) && !/unsafe/.test(csp), `strict CSP: ${csp}`);
+  const etag = idx.headers.get('etag');
+  check(etag && idx.headers.get('cache-control') === 'no-cache', 'ETag + Cache-Control on the page');
+  const again = await fetch(base + '/index.html', {headers: {'If-None-Match': etag}});
+  check(again.status === 304, `If-None-Match gives 304 (got ${again.status})`);
+  const js = await fetch(base + '/assets/app.js');
+  check(js.status === 200 && /^text\/javascript/.test(js.headers.get('content-type')), 'app.js as text/javascript');
+  const css = await fetch(base + '/assets/app.css');
+  check(css.status === 200 && /^text\/css/.test(css.headers.get('content-type')), 'app.css as text/css');
+  check((await fetch(base + '/assets/nope.js')).status === 404, 'unknown asset is 404');
+  check((await fetch(base + '/', {method: 'POST'})).status === 405, 'POST / is 405');
+  const conf = await (await fetch(base + '/api/config')).json();
+  check(conf.display_time_zone === null, `/api/config without a fixed zone: ${JSON.stringify(conf)}`);
+}
+
+async function main() {
+  const port = await startConsumer();
+  const base = `http://127.0.0.1:${port}`;
+  step(`consumer serving ${base}`);
+  await staticChecks(base);
+  const runs = await produceRuns();
+  step('runs produced');
+  const api = async (p) => (await fetch(base + p)).json();
+  await until('the four runs reach the API', async () => {
+    const r = await api('/api/runs?limit=10');
+    const byId = Object.fromEntries(r.runs.map((x) => [x.run_id, x]));
+    return byId[runs.completed]?.status === 'completed' && byId[runs.failed]?.status === 'failed' &&
+      byId[runs.paused]?.status === 'completed' && byId[runs.live]?.counters?.sites_completed > 0;
+  }, 30000);
+  step('runs consumed');
+
+  const userData = path.join(tmp, 'profile');
+  fs.mkdirSync(userData);
+  // launchPersistentContext passes --user-data-dir (a new empty one) itself.
+  context = await chromium.launchPersistentContext(userData, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: {width: 1280, height: 900},
+    timezoneId: 'Europe/Berlin',
+    locale: 'en-US',
+  });
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(10000);
+  page.on('console', (m) => { if (m.type() === 'error') check(false, `console error: ${m.text()}`); });
+  page.on('pageerror', (e) => check(false, `page error: ${e.message}`));
+  page.on('requestfailed', (r) => check(false, `request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) check(false, `HTTP ${r.status()} for ${r.url()}`); });
+  const shot = async (name) => page.screenshot({path: path.join(shots, `${name}.png`), fullPage: true});
+  const narrow = async (name) => {
+    await page.setViewportSize({width: 375, height: 800});
+    await sleep(200);
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(over <= 0, `${name}: no horizontal page scroll at 375 px (overflow ${over} px)`);
+    await shot(`${name}-narrow`);
+    await page.setViewportSize({width: 1280, height: 900});
+  };
+  const rowIds = () => page.$$eval('table.runs tbody tr[data-run-id]', (trs) => trs.map((t) => t.dataset.runId));
+
+  // ---- Runs page ----
+  await page.goto(base + '/');
+  await page.waitForSelector('table.runs tbody tr[data-run-id]');
+  const tz = await page.textContent('#tz-note');
+  check(/Europe\/Berlin/.test(tz), `the viewer's zone is named: ${tz}`);
+  const started = await page.textContent(`tr[data-run-id="${runs.completed}"] time`);
+  check(/GMT\+1|CET/.test(started), `start time shown in the viewer's zone with its name: ${started}`);
+  check((await rowIds()).length === 4, 'four runs listed');
+  // Live refresh: the live run's progress changes without a reload.
+  const liveCell = `tr[data-run-id="${runs.live}"] td.progress-cell span`;
+  const p0 = await page.textContent(liveCell);
+  await until('runs page refreshes the live run', async () => (await page.textContent(liveCell)) !== p0, 10000);
+  await shot('runs');
+  await narrow('runs');
+  // Filters.
+  await page.selectOption('#status', 'failed');
+  await until('status filter: only the failed run', async () => {
+    const ids = await rowIds();
+    return ids.length === 1 && ids[0] === runs.failed;
+  });
+  check(/status=failed/.test(page.url()), 'filter kept in the address');
+  await page.click('button:has-text("Clear")');
+  await until('clear shows all runs again', async () => (await rowIds()).length === 4);
+  await page.fill('#job', 'batch_match.py');
+  await page.press('#job', 'Enter');
+  await until('job filter', async () => { const ids = await rowIds(); return ids.length === 1 && ids[0] === runs.paused; });
+  await page.click('button:has-text("Clear")');
+  await page.fill('#kind', 'scrape');
+  await page.click('button:has-text("Apply filters")');
+  await until('kind filter', async () => (await rowIds()).sort().join() === [runs.completed, runs.live].sort().join());
+  await page.fill('#kind', '');
+  await page.fill('#phase', 'matching');
+  await page.click('button:has-text("Apply filters")');
+  await until('phase filter', async () => { const ids = await rowIds(); return ids.length === 1 && ids[0] === runs.failed; });
+  await page.click('button:has-text("Clear")');
+  await until('filters cleared', async () => (await rowIds()).length === 4);
+  // Keyboard: the job link of a run is reachable with Tab and opens the detail with Enter.
+  await page.focus(`tr[data-run-id="${runs.live}"] a`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#log');
+  step('runs page done');
+
+  // ---- Run detail: the live run ----
+  check(page.url().includes(`#/run/${runs.live}`), 'detail route');
+  check(!(await page.isChecked('#autoscroll')), 'auto-scroll is off by default');
+  const lines = () => page.$$eval('#log .line[data-seq]', (ls) => ls.length);
+  const prog0 = await page.textContent('#progress-text');
+  const n0 = await lines();
+  await until('live progress moves without reload', async () => (await page.textContent('#progress-text')) !== prog0, 10000);
+  await until('new log lines appear without reload', async () => (await lines()) > n0, 10000);
+  check((await page.textContent('#eta')).startsWith('about'), `ETA while running: ${await page.textContent('#eta')}`);
+  // Auto-scroll off: the view stays where the reader is.
+  const gap = () => page.$eval('#log', (el) => el.scrollHeight - el.clientHeight - el.scrollTop);
+  await page.$eval('#log', (el) => { el.scrollTop = 0; });
+  const n1 = await lines();
+  await until('more lines while auto-scroll is off', async () => (await lines()) > n1, 10000);
+  check(await page.$eval('#log', (el) => el.scrollTop) === 0, 'without auto-scroll the log does not jump');
+  check((await gap()) > 0, 'log overflows its box (enough lines to scroll)');
+  // Toggle on with the keyboard: focus the checkbox, Space.
+  await page.focus('#autoscroll');
+  await page.keyboard.press('Space');
+  check(await page.isChecked('#autoscroll'), 'auto-scroll toggled on');
+  const n2 = await lines();
+  await until('more lines with auto-scroll on', async () => (await lines()) > n2, 10000);
+  check((await gap()) <= 2, `with auto-scroll the newest line is in view (gap ${await gap()})`);
+  await shot('run-detail');
+  // Level filter.
+  await page.selectOption('#log-level', 'error');
+  const visible = await page.$$eval('#log .line[data-seq]', (ls) => ls.filter((l) => l.offsetParent !== null).map((l) => l.dataset.level));
+  check(visible.length > 0 && visible.every((l) => l === 'error'), `level filter shows only errors: ${visible.join(',')}`);
+  await page.selectOption('#log-level', '');
+  await narrow('run-detail');
+  step('live detail done');
+
+  // ---- Failed run ----
+  await page.goto(`${base}/#/run/${runs.failed}`);
+  await page.waitForSelector('#error-message');
+  check((await page.textContent('#error-message')) === 'HTTP 503 from api.sam.gov', 'failed run shows its error');
+  check(/api\.sam\.gov\/opportunities/.test(await page.textContent('.error-box pre')), 'error details shown');
+  await shot('run-failed');
+  // ---- Paused/resumed run ----
+  await page.goto(`${base}/#/run/${runs.paused}`);
+  await page.waitForSelector('#paused-at time');
+  check(await page.$('#resumed-at time') !== null, 'paused and resumed times shown');
+  check(/2 of 3/.test(await page.textContent('#run-summary')), 'batch 2 of 3 shown');
+  await shot('run-paused');
+  step('failed and paused runs done');
+
+  // ---- Jobs ----
+  await page.click('nav a[href="#/jobs"]');
+  await page.waitForSelector('table.jobs tbody tr th a');
+  const jobs = await page.$$eval('table.jobs tbody tr', (trs) => trs.map((t) => [...t.children].map((c) => c.textContent.trim())));
+  check(jobs.length === 4, `four jobs: ${jobs.map((j) => j[0])}`);
+  const cat = jobs.find((j) => j[0] === 'catalog.py') || [];
+  check(/100 %/.test(cat[5] || '') && !/never/.test(cat[4] || ''), `catalog.py: last success and 100 %: ${cat}`);
+  const sam = jobs.find((j) => j[0] === 'sam_discovery.py') || [];
+  check(/never/.test(sam[4] || '') && /^0 %/.test(sam[5] || ''), `failed job: no success, 0 %: ${sam}`);
+  await shot('jobs');
+  await narrow('jobs');
+  // ---- Health ----
+  await page.click('nav a[href="#/health"]');
+  await page.waitForSelector('.cards .card');
+  check((await page.$$('.cards .card')).length === 4, 'one card per default window (12, 24, 48, 72 h)');
+  const cls = await page.$eval('.cards .card', (c) => c.className);
+  check(/health-(healthy|warning|critical)/.test(cls), `card coloured by status: ${cls}`);
+  check((await page.$$('.alerts li')).length > 0, 'alerts listed (the failed job never succeeded)');
+  await shot('health');
+  await narrow('health');
+  step('jobs and health done');
+
+  if (env.RUNTRACK_UPDATE_DOCS_IMG === '1') {
+    fs.mkdirSync(path.join(SRC, 'docs/img'), {recursive: true});
+    fs.copyFileSync(path.join(shots, 'runs.png'), path.join(SRC, 'docs/img/dashboard-runs.png'));
+    fs.copyFileSync(path.join(shots, 'run-detail.png'), path.join(SRC, 'docs/img/dashboard-run-detail.png'));
+  }
+}
+
+let rc = 0;
+try {
+  await main();
+} catch (e) {
+  check(false, `exception: ${e.stack || e}`);
+} finally {
+  liveStop = true;
+  if (context) await context.close().catch(() => {});
+  if (liveLoop) await liveLoop;
+  if (consumer && consumer.exitCode === null) {
+    consumer.removeAllListeners('exit');
+    consumer.kill('SIGTERM');
+    await new Promise((r) => { const t = setTimeout(() => { consumer.kill('SIGKILL'); r(); }, 15000); consumer.on('exit', () => { clearTimeout(t); r(); }); });
+  }
+  fs.rmSync(tmp, {recursive: true, force: true});
+  rc = failures.length ? 1 : 0;
+  console.log(`${rc ? 'FAIL' : 'ok  '} dashboard (${failures.length} failures), screenshots in ${shots}`);
+}
+process.exit(rc);
