@@ -1,0 +1,27 @@
+#!/bin/sh
+# deploy/docker-entrypoint.sh — what the runtrack-consumer container runs (deploy/Dockerfile):
+# apply pending schema migrations, then consume. Configuration comes from the environment only
+# (RUNTRACK_PG_DSN, RUNTRACK_BROKERS, RUNTRACK_TOPIC, RUNTRACK_HTTP_ADDR, ... — see
+# docs/consumer.md "Settings"); no config file is needed.
+#
+#   RUNTRACK_MIGRATE_PG_DSN  optional: run the migrations with this (owner) DSN and consume with
+#                            RUNTRACK_PG_DSN, a least-privilege role (deploy/sql/runtrack_role.sql)
+#   RUNTRACK_CONSUMER        optional: the binary (default: runtrack-consumer on PATH)
+#
+# Arguments replace the default command `run` (e.g. `replay --from-beginning --to-end`); the
+# subcommands migrate, config-sample, config-doc and --help/--version skip the migrate step.
+set -eu
+BIN=${RUNTRACK_CONSUMER:-runtrack-consumer}
+[ $# -gt 0 ] || set -- run
+case $1 in
+migrate | config-sample | config-doc | --help | -h | --version) exec "$BIN" "$@" ;;
+esac
+if [ -n "${RUNTRACK_MIGRATE_PG_DSN:-}" ]; then
+    RUNTRACK_PG_DSN=$RUNTRACK_MIGRATE_PG_DSN "$BIN" migrate
+else
+    "$BIN" migrate
+fi
+# The migrations are applied; `run` need not try again (its role may lack the rights to).
+RUNTRACK_MIGRATE_ON_START=${RUNTRACK_MIGRATE_ON_START:-false}
+export RUNTRACK_MIGRATE_ON_START
+exec "$BIN" "$@"
