@@ -256,7 +256,7 @@ static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
             L->backoff_ms = 0;
             for (size_t k = 0; k < npos; k++) {
                 part_t *pt = find_part(L, pp[k].partition);
-                if (pt)
+                if (pt && (L->group || pp[k].next > pt->expected))
                     pt->expected = pp[k].next;
             }
             account(L, &res);
@@ -502,6 +502,17 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
             if (!pt || (pt->expected >= 0 && raw[i]->offset < pt->expected) ||
                 (pt->end >= 0 && raw[i]->offset >= pt->end))
                 continue;
+            if (replay && opts->from_time_us >= 0) {
+                /* --from-time: records older than the time are passed over (they count as read
+                 * for --to-end). */
+                rd_kafka_timestamp_type_t tt;
+                int64_t ms = rd_kafka_message_timestamp(raw[i], &tt);
+                if (ms >= 0 && ms * 1000 < opts->from_time_us) {
+                    if (raw[i]->offset + 1 > pt->expected)
+                        pt->expected = raw[i]->offset + 1;
+                    continue;
+                }
+            }
             rt_in_msg_t *mm = &msgs[m++];
             memset(mm, 0, sizeof *mm);
             mm->partition = raw[i]->partition;

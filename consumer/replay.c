@@ -83,7 +83,14 @@ int rt_replay_plan(rt_kin_t *kin, const char *topic, int64_t from_time_us, int t
                          t ? rd_kafka_err2str(t->err) : "missing");
                 goto out;
             }
-            parts[i].start = t->offset >= 0 ? t->offset : -1;
+            /* No offset for the time: either nothing was written since, or the broker cannot
+             * look timestamps up (the dev broker). Read the partition from its start then;
+             * the pipeline skips records older than the time, so both cases come out right. */
+            if (t->offset < 0 && parts[i].end > parts[i].start)
+                rt_log(RT_L_INFO, "replay: no offset for the time, scanning the partition",
+                       "partition=%d", (int)parts[i].partition);
+            else
+                parts[i].start = t->offset >= 0 ? t->offset : -1;
         }
     }
     *out = parts;
