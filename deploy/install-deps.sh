@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev
+    libcurl4-openssl-dev
     postgresql postgresql-client kcat
     python3 python3-jsonschema
     clang clang-format

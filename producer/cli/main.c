@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "query.h"
 
 typedef int (*cmd_fn)(cli_opts_t *o, int argc, char **argv);
 
@@ -602,11 +603,14 @@ static void global_help(FILE *f)
             runtrack_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %s\n", commands[i].synopsis);
+    fprintf(f, "\nReads runs back from the runtrack HTTP API (--api URL, $RUNTRACK_API):\n");
+    cli_query_synopses(f);
     fprintf(
         f, "\n" COMMON_HELP
            "\n'runtrack COMMAND --help' describes one command. Exit codes: 0 ok, 64 usage, 65 bad\n"
            "value, 69 broker unreachable (event not delivered within --timeout), 70 internal\n"
-           "error, 75 temporary failure, 78 bad configuration.\n");
+           "error, 75 temporary failure, 78 bad configuration. Query commands: see\n"
+           "'runtrack runs --help' (66 no such run, 69 API unreachable).\n");
 }
 
 static void command_help(const command_t *c)
@@ -632,6 +636,8 @@ int main(int argc, char **argv)
                     command_help(&commands[i]);
                     return EX_OK_;
                 }
+            if (cli_query_help(argv[2]) == 0)
+                return EX_OK_;
         }
         global_help(stdout);
         return EX_OK_;
@@ -640,6 +646,8 @@ int main(int argc, char **argv)
         printf("runtrack %s\n", runtrack_version());
         return EX_OK_;
     }
+    if (cli_query_is_command(name))
+        return cli_query_main(argc - 1, argv + 1); /* runs, show, logs...: read the HTTP API */
     const command_t *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)

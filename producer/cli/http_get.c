@@ -1,0 +1,146 @@
+/* rt_http_get over libcurl's easy interface: one handle per request (the CLI makes few), the
+ * body collected into a growing buffer with a hard cap. */
+#include "http_get.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtrack.h"
+
+typedef struct body_buf {
+    char *data;
+    size_t len, cap;
+    int too_large;
+} body_buf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    body_buf_t *b = userdata;
+    size_t n = size * nmemb;
+    if (n > RT_HTTP_MAX_BODY - b->len) {
+        b->too_large = 1;
+        return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p)
+            return 0;
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+int rt_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void rt_http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+char *rt_http_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    if (!e)
+        return NULL;
+    char *copy = strdup(e); /* so callers free() it like everything else */
+    curl_free(e);
+    return copy;
+}
+
+/* Which curl failures mean "the API is not reachable" (retrying later may help) as opposed to a
+ * URL the user got wrong. */
+static rt_http_err_t classify(CURLcode c)
+{
+    switch (c) {
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return RT_HTTP_BAD_URL;
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
+        return RT_HTTP_INTERNAL;
+    default:
+        return RT_HTTP_UNREACHABLE;
+    }
+}
+
+rt_http_err_t rt_http_get(const char *url, const char *token, long timeout_ms, rt_http_resp_t *resp,
+                          char *err, size_t errsize)
+{
+    rt_http_err_t rc = RT_HTTP_INTERNAL;
+    body_buf_t b = {0};
+    struct curl_slist *hdrs = NULL, *h;
+    char *auth = NULL;
+    char cerr[CURL_ERROR_SIZE] = "";
+    resp->status = 0;
+    resp->body = NULL;
+    resp->len = 0;
+    snprintf(err, errsize, "internal error");
+
+    CURL *c = curl_easy_init();
+    if (!c)
+        goto out;
+    if (!(h = curl_slist_append(hdrs, "Accept: application/json")))
+        goto out;
+    hdrs = h;
+    if (token && *token) {
+        size_t n = strlen(token) + sizeof "Authorization: Bearer ";
+        if (!(auth = malloc(n)))
+            goto out;
+        snprintf(auth, n, "Authorization: Bearer %s", token);
+        if (!(h = curl_slist_append(hdrs, auth)))
+            goto out;
+        hdrs = h;
+    }
+    char ua[64];
+    snprintf(ua, sizeof ua, "runtrack/%s", runtrack_version());
+    /* NOSIGNAL: no SIGALRM games behind our back (logs --follow has its own SIGINT handler). */
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_USERAGENT, ua) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK)
+        goto out;
+    CURLcode cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        if (b.too_large) {
+            snprintf(err, errsize, "answer larger than %u bytes", RT_HTTP_MAX_BODY);
+            rc = RT_HTTP_TOO_LARGE;
+        } else {
+            snprintf(err, errsize, "%s", *cerr ? cerr : curl_easy_strerror(cc));
+            rc = classify(cc);
+        }
+        goto out;
+    }
+    if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK)
+        goto out;
+    if (!b.data && !(b.data = calloc(1, 1)))
+        goto out;
+    resp->body = b.data;
+    resp->len = b.len;
+    b.data = NULL;
+    err[0] = '\0';
+    rc = RT_HTTP_OK;
+out:
+    free(b.data);
+    free(auth);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return rc;
+}
