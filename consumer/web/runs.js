@@ -28,8 +28,8 @@ function progressFraction(run) {
 function progressCell(run) {
   const f = progressFraction(run);
   const text = progressText(run);
-  if (f === null) return h('td', null, h('span.muted', null, '—'));
-  return h('td.progress-cell', null,
+  if (f === null) return h('td', {'data-label': 'Progress'}, h('span.muted', null, '—'));
+  return h('td.progress-cell', {'data-label': 'Progress'},
     h('progress', {max: '100', value: String(Math.round(f * 100)), 'aria-label': `Progress: ${text}`}),
     h('span.small', null, text));
 }
@@ -38,11 +38,11 @@ function row(run) {
   const label = run.paused ? ' (paused)' : '';
   return h('tr', {dataset: {runId: run.run_id, status: run.stale ? 'stale' : run.status}},
     h('th', {scope: 'row'}, h('a', {href: `#/run/${encodeURIComponent(run.run_id)}`}, run.job)),
-    h('td', null, run.kind),
-    h('td', null, statusBadge(run.status, run.stale), label),
-    h('td', null, run.phase || h('span.muted', null, '—')),
-    h('td', null, timeEl(run.started_at)),
-    h('td.num', null, duration(run.elapsed_seconds)),
+    h('td', {'data-label': 'Kind'}, run.kind),
+    h('td', {'data-label': 'Status'}, h('span', null, statusBadge(run.status, run.stale), label)),
+    h('td', {'data-label': 'Phase'}, run.phase || h('span.muted', null, '—')),
+    h('td', {'data-label': 'Started'}, timeEl(run.started_at)),
+    h('td.num', {'data-label': 'Duration'}, duration(run.elapsed_seconds)),
     progressCell(run));
 }
 

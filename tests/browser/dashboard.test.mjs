@@ -56,20 +56,22 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-browser-'));
 const shots = path.join(BUILD, 'browser-screenshots');
 fs.mkdirSync(shots, {recursive: true});
 let consumer = null;
+let consumer2 = null;
 let context = null;
 let liveStop = false;
 let liveLoop = null;
 
-async function startConsumer() {
+// Starts runtrack-consumer (its own group, HTTP on a free port); resolves {proc, port}.
+function startConsumer(name, extraEnv) {
   const cenv = Object.assign({}, env, {
-    RUNTRACK_GROUP: `browser-${env.RUNTRACK_TOPIC}`,
+    RUNTRACK_GROUP: `browser-${name}-${env.RUNTRACK_TOPIC}`,
     RUNTRACK_HTTP_ADDR: '127.0.0.1',
     RUNTRACK_HTTP_PORT: '0',
     RUNTRACK_BATCH_MAX_MS: '50',
     RUNTRACK_STALE_CLOSE_AFTER_S: '0',
-  });
-  consumer = spawn(CONSUMER, ['run'], {env: cenv, stdio: ['ignore', 'pipe', 'pipe']});
-  const logFile = fs.createWriteStream(path.join(shots, 'consumer.log'));
+  }, extraEnv || {});
+  const proc = spawn(CONSUMER, ['run'], {env: cenv, stdio: ['ignore', 'pipe', 'pipe']});
+  const logFile = fs.createWriteStream(path.join(shots, `consumer-${name}.log`));
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('consumer did not report its HTTP port')), 20000);
@@ -77,12 +79,12 @@ async function startConsumer() {
       logFile.write(d);
       buf += d.toString();
       const m = buf.match(/HTTP API listening[^\n]*port=(\d+)/);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      if (m) { clearTimeout(timer); resolve({proc, port: Number(m[1])}); }
       if (/HTTP API not started/.test(buf)) { clearTimeout(timer); reject(new Error(buf)); }
     };
-    consumer.stdout.on('data', onData);
-    consumer.stderr.on('data', onData);
-    consumer.on('exit', (code) => { clearTimeout(timer); reject(new Error(`consumer exited ${code}: ${buf.slice(-2000)}`)); });
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`consumer exited ${code}: ${buf.slice(-2000)}`)); });
   });
 }
 
@@ -148,8 +150,67 @@ async function staticChecks(base) {
   check(conf.display_time_zone === null, `/api/config without a fixed zone: ${JSON.stringify(conf)}`);
 }
 
+async function stopConsumer(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  proc.removeAllListeners('exit');
+  proc.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 15000);
+    proc.on('exit', () => { clearTimeout(t); r(); });
+  });
+}
+
+// Text that must never reach the page: unformatted JavaScript values.
+async function noJunk(page, name) {
+  const text = await page.innerText('main');
+  const m = text.match(/\b(null|undefined|NaN|\[object Object\])\b/);
+  check(!m, `${name}: no '${m && m[0]}' in the page text`);
+}
+
+// WCAG AA: every visible text has contrast >= 4.5:1 against its background (3:1 when large:
+// >= 24 px, or >= 18.66 px bold); every form control has a label.
+async function a11y(page, name) {
+  const bad = await page.evaluate(() => {
+    const rgb = (s) => { const m = s.match(/[\d.]+/g) || []; return m.map(Number); };
+    const lum = ([r, g, b]) => {
+      const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bgOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+      }
+      return [255, 255, 255];
+    };
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || seen.has(el) || !el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+      seen.add(el);
+      const cs = getComputedStyle(el);
+      if (cs.visibility === 'hidden' || el.closest('[hidden]')) continue;
+      const fg = rgb(cs.color);
+      const l1 = lum(fg), l2 = lum(bgOf(el));
+      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+      const px = parseFloat(cs.fontSize);
+      const large = px >= 24 || (px >= 18.66 && Number(cs.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) out.push(`${el.tagName}.${el.className} "${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    for (const c of document.querySelectorAll('input, select, textarea')) {
+      if (!c.labels.length && !c.getAttribute('aria-label')) out.push(`unlabelled ${c.tagName}#${c.id}`);
+    }
+    return out;
+  });
+  check(!bad.length, `${name}: contrast/labels: ${bad.slice(0, 5).join('; ')}`);
+}
+
 async function main() {
-  const port = await startConsumer();
+  const c1 = await startConsumer('main');
+  consumer = c1.proc;
+  const port = c1.port;
   const base = `http://127.0.0.1:${port}`;
   step(`consumer serving ${base}`);
   await staticChecks(base);
@@ -205,8 +266,26 @@ async function main() {
   const liveCell = `tr[data-run-id="${runs.live}"] td.progress-cell span`;
   const p0 = await page.textContent(liveCell);
   await until('runs page refreshes the live run', async () => (await page.textContent(liveCell)) !== p0, 10000);
+  await noJunk(page, 'runs');
+  await a11y(page, 'runs');
   await shot('runs');
   await narrow('runs');
+  // Hidden tab: no refresh requests; visible again: refreshing resumes.
+  let runsRequests = 0;
+  const countRuns = (r) => { if (r.url().includes('/api/runs')) runsRequests++; };
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  page.on('request', countRuns);
+  await sleep(3000); // more than one 2 s refresh period
+  check(runsRequests === 0, `no refresh while the tab is hidden (${runsRequests} requests)`);
+  await page.evaluate(() => {
+    delete document.hidden;
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await until('refresh resumes when the tab is visible again', async () => runsRequests > 0, 5000);
+  page.off('request', countRuns);
   // Filters.
   await page.selectOption('#status', 'failed');
   await until('status filter: only the failed run', async () => {
@@ -258,6 +337,8 @@ async function main() {
   const n2 = await lines();
   await until('more lines with auto-scroll on', async () => (await lines()) > n2, 10000);
   check((await gap()) <= 2, `with auto-scroll the newest line is in view (gap ${await gap()})`);
+  await noJunk(page, 'run detail');
+  await a11y(page, 'run detail');
   await shot('run-detail');
   // Level filter.
   await page.selectOption('#log-level', 'error');
@@ -272,12 +353,15 @@ async function main() {
   await page.waitForSelector('#error-message');
   check((await page.textContent('#error-message')) === 'HTTP 503 from api.sam.gov', 'failed run shows its error');
   check(/api\.sam\.gov\/opportunities/.test(await page.textContent('.error-box pre')), 'error details shown');
+  await noJunk(page, 'failed run');
+  await a11y(page, 'failed run');
   await shot('run-failed');
   // ---- Paused/resumed run ----
   await page.goto(`${base}/#/run/${runs.paused}`);
   await page.waitForSelector('#paused-at time');
   check(await page.$('#resumed-at time') !== null, 'paused and resumed times shown');
   check(/2 of 3/.test(await page.textContent('#run-summary')), 'batch 2 of 3 shown');
+  await noJunk(page, 'paused run');
   await shot('run-paused');
   step('failed and paused runs done');
 
@@ -290,6 +374,8 @@ async function main() {
   check(/100 %/.test(cat[5] || '') && !/never/.test(cat[4] || ''), `catalog.py: last success and 100 %: ${cat}`);
   const sam = jobs.find((j) => j[0] === 'sam_discovery.py') || [];
   check(/never/.test(sam[4] || '') && /^0 %/.test(sam[5] || ''), `failed job: no success, 0 %: ${sam}`);
+  await noJunk(page, 'jobs');
+  await a11y(page, 'jobs');
   await shot('jobs');
   await narrow('jobs');
   // ---- Health ----
@@ -299,9 +385,24 @@ async function main() {
   const cls = await page.$eval('.cards .card', (c) => c.className);
   check(/health-(healthy|warning|critical)/.test(cls), `card coloured by status: ${cls}`);
   check((await page.$$('.alerts li')).length > 0, 'alerts listed (the failed job never succeeded)');
+  await noJunk(page, 'health');
+  await a11y(page, 'health');
   await shot('health');
   await narrow('health');
   step('jobs and health done');
+
+  // A fixed display zone (display_tz) wins over the viewer's zone.
+  const c2 = await startConsumer('tz', {RUNTRACK_DISPLAY_TZ: 'America/New_York'});
+  consumer2 = c2.proc;
+  const conf2 = await (await fetch(`http://127.0.0.1:${c2.port}/api/config`)).json();
+  check(conf2.display_time_zone === 'America/New_York', `/api/config names the fixed zone: ${JSON.stringify(conf2)}`);
+  await page.goto(`http://127.0.0.1:${c2.port}/#/run/${runs.completed}`);
+  await page.waitForSelector('#run-summary time');
+  const tz2 = await page.textContent('#tz-note');
+  check(/America\/New_York/.test(tz2), `fixed zone named: ${tz2}`);
+  const t2 = await page.textContent('#run-summary time');
+  check(/EST|GMT-5/.test(t2), `times in the fixed zone: ${t2}`);
+  step('fixed zone done');
 
   if (env.RUNTRACK_UPDATE_DOCS_IMG === '1') {
     fs.mkdirSync(path.join(SRC, 'docs/img'), {recursive: true});
@@ -319,11 +420,8 @@ try {
   liveStop = true;
   if (context) await context.close().catch(() => {});
   if (liveLoop) await liveLoop;
-  if (consumer && consumer.exitCode === null) {
-    consumer.removeAllListeners('exit');
-    consumer.kill('SIGTERM');
-    await new Promise((r) => { const t = setTimeout(() => { consumer.kill('SIGKILL'); r(); }, 15000); consumer.on('exit', () => { clearTimeout(t); r(); }); });
-  }
+  await stopConsumer(consumer);
+  await stopConsumer(consumer2);
   fs.rmSync(tmp, {recursive: true, force: true});
   rc = failures.length ? 1 : 0;
   console.log(`${rc ? 'FAIL' : 'ok  '} dashboard (${failures.length} failures), screenshots in ${shots}`);
