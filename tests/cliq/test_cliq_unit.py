@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""The query commands against a scripted HTTP server on loopback, for what the real API never
+answers: a non-JSON body, a JSON array, HTTP 500/503/401, a connection cut mid-answer; and what
+is hard to arrange for real: paging across several /api/runs pages (--all, --limit N > 500), the
+bearer token, terminal escapes in API text. No services needed.
+    test_cliq_unit.py RUNTRACK_CLI
+"""
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+CLI = sys.argv[1]
+FAILURES = []
+RUN = "01a21278-3a10-7f27-92ad-9472173ff316"
+REQUESTS = []  # (path, query dict, Authorization header)
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what, file=sys.stderr, flush=True)
+
+
+def run_row(i):
+    return {"run_id": "00000000-0000-7000-8000-%012d" % i, "job": "j%d.py" % i,
+            "kind": "scrape", "status": "completed", "phase": None,
+            "started_at": "2026-11-25T08:00:00.000000Z",
+            "finished_at": "2026-11-25T08:10:00.000000Z", "elapsed_seconds": 600.0,
+            "stale": False, "paused": False, "counters": {}}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body, ctype="application/json"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, status, code, message):
+        self.answer(status, json.dumps({"error": {"code": code, "message": message}}))
+
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        path = urllib.parse.unquote(u.path)
+        REQUESTS.append((path, q, self.headers.get("Authorization")))
+        mode = SERVER_MODE[0]
+        if mode == "notjson":
+            return self.answer(200, "<html>hello</html>", "text/html")
+        if mode == "array":
+            return self.answer(200, "[1,2]")
+        if mode == "500":
+            return self.error(500, "internal", "boom")
+        if mode == "503":
+            return self.error(503, "database_unavailable", "PostgreSQL unreachable")
+        if mode == "401":
+            return self.error(401, "unauthorized", "bad token")
+        if mode == "cut":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"runs": [')
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if path == "/api/runs":
+            # 1200 runs, paged by an integer cursor (the index of the next row).
+            start = int(q.get("cursor", "0"))
+            limit = int(q.get("limit", "50"))
+            rows = [run_row(i) for i in range(start, min(start + limit, 1200))]
+            nxt = str(start + limit) if start + limit < 1200 else None
+            return self.answer(200, json.dumps({"runs": rows, "next_cursor": nxt}))
+        if path == "/api/runs/%s" % RUN:
+            r = run_row(1)
+            r.update({"run_id": RUN, "job": "evil\x1b[2J.py", "error_message": "line1\nline2",
+                      "logs": [{"seq": 1, "ts": "2026-11-25T08:00:00Z", "level": "info",
+                                "phase": None, "message": "\x1b]0;owned\x07hi", "fields": None}]})
+            return self.answer(200, json.dumps(r))
+        if path.startswith("/api/jobs/") and path.endswith("/last-success"):
+            return self.answer(200, json.dumps({"job": path[10:-13], "last_success": None,
+                                                "completed_at": None}))
+        return self.error(404, "not_found", "no such run")
+
+
+SERVER_MODE = [""]
+
+
+def rt(*args, code=0, env=None):
+    t0 = time.time()
+    out = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60,
+                         env=env or os.environ)
+    if time.time() - t0 > 2:
+        print("slow: %s %.1fs" % (args, time.time() - t0))
+    check(out.returncode == code, "runtrack %s: exit %d, expected %d: %s" %
+          (" ".join(args), out.returncode, code, out.stderr.strip()))
+    check(len(out.stderr.strip().splitlines()) <= 1, "one-line stderr: %r" % out.stderr)
+    return out.stdout, out.stderr
+
+
+def main():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % srv.server_address[1]
+    os.environ["RUNTRACK_API"] = base + "/"  # a trailing slash is fine
+    os.environ["TZ"] = "UTC"
+    os.environ.pop("RUNTRACK_API_TOKEN", None)
+    try:
+        # Paging: --all follows next_cursor to the end; --limit N > 500 takes several pages.
+        REQUESTS.clear()
+        out, _ = rt("runs", "--all", "--json")
+        j = json.loads(out)
+        ids = [r["run_id"] for r in j["runs"]]
+        check(len(ids) == 1200 and len(set(ids)) == 1200 and j["next_cursor"] is None,
+              "--all merges every page: %d rows" % len(ids))
+        check([(p, q.get("limit"), q.get("cursor")) for p, q, _ in REQUESTS] ==
+              [("/api/runs", "500", None), ("/api/runs", "500", "500"),
+               ("/api/runs", "500", "1000")], "pages asked %r" % REQUESTS)
+        REQUESTS.clear()
+        out, err = rt("runs", "--limit", "700")
+        check(len(out.splitlines()) == 701, "--limit 700: header + 700 rows")
+        check([q.get("limit") for _, q, _ in REQUESTS] == ["500", "200"], "page sizes %r"
+              % [q for _, q, _ in REQUESTS])
+        check("more runs match" in err, "more runs: %r" % err)
+        out, err = rt("runs", "--limit", "3", "--json")
+        check(json.loads(out)["next_cursor"] == "3" and err == "", "one page is the API's JSON")
+        out, err = rt("runs", "--all")
+        check(len(out.splitlines()) == 1201 and err == "", "--all table")
+
+        # Token: sent as a bearer token when set, not sent otherwise.
+        REQUESTS.clear()
+        rt("runs", "--limit", "1", env=dict(os.environ, RUNTRACK_API_TOKEN="s3cret"))
+        rt("runs", "--limit", "1")
+        check([a for _, _, a in REQUESTS] == ["Bearer s3cret", None], "token %r" % REQUESTS)
+
+        # Filters and names are escaped into the query string and path.
+        REQUESTS.clear()
+        rt("runs", "--job", "a b&c=d/é", "--status", "failed", "--limit", "1")
+        rt("last-success", "x/y z?.py")
+        check(REQUESTS[0][1].get("job") == "a b&c=d/é" and REQUESTS[0][1]["status"] == "failed",
+              "query escaping %r" % REQUESTS[0:1])
+        check(REQUESTS[1][0] == "/api/jobs/x/y z?.py/last-success", "path escaping %r"
+              % REQUESTS[1:2])
+
+        # Text from the API cannot drive the terminal.
+        out, _ = rt("show", RUN)
+        check("\x1b" not in out and "\x07" not in out, "escapes removed: %r" % out)
+        check("evil?[2J.py" in out and "line1 line2" in out and "?]0;owned?hi" in out,
+              "control characters shown as '?' / spaces: %r" % out)
+        out, _ = rt("show", RUN, "--json")
+        check(json.loads(out)["job"] == "evil\x1b[2J.py", "--json keeps the API's text")
+
+        # Answers the real API never gives.
+        for mode, code, words in [("notjson", 65, "bad answer"), ("array", 65, "not a JSON object"),
+                                  ("500", 65, "HTTP 500: boom"),
+                                  ("503", 69, "API unavailable"),
+                                  ("401", 77, "RUNTRACK_API_TOKEN"), ("cut", 69, "unreachable")]:
+            SERVER_MODE[0] = mode
+            for cmd in (["runs"], ["show", RUN], ["health"], ["logs", RUN]):
+                _, err = rt(*cmd, code=code)
+                check(words in err, "%s / %s: %r" % (mode, cmd[0], err))
+        SERVER_MODE[0] = ""
+        # A 404 is "no such run" where a run was asked for, a bad answer elsewhere.
+        os.environ["RUNTRACK_API"] = base + "/nothing-here"
+        _, err = rt("show", RUN, code=66)
+        check(err.strip() == "runtrack: no such run: " + RUN, "404 %r" % err)
+        rt("runs", code=65)
+        os.environ["RUNTRACK_API"] = base
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+    # Nothing listening: 69 (the port was just freed by the server above).
+    _, err = rt("runs", "--api", base, code=69)
+    check("API unreachable at " + base in err, "69: %r" % err)
+    _, err = rt("health", "--api", base, "--timeout", "1", code=69)
+
+    # Usage errors, before any request.
+    for args in (["runs", "x"], ["runs", "--limit", "-1"], ["runs", "--limit", "2x"],
+                 ["runs", "--limit", "1", "--all"], ["runs", "--follow"], ["runs", "--bogus"],
+                 ["runs", "--status"], ["show"], ["show", RUN, RUN], ["show", RUN, "--limit",
+                                                                      "1001"],
+                 ["logs"], ["logs", RUN, "--level", "loud"], ["logs", RUN, "--window", "3"],
+                 ["last-success"], ["last-success", ""], ["health", "--window", "0"],
+                 ["health", "--window", "99999"], ["health", "--status", "failed"],
+                 ["runs", "--api", "ftp://host/"], ["runs", "--api", "/"],
+                 ["runs", "--timeout", "0"]):
+        rt(*args, code=64)
+    rt("show", "nope", code=65)
+    rt("logs", "01a21278-3a10-7f27-92ad-9472173ff31", code=65)
+    out, _ = rt("runs", "--help")
+    check(out.startswith("usage: runtrack runs") and "--api URL" in out, "runs --help")
+    out, _ = rt("help", "health")
+    check(out.startswith("usage: runtrack health"), "help health")
+    out, _ = rt("--help")
+    check("last-success JOB" in out and "logs RUN" in out, "global help lists queries")
+    print("%s test_cliq_unit (%d failures)" % ("ok  " if not FAILURES else "FAIL",
+                                               len(FAILURES)))
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
