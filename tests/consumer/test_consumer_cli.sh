@@ -11,8 +11,11 @@ trap 'rm -rf "$T"' EXIT
 
 "$BIN" config-sample | diff -u "$SRC/deploy/runtrack.conf.sample" - ||
     fail "deploy/runtrack.conf.sample is out of date: regenerate with 'runtrack-consumer config-sample'"
-"$BIN" --help | grep -q RUNTRACK_BATCH_MAX_EVENTS || fail "--help does not list the settings"
-"$BIN" --version | grep -q "^runtrack-consumer " || fail "--version"
+# (to files first: grep -q closing the pipe early would fail the pipeline under pipefail)
+"$BIN" --help >"$T/help" || fail "--help exited non-zero"
+grep -q RUNTRACK_BATCH_MAX_EVENTS "$T/help" || fail "--help does not list the settings"
+"$BIN" --version >"$T/version" || fail "--version exited non-zero"
+grep -q "^runtrack-consumer " "$T/version" || fail "--version"
 
 check_err() { # expected-substring args...
     local want=$1 rc=0
