@@ -6,5 +6,5 @@ if(TARGET runtrack_cli AND TARGET runtrack-consumer)
                    ${CMAKE_CURRENT_LIST_DIR}/browser/run.sh
                    $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>)
   set_tests_properties(browser.dashboard PROPERTIES LABELS browser FIXTURES_REQUIRED services
-                       TIMEOUT 120)
+                       TIMEOUT 180)
 endif()

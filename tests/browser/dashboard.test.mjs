@@ -92,32 +92,47 @@ function startConsumer(name, extraEnv) {
 async function produceRuns() {
   const c = (job, kind, cmd, ...rest) => cli(cmd, '--job', job, '--kind', kind, ...rest);
   const runs = {};
-  // Completed, with start/end counts, sites progress and a few log lines.
-  const done = runs.completed = await c('catalog.py', 'scrape', 'start', '--count', 'events=1000', '--count', 'urls=400', '--planned', 'sites_total=12');
-  await c('catalog.py', 'scrape', 'phase', '--run', done, 'scraping');
-  await c('catalog.py', 'scrape', 'progress', '--run', done, 'sites_total=12', 'sites_completed=12', 'found=120');
-  await c('catalog.py', 'scrape', 'log', '--run', done, '--level', 'success', 'all 12 sites scraped');
-  await c('catalog.py', 'scrape', 'finish', '--run', done, '--status', 'completed', '--count', 'events=1080', '--count', 'urls=430', 'found=120', 'new=80');
-  // Failed, with error details.
-  const bad = runs.failed = await c('sam_discovery.py', 'discovery', 'start', 'naics=541511');
-  await c('sam_discovery.py', 'discovery', 'phase', '--run', bad, 'matching');
-  await c('sam_discovery.py', 'discovery', 'log', '--run', bad, '--level', 'error', 'HTTP 503 on page 7');
-  await c('sam_discovery.py', 'discovery', 'finish', '--run', bad, '--status', 'failed', '--error', 'HTTP 503 from api.sam.gov',
-    '--error-details-json', '{"status": 503, "url": "https://api.sam.gov/opportunities", "attempts": 3}', 'api_calls=9');
-  // Paused and resumed, batch progress, completed.
-  const pz = runs.paused = await c('batch_match.py', 'pipeline', 'start', '--planned', 'batches_total=3');
-  await c('batch_match.py', 'pipeline', 'progress', '--run', pz, 'batches_total=3', 'batch_current=2');
-  await c('batch_match.py', 'pipeline', 'pause', '--run', pz, '--reason', 'rate limit');
-  await sleep(300);
-  await c('batch_match.py', 'pipeline', 'resume', '--run', pz);
-  await c('batch_match.py', 'pipeline', 'log', '--run', pz, '--level', 'warning', 'resumed after rate limit');
-  await c('batch_match.py', 'pipeline', 'finish', '--run', pz, '--status', 'completed');
-  // Live: keeps reporting until the test ends.
-  const live = runs.live = await c('live_scraper.py', 'scrape', 'start', '--planned', 'sites_total=500');
-  await c('live_scraper.py', 'scrape', 'phase', '--run', live, 'scraping');
-  for (let i = 1; i <= 30; i++) {
-    await c('live_scraper.py', 'scrape', 'log', '--run', live, '--level', 'info', `warm-up line ${i}`);
-  }
+  // The four runs are reported concurrently (each one's events in order) to keep the test short.
+  const completed = async () => {
+    // Completed, with start/end counts, sites progress and a few log lines.
+    const done = runs.completed = await c('catalog.py', 'scrape', 'start', '--count', 'events=1000', '--count', 'urls=400', '--planned', 'sites_total=12');
+    await c('catalog.py', 'scrape', 'phase', '--run', done, 'scraping');
+    await c('catalog.py', 'scrape', 'progress', '--run', done, 'sites_total=12', 'sites_completed=12', 'found=120');
+    await c('catalog.py', 'scrape', 'log', '--run', done, '--level', 'success', 'all 12 sites scraped');
+    await c('catalog.py', 'scrape', 'finish', '--run', done, '--status', 'completed', '--count', 'events=1080', '--count', 'urls=430', 'found=120', 'new=80');
+  };
+  const failed = async () => {
+    // Failed, with error details.
+    await sleep(100); // distinct start times, so the newest-first order is fixed
+    const bad = runs.failed = await c('sam_discovery.py', 'discovery', 'start', 'naics=541511');
+    await c('sam_discovery.py', 'discovery', 'phase', '--run', bad, 'matching');
+    await c('sam_discovery.py', 'discovery', 'log', '--run', bad, '--level', 'error', 'HTTP 503 on page 7');
+    await c('sam_discovery.py', 'discovery', 'finish', '--run', bad, '--status', 'failed', '--error', 'HTTP 503 from api.sam.gov',
+      '--error-details-json', '{"status": 503, "url": "https://api.sam.gov/opportunities", "attempts": 3}', 'api_calls=9');
+  };
+  const paused = async () => {
+    // Paused and resumed, batch progress, completed.
+    await sleep(200);
+    const pz = runs.paused = await c('batch_match.py', 'pipeline', 'start', '--planned', 'batches_total=3');
+    await c('batch_match.py', 'pipeline', 'progress', '--run', pz, 'batches_total=3', 'batch_current=2');
+    await c('batch_match.py', 'pipeline', 'pause', '--run', pz, '--reason', 'rate limit');
+    await sleep(300);
+    await c('batch_match.py', 'pipeline', 'resume', '--run', pz);
+    await c('batch_match.py', 'pipeline', 'log', '--run', pz, '--level', 'warning', 'resumed after rate limit');
+    await c('batch_match.py', 'pipeline', 'finish', '--run', pz, '--status', 'completed');
+  };
+  const liveRun = async () => {
+    // Live: enough lines to overflow the log box, then it keeps reporting until the test ends.
+    await sleep(300);
+    const id = runs.live = await c('live_scraper.py', 'scrape', 'start', '--planned', 'sites_total=500');
+    await c('live_scraper.py', 'scrape', 'phase', '--run', id, 'scraping');
+    for (let i = 0; i < 3; i++) {
+      await Promise.all([...Array(10).keys()].map((k) =>
+        c('live_scraper.py', 'scrape', 'log', '--run', id, '--level', 'info', `warm-up line ${i * 10 + k + 1}`)));
+    }
+  };
+  await Promise.all([completed(), failed(), paused(), liveRun()]);
+  const live = runs.live;
   liveLoop = (async () => {
     const levels = ['info', 'success', 'warning', 'error'];
     for (let i = 1; !liveStop && i < 500; i++) {
