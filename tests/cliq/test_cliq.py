@@ -65,6 +65,9 @@ def main():
     os.environ["RUNTRACK_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
     os.environ["RUNTRACK_HTTP_PORT"] = "0"
     os.environ["TZ"] = "UTC"  # tables show local times; keep them predictable
+    # libcurl honours proxy variables, and a loopback API must not go through a proxy.
+    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        os.environ.pop(k, None)
     for k in ("RUNTRACK_RUN_ID", "RUNTRACK_JOB", "RUNTRACK_KIND", "RUNTRACK_API_TOKEN",
               "NO_COLOR"):
         os.environ.pop(k, None)

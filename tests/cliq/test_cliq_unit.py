@@ -117,6 +117,9 @@ def main():
     os.environ["RUNTRACK_API"] = base + "/"  # a trailing slash is fine
     os.environ["TZ"] = "UTC"
     os.environ.pop("RUNTRACK_API_TOKEN", None)
+    # libcurl honours proxy variables, and a loopback API must not go through a proxy.
+    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        os.environ.pop(k, None)
     try:
         # Paging: --all follows next_cursor to the end; --limit N > 500 takes several pages.
         REQUESTS.clear()
