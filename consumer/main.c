@@ -151,6 +151,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Settings are read once at start (no reload yet): a stray SIGHUP (closed terminal) must
+     * not kill the consumer. */
+    signal(SIGHUP, SIG_IGN);
 
     rt_log(RT_L_INFO, "runtrack-consumer starting", "version=%s command=%s pid=%d",
            RUNTRACK_VERSION_STRING, cmd, (int)getpid());
