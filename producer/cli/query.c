@@ -1191,7 +1191,6 @@ int cli_query_main(int argc, char **argv)
                     oname, cmd->name);
             return EX_USAGE_;
         }
-        long v;
         switch (c) {
         case 'h':
             cli_query_help(cmd->name);
@@ -1202,11 +1201,19 @@ int cli_query_main(int argc, char **argv)
         case 'J':
             q.json = 1;
             break;
-        case 'T':
-            if (parse_long("timeout", optarg, 1, 3600, &v))
+        case 'T': {
+            /* Seconds, decimals allowed, like the other subcommands' --timeout. */
+            char *end = NULL;
+            errno = 0;
+            double sec = strtod(optarg, &end);
+            if (*optarg == '\0' || errno != 0 || *end != '\0' || !isfinite(sec) || sec < 0.001 ||
+                sec > 3600) {
+                cli_err("--timeout \"%s\": expected seconds 0.001..3600", optarg);
                 return EX_USAGE_;
-            q.timeout_ms = v * 1000;
+            }
+            q.timeout_ms = (long)(sec * 1000.0);
             break;
+        }
         case 'S':
             q.status = optarg;
             break;
