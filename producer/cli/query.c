@@ -495,6 +495,12 @@ static int cmd_runs(q_t *q, int argc, char **argv)
         }
         if (json_array_extend(runs, arr) != 0)
             goto oom;
+        if (json_is_string(next) && cursor && strcmp(json_string_value(next), cursor) == 0) {
+            /* The same page again would never end an --all. */
+            cli_err("bad answer from %s: next_cursor does not move", q->api);
+            rc = EX_DATAERR_;
+            goto out;
+        }
         free(cursor);
         cursor = NULL;
         if (json_is_null(next) || json_array_size(arr) == 0)

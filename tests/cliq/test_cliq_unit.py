@@ -76,6 +76,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if path == "/api/runs" and mode == "stuck":
+            return self.answer(200, json.dumps({"runs": [run_row(1)], "next_cursor": "same"}))
         if path == "/api/runs":
             # 1200 runs, paged by an integer cursor (the index of the next row).
             start = int(q.get("cursor", "0"))
@@ -174,6 +176,9 @@ def main():
             for cmd in (["runs"], ["show", RUN], ["health"], ["logs", RUN]):
                 _, err = rt(*cmd, code=code)
                 check(words in err, "%s / %s: %r" % (mode, cmd[0], err))
+        SERVER_MODE[0] = "stuck"  # a cursor that never moves cannot make --all loop
+        _, err = rt("runs", "--all", code=65)
+        check("next_cursor does not move" in err, "stuck cursor %r" % err)
         SERVER_MODE[0] = ""
         # A 404 is "no such run" where a run was asked for, a bad answer elsewhere.
         os.environ["RUNTRACK_API"] = base + "/nothing-here"
