@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# make bench: every benchmark of issue 7 on private local services, one table of figures next to
+# their baseline or limit measured in the same run, written to $BENCH_OUT/results.md with plots.
+#
+#   RUNTRACK_BUILD_DIR=build bench/run.sh       (make bench does this; ~10-15 min on 2 cores)
+#   BENCH_QUICK=1 bench/run.sh                  smaller sizes, ~2 min (ctest bench.smoke)
+#   BENCH_OUT=DIR                               where results.md, *.png, raw data go (default:
+#                                               bench/ in the source tree; quick mode: a temp dir)
+#   BENCH_ONLY="producer consumer ..."          run only some sections (producer consumer
+#                                               fresh replay scale memory api)
+#
+# Starts its own PostgreSQL + dev broker (deploy/services.sh) in a temp dir and stops them, and
+# every consumer it started, on every exit path.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${RUNTRACK_BUILD_DIR:-$SRC/build}" && pwd)
+QUICK=${BENCH_QUICK:-0}
+ONLY=${BENCH_ONLY:-producer consumer fresh replay scale memory api}
+T=$(mktemp -d /tmp/rt-bench.XXXXXX)
+chmod 755 "$T" # PostgreSQL runs as the postgres OS user and must reach $T/svc/pg
+if [ "$QUICK" = 1 ]; then OUT=${BENCH_OUT:-$T/out}; else OUT=${BENCH_OUT:-$SRC/bench}; fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RES=$T/results.txt # "key value" lines, read by bench/report.py
+: >"$RES"
+PIDS=()
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    "$SRC/deploy/services.sh" stop "$T/svc" >/dev/null 2>&1 || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+res() { echo "$1 $2" >>"$RES"; }
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+now() { date +%s.%N; }
+q() { [ "$QUICK" = 1 ] && echo "$1" || echo "$2"; }
+
+# Sizes: full / quick.
+FLEET=$(q 40000 200000)      # (2) consumer end to end, 2,000 runs
+SEEDS=$(q 4000 20000)        # (2a) seeds' pattern: the same run shape, fewer runs
+REPLAY=$(q 100000 1000000)   # (4) replay, and the top of (6)'s size scale
+SCALE=$(q 20000 100000)      # (6) partitions x consumers
+PCALLS=$(q 50000 200000)     # (1) calls per thread
+FRESH_S=$(q 3 10)            # (3) seconds of steady load per setting
+
+say "building benchmark targets in $BUILD"
+make -C "$BUILD" -j2 --no-print-directory runtrack-consumer runtrack-devbroker bench_producer \
+    bench_seeds bench_fresh bench_queue >"$T/build.log" 2>&1 || { cat "$T/build.log" >&2; exit 1; }
+CONSUMER=$BUILD/consumer/runtrack-consumer
+export RUNTRACK_DEVBROKER=$BUILD/deploy/devbroker/runtrack-devbroker
+
+say "starting PostgreSQL + dev broker in $T/svc"
+"$SRC/deploy/services.sh" start "$T/svc" >"$T/services.log" 2>&1 || { cat "$T/services.log" >&2; exit 1; }
+. "$T/svc/services.env"
+ADMIN="postgresql://$PGUSER@$PGHOST:$PGPORT/postgres"
+export RUNTRACK_HTTP_PORT=-1 RUNTRACK_STALE_CLOSE_AFTER_S=0 RUNTRACK_RETENTION_DAYS=36500
+
+res cores "$(nproc)"
+res date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+res quick "$QUICK"
+res cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/ /_/g')"
+
+dsn() { echo "postgresql://$PGUSER@$PGHOST:$PGPORT/$1"; }
+newdb() { # NAME: empty migrated database
+    PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$ADMIN" \
+        -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+    RUNTRACK_PG_DSN=$(dsn "$1") "$CONSUMER" migrate >"$T/migrate_$1.log" 2>&1 ||
+        { cat "$T/migrate_$1.log" >&2; exit 1; }
+}
+val() { psql -XAtq -d "$(dsn "$1")" -c "$2"; }
+topic() { "$RUNTRACK_DEVBROKER" ctl "$RUNTRACK_DEVBROKER_CTL" topic "$1" "$2" >/dev/null; }
+produce() { # FILE TOPIC: as fast as kcat goes, lz4 like libruntrack (fits the mock's retention)
+    kcat -P -b "$RUNTRACK_BROKERS" -t "$2" -K $'\t' -z lz4 -X linger.ms=50 \
+        -X batch.num.messages=10000 -X batch.size=4000000 -X queue.buffering.max.kbytes=1048576 -l "$1"
+}
+gen() { python3 "$SRC/bench/gen_fleet.py" "$@" 2>/dev/null; }
+# consume NAME DB TOPIC [extra env...]: one group member until idle; RSS (KiB) in $T/NAME.rss,
+# log in $T/NAME.log.
+consume() {
+    local name=$1 db=$2 tp=$3
+    shift 3
+    env RUNTRACK_PG_DSN="$(dsn "$db")" RUNTRACK_TOPIC="$tp" RUNTRACK_GROUP="g_$name" \
+        RUNTRACK_KAFKA_SESSION_TIMEOUT_MS=6000 "$@" \
+        /usr/bin/time -f %M -o "$T/$name.rss" "$CONSUMER" --exit-when-idle 2000 2>"$T/$name.log" ||
+        { tail -5 "$T/$name.log" >&2; return 1; }
+}
+# batches LOG...: "records seconds" from the first batch's start to the last commit.
+batches() { python3 "$SRC/bench/report.py" batches "$@"; }
+
+# ---- 1 producer -----------------------------------------------------------------------------
+if want producer; then
+    say "(1) producer: $PCALLS calls per thread, 1 and 2 threads, next to raw rd_kafka_producev"
+    topic bench_prod 4
+    RUNTRACK_TOPIC=bench_prod "$BUILD/bench/bench_producer" "$PCALLS" >"$T/producer.txt"
+    cp "$T/producer.txt" "$OUT/producer.txt"
+    grep '^RESULT' "$T/producer.txt" | cut -d' ' -f2- >>"$RES"
+fi
+
+# ---- 2 consumer end to end + baselines (a) seeds' pattern and (b) COPY; 5 consumer RSS ----------
+if want consumer; then
+    say "(2) consumer end to end: $FLEET events of 2,000 runs already in the topic"
+    gen "$FLEET" 2000 >"$T/fleet.txt"
+    topic bench_fleet 8
+    produce "$T/fleet.txt" bench_fleet
+    newdb b_fleet
+    consume fleet b_fleet bench_fleet
+    read -r recs secs < <(batches "$T/fleet.log")
+    res fleet_events "$recs"
+    res fleet_seconds "$secs"
+    res fleet_rss_kib "$(cat "$T/fleet.rss")"
+    rows=$(val b_fleet "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM run_logs) +
+        (SELECT count(*) FROM run_results) + (SELECT count(*) FROM discovery_runs)")
+    res fleet_rows "$rows"
+    res fleet_log_rows "$(val b_fleet 'SELECT count(*) FROM run_logs')"
+    res fleet_run_rows "$(val b_fleet 'SELECT count(*) FROM runs')"
+
+    say "(2) the same stream with low-latency consumer settings (batch 1000 events / 20 ms)"
+    topic bench_fleet_ll 8
+    produce "$T/fleet.txt" bench_fleet_ll
+    newdb b_fleet_ll
+    consume fleet_ll b_fleet_ll bench_fleet_ll RUNTRACK_BATCH_MAX_EVENTS=1000 RUNTRACK_BATCH_MAX_MS=20
+    read -r recs secs < <(batches "$T/fleet_ll.log")
+    res fleet_ll_seconds "$secs"
+
+    say "(2a) seeds' pattern: one autocommit INSERT/UPDATE per event ($SEEDS events, same run shape)"
+    gen "$SEEDS" $((SEEDS / 100)) >"$T/seeds.txt"
+    newdb b_seeds
+    RUNTRACK_PG_DSN=$(dsn b_seeds) "$BUILD/bench/bench_seeds" "$T/seeds.txt" >"$T/seeds.out"
+    grep '^RESULT' "$T/seeds.out" | cut -d' ' -f2- >>"$RES"
+
+    say "(2b) PostgreSQL COPY of the same final log and run rows"
+    psql -XAtq -d "$(dsn b_fleet)" -c "\\copy run_logs TO '$T/logs.copy'" \
+        -c "\\copy runs TO '$T/runs.copy'"
+    newdb b_copy
+    t0=$(now)
+    psql -XAtq -d "$(dsn b_copy)" -c "\\copy run_logs FROM '$T/logs.copy'" >/dev/null
+    t1=$(now)
+    psql -XAtq -d "$(dsn b_copy)" -c "\\copy runs FROM '$T/runs.copy'" >/dev/null
+    t2=$(now)
+    res copy_log_seconds "$(echo "$t1 - $t0" | bc -l)"
+    res copy_run_seconds "$(echo "$t2 - $t1" | bc -l)"
+    rm -f "$T/logs.copy" "$T/runs.copy" "$T/seeds.txt"
+fi
+
+# ---- 3 freshness at a steady 2,000 events/s ---------------------------------------------------
+fresh() { # NAME "CONSUMER_ENV" "PRODUCER_ENV": consumer in the background, steady progress load
+    local name=$1 cenv=$2 penv=$3 cpid
+    topic "bench_$name" 4
+    # shellcheck disable=SC2086 # word splitting of the VAR=value lists is wanted
+    env RUNTRACK_PG_DSN="$(dsn b_fresh)" RUNTRACK_TOPIC="bench_$name" RUNTRACK_GROUP="g_$name" \
+        $cenv "$CONSUMER" 2>"$T/$name.log" &
+    cpid=$!
+    PIDS+=("$cpid")
+    # shellcheck disable=SC2086
+    env RUNTRACK_PG_DSN="$(dsn b_fresh)" RUNTRACK_TOPIC="bench_$name" $penv \
+        "$BUILD/bench/bench_fresh" 2000 "$FRESH_S" 20 "$OUT/latency_$name.txt" >"$T/$name.out" ||
+        { cat "$T/$name.out" >&2; tail -5 "$T/$name.log" >&2; }
+    kill "$cpid" 2>/dev/null || true
+    wait "$cpid" 2>/dev/null || true
+    grep '^RESULT' "$T/$name.out" | sed "s/^RESULT fresh_/${name}_/" >>"$RES" || true
+}
+if want fresh; then
+    newdb b_fresh
+    say "(3) freshness, 2,000 progress events/s over 20 runs for $FRESH_S s: defaults"
+    fresh fresh_default "" ""
+    say "(3) freshness with producer linger.ms=50"
+    fresh fresh_linger50 "" "RUNTRACK_KAFKA_LINGER_MS=50"
+    say "(3) freshness with consumer batch_max_ms=20"
+    fresh fresh_batch20 "RUNTRACK_BATCH_MAX_MS=20" ""
+    say "(3) freshness with consumer batch_max_ms=500"
+    fresh fresh_batch500 "RUNTRACK_BATCH_MAX_MS=500" ""
+fi
+
+# ---- 4 replay of REPLAY events into an empty database, next to live consumption; 6 sizes -------
+# 64 partitions + lz4: the dev broker (librdkafka's mock) keeps at most 5 MiB per partition, and
+# 1,000,000 events only fit that way (README, "The dev broker").
+if want replay; then
+    say "(4) replay: $REPLAY events (2,000 runs) in a 64-partition topic"
+    gen "$REPLAY" 2000 >"$T/replay.txt"
+    topic bench_replay 64
+    produce "$T/replay.txt" bench_replay
+    res replay_produced "$(wc -l <"$T/replay.txt")"
+    rm -f "$T/replay.txt"
+    newdb b_replay
+    t0=$(now)
+    RUNTRACK_PG_DSN=$(dsn b_replay) RUNTRACK_TOPIC=bench_replay /usr/bin/time -f %M -o "$T/replay.rss" \
+        "$CONSUMER" replay --from-beginning --to-end 2>"$T/replay.log"
+    t1=$(now)
+    read -r recs secs < <(batches "$T/replay.log")
+    res replay_events "$recs"
+    res replay_seconds "$secs"
+    res replay_wall_seconds "$(echo "$t1 - $t0" | bc -l)"
+    res replay_rss_kib "$(cat "$T/replay.rss")"
+    say "(4) live: the same topic consumed by a group member into another empty database"
+    newdb b_live
+    consume live b_live bench_replay
+    read -r recs secs < <(batches "$T/live.log")
+    res live_events "$recs"
+    res live_seconds "$secs"
+    res live_rss_kib "$(cat "$T/live.rss")"
+    same=$(psql -XAtq -d "$(dsn b_replay)" -c "SELECT md5(string_agg(run_id::text || status || last_seq, ',' ORDER BY run_id)) FROM runs")
+    [ "$same" = "$(psql -XAtq -d "$(dsn b_live)" -c "SELECT md5(string_agg(run_id::text || status || last_seq, ',' ORDER BY run_id)) FROM runs")" ] &&
+        res replay_equals_live 1 || res replay_equals_live 0
+    for n in $((REPLAY / 10)) $((REPLAY * 3 / 10)); do
+        say "(6) size scale: $n events, 64 partitions, one consumer"
+        gen "$n" 2000 >"$T/size.txt"
+        topic "bench_size_$n" 64
+        produce "$T/size.txt" "bench_size_$n"
+        newdb "b_size_$n"
+        consume "size_$n" "b_size_$n" "bench_size_$n"
+        read -r recs secs < <(batches "$T/size_$n.log")
+        res "size_${n}_events" "$recs"
+        res "size_${n}_seconds" "$secs"
+    done
+    rm -f "$T/size.txt"
+fi
+
+# ---- 6 scale: 1/2/4 partitions x 1/2 consumer processes in one group ---------------------------
+if want scale; then
+    gen "$SCALE" 2000 >"$T/scale.txt"
+    for p in 1 2 4; do
+        for c in 1 2; do
+            say "(6) scale: $SCALE events, $p partition(s), $c consumer(s)"
+            tp=bench_scale_${p}_$c
+            topic "$tp" "$p"
+            produce "$T/scale.txt" "$tp"
+            newdb "b_$tp"
+            logs=()
+            for i in $(seq 1 "$c"); do
+                consume "${tp}_$i" "b_$tp" "$tp" RUNTRACK_GROUP="g_$tp" &
+                PIDS+=("$!")
+                logs+=("$T/${tp}_$i.log")
+            done
+            wait "${PIDS[@]: -$c}"
+            read -r recs secs < <(batches "${logs[@]}")
+            res "scale_${p}_${c}_events" "$recs"
+            res "scale_${p}_${c}_seconds" "$secs"
+        done
+    done
+    rm -f "$T/scale.txt"
+fi
+
+# ---- 5 producer memory holding 100,000 queued events while the broker is down -----------------
+if want memory; then
+    say "(5) producer RSS with 100,000 log lines queued, all brokers down"
+    "$RUNTRACK_DEVBROKER" ctl "$RUNTRACK_DEVBROKER_CTL" down -1 >/dev/null
+    RUNTRACK_TOPIC=bench_queue RUNTRACK_LOG_QUEUE_MAX=100000 "$BUILD/bench/bench_queue" 100000 >"$T/q1.out"
+    sed -n 's/^RESULT queue_/queue_all_/p' "$T/q1.out" >>"$RES"
+    RUNTRACK_TOPIC=bench_queue "$BUILD/bench/bench_queue" 100000 >"$T/q2.out"
+    sed -n 's/^RESULT queue_/queue_default_/p' "$T/q2.out" >>"$RES"
+    RUNTRACK_TOPIC=bench_queue RUNTRACK_LOG_QUEUE_MAX=10000 "$BUILD/bench/bench_queue" 100000 >"$T/q3.out"
+    sed -n 's/^RESULT queue_/queue_10k_/p' "$T/q3.out" >>"$RES"
+    "$RUNTRACK_DEVBROKER" ctl "$RUNTRACK_DEVBROKER_CTL" up -1 >/dev/null
+fi
+
+# ---- 7 API over 100,000 runs and 10,000,000 log rows, wrk on loopback --------------------------
+if want api; then
+    newdb b_api
+    if [ "$QUICK" = 1 ]; then
+        sed 's/generate_series(1, 100000)/generate_series(1, 10000)/; s/generate_series(1, 100) AS g/generate_series(1, 10) AS g/' \
+            "$SRC/tests/api/perf_fixture.sql" >"$T/fixture.sql"
+    else
+        cp "$SRC/tests/api/perf_fixture.sql" "$T/fixture.sql"
+    fi
+    say "(7) API: loading tests/api/perf_fixture.sql ($(q '10,000 runs, 100,000' '100,000 runs, 10,000,000') log rows)"
+    t0=$(now)
+    psql -XAtq -v ON_ERROR_STOP=1 -d "$(dsn b_api)" -f "$T/fixture.sql" >/dev/null
+    res api_fixture_seconds "$(echo "$(now) - $t0" | bc -l)"
+    res api_runs "$(val b_api 'SELECT count(*) FROM runs')"
+    res api_logs "$(val b_api 'SELECT count(*) FROM run_logs')"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    topic bench_api 4
+    RUNTRACK_PG_DSN=$(dsn b_api) RUNTRACK_TOPIC=bench_api RUNTRACK_GROUP=g_api RUNTRACK_HTTP_PORT=$port \
+        "$CONSUMER" 2>"$T/api.log" &
+    apid=$!
+    PIDS+=("$apid")
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    d=$(q 3 10)
+    for ep in runs:/api/runs health:/api/health floor:/api/nonexistent; do
+        say "(7) wrk -t2 -c16 -d${d}s ${ep#*:}"
+        wrk -t2 -c16 -d"${d}s" --latency "http://127.0.0.1:$port${ep#*:}" >"$T/wrk_${ep%%:*}.txt" 2>&1 || true
+        cp "$T/wrk_${ep%%:*}.txt" "$OUT/wrk_${ep%%:*}.txt"
+        python3 "$SRC/bench/report.py" wrk "api_${ep%%:*}" "$T/wrk_${ep%%:*}.txt" >>"$RES"
+    done
+    kill "$apid" 2>/dev/null || true
+    wait "$apid" 2>/dev/null || true
+fi
+
+cp "$RES" "$OUT/results.txt"
+python3 "$SRC/bench/report.py" table "$RES" "$OUT"
+say "results in $OUT/results.md"
