@@ -4,7 +4,7 @@
 #   make test        deps + build + the whole ctest suite (services start/stop via fixtures)
 #   make test-asan   ASan+UBSan build in build-asan/, unit + integration tests
 #   make test-faults fault-injection tests (label fault)
-#   make bench       build and run bench/run.sh (if present)
+#   make bench       build and run bench/run.sh: bench/results.md + plots (BENCH_QUICK=1: smoke)
 #   make demo        stage-1 demo (deploy/demo.sh); DEMO_EXIT=1 to exit right away
 #   make format / format-check   clang-format over our *.c/*.h (.clang-format)
 #   make clean       stop leftover services, remove build/ and build-asan/
@@ -32,7 +32,7 @@ build-asan:
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 
 test: deps build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE bench $(CTEST_ARGS)
 
 test-asan: deps build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -41,7 +41,7 @@ test-asan: deps build-asan
 test-faults: deps build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L fault $(CTEST_ARGS)
 
-bench: build
+bench: deps build
 	@if [ -x bench/run.sh ]; then RUNTRACK_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh; \
 	else echo "make bench: no bench/run.sh yet (benchmarks are added by later issues)"; fi
 

@@ -12,6 +12,7 @@ PACKAGES=(
     python3 python3-jsonschema
     clang clang-format
     procps util-linux
+    wrk gnuplot-nox bc curl time
     chromium nodejs
 )
 
