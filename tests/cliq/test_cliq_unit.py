@@ -8,6 +8,7 @@ bearer token, terminal escapes in API text. No services needed.
 import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import urllib.parse
 CLI = sys.argv[1]
 FAILURES = []
 RUN = "01a21278-3a10-7f27-92ad-9472173ff316"
+LIVE = "01a21278-3a10-7f27-92ad-9472173ff317"  # a run that stays running
 REQUESTS = []  # (path, query dict, Authorization header)
 
 
@@ -85,6 +87,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rows = [run_row(i) for i in range(start, min(start + limit, 1200))]
             nxt = str(start + limit) if start + limit < 1200 else None
             return self.answer(200, json.dumps({"runs": rows, "next_cursor": nxt}))
+        if path == "/api/runs/%s" % LIVE:
+            r = run_row(2)
+            r.update({"run_id": LIVE, "status": "running", "finished_at": None, "logs": []})
+            return self.answer(200, json.dumps(r))
+        if path == "/api/runs/%s/logs" % LIVE:
+            after = int(q.get("after_seq", "0"))
+            lines = [{"seq": n, "ts": "2026-11-25T08:00:0%dZ" % n, "level": "info", "phase": None,
+                      "message": "line %d" % n, "fields": None} for n in (1, 2) if n > after]
+            nxt = max([after] + [l["seq"] for l in lines])
+            return self.answer(200, json.dumps({"run_id": LIVE, "logs": lines,
+                                                "next_after_seq": nxt}))
         if path == "/api/runs/%s" % RUN:
             r = run_row(1)
             r.update({"run_id": RUN, "job": "evil\x1b[2J.py", "error_message": "line1\nline2",
@@ -158,6 +171,23 @@ def main():
               "query escaping %r" % REQUESTS[0:1])
         check(REQUESTS[1][0] == "/api/jobs/x/y z?.py/last-success", "path escaping %r"
               % REQUESTS[1:2])
+
+        # logs --follow of a live run polls with after_seq and ends with Ctrl-C (exit 0).
+        REQUESTS.clear()
+        f = subprocess.Popen([CLI, "logs", "--follow", "--json", LIVE], stdout=subprocess.PIPE,
+                             text=True)
+        got = [json.loads(f.stdout.readline())["message"] for _ in range(2)]
+        deadline = time.time() + 20
+        while time.time() < deadline and sum(1 for p, q, _ in REQUESTS
+                                             if q.get("after_seq") == "2") < 2:
+            time.sleep(0.1)
+        f.send_signal(signal.SIGINT)
+        rest, _ = f.communicate(timeout=20)
+        check(got == ["line 1", "line 2"] and rest == "", "follow output %r %r" % (got, rest))
+        check(f.returncode == 0, "follow ended by SIGINT exits 0, not %d" % f.returncode)
+        polls = [q.get("after_seq") for p, q, _ in REQUESTS if p.endswith("/logs")]
+        check(polls[0] == "0" and polls.count("2") >= 2, "follow polls after the last seq %r"
+              % polls)
 
         # Text from the API cannot drive the terminal.
         out, _ = rt("show", RUN)
