@@ -5,7 +5,7 @@
 set -u
 path=${1:-/healthz}
 port=${RUNTRACK_HTTP_PORT:-8080}
-exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || { echo "healthcheck: port $port closed"; exit 1; }
+{ exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || { echo "healthcheck: port $port closed"; exit 1; }
 printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$path" >&3
 IFS= read -r -t 5 status <&3 || { echo "healthcheck: no answer on port $port"; exit 1; }
 exec 3<&-
