@@ -4,7 +4,6 @@ import {getJSON} from './api.js';
 import {h, clear, labelledSelect, labelledInput, tableWrap, statusBadge} from './dom.js';
 import {timeEl, duration, formatTime} from './fmt.js';
 
-const PAGE = 50;
 const STATUSES = [['', 'Any status'], ['running', 'Running'], ['stale', 'Stale'],
   ['completed', 'Completed'], ['partial', 'Partial'], ['failed', 'Failed']];
 
@@ -51,6 +50,9 @@ export async function render(main, query, ctx) {
     status: query.get('status') || '', phase: query.get('phase') || '',
     job: query.get('job') || '', kind: query.get('kind') || '',
   };
+  // Page size: 50, or the address's limit (1..500), e.g. #/runs?limit=20.
+  const lim = Number.parseInt(query.get('limit') || '', 10);
+  const PAGE = lim >= 1 && lim <= 500 ? lim : 50;
   let rows = [];
   let cursor = null;
   let loading = false;
@@ -66,6 +68,7 @@ export async function render(main, query, ctx) {
   const syncHash = () => {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
+    if (PAGE !== 50) q.set('limit', String(PAGE));
     const hash = q.toString() ? `#/runs?${q}` : '#/runs';
     // replaceState: no hashchange, so the page (and the focused control) stays.
     if (location.hash !== hash) history.replaceState(null, '', hash);

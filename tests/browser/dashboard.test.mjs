@@ -71,12 +71,15 @@ function startConsumer(name, extraEnv) {
     RUNTRACK_STALE_CLOSE_AFTER_S: '0',
   }, extraEnv || {});
   const proc = spawn(CONSUMER, ['run'], {env: cenv, stdio: ['ignore', 'pipe', 'pipe']});
+  proc.name = name;
+  proc.output = '';
   const logFile = fs.createWriteStream(path.join(shots, `consumer-${name}.log`));
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('consumer did not report its HTTP port')), 20000);
     const onData = (d) => {
       logFile.write(d);
+      proc.output += d.toString();
       buf += d.toString();
       const m = buf.match(/HTTP API listening[^\n]*port=(\d+)/);
       if (m) { clearTimeout(timer); resolve({proc, port: Number(m[1])}); }
@@ -165,14 +168,20 @@ async function staticChecks(base) {
   check(conf.display_time_zone === null, `/api/config without a fixed zone: ${JSON.stringify(conf)}`);
 }
 
+// SIGTERM; the consumer must exit 0 with no sanitizer report (ASan builds).
 async function stopConsumer(proc) {
-  if (!proc || proc.exitCode !== null) return;
-  proc.removeAllListeners('exit');
-  proc.kill('SIGTERM');
-  await new Promise((r) => {
-    const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 15000);
-    proc.on('exit', () => { clearTimeout(t); r(); });
-  });
+  if (!proc) return;
+  if (proc.exitCode === null) {
+    proc.removeAllListeners('exit');
+    proc.kill('SIGTERM');
+    await new Promise((r) => {
+      const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 15000);
+      proc.on('exit', () => { clearTimeout(t); r(); });
+    });
+  }
+  check(proc.exitCode === 0, `consumer ${proc.name} exits 0 on SIGTERM (got ${proc.exitCode}, signal ${proc.signalCode})`);
+  const m = proc.output.match(/(ERROR: (Address|Leak)Sanitizer|runtime error)[^\n]*/);
+  check(!m, `consumer ${proc.name}: ${m && m[0]}`);
 }
 
 // Text that must never reach the page: unformatted JavaScript values.
@@ -253,6 +262,7 @@ async function main() {
     locale: 'en-US',
   });
   const page = context.pages()[0] || await context.newPage();
+  step('chromium started');
   page.setDefaultTimeout(10000);
   page.on('console', (m) => { if (m.type() === 'error') check(false, `console error: ${m.text()}`); });
   page.on('pageerror', (e) => check(false, `page error: ${e.message}`));
@@ -281,10 +291,13 @@ async function main() {
   const liveCell = `tr[data-run-id="${runs.live}"] td.progress-cell span`;
   const p0 = await page.textContent(liveCell);
   await until('runs page refreshes the live run', async () => (await page.textContent(liveCell)) !== p0, 10000);
+  step('runs page live refresh seen');
   await noJunk(page, 'runs');
   await a11y(page, 'runs');
+  step('runs page checked');
   await shot('runs');
   await narrow('runs');
+  step('runs page screenshots');
   // Hidden tab: no refresh requests; visible again: refreshing resumes.
   let runsRequests = 0;
   const countRuns = (r) => { if (r.url().includes('/api/runs')) runsRequests++; };
@@ -301,6 +314,7 @@ async function main() {
   });
   await until('refresh resumes when the tab is visible again', async () => runsRequests > 0, 5000);
   page.off('request', countRuns);
+  step('hidden tab checked');
   // Filters.
   await page.selectOption('#status', 'failed');
   await until('status filter: only the failed run', async () => {
@@ -323,6 +337,18 @@ async function main() {
   await until('phase filter', async () => { const ids = await rowIds(); return ids.length === 1 && ids[0] === runs.failed; });
   await page.click('button:has-text("Clear")');
   await until('filters cleared', async () => (await rowIds()).length === 4);
+  step('filters checked');
+  // Paging with the API's cursor: two per page, "Load more" appends the next page.
+  await page.goto(base + '/#/runs?limit=2');
+  await until('first page of two', async () => (await rowIds()).length === 2);
+  const firstPage = await rowIds();
+  await page.click('button:has-text("Load more runs")');
+  await until('second page appended', async () => (await rowIds()).length === 4);
+  const all = await rowIds();
+  check(all.slice(0, 2).join() === firstPage.join() && new Set(all).size === 4, 'pages neither skip nor repeat runs');
+  check(await page.isHidden('button:has-text("Load more runs")'), 'no "Load more" after the last page');
+  await page.goto(base + '/#/runs');
+  await until('all runs again', async () => (await rowIds()).length === 4);
   // Keyboard: the job link of a run is reachable with Tab and opens the detail with Enter.
   await page.focus(`tr[data-run-id="${runs.live}"] a`);
   await page.keyboard.press('Enter');
