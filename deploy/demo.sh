@@ -125,7 +125,7 @@ launch() { # NAME COMMAND... — own process group, so cleanup can stop it with 
     setsid "$@" >"$DIR/fleet/$name.log" 2>&1 </dev/null &
     FLEET_PIDS+=($!)
     NAMES+=("$name")
-    printf '  %-22s %s\n' "$name" "$*" | sed "s#$ROOT/##g; s#$BUILD/##g"
+    printf '  %-22s pid %-7s %s\n' "$name" "$!" "$*" | sed "s#$ROOT/##g; s#$BUILD/##g"
 }
 launch daily_events.py python3 "$FLEET/events_scraper.py" daily_events.py 3 0.8
 launch venue_sync.py python3 "$FLEET/events_scraper.py" venue_sync.py 2 1.5
