@@ -14,6 +14,7 @@ PACKAGES=(
     procps util-linux
     wrk gnuplot-nox bc curl time
     chromium nodejs
+    docker-compose python3-yaml
 )
 
 missing=()
