@@ -421,9 +421,9 @@ static void handle_config(rt_req_t *req)
 {
     const rt_api_conf_t *c = &req->api->conf;
     const char *tz = c->display_tz && *c->display_tz ? c->display_tz : NULL;
-    rt_req_json(req, 200,
-                json_pack("{s:s?,s:f}", "display_time_zone", tz, "stale_after_seconds",
-                          c->stale_after_s));
+    rt_req_json(
+        req, 200,
+        json_pack("{s:s?,s:f}", "display_time_zone", tz, "stale_after_seconds", c->stale_after_s));
 }
 
 int rt_api_valid_tz(const char *tz)
@@ -481,9 +481,9 @@ static int route(const char *path, handler0_fn *h0, handler1_fn *h1, char *arg, 
         const char *path;
         handler0_fn fn;
     } fixed[] = {
-        {"/healthz", handle_healthz}, {"/readyz", handle_readyz},
-        {"/metrics", handle_metrics}, {"/api/runs", rt_api_runs_list},
-        {"/api/jobs", rt_api_jobs},   {"/api/health", rt_health_handle},
+        {"/healthz", handle_healthz},   {"/readyz", handle_readyz},
+        {"/metrics", handle_metrics},   {"/api/runs", rt_api_runs_list},
+        {"/api/jobs", rt_api_jobs},     {"/api/health", rt_health_handle},
         {"/api/config", handle_config},
     };
     *h0 = NULL;
