@@ -1,0 +1,43 @@
+# Reliability and security suite (issue 8, docs/reliability.md). Every fault test appends one row
+# to ${CMAKE_BINARY_DIR}/faults/report.tsv (tests/faults/lib.sh); faults.report prints the table
+# and fails when any anomaly count is not 0. Short variants carry label `integration` (make test,
+# seconds each); the full ones label `fault` (make test-faults).
+set(_fdir ${PROJECT_SOURCE_DIR}/tests/faults)
+set(_freport ${CMAKE_BINARY_DIR}/faults/report.tsv)
+
+add_test(NAME faults.report.reset COMMAND ${CMAKE_COMMAND} -E rm -f ${_freport})
+set_tests_properties(faults.report.reset PROPERTIES FIXTURES_SETUP faultreport
+                     LABELS "integration;fault")
+add_test(NAME faults.report COMMAND python3 ${_fdir}/report.py ${_freport})
+set_tests_properties(faults.report PROPERTIES FIXTURES_CLEANUP faultreport
+                     LABELS "integration;fault" TIMEOUT 30)
+
+# rt_fault_test(NAME TIMEOUT LABELS COMMAND...): a test on the shared services (fresh database
+# and topic) that writes a row of the fault table.
+function(rt_fault_test name timeout labels)
+  add_test(NAME ${name} COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh ${name} -- ${ARGN})
+  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "services;faultreport"
+                       LABELS "${labels}" TIMEOUT ${timeout}
+                       ENVIRONMENT "RUNTRACK_FAULTS_REPORT=${_freport}")
+endfunction()
+
+# Consumer: kill -9 (the 10-kill make-test version is consumer.kill9), zombie fenced out,
+# pg_terminate_backend mid-batch/mid-commit, coordinator down + group request errors.
+rt_fault_test(faults.consumer.kill9_100 1800 fault ${_fdir}/consumer_faults.sh kill9 100 2000)
+rt_fault_test(faults.consumer.zombie 180 "integration;fault" ${_fdir}/consumer_faults.sh zombie 300)
+rt_fault_test(faults.consumer.pgterm 180 integration ${_fdir}/consumer_faults.sh pgterm 6 300)
+rt_fault_test(faults.consumer.pgterm_long 600 fault ${_fdir}/consumer_faults.sh pgterm 40 2000)
+rt_fault_test(faults.consumer.coord 240 "integration;fault" ${_fdir}/consumer_faults.sh coord 300)
+
+# libFuzzer (clang, own build dir under this build): decoder/validator, consumer settings loader,
+# libruntrack conf parsing.
+add_test(NAME faults.fuzz COMMAND ${CMAKE_COMMAND} -E env RUNTRACK_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+         RUNTRACK_BUILD_DIR=${CMAKE_BINARY_DIR} RUNTRACK_FAULTS_REPORT=${_freport}
+         ${PROJECT_SOURCE_DIR}/tests/fuzz/run.sh 8)
+set_tests_properties(faults.fuzz PROPERTIES FIXTURES_REQUIRED faultreport LABELS integration
+                     TIMEOUT 300)
+add_test(NAME faults.fuzz_long COMMAND ${CMAKE_COMMAND} -E env RUNTRACK_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+         RUNTRACK_BUILD_DIR=${CMAKE_BINARY_DIR} RUNTRACK_FAULTS_REPORT=${_freport}
+         ${PROJECT_SOURCE_DIR}/tests/fuzz/run.sh 120)
+set_tests_properties(faults.fuzz_long PROPERTIES FIXTURES_REQUIRED faultreport LABELS fault
+                     TIMEOUT 900)
