@@ -341,6 +341,7 @@ static int api_get(const q_t *q, const char *path, const char *what404, json_t *
     rt_http_err_t he = rt_http_get(url, q->token, q->timeout_ms, &r, err, sizeof err);
     int rc = EX_OK_;
     json_t *j = NULL;
+    char *msg = NULL;
     switch (he) {
     case RT_HTTP_OK:
         break;
@@ -363,9 +364,9 @@ static int api_get(const q_t *q, const char *path, const char *what404, json_t *
     }
     json_error_t je;
     j = json_loadb(r.body, r.len, 0, &je);
-    const char *msg = NULL;
-    if (json_is_object(j))
-        msg = jstr(json_object_get(j, "error"), "message");
+    if (json_is_object(j) && jstr(json_object_get(j, "error"), "message"))
+        msg =
+            printable(jstr(json_object_get(j, "error"), "message")); /* stderr is a terminal too */
     if (r.status >= 200 && r.status < 300) {
         if (!json_is_object(j)) {
             cli_err("bad answer from %s: %s", url, j ? "not a JSON object" : je.text);
@@ -398,6 +399,7 @@ static int api_get(const q_t *q, const char *path, const char *what404, json_t *
         rc = EX_DATAERR_;
     }
 out:
+    free(msg);
     json_decref(j);
     free(r.body);
     free(url);
