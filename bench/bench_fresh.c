@@ -155,9 +155,19 @@ int main(int argc, char **argv)
         }
         snprintf(runs[i].id, sizeof runs[i].id, "%s", runtrack_run_id(runs[i].run));
     }
-    /* Wait until every run.started is visible: the consumer is assigned and caught up. */
+    /* Wait until every run.started of THIS process is visible (the database may hold runs of
+     * earlier settings): the consumer has joined, is assigned and caught up, so group join
+     * time is not counted as latency. */
+    char arr[MAX_RUNS * 40 + 4];
+    size_t off = 0;
+    arr[off++] = '{';
+    for (int i = 0; i < nruns; i++)
+        off += (size_t)snprintf(arr + off, sizeof arr - off, "%s%s", i ? "," : "", runs[i].id);
+    snprintf(arr + off, sizeof arr - off, "}");
+    const char *wait_ids[1] = {arr};
     for (int tries = 0;; tries++) {
-        PGresult *r = PQexec(F.pg, "SELECT count(*) FROM runs WHERE job = 'bench_fresh.py'");
+        PGresult *r = PQexecParams(F.pg, "SELECT count(*) FROM runs WHERE run_id = ANY($1::uuid[])",
+                                   1, NULL, wait_ids, NULL, NULL, 0);
         long seen = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10)
                                                         : -1;
         PQclear(r);
