@@ -80,6 +80,12 @@ for f in "$RUNTRACK_DEVBROKER" "$CONSUMER" "$BUILD/producer/runtrack" \
 done
 export PATH=$BUILD/producer:$PATH                       # runtrack CLI for the shell scrapers
 export RUNTRACK_LIB=$BUILD/producer/libruntrack.so.0     # libruntrack for the Python ones
+PY=(python3)
+if ldd "$RUNTRACK_LIB" 2>/dev/null | grep libasan >/dev/null; then
+    # A sanitizer build (build-asan): python3 must load the ASan runtime first to dlopen it.
+    PY=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+        ASAN_OPTIONS=detect_leaks=0 python3)
+fi
 
 step "3. services: PostgreSQL + runtrack-devbroker (in-memory, development only)"
 DIR=$(mktemp -d /tmp/runtrack-demo.XXXXXX)
@@ -127,9 +133,9 @@ launch() { # NAME COMMAND... — own process group, so cleanup can stop it with 
     NAMES+=("$name")
     printf '  %-22s pid %-7s %s\n' "$name" "$!" "$*" | sed "s#$ROOT/##g; s#$BUILD/##g"
 }
-launch daily_events.py python3 "$FLEET/events_scraper.py" daily_events.py 3 0.8
-launch venue_sync.py python3 "$FLEET/events_scraper.py" venue_sync.py 2 1.5
-launch sam_discovery.py python3 "$FLEET/discovery.py" 1.0
+launch daily_events.py "${PY[@]}" "$FLEET/events_scraper.py" daily_events.py 3 0.8
+launch venue_sync.py "${PY[@]}" "$FLEET/events_scraper.py" venue_sync.py 2 1.5
+launch sam_discovery.py "${PY[@]}" "$FLEET/discovery.py" 1.0
 launch multisite_events.sh "$FLEET/multisite.sh" 12 0.2
 launch c_scraper "$BUILD/examples/c_scraper" 25 80
 launch nightly_export.sh runtrack run --job nightly_export.sh -- "$FLEET/export_job.sh"
@@ -140,7 +146,7 @@ LIVE_SQL="SELECT job, CASE WHEN status = 'running' AND last_event_at < now() - i
     THEN 'STALE' WHEN paused THEN 'paused' ELSE status END AS status, coalesce(phase, '') AS phase,
   left(coalesce((SELECT string_agg(key || '=' || value, ' ' ORDER BY key) FROM jsonb_each_text(counters)
     WHERE key IN ('sites_completed', 'sites_total', 'batch_current', 'batches_total', 'pages_done',
-                  'pages_total', 'found', 'api_calls', 'tables_done', 'sites_failed')), ''), 70) AS progress,
+                  'pages_total', 'found', 'api_calls', 'tables_done', 'sites_failed')), ''), 48) AS progress,
   (SELECT count(*) FROM run_logs l WHERE l.run_id = r.run_id) AS logs
 FROM runs r ORDER BY started_at DESC LIMIT 14"
 alive() { local p; for p in "${FLEET_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
