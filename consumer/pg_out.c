@@ -281,14 +281,6 @@ rt_pg_rc_t rt_pg_read_offsets(rt_pg_t *pg, const char *group, const char *topic,
 
 /* ---- the batch statements ---- */
 
-#define SQL_INT(j, k)                                                                              \
-    "(CASE WHEN (" j "->>'" k "')::numeric BETWEEN -2147483648 AND 2147483647 THEN (" j "->>'" k   \
-    "')::integer END)"
-#define SQL_DIFF(k)                                                                                \
-    "(CASE WHEN (r.end_counts->>'" k "')::numeric - (r.start_counts->>'" k                         \
-    "')::numeric BETWEEN -2147483648 AND 2147483647 THEN ((r.end_counts->>'" k                     \
-    "')::numeric - (r.start_counts->>'" k "')::numeric)::integer END)"
-
 static const char SQL_FENCE[] =
     "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb)"
     "   AS x(p integer, expected bigint, next bigint)),"
@@ -387,109 +379,10 @@ static const char SQL_RUNS[] =
     "   ELSE r.producer_lib END,"
     "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs)";
 
-/* run_results is derived from the merged runs row, so it is right whatever order started and
- * finished arrived in. elapsed_time: pandas' Timedelta text "D days HH:MM:SS.ffffff" (negative:
- * "-1 days +23:59:59.000000", as pandas writes it), always six fraction digits. */
-static const char SQL_RESULTS[] =
-    "INSERT INTO run_results AS rr (run_id, file_name, start_time_df, events_count_start,"
-    " urls_count_start, events_count_end, urls_count_end, new_events_in_db, new_urls_in_db,"
-    " time_stamp, elapsed_time)"
-    " SELECT r.run_id, r.job,"
-    "  to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
-    "  " SQL_INT("r.start_counts", "events") ", " SQL_INT(
-        "r.start_counts",
-        "urls") ","
-                "  " SQL_INT("r.end_counts", "events") ", " SQL_INT(
-                    "r.end_counts",
-                    "urls") ","
-                            "  " SQL_DIFF("events") ", " SQL_DIFF(
-                                "urls") ","
-                                        "  e.fin AT TIME ZONE 'UTC',"
-                                        "  e.days || ' days ' || CASE WHEN e.days < 0 THEN '+' "
-                                        "ELSE '' END"
-                                        "   || lpad((e.rem / 3600000000)::text, 2, '0') || ':'"
-                                        "   || lpad((e.rem / 60000000 % 60)::text, 2, '0') || ':'"
-                                        "   || lpad((e.rem / 1000000 % 60)::text, 2, '0') || '.'"
-                                        "   || lpad((e.rem % 1000000)::text, 6, '0')"
-                                        " FROM runs r"
-                                        " CROSS JOIN LATERAL (SELECT COALESCE(r.finished_at, "
-                                        "r.last_event_at) AS fin) f"
-                                        " CROSS JOIN LATERAL (SELECT (EXTRACT(EPOCH FROM (f.fin - "
-                                        "r.started_at)) * 1000000)::bigint"
-                                        "   AS us) d"
-                                        " CROSS JOIN LATERAL (SELECT f.fin, floor(d.us / "
-                                        "86400000000.0)::bigint AS days,"
-                                        "   d.us - floor(d.us / 86400000000.0)::bigint * "
-                                        "86400000000 AS rem) e"
-                                        " WHERE r.run_id = ANY($1::uuid[]) AND r.status <> "
-                                        "'running'"
-                                        " ON CONFLICT (run_id) DO UPDATE SET file_name = "
-                                        "EXCLUDED.file_name,"
-                                        "  start_time_df = EXCLUDED.start_time_df, "
-                                        "events_count_start = EXCLUDED.events_count_start,"
-                                        "  urls_count_start = EXCLUDED.urls_count_start, "
-                                        "events_count_end = EXCLUDED.events_count_end,"
-                                        "  urls_count_end = EXCLUDED.urls_count_end, "
-                                        "new_events_in_db = EXCLUDED.new_events_in_db,"
-                                        "  new_urls_in_db = EXCLUDED.new_urls_in_db, time_stamp = "
-                                        "EXCLUDED.time_stamp,"
-                                        "  elapsed_time = EXCLUDED.elapsed_time"
-                                        " WHERE (rr.file_name, rr.start_time_df, "
-                                        "rr.events_count_start, rr.urls_count_start,"
-                                        "  rr.events_count_end, rr.urls_count_end, rr.time_stamp, "
-                                        "rr.elapsed_time)"
-                                        "  IS DISTINCT FROM (EXCLUDED.file_name, "
-                                        "EXCLUDED.start_time_df, EXCLUDED.events_count_start,"
-                                        "  EXCLUDED.urls_count_start, EXCLUDED.events_count_end, "
-                                        "EXCLUDED.urls_count_end,"
-                                        "  EXCLUDED.time_stamp, EXCLUDED.elapsed_time)";
-
-/* discovery_runs as seed 001 writes it: running from the start; completed_at, duration and the
- * result counters once finished (0 before, as the seed's column defaults). */
-#define DCTR(k)                                                                                    \
-    "CASE WHEN r.status <> 'running' THEN COALESCE(" SQL_INT("r.counters", k) ", 0) ELSE 0 END"
-static const char SQL_DISCOVERY[] =
-    "INSERT INTO discovery_runs AS d (id, started_at, completed_at, duration_seconds, status,"
-    " naics_codes, posted_from, posted_to, api_calls_made, opportunities_found,"
-    " opportunities_new, opportunities_updated, opportunities_unchanged, evaluations_created,"
-    " error_message, error_details, created_at)"
-    " SELECT r.run_id, r.started_at AT TIME ZONE 'UTC', r.finished_at AT TIME ZONE 'UTC',"
-    "  CASE WHEN r.finished_at IS NOT NULL AND abs(EXTRACT(EPOCH FROM (r.finished_at -"
-    "   r.started_at))) < 99999999.995"
-    "   THEN round(EXTRACT(EPOCH FROM (r.finished_at - r.started_at)), 2) END,"
-    "  r.status,"
-    "  CASE WHEN jsonb_typeof(r.params->'naics_codes') = 'array' THEN ARRAY(SELECT c.v FROM"
-    "   jsonb_array_elements_text(r.params->'naics_codes') WITH ORDINALITY AS c(v, i)"
-    "   ORDER BY c.i) END,"
-    "  (r.params->>'posted_from')::date, (r.params->>'posted_to')::date,"
-    "  " DCTR("api_calls") ", " DCTR("found") ", " DCTR("new") ", " DCTR(
-        "updated") ","
-                   "  " DCTR("unchanged") ", " DCTR(
-                       "evaluations_created") ","
-                                              "  r.error_message, r.error_details, r.started_at AT "
-                                              "TIME ZONE 'UTC'"
-                                              " FROM runs r WHERE r.run_id = ANY($1::uuid[]) AND "
-                                              "r.kind = 'discovery'"
-                                              " ON CONFLICT (id) DO UPDATE SET started_at = "
-                                              "EXCLUDED.started_at,"
-                                              "  completed_at = EXCLUDED.completed_at, "
-                                              "duration_seconds = EXCLUDED.duration_seconds,"
-                                              "  status = EXCLUDED.status, naics_codes = "
-                                              "EXCLUDED.naics_codes,"
-                                              "  posted_from = EXCLUDED.posted_from, posted_to = "
-                                              "EXCLUDED.posted_to,"
-                                              "  api_calls_made = EXCLUDED.api_calls_made, "
-                                              "opportunities_found = EXCLUDED.opportunities_found,"
-                                              "  opportunities_new = EXCLUDED.opportunities_new,"
-                                              "  opportunities_updated = "
-                                              "EXCLUDED.opportunities_updated,"
-                                              "  opportunities_unchanged = "
-                                              "EXCLUDED.opportunities_unchanged,"
-                                              "  evaluations_created = "
-                                              "EXCLUDED.evaluations_created, error_message = "
-                                              "EXCLUDED.error_message,"
-                                              "  error_details = EXCLUDED.error_details, "
-                                              "created_at = EXCLUDED.created_at";
+/* run_results and discovery_runs are derived from the merged runs rows by one SQL function
+ * (migration 0021), shared with the stale-run closer, so they are right whatever order started
+ * and finished arrived in, and identical however a run ended. */
+static const char SQL_DERIVE[] = "SELECT runtrack_derive_results($1::uuid[])";
 
 void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
 {
@@ -741,10 +634,8 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
         const char *rp[1] = {runs_json};
         const char *ip[1] = {ids};
         if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_COMMAND_OK, NULL, err, errsize)) ||
-            (rc = exec(pg, "upsert run_results", SQL_RESULTS, 1, ip, PGRES_COMMAND_OK, NULL, err,
-                       errsize)) ||
-            (rc = exec(pg, "upsert discovery_runs", SQL_DISCOVERY, 1, ip, PGRES_COMMAND_OK, NULL,
-                       err, errsize)))
+            (rc = exec(pg, "derive run_results and discovery_runs", SQL_DERIVE, 1, ip,
+                       PGRES_TUPLES_OK, NULL, err, errsize)))
             goto out;
     }
     rc = exec(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
