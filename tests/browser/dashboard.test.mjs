@@ -129,7 +129,7 @@ async function produceRuns() {
     await sleep(300);
     const id = runs.live = await c('live_scraper.py', 'scrape', 'start', '--planned', 'sites_total=500');
     await c('live_scraper.py', 'scrape', 'phase', '--run', id, 'scraping');
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       await Promise.all([...Array(10).keys()].map((k) =>
         c('live_scraper.py', 'scrape', 'log', '--run', id, '--level', 'info', `warm-up line ${i * 10 + k + 1}`)));
     }
@@ -238,6 +238,19 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   step(`consumer serving ${base}`);
   await staticChecks(base);
+  const userData = path.join(tmp, 'profile');
+  fs.mkdirSync(userData);
+  // Chromium starts while the runs are being reported. launchPersistentContext passes --user-data-dir (a new empty one) itself.
+  const launching = chromium.launchPersistentContext(userData, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: {width: 1280, height: 900},
+    timezoneId: 'Europe/Berlin',
+    locale: 'en-US',
+  }).then((c) => { context = c; return c; }, (e) => { throw e; });
+  launching.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   const runs = await produceRuns();
   step('runs produced');
   const api = async (p) => (await fetch(base + p)).json();
@@ -249,18 +262,7 @@ async function main() {
   }, 30000);
   step('runs consumed');
 
-  const userData = path.join(tmp, 'profile');
-  fs.mkdirSync(userData);
-  // launchPersistentContext passes --user-data-dir (a new empty one) itself.
-  context = await chromium.launchPersistentContext(userData, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: {width: 1280, height: 900},
-    timezoneId: 'Europe/Berlin',
-    locale: 'en-US',
-  });
+  await launching;
   const page = context.pages()[0] || await context.newPage();
   step('chromium started');
   page.setDefaultTimeout(10000);
@@ -349,6 +351,16 @@ async function main() {
   check(await page.isHidden('button:has-text("Load more runs")'), 'no "Load more" after the last page');
   await page.goto(base + '/#/runs');
   await until('all runs again', async () => (await rowIds()).length === 4);
+  // Keyboard: Tab moves the focus to a control, with a visible focus ring.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.keyboard.press('Tab');
+  const focus = await page.evaluate(() => {
+    const el = document.activeElement;
+    const cs = getComputedStyle(el);
+    return {tag: el.tagName, outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth)};
+  });
+  check(focus.tag !== 'BODY' && focus.outline !== 'none' && focus.width >= 2,
+    `keyboard focus is visible: ${JSON.stringify(focus)}`);
   // Keyboard: the job link of a run is reachable with Tab and opens the detail with Enter.
   await page.focus(`tr[data-run-id="${runs.live}"] a`);
   await page.keyboard.press('Enter');
