@@ -7,7 +7,7 @@ if(TARGET runtrack_cli)
   add_test(NAME unit.cliq
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/cliq/test_cliq_unit.py
                    $<TARGET_FILE:runtrack_cli>)
-  set_tests_properties(unit.cliq PROPERTIES LABELS unit TIMEOUT 60)
+  set_tests_properties(unit.cliq PROPERTIES LABELS unit TIMEOUT 120)
 endif()
 
 if(TARGET runtrack_cli AND TARGET runtrack-consumer)
