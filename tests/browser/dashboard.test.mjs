@@ -268,7 +268,11 @@ async function main() {
   page.setDefaultTimeout(10000);
   page.on('console', (m) => { if (m.type() === 'error') check(false, `console error: ${m.text()}`); });
   page.on('pageerror', (e) => check(false, `page error: ${e.message}`));
-  page.on('requestfailed', (r) => check(false, `request failed: ${r.url()} ${r.failure()?.errorText}`));
+  // A refresh cut short by leaving the page is aborted by the browser, which is not an error.
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText || '';
+    if (!/ERR_ABORTED/.test(why)) check(false, `request failed: ${r.url()} ${why}`);
+  });
   page.on('response', (r) => { if (r.status() >= 400) check(false, `HTTP ${r.status()} for ${r.url()}`); });
   const shot = async (name) => page.screenshot({path: path.join(shots, `${name}.png`), fullPage: true});
   const narrow = async (name) => {
