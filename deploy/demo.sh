@@ -111,7 +111,7 @@ RUNTRACK_HTTP_PORT=${DEMO_PORT:-0} RUNTRACK_STALE_AFTER_S=$STALE_AFTER_S \
     "$CONSUMER" run >"$DIR/consumer.log" 2>&1 &
 CONSUMER_PID=$!
 PORT=""
-for _ in $(seq 100); do
+for _ in $(seq 300); do # up to 30 s: a sanitizer build on a busy machine starts slowly
     PORT=$(sed -n 's/.*HTTP API listening.* port=\([0-9]*\).*/\1/p' "$DIR/consumer.log" | head -1)
     [ -z "$PORT" ] || break
     kill -0 "$CONSUMER_PID" 2>/dev/null || { cat "$DIR/consumer.log" >&2; die "consumer exited"; }
