@@ -36,10 +36,20 @@ cenv = s["consumer"]["environment"]
 need(cenv["RUNTRACK_BROKERS"] == "kafka:9092" and cenv["RUNTRACK_PG_DSN"].startswith("postgresql://"),
      "consumer configured by environment")
 need(s["consumer"]["build"]["dockerfile"] == "deploy/Dockerfile", "consumer built from deploy/Dockerfile")
+need(s["fleet"]["build"]["dockerfile"] == "deploy/Dockerfile.cli", "fleet built from deploy/Dockerfile.cli")
 print("compose structure ok")
 '
-# The files the Dockerfile copies exist and are executable.
-for f in deploy/docker-entrypoint.sh deploy/healthcheck.sh; do [ -x "$f" ] || rt_die "$f not executable"; done
+# The files the Dockerfiles copy exist (and the scripts are executable).
+for f in deploy/docker-entrypoint.sh deploy/healthcheck.sh examples/shell_scraper.sh \
+    examples/fleet/multisite.sh examples/fleet/export_job.sh examples/fleet/crashing_scraper.sh; do
+    [ -x "$f" ] || rt_die "$f not executable"
+done
+for df in deploy/Dockerfile deploy/Dockerfile.cli; do
+    for src in $(sed -n 's/^COPY \(deploy\/[^ ]*\|examples\/[^ ]*\) .*/\1/p' "$df"); do
+        [ -e "$src" ] || rt_die "$df copies $src, which does not exist"
+    done
+    grep -q '^USER runtrack$' "$df" || rt_die "$df does not drop root"
+done
 sh -n deploy/docker-entrypoint.sh && bash -n deploy/healthcheck.sh
 if command -v systemd-analyze >/dev/null; then
     rt_tmpdir T
