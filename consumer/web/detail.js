@@ -5,6 +5,7 @@ import {getJSON} from './api.js';
 import {h, append, clear, labelledSelect, statusBadge, tableWrap} from './dom.js';
 import {timeEl, duration, percent, num, formatTime} from './fmt.js';
 
+const MAX_LINES = 5000;
 const LEVELS = [['', 'All levels'], ['info', 'Info'], ['success', 'Success'],
   ['warning', 'Warning'], ['error', 'Error']];
 
@@ -96,6 +97,8 @@ export async function render(main, query, ctx) {
       logBox.append(logLine(l));
       lastSeq = l.seq;
     }
+    // Keep the page light on long runs: the newest MAX_LINES stay (the API has them all).
+    while (logBox.childElementCount > MAX_LINES) logBox.firstElementChild.remove();
     if (!logBox.firstChild) logBox.append(h('div.line.muted.empty', null, 'No log lines yet.'));
     else if (logBox.querySelector('.empty') && lines.length) logBox.querySelector('.empty').remove();
     if (atEnd) logBox.scrollTop = logBox.scrollHeight;

@@ -461,6 +461,15 @@ async function main() {
   check(/EST|GMT-5/.test(t2), `times in the fixed zone: ${t2}`);
   step('fixed zone done');
 
+  // A well-formed zone name the browser does not know: a notice, and the viewer's zone.
+  await page.route('**/api/config', (route) => route.fulfill({
+    status: 200, contentType: 'application/json', body: '{"display_time_zone": "Mars/Olympus_Mons"}'}));
+  await page.goto(`${base}/#/jobs`);
+  await page.waitForSelector('#banner:not([hidden])');
+  check(/Mars\/Olympus_Mons/.test(await page.textContent('#banner')), 'unknown zone named in the notice');
+  check(/Europe\/Berlin/.test(await page.textContent('#tz-note')), 'unknown zone falls back to the viewer\'s');
+  await page.unroute('**/api/config');
+
   if (env.RUNTRACK_UPDATE_DOCS_IMG === '1') {
     fs.mkdirSync(path.join(SRC, 'docs/img'), {recursive: true});
     fs.copyFileSync(path.join(shots, 'runs.png'), path.join(SRC, 'docs/img/dashboard-runs.png'));
