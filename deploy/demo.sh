@@ -250,6 +250,7 @@ q -c "SELECT status, counters->>'tables_done' AS tables_done, (SELECT count(*) F
 step "dashboard: $URL/"
 cat <<EOF
 API:        $URL/api/runs  $URL/api/health  $URL/metrics  $URL/healthz  $URL/readyz
+CLI:        RUNTRACK_API=$URL $BUILD/producer/runtrack runs   (also: show RUN, logs RUN --follow, health)
 Database:   psql "$RUNTRACK_PG_DSN"
 Broker:     kcat -b $RUNTRACK_BROKERS -C -t $TOPIC -e
 More runs:  RUNTRACK_BROKERS=$RUNTRACK_BROKERS $BUILD/producer/runtrack run --job mine.sh -- sleep 3
