@@ -5,7 +5,7 @@
 #   make test-asan   ASan+UBSan build in build-asan/, unit + integration tests
 #   make test-faults fault-injection tests (label fault)
 #   make bench       build and run bench/run.sh: bench/results.md + plots (BENCH_QUICK=1: smoke)
-#   make demo        stage-1 demo (deploy/demo.sh); DEMO_EXIT=1 to exit right away
+#   make demo        the demo: services, consumer, a fleet of example scrapers, the answers (deploy/demo.sh); DEMO_EXIT=1 to exit by itself
 #   make format / format-check   clang-format over our *.c/*.h (.clang-format)
 #   make clean       stop leftover services, remove build/ and build-asan/
 SHELL := /bin/bash
