@@ -41,3 +41,6 @@ add_test(NAME faults.fuzz_long COMMAND ${CMAKE_COMMAND} -E env RUNTRACK_SOURCE_D
          ${PROJECT_SOURCE_DIR}/tests/fuzz/run.sh 120)
 set_tests_properties(faults.fuzz_long PROPERTIES FIXTURES_REQUIRED faultreport LABELS fault
                      TIMEOUT 900)
+
+# Hostile records sent with kcat (tests/faults/badinput.py: the corpus and its expectations).
+rt_fault_test(faults.badinput 120 "integration;fault" ${_fdir}/badinput.sh)
