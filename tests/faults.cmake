@@ -44,3 +44,8 @@ set_tests_properties(faults.fuzz_long PROPERTIES FIXTURES_REQUIRED faultreport L
 
 # Hostile records sent with kcat (tests/faults/badinput.py: the corpus and its expectations).
 rt_fault_test(faults.badinput 120 "integration;fault" ${_fdir}/badinput.sh)
+
+# A restarted scraper re-sending (new producer ids, same run ids and seqs).
+rt_fault_test(faults.consumer.resend 120 "integration;fault" ${_fdir}/consumer_faults.sh resend 300)
+# SASL/TLS pass-through, secrets never printed, least-privilege PostgreSQL role.
+rt_fault_test(faults.security 120 "integration;fault" ${_fdir}/security.sh)

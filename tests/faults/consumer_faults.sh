@@ -14,6 +14,8 @@
 #   consumer_faults.sh pgterm [KILLS] [RUNS]    pg_terminate_backend of the consumer's
 #                                               connection mid-batch (idle in transaction, active
 #                                               statement) and mid-commit (COMMIT running)
+#   consumer_faults.sh resend [RUNS]            the stream plus 40% of it re-sent by other
+#                                               producers (a restarted scraper): = sent once
 #   consumer_faults.sh coord  [RUNS]            private 3-broker dev broker: group coordinator
 #                                               down, coordinator moved, Heartbeat / JoinGroup /
 #                                               SyncGroup / OffsetCommit errors while a second
@@ -257,6 +259,32 @@ coord)
     pids=()
     for k in 12 8 11 14; do rt_ctl clear $k >/dev/null; done
     finish_and_check "group coordinator down/moved, Heartbeat/JoinGroup/SyncGroup/OffsetCommit errors" "$faults"
+    ;;
+resend)
+    # A scraper that restarts and re-sends: the stream once, then a random 40% of it again
+    # from other producer processes (new producer ids, same run ids, seqs and event ids). The
+    # truth is a replay of a topic holding the stream exactly once.
+    setup "${1:-300}"
+    python3 -c '
+import random, sys
+random.seed(5)
+for line in open(sys.argv[1]):
+    if random.random() < 0.4:
+        sys.stdout.write(line)' "$T/ev.txt" >"$T/again.txt"
+    split -n l/3 -d "$T/again.txt" "$T/again."
+    for f in "$T"/again.0*; do ct_produce "$f"; done
+    resent=$(wc -l <"$T/again.txt")
+    TOTAL=$((TOTAL + resent))
+    ct_new_topic ONCE once 8
+    RUNTRACK_TOPIC=$ONCE ct_produce_bulk "$T/ev.txt"
+    "$CT_BIN" --exit-when-idle 2500 2>"$T/c.log" || rt_die "consumer failed"
+    ct_new_db GT truth
+    RUNTRACK_TOPIC=$ONCE RUNTRACK_PG_DSN=$GT CT_LOG="$T/replay.out" ct_consumer replay --to-end ||
+        rt_die "ground-truth replay failed"
+    CRASHES=$(grep -cE 'AddressSanitizer|runtime error:|exiting" status=[1-9]' "$T/c.log" || true)
+    fl_anomalies "$RUNTRACK_PG_DSN" "$GT" "$RUNTRACK_GROUP" "$TOTAL" "$T/c.log"
+    fl_row "scraper restarts and re-sends (3 new producers)" "$resent" "$TOTAL" - "$FL_APPLIED" \
+        "$FL_LOST" "$FL_DUP" "$FL_NONMONO" "$FL_INCONS" - "$CRASHES" -
     ;;
 *) rt_die "unknown mode $MODE" ;;
 esac

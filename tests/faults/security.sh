@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Security checks (issue 8 "Security"), one row in the fault table (failed checks count as
+# errors):
+#  - TLS/SASL settings reach librdkafka: a consumer and the runtrack CLI configured for
+#    SASL_PLAINTEXT against the dev broker (which speaks no SASL) fail with a SASL/handshake
+#    error instead of working as if the settings had been ignored; a TLS property pointing to a
+#    missing CA file is refused by name.
+#  - Secrets never appear: a password configured as a Kafka property and in the PostgreSQL DSN
+#    is absent from --help, config-sample, the start-up log and every error line (both
+#    programs).
+#  - Least privilege: deploy/sql/runtrack_role.sql's role (only those grants) runs the consumer
+#    on a stream with a dead letter: the tables equal the owner's clean replay; the role cannot
+#    create tables, truncate, or delete offsets.
+set -uo pipefail
+. "$RUNTRACK_SOURCE_DIR/tests/lib/common.sh"
+. "$RUNTRACK_SOURCE_DIR/tests/consumer/lib.sh"
+. "$RUNTRACK_SOURCE_DIR/tests/faults/lib.sh"
+rt_tmpdir T
+CLI=$RUNTRACK_BUILD_DIR/producer/runtrack
+SECRET="S3cr3t-$(date +%s%N)-pw"
+checks=0
+failed=0
+ok() { checks=$((checks + 1)); echo "ok   $*"; }
+bad() { checks=$((checks + 1)); failed=$((failed + 1)); echo "FAIL $*" >&2; }
+no_secret() { # FILE WHAT
+    if grep -aqF "$SECRET" "$1"; then bad "$2: the password appears"; grep -aF "$SECRET" "$1" | head -3 >&2; else ok "$2: no password"; fi
+}
+
+# --- SASL passes through (consumer) ---
+(
+    export RUNTRACK_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT RUNTRACK_KAFKA_SASL_MECHANISMS=PLAIN
+    export RUNTRACK_KAFKA_SASL_USERNAME=runtrack RUNTRACK_KAFKA_SASL_PASSWORD=$SECRET
+    export RUNTRACK_PG_DSN="$RUNTRACK_PG_DSN?password=$SECRET" RUNTRACK_MIGRATE_ON_START=false
+    timeout -s INT 8 "$CT_BIN" >"$T/sasl.out" 2>&1
+    "$CT_BIN" --help >"$T/help.out" 2>&1
+    "$CT_BIN" config-sample >>"$T/help.out" 2>&1
+)
+grep -av 'msg="setting"' "$T/sasl.out" >"$T/sasl.err"
+if grep -aqE 'SASL Handshake|SASL authentication' "$T/sasl.err" && ! grep -q 'partitions assigned' "$T/sasl.out"; then
+    ok "consumer: SASL settings reach librdkafka ($(grep -aoE 'Failed to initialize SASL[^"(]*' "$T/sasl.err" | head -1))"
+else
+    bad "consumer: no SASL error against a broker without SASL"
+fi
+grep -aq 'sasl.password.*\*\*\*\*' "$T/sasl.out" && ok "consumer: sasl.password logged as ****" || bad "consumer: sasl.password not shown masked"
+no_secret "$T/sasl.out" "consumer log (Kafka password + DSN password)"
+no_secret "$T/help.out" "consumer --help / config-sample"
+
+# --- TLS passes through: a missing CA file is refused by name ---
+RUNTRACK_KAFKA_SECURITY_PROTOCOL=SSL RUNTRACK_KAFKA_SSL_CA_LOCATION=/nonexistent/ca.pem \
+    timeout -s INT 8 "$CT_BIN" >"$T/tls.out" 2>&1
+rc=$?
+if [ "$rc" != 0 ] && grep -aq 'ssl.ca.location\|ca.pem\|SSL' "$T/tls.out"; then
+    ok "consumer: TLS setting reaches librdkafka (exit $rc: $(grep -a 'ssl\|SSL' "$T/tls.out" | tail -1 | cut -c1-140))"
+else
+    bad "consumer: ssl.ca.location=/nonexistent was not refused (exit $rc)"
+fi
+
+# --- SASL passes through (runtrack CLI / libruntrack) ---
+(
+    export RUNTRACK_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT RUNTRACK_KAFKA_SASL_MECHANISMS=PLAIN
+    export RUNTRACK_KAFKA_SASL_USERNAME=runtrack RUNTRACK_KAFKA_SASL_PASSWORD=$SECRET
+    timeout 30 "$CLI" start --job sec.py --timeout 3 >"$T/cli.out" 2>&1
+    echo "exit=$?" >>"$T/cli.out"
+    "$CLI" --help >"$T/clihelp.out" 2>&1
+    "$CLI" start --help >>"$T/clihelp.out" 2>&1
+)
+# Control: the same command without the SASL settings works against the same broker.
+if grep -q 'exit=0' "$T/cli.out"; then
+    bad "runtrack start succeeded through a broker without SASL"
+elif ! timeout 30 "$CLI" start --job sec.py --timeout 10 >/dev/null 2>&1; then
+    bad "runtrack start fails even without SASL (control)"
+else
+    ok "runtrack CLI: SASL settings applied, start fails; works without them ($(grep -v '^exit=' "$T/cli.out" | head -1 | cut -c1-140))"
+fi
+no_secret "$T/cli.out" "runtrack CLI output"
+no_secret "$T/clihelp.out" "runtrack --help"
+
+# --- least-privilege role ---
+ROLE="rt_lp_$(printf '%s' "$RUNTRACK_TOPIC" | md5sum | cut -c1-10)"
+ADMIN="postgresql://$PGUSER@$PGHOST:$PGPORT/postgres"
+rt_on_exit "psql -XAtq -d '$RUNTRACK_PG_DSN' -c 'DROP OWNED BY $ROLE' >/dev/null 2>&1; psql -XAtq -d '$ADMIN' -c 'DROP ROLE IF EXISTS $ROLE' >/dev/null 2>&1"
+rt_migrate
+psql -Xq -v ON_ERROR_STOP=1 -d "$RUNTRACK_PG_DSN" -v role="$ROLE" \
+    -f "$RUNTRACK_SOURCE_DIR/deploy/sql/runtrack_role.sql" >"$T/role.out" 2>&1 ||
+    bad "deploy/sql/runtrack_role.sql failed: $(tail -2 "$T/role.out")"
+LP_DSN="postgresql://$ROLE@$PGHOST:$PGPORT/$PGDATABASE"
+ct_new_topic TOPIC lp 4
+python3 "$RUNTRACK_SOURCE_DIR/tests/consumer/gen_events.py" fleet --runs 60 --events-per-run 50 --seed 9 >"$T/ev.txt" 2>/dev/null
+printf '%s\t%s\n' 019a16a0-5ebb-7312-8643-8b2a38836cff '{"v":1,"not":"an event"}' >>"$T/ev.txt"
+RUNTRACK_TOPIC=$TOPIC ct_produce_bulk "$T/ev.txt"
+total=$(wc -l <"$T/ev.txt")
+RUNTRACK_TOPIC=$TOPIC RUNTRACK_PG_DSN=$LP_DSN RUNTRACK_MIGRATE_ON_START=false RUNTRACK_HTTP_PORT=0 \
+    timeout 120 "$CT_BIN" --exit-when-idle 2500 2>"$T/lp.log"
+rc=$?
+applied=$(ct_offsets_sum)
+if [ "$rc" = 0 ] && [ "$applied" = "$total" ]; then
+    ok "consumer as $ROLE (runtrack_role.sql grants only): $applied records applied"
+else
+    bad "consumer as $ROLE: exit $rc, $applied of $total applied: $(grep -a 'level=error\|level=warn' "$T/lp.log" | head -3)"
+fi
+got=$(ct_checksum)
+ct_new_db GT truth
+RUNTRACK_TOPIC=$TOPIC RUNTRACK_PG_DSN=$GT CT_LOG="$T/replay.out" ct_consumer replay --to-end >/dev/null
+want=$(RUNTRACK_PG_DSN=$GT ct_checksum)
+[ "$got" = "$want" ] && ok "least-privilege tables = owner's clean replay" || bad "least-privilege tables differ from the owner's replay"
+echo "$got" | grep -q '^dead_letters|1|' && ok "dead letter written by the role" || bad "no dead letter as the role"
+for stmt in "CREATE TABLE rt_evil (x int)" "TRUNCATE runs" "DELETE FROM consumer_offsets" "DROP TABLE run_logs"; do
+    if psql -XAtq -d "$LP_DSN" -c "$stmt" >/dev/null 2>&1; then bad "role may: $stmt"; else ok "role may not: $stmt"; fi
+done
+
+echo "security: $checks checks, $failed failed"
+fl_row "security: SASL/TLS pass-through, secrets, least-privilege role" "$checks" - - - - - - - - \
+    "$failed" -
