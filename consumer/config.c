@@ -69,7 +69,36 @@ static const cf_entry_t cf_table[] = {
          "Fixed IANA time zone for the web dashboard's times (e.g. America/New_York); empty "
          "shows each viewer's own zone"),
     CF_I(retention_days, "90", "RUNTRACK_RETENTION_DAYS", 0, 1, 36500,
-         "Runs, logs, results, discovery runs and dead letters older than this are deleted"),
+         "Runs, logs, results, discovery runs and dead letters older than this (days) are "
+         "deleted; the default of the retention_*_days settings below"),
+    CF_I(retention_runs_days, "0", "RUNTRACK_RETENTION_RUNS_DAYS", 0, 0, 36500,
+         "Retention (days) of finished runs and their run_logs; 0 uses retention_days "
+         "(running runs are never deleted)"),
+    CF_I(retention_run_results_days, "0", "RUNTRACK_RETENTION_RUN_RESULTS_DAYS", 0, 0, 36500,
+         "Retention (days) of run_results rows, by time_stamp; 0 uses retention_days"),
+    CF_I(retention_discovery_runs_days, "0", "RUNTRACK_RETENTION_DISCOVERY_RUNS_DAYS", 0, 0,
+         36500, "Retention (days) of discovery_runs rows, by created_at; 0 uses retention_days"),
+    CF_I(retention_dead_letters_days, "0", "RUNTRACK_RETENTION_DEAD_LETTERS_DAYS", 0, 0, 36500,
+         "Retention (days) of dead_letters rows, by received_at; 0 uses retention_days"),
+    CF_I(maintenance_interval_s, "30", "RUNTRACK_MAINTENANCE_INTERVAL_S", 0, 0, 86400,
+         "How often (s) the maintenance thread closes stale runs and deletes rows past "
+         "retention; 0 turns maintenance off"),
+    CF_S(health_windows, "12,24,48,72", "RUNTRACK_HEALTH_WINDOWS", 0, 0,
+         "Default windows (hours, comma-separated, 1..8760, at most 16) of GET /api/health"),
+    CF_I(health_success_healthy, "85", "RUNTRACK_HEALTH_SUCCESS_HEALTHY", 0, 0, 100,
+         "Health: a success rate (%) at or above this is healthy"),
+    CF_I(health_success_critical, "70", "RUNTRACK_HEALTH_SUCCESS_CRITICAL", 0, 0, 100,
+         "Health: a success rate (%) below this is critical (between the two: warning)"),
+    CF_I(health_freshness_healthy, "70", "RUNTRACK_HEALTH_FRESHNESS_HEALTHY", 0, 0, 100,
+         "Health: a freshness (%) at or above this is healthy"),
+    CF_I(health_freshness_critical, "50", "RUNTRACK_HEALTH_FRESHNESS_CRITICAL", 0, 0, 100,
+         "Health: a freshness (%) below this is critical (between the two: warning)"),
+    CF_I(health_failures_alert_24h, "5", "RUNTRACK_HEALTH_FAILURES_ALERT_24H", 0, 0, 1000000,
+         "Health: alert when a job failed more often than this in 24 hours"),
+    CF_I(health_no_success_alert_s, "86400", "RUNTRACK_HEALTH_NO_SUCCESS_ALERT_S", 0, 1,
+         86400 * 365, "Health: alert when a job's last successful run is older than this (s)"),
+    CF_I(health_last_run_alert_s, "5400", "RUNTRACK_HEALTH_LAST_RUN_ALERT_S", 0, 1, 86400 * 365,
+         "Health: alert when the newest run started longer ago than this (s)"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

@@ -27,6 +27,19 @@ typedef struct rt_config {
     int stale_after_s; /* a running run without events for this long is reported stale */
     int stale_close_after_s; /* ... and closed as failed after this long (0 = never) */
     int retention_days;      /* rows older than this are deleted by the maintenance thread */
+    int retention_runs_days; /* per-table retention; 0 = retention_days */
+    int retention_run_results_days;
+    int retention_discovery_runs_days;
+    int retention_dead_letters_days;
+    int maintenance_interval_s; /* stale closing + retention period; 0 = no maintenance */
+    char *health_windows;       /* default /api/health windows, hours "12,24,48,72" */
+    int health_success_healthy; /* success rate (%) bounds of the health status */
+    int health_success_critical;
+    int health_freshness_healthy; /* freshness (%) bounds */
+    int health_freshness_critical;
+    int health_failures_alert_24h; /* alert thresholds of the health report */
+    int health_no_success_alert_s;
+    int health_last_run_alert_s;
     char *display_tz;        /* dashboard time zone (IANA name); "" = the viewer's zone */
     /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
     size_t n_kafka;

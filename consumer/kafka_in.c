@@ -12,6 +12,8 @@ struct rt_kin {
     int use_group;
     int pending;                                     /* rebalance waiting for the main loop */
     rd_kafka_topic_partition_list_t *pending_assign; /* NULL: revoked */
+    rt_ready_t *ready;                               /* readiness for /readyz, may be NULL */
+    int64_t next_probe_us; /* while all brokers are down: when to probe for them again */
 };
 
 /* Called from rd_kafka_consumer_poll (main thread). A revoke is applied at once (the partitions
@@ -28,6 +30,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     kin->pending = 1;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         kin->pending_assign = rd_kafka_topic_partition_list_copy(parts);
+        /* The group coordinator answered: a broker is reachable. */
+        rt_ready_set_brokers_down(kin->ready, 0);
         rt_log(RT_L_INFO, "partitions assigned by the group", "count=%d", parts->cnt);
     } else {
         rt_log(RT_L_INFO, "partitions revoked", "count=%d reason=\"%s\"", parts ? parts->cnt : 0,
@@ -47,8 +51,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+    rt_kin_t *kin = opaque;
     (void)rk;
-    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        rt_ready_set_brokers_down(kin->ready, 1);
     /* librdkafka reconnects by itself; this only tells the operator what is going on. */
     rt_log(RT_L_WARN, reason, "source=librdkafka error=%s", rd_kafka_err2name(err));
 }
@@ -178,11 +184,35 @@ int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize
     return 0;
 }
 
+void rt_kin_set_ready(rt_kin_t *kin, rt_ready_t *ready)
+{
+    kin->ready = ready;
+}
+
+/* librdkafka reports "all brokers down" but not their return, and an idle consumer may fetch
+ * nothing for a long time: while the flag is set, ask for metadata (any broker answers) at most
+ * once a second, waiting at most 500 ms, so /readyz turns ready again soon after an outage. */
+static void probe_brokers(rt_kin_t *kin)
+{
+    if (!rt_ready_brokers_down(kin->ready) || rt_mono_us() < kin->next_probe_us)
+        return;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(kin->rk, 0, NULL, &md, 500);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rt_ready_set_brokers_down(kin->ready, 0);
+        rt_log(RT_L_INFO, "brokers reachable again", NULL);
+    }
+    kin->next_probe_us = rt_mono_us() + 1000000;
+}
+
 size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
                    const volatile sig_atomic_t *stop)
 {
     size_t n = 0;
     int64_t deadline = rt_mono_us() + (int64_t)max_ms * 1000;
+    probe_brokers(kin);
     while (n < max && !*stop && !kin->pending) {
         int64_t left = (deadline - rt_mono_us()) / 1000;
         if (left < 0)
@@ -200,6 +230,8 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
             rd_kafka_message_destroy(m);
             continue;
         }
+        if (n == 0)
+            rt_ready_set_brokers_down(kin->ready, 0); /* a broker delivered records */
         out[n++] = m;
     }
     return n;

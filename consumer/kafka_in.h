@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "pg_out.h"
+#include "ready.h"
 
 typedef struct rt_kin rt_kin_t;
 
@@ -22,6 +23,9 @@ rt_kin_t *rt_kin_new(const rt_config_t *cfg, int use_group, char *err, size_t er
 void rt_kin_destroy(rt_kin_t *kin, int timeout_ms);
 
 rd_kafka_t *rt_kin_handle(rt_kin_t *kin);
+
+/* Readiness to keep up to date (brokers down/up; see ready.h), or NULL. Before polling. */
+void rt_kin_set_ready(rt_kin_t *kin, rt_ready_t *ready);
 
 /* Joins the group on topic. Returns 0, or -1 with err filled. */
 int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize) RT_MUSTCHECK;

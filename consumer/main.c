@@ -10,8 +10,10 @@
 #include "config.h"
 #include "log.h"
 #include "pipeline.h"
+#include "ready.h"
 #include "rt_time.h"
 #ifdef RT_HAVE_API
+#include "health.h"
 #include "http_api.h"
 #include "metrics.h"
 #endif
@@ -63,6 +65,56 @@ static void usage(FILE *f)
             "\n");
     rt_config_print_help(f);
 }
+
+#ifdef RT_HAVE_API
+/* A per-table retention of 0 falls back to the common retention_days. */
+static unsigned retention_or(int days, int common)
+{
+    return (unsigned)(days > 0 ? days : common);
+}
+
+/* Maps the API-related settings into ac (after rt_api_conf_defaults). Returns 0, or -1 with a
+ * one-line reason in err for values the settings table cannot check alone. */
+static int api_conf_from(const rt_config_t *cfg, rt_api_conf_t *ac, char *err, size_t errsize)
+{
+    ac->listen_addr = cfg->http_addr;
+    ac->listen_port = cfg->http_port > 0 ? (unsigned)cfg->http_port : 0;
+    ac->pg_dsn = cfg->pg_dsn;
+    ac->stale_after_s = cfg->stale_after_s;
+    ac->stale_close_after_s = cfg->stale_close_after_s;
+    ac->display_tz = cfg->display_tz;
+    ac->maintenance_interval_s = (unsigned)cfg->maintenance_interval_s;
+    ac->retention.runs_days = retention_or(cfg->retention_runs_days, cfg->retention_days);
+    ac->retention.run_results_days =
+        retention_or(cfg->retention_run_results_days, cfg->retention_days);
+    ac->retention.discovery_runs_days =
+        retention_or(cfg->retention_discovery_runs_days, cfg->retention_days);
+    ac->retention.dead_letters_days =
+        retention_or(cfg->retention_dead_letters_days, cfg->retention_days);
+    int nw = rt_health_parse_windows(cfg->health_windows, ac->health.windows, RT_API_MAX_WINDOWS);
+    if (nw <= 0) {
+        snprintf(err, errsize,
+                 "health_windows: expected comma-separated hours 1..8760 (at most %d), got \"%s\"",
+                 RT_API_MAX_WINDOWS, cfg->health_windows);
+        return -1;
+    }
+    ac->health.nwindows = (size_t)nw;
+    if (cfg->health_success_critical > cfg->health_success_healthy ||
+        cfg->health_freshness_critical > cfg->health_freshness_healthy) {
+        snprintf(err, errsize, "health_*_critical must not be above the matching "
+                               "health_*_healthy bound");
+        return -1;
+    }
+    ac->health.success_healthy = cfg->health_success_healthy;
+    ac->health.success_critical = cfg->health_success_critical;
+    ac->health.freshness_healthy = cfg->health_freshness_healthy;
+    ac->health.freshness_critical = cfg->health_freshness_critical;
+    ac->health.failures_alert_24h = cfg->health_failures_alert_24h;
+    ac->health.no_success_alert_s = cfg->health_no_success_alert_s;
+    ac->health.last_run_alert_s = cfg->health_last_run_alert_s;
+    return 0;
+}
+#endif
 
 static int parse_ms(const char *s, int64_t *out)
 {
@@ -142,6 +194,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "runtrack-consumer: %s\n", err);
         goto out;
     }
+#ifdef RT_HAVE_API
+    rt_api_conf_t ac;
+    rt_api_conf_defaults(&ac);
+    if (api_conf_from(&cfg, &ac, err, sizeof err) != 0) {
+        fprintf(stderr, "runtrack-consumer: %s\n", err);
+        goto out;
+    }
+#endif
     g_grace_s = (sig_atomic_t)(cfg.shutdown_timeout_ms / 1000 + 2);
 
     struct sigaction sa;
@@ -162,6 +222,8 @@ int main(int argc, char **argv)
         rc = rt_pipeline_migrate(&cfg, &g_stop);
     } else {
         rt_stats_t stats;
+        rt_ready_t ready;
+        rt_ready_init(&ready);
         if (!strcmp(cmd, "replay"))
             opts.mode = RT_MODE_REPLAY;
 #ifdef RT_HAVE_API
@@ -170,19 +232,12 @@ int main(int argc, char **argv)
         rt_metrics_t *metrics = NULL;
         rt_api_t *api = NULL;
         if (opts.mode == RT_MODE_RUN && cfg.http_port >= 0) {
-            rt_api_conf_t ac;
-            rt_api_conf_defaults(&ac);
-            ac.listen_addr = cfg.http_addr;
-            ac.listen_port = (unsigned)cfg.http_port;
-            ac.pg_dsn = cfg.pg_dsn;
-            ac.stale_after_s = cfg.stale_after_s;
-            ac.stale_close_after_s = cfg.stale_close_after_s;
-            ac.display_tz = cfg.display_tz;
-            ac.retention.runs_days = ac.retention.run_results_days =
-                ac.retention.discovery_runs_days = ac.retention.dead_letters_days =
-                    (unsigned)cfg.retention_days;
             metrics = rt_metrics_new();
             ac.metrics = metrics;
+            /* /readyz: brokers reachable and partitions assigned, kept by the ingest loop. */
+            ac.ready_cb = rt_ready_check;
+            ac.ready_arg = &ready;
+            opts.ready = &ready;
             if (!(api = rt_api_start(&ac, err, sizeof err)))
                 rt_log(RT_L_ERROR, "HTTP API not started", "error=\"%s\"", err);
             else

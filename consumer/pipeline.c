@@ -132,6 +132,7 @@ static void handle_rebalance(loop_t *L)
     rd_kafka_topic_partition_list_t *l = rt_kin_take_rebalance(L->kin);
     L->stats->rebalances++;
     L->nparts = 0;
+    rt_ready_set_partitions(L->opts->ready, 0);
     if (!l)
         return;
     part_t *np = realloc(L->parts, (size_t)(l->cnt ? l->cnt : 1) * sizeof *np);
@@ -149,7 +150,8 @@ static void handle_rebalance(loop_t *L)
         L->nparts++;
     }
     rd_kafka_topic_partition_list_destroy(l);
-    (void)assign_stored(L);
+    if (assign_stored(L) == 0)
+        rt_ready_set_partitions(L->opts->ready, (int)L->nparts);
 }
 
 /* Feeds the HTTP API's /metrics (when it runs in this process). */
@@ -435,6 +437,7 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
         rt_log(RT_L_ERROR, "kafka setup failed", "error=\"%s\"", err);
         goto out;
     }
+    rt_kin_set_ready(L.kin, opts->ready);
     if (replay) {
         rt_replay_part_t *rp = NULL;
         size_t nrp = 0;

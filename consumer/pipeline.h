@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "decode.h"
+#include "ready.h"
 
 /* Internal counters, for logs now and the /metrics endpoint later. */
 typedef struct rt_stats {
@@ -33,6 +34,8 @@ typedef struct rt_opts {
     /* rt_metrics_t * of the HTTP API (metrics.h) when it runs in-process, else NULL; the
      * pipeline records events, dead letters, batches, lag and db errors into it. */
     void *metrics;
+    /* Readiness for /readyz (assigned partitions, brokers down), or NULL: see ready.h. */
+    rt_ready_t *ready;
 } rt_opts_t;
 
 /* Runs until *stop is set (or idle/to-end). Returns 0 on a clean stop, 1 on a fatal error. */

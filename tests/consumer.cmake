@@ -42,3 +42,6 @@ if(TARGET rt_migrate)
   set_tests_properties(consumer.pg_fence PROPERTIES FIXTURES_REQUIRED services
                        LABELS integration TIMEOUT 60)
 endif()
+# /readyz follows the brokers and the assignment (private broker); stale runs closed by the
+# maintenance thread with a short interval.
+rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)

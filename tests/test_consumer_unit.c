@@ -7,6 +7,7 @@
 
 #include "aggregate.h"
 #include "config.h"
+#include "ready.h"
 #include "decode.h"
 #include "harness.h"
 
@@ -345,5 +346,41 @@ static void test_config(test_state_t *ts)
     rt_config_free(&cfg);
 }
 
+/* New settings: per-table retention and maintenance from env; readiness rule of /readyz. */
+static void test_config_api_and_ready(test_state_t *ts)
+{
+    rt_config_t cfg;
+    char err[256];
+    CHECK(ts, rt_config_init(&cfg) == 0);
+    CHECK(ts, cfg.maintenance_interval_s == 30 && cfg.retention_days == 90);
+    CHECK(ts, cfg.retention_runs_days == 0 && cfg.retention_dead_letters_days == 0);
+    CHECK_STR(ts, cfg.health_windows, "12,24,48,72");
+    CHECK(ts, cfg.health_success_healthy == 85 && cfg.health_freshness_critical == 50);
+    char *env[] = {"RUNTRACK_MAINTENANCE_INTERVAL_S=5", "RUNTRACK_RETENTION_RUN_RESULTS_DAYS=7",
+                   "RUNTRACK_HEALTH_WINDOWS=6,24", NULL};
+    CHECK(ts, rt_config_apply_env(&cfg, env, err, sizeof err) == 0);
+    CHECK(ts, cfg.maintenance_interval_s == 5 && cfg.retention_run_results_days == 7);
+    CHECK_STR(ts, cfg.health_windows, "6,24");
+    char *bad[] = {"RUNTRACK_HEALTH_SUCCESS_HEALTHY=101", NULL};
+    CHECK(ts, rt_config_apply_env(&cfg, bad, err, sizeof err) == -1);
+    rt_config_free(&cfg);
+
+    rt_ready_t r;
+    char why[64] = "";
+    rt_ready_init(&r);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
+    CHECK_STR(ts, why, "no partitions assigned");
+    rt_ready_set_partitions(&r, 2);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 1);
+    rt_ready_set_brokers_down(&r, 1);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
+    CHECK_STR(ts, why, "all brokers down");
+    rt_ready_set_brokers_down(&r, 0);
+    rt_ready_set_partitions(&r, 0);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
+    rt_ready_set_partitions(NULL, 1); /* no API: a no-op */
+    CHECK(ts, rt_ready_brokers_down(NULL) == 0);
+}
+
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
-          TEST(test_aggregate), TEST(test_config))
+          TEST(test_aggregate), TEST(test_config), TEST(test_config_api_and_ready))
