@@ -108,6 +108,7 @@ step "4. runtrack-consumer: migrate, then run (configured by environment only)"
 echo "schema at migration $(qv 'SELECT max(version) FROM schema_migrations')"
 RUNTRACK_HTTP_PORT=${DEMO_PORT:-0} RUNTRACK_STALE_AFTER_S=$STALE_AFTER_S \
     RUNTRACK_STALE_CLOSE_AFTER_S=$STALE_CLOSE_AFTER_S RUNTRACK_GROUP=runtrack-demo \
+    RUNTRACK_MAINTENANCE_INTERVAL_S=5 \
     "$CONSUMER" run >"$DIR/consumer.log" 2>&1 &
 CONSUMER_PID=$!
 PORT=""
