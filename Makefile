@@ -39,7 +39,8 @@ test-asan: deps build-asan
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -L 'unit|integration' $(CTEST_ARGS)
 
 test-faults: deps build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L fault $(CTEST_ARGS)
+	@rc=0; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L fault $(CTEST_ARGS) || rc=$$?; \
+	  python3 tests/faults/report.py $(BUILD_DIR)/faults/report.tsv || rc=1; exit $$rc
 
 bench: deps build
 	@if [ -x bench/run.sh ]; then RUNTRACK_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh; \

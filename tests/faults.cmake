@@ -38,7 +38,7 @@ set_tests_properties(faults.fuzz PROPERTIES FIXTURES_REQUIRED faultreport LABELS
                      TIMEOUT 300)
 add_test(NAME faults.fuzz_long COMMAND ${CMAKE_COMMAND} -E env RUNTRACK_SOURCE_DIR=${PROJECT_SOURCE_DIR}
          RUNTRACK_BUILD_DIR=${CMAKE_BINARY_DIR} RUNTRACK_FAULTS_REPORT=${_freport}
-         ${PROJECT_SOURCE_DIR}/tests/fuzz/run.sh 120)
+         ${PROJECT_SOURCE_DIR}/tests/fuzz/run.sh 60)
 set_tests_properties(faults.fuzz_long PROPERTIES FIXTURES_REQUIRED faultreport LABELS fault
                      TIMEOUT 900)
 
@@ -49,3 +49,9 @@ rt_fault_test(faults.badinput 120 "integration;fault" ${_fdir}/badinput.sh)
 rt_fault_test(faults.consumer.resend 120 "integration;fault" ${_fdir}/consumer_faults.sh resend 300)
 # SASL/TLS pass-through, secrets never printed, least-privilege PostgreSQL role.
 rt_fault_test(faults.security 120 "integration;fault" ${_fdir}/security.sh)
+
+# HTTP API abuse against rt_api_serve (the consumer's HTTP code): hostile requests, slowloris.
+if(TARGET rt_api_serve)
+  rt_fault_test(faults.http_abuse 120 "integration;fault" ${_fdir}/http_abuse.sh
+                $<TARGET_FILE:rt_api_serve> 200 6)
+endif()
