@@ -5,7 +5,7 @@
                                    the first batch's start to the last commit (group join and the
                                    idle wait before exit are excluded)
   report.py wrk NAME FILE          "NAME_rps R" and "NAME_p99_ms P" from wrk --latency output
-  report.py table RESULTS OUTDIR   the results table: printed, OUTDIR/results.md, plots
+  report.py table RESULTS OUTDIR [RAWDIR]  the results table: printed, OUTDIR/results.md, plots
                                    (OUTDIR/throughput.png, OUTDIR/latency.png) with gnuplot
 """
 import datetime
@@ -54,7 +54,7 @@ def load(path):
     return r
 
 
-def cmd_table(res_path, out):
+def cmd_table(res_path, out, rawdir=None):
     R = load(res_path)
 
     def f(k):
@@ -149,7 +149,8 @@ def cmd_table(res_path, out):
     for name, label in (("fresh_default", "defaults (linger 5 ms, batch_max_ms 100)"),
                         ("fresh_linger50", "producer linger.ms=50"),
                         ("fresh_batch20", "consumer batch_max_ms=20"),
-                        ("fresh_batch500", "consumer batch_max_ms=500")):
+                        ("fresh_batch500", "consumer batch_max_ms=500"),
+                        ("fresh_fetch20", "consumer fetch.wait.max.ms=20")):
         p50, p99 = f(name + "_p50_ms"), f(name + "_p99_ms")
         base = f("fresh_default_p99_ms")
         rows.append(("3 freshness", "2,000 ev/s, progress return -> row visible, %s: p50 / p99"
@@ -249,21 +250,21 @@ def cmd_table(res_path, out):
     md = "\n".join(lines)
     open(os.path.join(out, "results.md"), "w").write(md)
     print(md)
-    plots(R, out, pts)
+    plots(R, out, pts, rawdir or out)
 
 
-def plots(R, out, pts):
+def plots(R, out, pts, rawdir):
     dat = os.path.join(out, "throughput.dat")
     with open(dat, "w") as fh:
         fh.write("# events seconds events_per_s\n")
         for n, s in sorted(pts):
             fh.write("%d %.3f %.0f\n" % (n, s, n / s))
     cdfs = []
-    for path in sorted(glob.glob(os.path.join(out, "latency_fresh_*.txt"))):
+    for path in sorted(glob.glob(os.path.join(rawdir, "latency_fresh_*.txt"))):
         vals = sorted(float(v) for v in open(path) if v.strip())
         if not vals:
             continue
-        cdf = path[:-4] + ".cdf"
+        cdf = os.path.join(out, os.path.basename(path)[:-4] + ".cdf")
         with open(cdf, "w") as fh:
             step = max(1, len(vals) // 500)
             for i in range(0, len(vals), step):
@@ -298,8 +299,8 @@ def main():
         cmd_batches(sys.argv[2:])
     elif cmd == "wrk" and len(sys.argv) == 4:
         cmd_wrk(sys.argv[2], sys.argv[3])
-    elif cmd == "table" and len(sys.argv) == 4:
-        cmd_table(sys.argv[2], sys.argv[3])
+    elif cmd == "table" and len(sys.argv) in (4, 5):
+        cmd_table(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) == 5 else None)
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)

@@ -159,7 +159,7 @@ fresh() { # NAME "CONSUMER_ENV" "PRODUCER_ENV": consumer in the background, stea
     PIDS+=("$cpid")
     # shellcheck disable=SC2086
     env RUNTRACK_PG_DSN="$(dsn b_fresh)" RUNTRACK_TOPIC="bench_$name" $penv \
-        "$BUILD/bench/bench_fresh" 2000 "$FRESH_S" 20 "$OUT/latency_$name.txt" >"$T/$name.out" ||
+        "$BUILD/bench/bench_fresh" 2000 "$FRESH_S" 20 "$T/latency_$name.txt" >"$T/$name.out" ||
         { cat "$T/$name.out" >&2; tail -5 "$T/$name.log" >&2; }
     kill "$cpid" 2>/dev/null || true
     wait "$cpid" 2>/dev/null || true
@@ -175,6 +175,8 @@ if want fresh; then
     fresh fresh_batch20 "RUNTRACK_BATCH_MAX_MS=20" ""
     say "(3) freshness with consumer batch_max_ms=500"
     fresh fresh_batch500 "RUNTRACK_BATCH_MAX_MS=500" ""
+    say "(3) freshness with consumer fetch.wait.max.ms=20 (librdkafka default 500)"
+    fresh fresh_fetch20 "RUNTRACK_KAFKA_FETCH_WAIT_MAX_MS=20" ""
 fi
 
 # ---- 4 replay of REPLAY events into an empty database, next to live consumption; 6 sizes -------
@@ -296,5 +298,5 @@ if want api; then
 fi
 
 cp "$RES" "$OUT/results.txt"
-python3 "$SRC/bench/report.py" table "$RES" "$OUT"
+python3 "$SRC/bench/report.py" table "$RES" "$OUT" "$T"
 say "results in $OUT/results.md"
