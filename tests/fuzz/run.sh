@@ -38,6 +38,7 @@ cp "$RUNTRACK_SOURCE_DIR"/tests/fuzz/seeds/producer_conf/* "$S/fuzz_producer_con
 fail=0
 for t in "${targets[@]}"; do
     W=$B/work/$t
+    rm -rf "$W/artifacts"
     mkdir -p "$W/corpus" "$W/artifacts"
     log=$B/$t.log
     rc=0
