@@ -55,3 +55,8 @@ if(TARGET rt_api_serve)
   rt_fault_test(faults.http_abuse 120 "integration;fault" ${_fdir}/http_abuse.sh
                 $<TARGET_FILE:rt_api_serve> 200 6)
 endif()
+
+# Producer: Produce request errors, leader moves, high RTT, brokers down (private dev broker).
+rt_fault_test(faults.producer 180 "integration;fault" ${_fdir}/producer_faults.sh)
+set_tests_properties(faults.producer PROPERTIES ENVIRONMENT
+  "RUNTRACK_FAULTS_REPORT=${_freport};RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>")
