@@ -18,7 +18,7 @@ function(rt_fault_test name timeout labels)
   add_test(NAME ${name} COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh ${name} -- ${ARGN})
   set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "services;faultreport"
                        LABELS "${labels}" TIMEOUT ${timeout}
-                       ENVIRONMENT "RUNTRACK_FAULTS_REPORT=${_freport}")
+                       ENVIRONMENT "RUNTRACK_FAULTS_REPORT=${_freport};FL_NAME=${name}")
 endfunction()
 
 # Consumer: kill -9 (the 10-kill make-test version is consumer.kill9), zombie fenced out,
@@ -59,4 +59,4 @@ endif()
 # Producer: Produce request errors, leader moves, high RTT, brokers down (private dev broker).
 rt_fault_test(faults.producer 180 "integration;fault" ${_fdir}/producer_faults.sh)
 set_tests_properties(faults.producer PROPERTIES ENVIRONMENT
-  "RUNTRACK_FAULTS_REPORT=${_freport};RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>")
+  "RUNTRACK_FAULTS_REPORT=${_freport};FL_NAME=faults.producer;RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>")
