@@ -56,7 +56,7 @@ for t in "${targets[@]}"; do
         find "$W/artifacts" -type f >&2
         fail=1
     fi
-    FL_NAME=fuzz.$t fl_row "libFuzzer $t ${SECS}s (executions)" "${execs:-0}" - - - - - - - - \
-        "$crashes" "${peak:-0}" || fail=1
+    (FL_NAME=fuzz.$t fl_row "libFuzzer $t ${SECS}s (executions)" "${execs:-0}" - - - - - - - - \
+        "$crashes" "${peak:-0}") || fail=1
 done
 [ "$fail" = 0 ] || rt_die "fuzzing found crashes"
