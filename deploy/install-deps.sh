@@ -10,7 +10,7 @@ PACKAGES=(
     libcurl4-openssl-dev
     postgresql postgresql-client kcat
     python3 python3-jsonschema
-    clang clang-format
+    clang clang-format libclang-rt-14-dev
     procps util-linux
     wrk gnuplot-nox bc curl time
     chromium nodejs
