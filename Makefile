@@ -1,7 +1,7 @@
 # Thin front door: every target delegates to cmake/ctest or a script in deploy/.
 #   make deps        install missing Debian packages (deploy/install-deps.sh)
 #   make build       configure build/ (preset default) and build with -j2
-#   make test        deps + build + the whole ctest suite (services start/stop via fixtures)
+#   make test        deps + build + the ctest suite but its long fault variants (services start/stop via fixtures)
 #   make test-asan   ASan+UBSan build in build-asan/, unit + integration tests
 #   make test-faults fault-injection tests (label fault)
 #   make bench       build and run bench/run.sh: bench/results.md + plots (BENCH_QUICK=1: smoke)
@@ -31,8 +31,10 @@ build-asan:
 	cmake --preset asan -B $(ASAN_DIR) >/dev/null
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 
+# The long fault variants (label fault only) and bench.smoke stay out of make test: every test
+# in it carries unit, integration or browser (short fault variants are integration;fault).
 test: deps build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE bench $(CTEST_ARGS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L '^(unit|integration|browser)$$' $(CTEST_ARGS)
 
 test-asan: deps build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
