@@ -637,6 +637,19 @@ static enum MHD_Result send_response(rt_req_t *req)
     return ret;
 }
 
+/* libmicrohttpd decodes %XX before routing, and a decoded NUL would cut the path short:
+ * "/api/runs%00.json" answered as "/api/runs". A path or parameter holding %00 is left undecoded
+ * instead, so it matches no route (404) and no valid value (400). */
+static size_t unescape_refusing_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    for (const char *p = strchr(s, '%'); p; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0')
+            return strlen(s);
+    return MHD_http_unescape(s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -796,7 +809,7 @@ rt_api_t *rt_api_start(const rt_api_conf_t *conf, char *err, size_t errsize)
         (unsigned int)conf->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)conf->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(conf->max_url_bytes * 2 + 32768), MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_refusing_nul, NULL, MHD_OPTION_END);
     if (!api->mhd) {
         snprintf(err, errsize, "http api: cannot listen on %s:%u (in use or not permitted)",
                  conf->listen_addr, conf->listen_port);
