@@ -15,7 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rt_config_t cfg;
     char err[512];
     if (!path[0])
-        snprintf(path, sizeof path, "/tmp/rt-fuzz-config.%ld", (long)getpid());
+        /* In the working directory (run.sh runs each target in its own work dir under the
+         * build), so nothing is left in /tmp. */
+        snprintf(path, sizeof path, "rt-fuzz-config.%ld", (long)getpid());
     if (rt_config_init(&cfg) != 0)
         return 0;
     FILE *f = fopen(path, "wb");
