@@ -14,7 +14,7 @@ add_custom_command(
   OUTPUT ${_rt_web_gen}
   COMMAND ${CMAKE_COMMAND} -DWEB_DIR=${_rt_web_dir} -DOUT=${_rt_web_gen}
           -P ${_rt_web_dir}/embed_web.cmake
-  DEPENDS ${_rt_web_files} ${_rt_web_dir}/embed_web.cmake
+  DEPENDS ${_rt_web_files} ${_rt_web_dir}/embed_web.cmake ${PROJECT_SOURCE_DIR}/cmake/rt_embed.cmake
   COMMENT "Embedding consumer/web/*"
   VERBATIM)
 

@@ -12,7 +12,7 @@ file(GLOB _rt_sql_files CONFIGURE_DEPENDS ${_rt_sql_dir}/*.sql)
 add_custom_command(
   OUTPUT ${_rt_gen}
   COMMAND ${CMAKE_COMMAND} -DSQL_DIR=${_rt_sql_dir} -DOUT=${_rt_gen} -P ${_rt_embed}
-  DEPENDS ${_rt_sql_files} ${_rt_embed}
+  DEPENDS ${_rt_sql_files} ${_rt_embed} ${PROJECT_SOURCE_DIR}/cmake/rt_embed.cmake
   COMMENT "Embedding schemas/sql/*.sql"
   VERBATIM)
 

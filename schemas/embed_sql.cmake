@@ -2,9 +2,9 @@
 # rt_migrations[] = {version, name, sql} that consumer/migrate.c applies, so the consumer binary
 # carries its schema and needs no files at run time.
 #   cmake -DSQL_DIR=<dir with *.sql> -DOUT=<generated .c> -P embed_sql.cmake
-# The SQL is emitted as byte arrays (not string literals) so no quoting, trigraph or literal
-# length limit can corrupt it.
+# The SQL is emitted as byte arrays (cmake/rt_embed.cmake), not string literals.
 cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/rt_embed.cmake)
 if(NOT SQL_DIR OR NOT OUT)
   message(FATAL_ERROR "embed_sql.cmake: pass -DSQL_DIR=... -DOUT=...")
 endif()
@@ -33,19 +33,14 @@ foreach(_f ${_files})
   endif()
   list(APPEND _seen ${_v})
 
-  file(READ "${SQL_DIR}/${_f}" _hex HEX)
-  if(_hex STREQUAL "")
+  rt_embed_array(_arr "${SQL_DIR}/${_f}" sql_${_vtext})
+  if(_arr_SIZE EQUAL 0)
     message(FATAL_ERROR "embed_sql.cmake: ${_f} is empty")
   endif()
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," _bytes "${_hex}")
-  string(FIND "${_bytes}" "0x00," _nul)
-  if(NOT _nul EQUAL -1)
+  if(_arr_HAS_NUL)
     message(FATAL_ERROR "embed_sql.cmake: ${_f} contains a NUL byte")
   endif()
-  # Break the byte list into lines of 16 bytes for a readable generated file.
-  string(REPEAT "0x..," 16 _row)
-  string(REGEX REPLACE "(${_row})" "\\1\n    " _bytes "${_bytes}")
-  string(APPEND _body "/* ${_f} */\nstatic const unsigned char sql_${_vtext}[] = {\n    ${_bytes}0x00};\n\n")
+  string(APPEND _body "${_arr}")
   string(APPEND _table "    {${_v}, \"${_name}\", (const char *)sql_${_vtext}},\n")
   math(EXPR _count "${_count} + 1")
 endforeach()
@@ -59,11 +54,4 @@ string(APPEND _out "#include \"migrate.h\"\n\n${_body}")
 string(APPEND _out "const rt_migration_t rt_migrations[] = {\n${_table}};\n\n")
 string(APPEND _out "const size_t rt_migrations_count = ${_count};\n")
 
-# Write only on change so dependents are not rebuilt needlessly.
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" _old)
-  if(_old STREQUAL _out)
-    return()
-  endif()
-endif()
-file(WRITE "${OUT}" "${_out}")
+rt_embed_write("${OUT}" "${_out}")

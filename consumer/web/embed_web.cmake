@@ -4,8 +4,9 @@
 # no CDN and no network at run time.
 #   cmake -DWEB_DIR=<consumer/web> -DOUT=<generated .c> -P embed_web.cmake
 # index.html is served at /index.html (and /); every other file at /assets/<name>. Bytes are
-# emitted as arrays (not string literals), like schemas/embed_sql.cmake does for SQL.
+# emitted as arrays (cmake/rt_embed.cmake, shared with schemas/embed_sql.cmake).
 cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/rt_embed.cmake)
 if(NOT WEB_DIR OR NOT OUT)
   message(FATAL_ERROR "embed_web.cmake: pass -DWEB_DIR=... -DOUT=...")
 endif()
@@ -39,17 +40,12 @@ foreach(_f ${_files})
   else()
     set(_path "/assets/${_f}")
   endif()
-  file(READ "${WEB_DIR}/${_f}" _hex HEX)
   file(SHA256 "${WEB_DIR}/${_f}" _sha)
   string(SUBSTRING "${_sha}" 0 20 _etag)
-  string(LENGTH "${_hex}" _hexlen)
-  math(EXPR _size "${_hexlen} / 2")
   string(MAKE_C_IDENTIFIER "web_${_f}" _id)
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," _bytes "${_hex}")
-  string(REPEAT "0x..," 16 _row)
-  string(REGEX REPLACE "(${_row})" "\\1\n    " _bytes "${_bytes}")
-  # One trailing NUL (not counted in size) so an empty file still makes a valid array.
-  string(APPEND _body "/* ${_f} */\nstatic const unsigned char ${_id}[] = {\n    ${_bytes}0x00};\n\n")
+  rt_embed_array(_arr "${WEB_DIR}/${_f}" ${_id})
+  set(_size ${_arr_SIZE})
+  string(APPEND _body "${_arr}")
   string(APPEND _table "    {\"${_path}\", \"${_ctype}\", ${_id}, ${_size}, \"\\\"${_etag}\\\"\"},\n")
   math(EXPR _count "${_count} + 1")
 endforeach()
@@ -63,11 +59,4 @@ string(APPEND _out "#include \"web_assets.h\"\n\n${_body}")
 string(APPEND _out "const rt_web_asset_t rt_web_assets[] = {\n${_table}};\n\n")
 string(APPEND _out "const size_t rt_web_assets_count = ${_count};\n")
 
-# Write only on change so dependents are not rebuilt needlessly.
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" _old)
-  if(_old STREQUAL _out)
-    return()
-  endif()
-endif()
-file(WRITE "${OUT}" "${_out}")
+rt_embed_write("${OUT}" "${_out}")
