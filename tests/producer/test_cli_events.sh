@@ -21,7 +21,7 @@ export RUNTRACK_RUN_ID=$ID RUNTRACK_JOB=cli_test.sh
 "$RT" log "$(head -c 70000 /dev/zero | tr '\0' x)" || fail "long log"   # cut to 65536 bytes
 "$RT" log $'bad \xff byte' || fail "log with invalid UTF-8"              # becomes U+FFFD
 "$RT" pause --reason "operator request" || fail "pause"
-"$RT" resume || fail "resume"
+"$RT" resume --reason "queue drained" || fail "resume"
 "$RT" heartbeat || fail "heartbeat"
 "$RT" finish --status partial --count events=1050 --count urls=525 --error "2 sites failed" \
     --error-details-json '{"sites":["a","b"]}' found=120 new=30 || fail "finish"
@@ -97,6 +97,13 @@ if /usr/bin/python3 "$CHECK" "$SCHEMA" "$tmp/events" "$tmp/expect.json"; then
 else
     fail "event checks (above)"
 fi
+# Option values that reach the event body (not covered by check_events.py).
+ev_has() { grep -F "\"run_id\":\"$ID\"" "$tmp/events" | grep -F "\"type\":\"$1\"" | grep -qF "$2"; }
+ev_has run.paused '"reason":"operator request"' && ok "pause --reason recorded" || fail "pause reason missing"
+ev_has run.resumed '"reason":"queue drained"' && ok "resume --reason recorded" || fail "resume reason missing"
+ev_has run.progress '"memory_percent":5.2' && ev_has run.progress '"cpu_percent":12.3' &&
+    ok "progress --memory/--cpu recorded" || fail "progress memory/cpu missing"
+ev_has run.log '"site":"x"' && ok "log --fields-json recorded" || fail "log fields missing"
 # The child's progress went into the wrapper's run.
 grep -F "\"run_id\":\"$WID\"" "$tmp/events" | grep '"type":"run.progress".*"sites_completed":7' >/dev/null &&
     ok "child progress recorded in the wrapper's run" || fail "child progress missing from run $WID"
