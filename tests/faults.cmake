@@ -60,3 +60,25 @@ endif()
 rt_fault_test(faults.producer 180 "integration;fault" ${_fdir}/producer_faults.sh)
 set_tests_properties(faults.producer PROPERTIES ENVIRONMENT
   "RUNTRACK_FAULTS_REPORT=${_freport};FL_NAME=faults.producer;RUNTRACK_DEVBROKER=$<TARGET_FILE:runtrack-devbroker>")
+
+# Producer faults through libruntrack (tests/faults/producer_lib_faults.c): per-call timing
+# ("blocked"), peak memory, failure-callback reports vs the topic read back with kcat.
+add_executable(producer_lib_faults ${_fdir}/producer_lib_faults.c)
+target_link_libraries(producer_lib_faults PRIVATE runtrack_static Threads::Threads)
+# Short variants in make test; long ones (more threads, runs, lines, a longer outage) label fault.
+# rtt: 500/750/1000 ms RTT, log.queue.max 1,000, queue.buffering.max.messages 1,000.
+# down: message.timeout.ms 3,000, brokers down secs+2 s; a queue big enough that lines time out
+# inside librdkafka (reported by the failure callback) rather than being refused at the call.
+set(_plf ${_fdir}/producer_lib_faults.sh $<TARGET_FILE:producer_lib_faults>)
+set(_plf_down queue=20000 kafka_queue=100000 timeout_ms=3000)
+rt_fault_test(faults.producer_lib.rtt 90 "integration;fault" ${_plf} rtt logs=20000 secs=4)
+rt_fault_test(faults.producer_lib.down 90 "integration;fault" ${_plf} down logs=20000 secs=5
+              ${_plf_down})
+rt_fault_test(faults.producer_lib.errors 90 fault ${_plf} errors logs=20000 secs=6
+              queue=20000 kafka_queue=100000)
+rt_fault_test(faults.producer_lib.rtt_long 300 fault ${_plf} rtt runs=8 threads=8 logs=50000
+              secs=20)
+rt_fault_test(faults.producer_lib.down_long 300 fault ${_plf} down runs=8 threads=8 logs=100000
+              secs=20 ${_plf_down})
+rt_fault_test(faults.producer_lib.errors_long 300 fault ${_plf} errors runs=8 threads=8
+              logs=100000 secs=20 queue=50000 kafka_queue=100000)

@@ -1,8 +1,10 @@
 # Helpers for the fault tests (source after tests/lib/common.sh and tests/consumer/lib.sh).
-#   fl_row FAULT COUNT PRODUCED DELIVERED APPLIED LOST DUP NONMONO INCONS BLOCKED CRASHES PEAK_MB
+#   fl_row FAULT COUNT PRODUCED DELIVERED [UNDELIVERABLE] APPLIED LOST DUP NONMONO INCONS BLOCKED
+#          CRASHES PEAK_MB
 #       appends this test's row to the fault table ($RUNTRACK_FAULTS_REPORT, default
 #       $RUNTRACK_BUILD_DIR/faults/report.tsv), prints it, and fails the test when an anomaly
-#       count is not 0. "-" = not measured by this test.
+#       count is not 0. "-" = not measured by this test. UNDELIVERABLE (events the producer
+#       reported as not delivered: allowed, never silent) may be left out (12 fields: "-").
 #   fl_peak_kb PID          peak resident memory (VmHWM, kB) of a live process, 0 if gone
 #   fl_anomalies TEST_DSN TRUTH_DSN GROUP TOTAL LOG...   → sets FL_LOST FL_DUP FL_NONMONO FL_INCONS
 #       FL_APPLIED from tests/faults/anomalies.py (and prints its JSON)
@@ -12,8 +14,9 @@ FL_NAME=${FL_NAME:-${RUNTRACK_TEST_NAME:-$(basename "$0" .sh)}}
 
 fl_row() {
     local result=ok f
-    [ $# -eq 12 ] || rt_die "fl_row: 12 fields expected, got $#"
-    for f in "$6" "$7" "$8" "$9" "${10}" "${11}"; do
+    [ $# -eq 12 ] && set -- "${@:1:4}" - "${@:5}"
+    [ $# -eq 13 ] || rt_die "fl_row: 12 or 13 fields expected, got $#"
+    for f in "$7" "$8" "$9" "${10}" "${11}" "${12}"; do
         [ "$f" = - ] || [ "$f" = 0 ] || result=FAIL
     done
     mkdir -p "$(dirname "$RUNTRACK_FAULTS_REPORT")"

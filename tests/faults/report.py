@@ -4,20 +4,22 @@ prints them as one table; exits 1 when any anomaly count is not 0 (or a row says
 there is no row at all.
 
   report.py [--markdown] FILE...
-Row (tab-separated): test, fault, count, produced, delivered, applied, lost, duplicated,
-non_monotonic, inconsistent_offsets, blocked, crashes, peak_mem_mb, result. "-" = not measured here.
+Row (tab-separated): test, fault, count, produced, delivered, undeliverable, applied, lost,
+duplicated, non_monotonic, inconsistent_offsets, blocked, crashes, peak_mem_mb, result. "-" = not
+measured here. Rows written before the undeliverable column (14 fields) read as "-" there.
 """
 import sys
 
-COLS = ["test", "fault injected", "count", "produced", "delivered", "applied", "lost",
+COLS = ["test", "fault injected", "count", "produced", "delivered", "reported undeliverable",
+        "applied", "lost",
         "duplicated", "non-monotonic", "inconsistent offsets", "blocked calls", "crashes/errors",
         "peak MB", "result"]
 # lost, duplicated, non-monotonic, inconsistent offsets, blocked calls, crashes/errors
-ANOMALY = [6, 7, 8, 9, 10, 11]
+ANOMALY = [7, 8, 9, 10, 11, 12]
 
 
 def bad(row):
-    if row[13] != "ok":
+    if row[14] != "ok":
         return True
     for i in ANOMALY:
         v = row[i]
@@ -37,6 +39,8 @@ def main():
             with open(path, errors="replace") as f:
                 for line in f:
                     parts = line.rstrip("\n").split("\t")
+                    if len(parts) == len(COLS) - 1:
+                        parts.insert(5, "-")
                     if len(parts) == len(COLS):
                         rows.append(parts)
         except OSError:
@@ -58,9 +62,10 @@ def main():
         for r in rows:
             print(line(r))
     tot = lambda i: sum(int(r[i]) for r in rows if r[i].isdigit())
-    print(f"{len(rows)} fault tests, {tot(2)} faults injected, {tot(6)} lost, {tot(7)} duplicated, "
-          f"{tot(8)} non-monotonic, {tot(9)} inconsistent offsets, {tot(10)} blocked calls, "
-          f"{tot(11)} crashes/errors; "
+    print(f"{len(rows)} fault tests, {tot(2)} faults injected, {tot(5)} reported undeliverable, "
+          f"{tot(7)} lost, {tot(8)} duplicated, "
+          f"{tot(9)} non-monotonic, {tot(10)} inconsistent offsets, {tot(11)} blocked calls, "
+          f"{tot(12)} crashes/errors; "
           f"{nbad} failing row(s)")
     return 1 if nbad else 0
 
