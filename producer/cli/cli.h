@@ -33,6 +33,21 @@ typedef struct cli_opts {
     size_t n_counts;
     runtrack_counter_t planned[RUNTRACK_MAX_COUNTERS];
     size_t n_planned;
+    int export_env; /* start --export */
+    /* progress: resource use, RUNTRACK_PERCENT_UNSET when not given */
+    double memory_pct;
+    double cpu_pct;
+    const char *level;       /* log: info (default), success, warning, error */
+    const char *fields_json; /* log */
+    const char *reason;      /* pause, resume */
+    /* finish */
+    const char *status;
+    const char *error;
+    const char *error_details_json;
+    /* Storage for the counter names of --count, --planned and NAME=VALUE arguments (the
+     * runtrack_counter_t entries point into it). */
+    char counter_names[4 * RUNTRACK_MAX_COUNTERS][65];
+    size_t n_counter_names;
 } cli_opts_t;
 
 /* Prints "runtrack: <msg>" on stderr (one line). */
@@ -45,6 +60,12 @@ runtrack_t *cli_client(const cli_opts_t *o, int *exit_code);
 /* Flushes and destroys the client; returns 0 or EX_UNAVAILABLE_ (with a message) when events
  * could not be delivered within the timeout. */
 int cli_finish_client(runtrack_t *rt, int timeout_ms);
+
+/* Creates the client and records run.started from o's start options (job, kind, counts,
+ * planned, params). On success *rtp owns the client and the caller the run; on failure prints
+ * "<cmd>: <reason>", frees everything and returns NULL with *exit_code set. */
+runtrack_run_t *cli_start_run(const cli_opts_t *o, const char *cmd, runtrack_t **rtp,
+                              int *exit_code);
 
 /* `runtrack run`: argv is the command after "--". Returns the exit code. */
 int cli_wrap(cli_opts_t *o, char **argv);

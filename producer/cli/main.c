@@ -13,7 +13,11 @@
 #include "cli.h"
 #include "query.h"
 
-typedef int (*cmd_fn)(cli_opts_t *o, int argc, char **argv);
+/* The subcommands that take no arguments and record one event with no values of their own. */
+typedef enum mark { MARK_NONE, MARK_PAUSE, MARK_RESUME, MARK_HEARTBEAT } mark_t;
+
+struct command;
+typedef int (*cmd_fn)(const struct command *c, cli_opts_t *o, int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -21,6 +25,7 @@ typedef struct command {
     cmd_fn fn;
     const char *synopsis;
     const char *help;
+    mark_t mark; /* the event cmd_mark records */
 } command_t;
 
 /* Long options shared by all subcommands; each subcommand lists which it accepts. */
@@ -61,13 +66,11 @@ static const struct option long_opts[] = {
     "  --set KEY=VALUE   any libruntrack setting, e.g. kafka.security.protocol=ssl (repeatable)\n" \
     "  -h, --help        this help\n"
 
-static const char *g_prog = "runtrack";
-
 void cli_err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", g_prog);
+    fputs("runtrack: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -75,23 +78,23 @@ void cli_err(const char *fmt, ...)
 
 /* ------------------------------------------------------------------------ value parsing */
 
-/* Parses "name=value" with a valid counter name and a whole non-negative 64-bit value. */
-static int parse_counter(const char *arg, runtrack_counter_t *c)
+/* Parses "name=value" with a valid counter name and a whole non-negative 64-bit value; the name
+ * is kept in o->counter_names. */
+static int parse_counter(cli_opts_t *o, const char *arg, runtrack_counter_t *c)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg) {
         cli_err("counter \"%s\": expected NAME=VALUE", arg);
         return -1;
     }
-    static char names[4 * RUNTRACK_MAX_COUNTERS][65]; /* main-thread scratch for names */
-    static size_t used;
+    size_t used = o->n_counter_names;
     size_t n = (size_t)(eq - arg);
-    if (n > 64 || used == sizeof names / sizeof names[0]) {
+    if (n > 64 || used == sizeof o->counter_names / sizeof o->counter_names[0]) {
         cli_err("counter \"%s\": name longer than 64 characters or too many counters", arg);
         return -1;
     }
-    memcpy(names[used], arg, n);
-    names[used][n] = '\0';
+    memcpy(o->counter_names[used], arg, n);
+    o->counter_names[used][n] = '\0';
     const char *v = eq + 1;
     char *end = NULL;
     errno = 0;
@@ -100,18 +103,19 @@ static int parse_counter(const char *arg, runtrack_counter_t *c)
         cli_err("counter \"%s\": value must be a whole number 0..9223372036854775807", arg);
         return -1;
     }
-    c->name = names[used++];
+    c->name = o->counter_names[used];
+    o->n_counter_names++;
     c->value = val;
     return 0;
 }
 
-static int add_counter(runtrack_counter_t *arr, size_t *n, const char *arg)
+static int add_counter(cli_opts_t *o, runtrack_counter_t *arr, size_t *n, const char *arg)
 {
     if (*n == RUNTRACK_MAX_COUNTERS) {
         cli_err("more than %d counters", RUNTRACK_MAX_COUNTERS);
         return -1;
     }
-    if (parse_counter(arg, &arr[*n]) != 0)
+    if (parse_counter(o, arg, &arr[*n]) != 0)
         return -1;
     for (size_t i = 0; i < *n; i++) {
         if (strcmp(arr[i].name, arr[*n].name) == 0) {
@@ -278,6 +282,24 @@ static int done(runtrack_t *rt, runtrack_run_t *run, runtrack_err_t err, const c
     return cli_finish_client(rt, timeout_ms);
 }
 
+/* Records one event into an attached run; arg is the subcommand's own value. */
+typedef runtrack_err_t (*emit_fn)(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
+                                  char *err, size_t err_size);
+
+/* The common tail of the single-event subcommands (all but start and run): attach to the run,
+ * record the event with fn, wait for delivery. Returns the exit code. */
+static int emit(const cli_opts_t *o, emit_fn fn, const void *arg)
+{
+    int code = 0;
+    runtrack_t *rt = NULL;
+    runtrack_run_t *run = attach(o, &rt, &code);
+    if (!run)
+        return code;
+    char err[512] = "";
+    runtrack_err_t e = fn(run, o, arg, err, sizeof err);
+    return done(rt, run, e, err, o->timeout_ms);
+}
+
 static int no_args(int argc, const char *cmd)
 {
     if (argc > 0) {
@@ -287,31 +309,53 @@ static int no_args(int argc, const char *cmd)
     return 0;
 }
 
+/* Counters given as NAME=VALUE arguments (progress, finish). */
+typedef struct counters {
+    runtrack_counter_t c[RUNTRACK_MAX_COUNTERS];
+    size_t n;
+} counters_t;
+
+static int parse_counter_args(cli_opts_t *o, int argc, char **argv, counters_t *cs)
+{
+    cs->n = 0;
+    for (int i = 0; i < argc; i++)
+        if (add_counter(o, cs->c, &cs->n, argv[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* A word of the command line and the enum value it stands for. */
+typedef struct name_value {
+    const char *name;
+    int value;
+} name_value_t;
+
+/* The value of name in table (n entries), or -1 when it is not there. */
+static int lookup(const name_value_t *table, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return table[i].value;
+    return -1;
+}
+
+/* 1 when text is a JSON object, 0 when it is other JSON, -1 when it is not JSON (*je says why). */
+static int json_object_check(const char *text, json_error_t *je)
+{
+    json_t *v = json_loads(text, 0, je);
+    int r = !v ? -1 : json_is_object(v) ? 1 : 0;
+    json_decref(v);
+    return r;
+}
+
 /* ------------------------------------------------------------------------ subcommands */
 
-static int export_flag;
-
-/* Records run.started and prints the id (or, with --export, shell export lines for eval) --
- * only once delivered, so a script never carries on with a run nobody recorded. */
-static int cmd_start(cli_opts_t *o, int argc, char **argv)
+runtrack_run_t *cli_start_run(const cli_opts_t *o, const char *cmd, runtrack_t **rtp,
+                              int *exit_code)
 {
-    (void)argv;
-    if (no_args(argc, "start"))
-        return EX_USAGE_;
-    if (!o->job || !*o->job) {
-        cli_err("start: --job NAME is required (or RUNTRACK_JOB)");
-        return EX_USAGE_;
-    }
-    for (const char *p = o->job; export_flag && *p; p++) {
-        if (*p == '\'' || (o->kind && strchr(o->kind, '\''))) {
-            cli_err("start --export: job names with a single quote cannot be exported");
-            return EX_DATAERR_;
-        }
-    }
-    int code = 0;
-    runtrack_t *rt = cli_client(o, &code);
+    runtrack_t *rt = cli_client(o, exit_code);
     if (!rt)
-        return code;
+        return NULL;
     runtrack_start_opts_t so = {.kind = o->kind,
                                 .start_counts = o->counts,
                                 .n_start_counts = o->n_counts,
@@ -321,84 +365,116 @@ static int cmd_start(cli_opts_t *o, int argc, char **argv)
     char err[512] = "";
     runtrack_run_t *run = runtrack_run_start(rt, o->job, &so, err, sizeof err);
     if (!run) {
-        cli_err("start: %s", err);
+        cli_err("%s: %s", cmd, err);
         runtrack_destroy(rt, 0, NULL);
+        *exit_code = EX_DATAERR_;
+        return NULL;
+    }
+    *rtp = rt;
+    return run;
+}
+
+/* Records run.started and prints the id (or, with --export, shell export lines for eval) --
+ * only once delivered, so a script never carries on with a run nobody recorded. */
+static int cmd_start(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
+{
+    (void)argv;
+    if (no_args(argc, cmd->name))
+        return EX_USAGE_;
+    if (!o->job || !*o->job) {
+        cli_err("start: --job NAME is required (or RUNTRACK_JOB)");
+        return EX_USAGE_;
+    }
+    if (o->export_env && (strchr(o->job, '\'') || (o->kind && strchr(o->kind, '\'')))) {
+        cli_err("start --export: job names with a single quote cannot be exported");
         return EX_DATAERR_;
     }
+    int code = 0;
+    runtrack_t *rt = NULL;
+    runtrack_run_t *run = cli_start_run(o, cmd->name, &rt, &code);
+    if (!run)
+        return code;
     char id[40];
     snprintf(id, sizeof id, "%s", runtrack_run_id(run));
     runtrack_run_destroy(run);
     code = cli_finish_client(rt, o->timeout_ms);
     if (code != 0)
         return code;
-    if (!export_flag)
+    if (!o->export_env)
         return printf("%s\n", id) < 0 ? EX_SOFTWARE_ : EX_OK_;
     printf("export RUNTRACK_RUN_ID='%s'\nexport RUNTRACK_JOB='%s'\nexport RUNTRACK_KIND='%s'\n", id,
            o->job, o->kind ? o->kind : "scrape");
     return EX_OK_;
 }
 
-static int cmd_phase(cli_opts_t *o, int argc, char **argv)
+static runtrack_err_t emit_phase(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
+                                 char *err, size_t err_size)
 {
+    (void)o;
+    return runtrack_run_phase(run, arg, err, err_size);
+}
+
+static int cmd_phase(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
+{
+    (void)cmd;
     if (argc != 1) {
         cli_err("phase: expected exactly one PHASE argument (see 'runtrack phase --help')");
         return EX_USAGE_;
     }
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run)
-        return code;
-    char err[512] = "";
-    runtrack_err_t e = runtrack_run_phase(run, argv[0], err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
+    return emit(o, emit_phase, argv[0]);
 }
 
-static double g_mem = RUNTRACK_PERCENT_UNSET, g_cpu = RUNTRACK_PERCENT_UNSET;
-
-static int cmd_progress(cli_opts_t *o, int argc, char **argv)
+static runtrack_err_t emit_progress(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
+                                    char *err, size_t err_size)
 {
-    runtrack_counter_t c[RUNTRACK_MAX_COUNTERS];
-    size_t n = 0;
-    for (int i = 0; i < argc; i++)
-        if (add_counter(c, &n, argv[i]) != 0)
-            return EX_DATAERR_;
-    if (n == 0 && g_mem < 0 && g_cpu < 0) {
+    const counters_t *cs = arg;
+    return runtrack_run_progress(run, cs->c, cs->n, o->memory_pct, o->cpu_pct, err, err_size);
+}
+
+static int cmd_progress(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
+{
+    (void)cmd;
+    counters_t cs;
+    if (parse_counter_args(o, argc, argv, &cs) != 0)
+        return EX_DATAERR_;
+    if (cs.n == 0 && o->memory_pct < 0 && o->cpu_pct < 0) {
         cli_err("progress: give at least one NAME=VALUE counter, --memory or --cpu");
         return EX_USAGE_;
     }
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run)
-        return code;
-    char err[512] = "";
-    runtrack_err_t e = runtrack_run_progress(run, c, n, g_mem, g_cpu, err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
+    return emit(o, emit_progress, &cs);
 }
 
-static const char *g_level = "info";
-static const char *g_fields;
+typedef struct log_args {
+    runtrack_level_t level;
+    const char *msg;
+} log_args_t;
 
-static int cmd_log(cli_opts_t *o, int argc, char **argv)
+static runtrack_err_t emit_log(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
+                               char *err, size_t err_size)
 {
+    (void)err;
+    (void)err_size;
+    const log_args_t *la = arg;
+    return runtrack_run_log(run, la->level, la->msg, o->fields_json);
+}
+
+static int cmd_log(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
+{
+    (void)cmd;
     if (argc < 1) {
         cli_err("log: expected a MESSAGE (see 'runtrack log --help')");
         return EX_USAGE_;
     }
-    runtrack_level_t level;
-    if (strcmp(g_level, "info") == 0)
-        level = RUNTRACK_INFO;
-    else if (strcmp(g_level, "success") == 0)
-        level = RUNTRACK_SUCCESS;
-    else if (strcmp(g_level, "warning") == 0)
-        level = RUNTRACK_WARNING;
-    else if (strcmp(g_level, "error") == 0)
-        level = RUNTRACK_ERROR;
-    else {
-        cli_err("log: --level \"%s\": expected info, success, warning or error", g_level);
+    static const name_value_t levels[] = {{"info", RUNTRACK_INFO},
+                                          {"success", RUNTRACK_SUCCESS},
+                                          {"warning", RUNTRACK_WARNING},
+                                          {"error", RUNTRACK_ERROR}};
+    int level = lookup(levels, sizeof levels / sizeof levels[0], o->level);
+    if (level < 0) {
+        cli_err("log: --level \"%s\": expected info, success, warning or error", o->level);
         return EX_DATAERR_;
     }
+    log_args_t la = {.level = (runtrack_level_t)level};
     /* MESSAGE words are joined with spaces, like echo. */
     size_t len = 0;
     for (int i = 0; i < argc; i++)
@@ -418,129 +494,94 @@ static int cmd_log(cli_opts_t *o, int argc, char **argv)
         off += l;
     }
     msg[off] = '\0';
-    if (g_fields) {
-        json_error_t je;
-        json_t *f = json_loads(g_fields, 0, &je);
-        int ok = f && json_is_object(f);
-        json_decref(f);
-        if (!ok) {
-            free(msg);
-            cli_err("log: --fields-json must be a JSON object%s%s", f ? "" : ": ",
-                    f ? "" : je.text);
-            return EX_DATAERR_;
-        }
+    int code;
+    json_error_t je;
+    int fields_ok = o->fields_json ? json_object_check(o->fields_json, &je) : 1;
+    if (fields_ok != 1) {
+        cli_err("log: --fields-json must be a JSON object%s%s", fields_ok == 0 ? "" : ": ",
+                fields_ok == 0 ? "" : je.text);
+        code = EX_DATAERR_;
+        goto out;
     }
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run) {
-        free(msg);
-        return code;
-    }
-    runtrack_err_t e = runtrack_run_log(run, level, msg, g_fields);
+    la.msg = msg;
+    code = emit(o, emit_log, &la);
+out:
     free(msg);
-    return done(rt, run, e, NULL, o->timeout_ms);
+    return code;
 }
 
-static const char *g_reason;
+static runtrack_err_t emit_mark(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
+                                char *err, size_t err_size)
+{
+    switch (*(const mark_t *)arg) {
+    case MARK_PAUSE:
+        return runtrack_run_pause(run, o->reason, err, err_size);
+    case MARK_RESUME:
+        return runtrack_run_resume(run, o->reason, err, err_size);
+    case MARK_HEARTBEAT:
+        return runtrack_run_heartbeat(run, err, err_size);
+    case MARK_NONE:
+        break;
+    }
+    snprintf(err, err_size, "internal: no event for this command");
+    return RUNTRACK_ERR_INVALID_ARG;
+}
 
-static int cmd_pause(cli_opts_t *o, int argc, char **argv)
+/* pause, resume, heartbeat: no arguments, one event (see the command table). */
+static int cmd_mark(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
 {
     (void)argv;
-    if (no_args(argc, "pause"))
+    if (no_args(argc, cmd->name))
         return EX_USAGE_;
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run)
-        return code;
-    char err[512] = "";
-    runtrack_err_t e = runtrack_run_pause(run, g_reason, err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
+    return emit(o, emit_mark, &cmd->mark);
 }
 
-static int cmd_resume(cli_opts_t *o, int argc, char **argv)
+typedef struct finish_args {
+    runtrack_status_t status;
+    counters_t counters;
+} finish_args_t;
+
+static runtrack_err_t emit_finish(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
+                                  char *err, size_t err_size)
 {
-    (void)argv;
-    if (no_args(argc, "resume"))
-        return EX_USAGE_;
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run)
-        return code;
-    char err[512] = "";
-    runtrack_err_t e = runtrack_run_resume(run, g_reason, err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
+    const finish_args_t *fa = arg;
+    runtrack_finish_opts_t fo = {.end_counts = o->counts,
+                                 .n_end_counts = o->n_counts,
+                                 .counters = fa->counters.c,
+                                 .n_counters = fa->counters.n,
+                                 .error_message = o->error,
+                                 .error_details_json = o->error_details_json};
+    return runtrack_run_finish(run, fa->status, &fo, err, err_size);
 }
 
-static int cmd_heartbeat(cli_opts_t *o, int argc, char **argv)
+static int cmd_finish(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
 {
-    (void)argv;
-    if (no_args(argc, "heartbeat"))
-        return EX_USAGE_;
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run)
-        return code;
-    char err[512] = "";
-    runtrack_err_t e = runtrack_run_heartbeat(run, err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
-}
-
-static const char *g_status, *g_error, *g_error_details;
-
-static int cmd_finish(cli_opts_t *o, int argc, char **argv)
-{
-    if (!g_status) {
+    (void)cmd;
+    if (!o->status) {
         cli_err("finish: --status completed|failed|partial is required");
         return EX_USAGE_;
     }
-    runtrack_status_t st;
-    if (strcmp(g_status, "completed") == 0)
-        st = RUNTRACK_COMPLETED;
-    else if (strcmp(g_status, "failed") == 0)
-        st = RUNTRACK_FAILED;
-    else if (strcmp(g_status, "partial") == 0)
-        st = RUNTRACK_PARTIAL;
-    else {
-        cli_err("finish: --status \"%s\": expected completed, failed or partial", g_status);
+    static const name_value_t statuses[] = {
+        {"completed", RUNTRACK_COMPLETED}, {"failed", RUNTRACK_FAILED}, {"partial", RUNTRACK_PARTIAL}};
+    int status = lookup(statuses, sizeof statuses / sizeof statuses[0], o->status);
+    if (status < 0) {
+        cli_err("finish: --status \"%s\": expected completed, failed or partial", o->status);
         return EX_DATAERR_;
     }
-    runtrack_counter_t c[RUNTRACK_MAX_COUNTERS];
-    size_t n = 0;
-    for (int i = 0; i < argc; i++)
-        if (add_counter(c, &n, argv[i]) != 0)
-            return EX_DATAERR_;
-    if (g_error_details) {
-        json_error_t je;
-        json_t *d = json_loads(g_error_details, 0, &je);
-        int ok = d && json_is_object(d);
-        json_decref(d);
-        if (!ok) {
-            cli_err("finish: --error-details-json must be a JSON object");
-            return EX_DATAERR_;
-        }
+    finish_args_t fa = {.status = (runtrack_status_t)status};
+    if (parse_counter_args(o, argc, argv, &fa.counters) != 0)
+        return EX_DATAERR_;
+    json_error_t je;
+    if (o->error_details_json && json_object_check(o->error_details_json, &je) != 1) {
+        cli_err("finish: --error-details-json must be a JSON object");
+        return EX_DATAERR_;
     }
-    int code = 0;
-    runtrack_t *rt = NULL;
-    runtrack_run_t *run = attach(o, &rt, &code);
-    if (!run)
-        return code;
-    runtrack_finish_opts_t fo = {.end_counts = o->counts,
-                                 .n_end_counts = o->n_counts,
-                                 .counters = c,
-                                 .n_counters = n,
-                                 .error_message = g_error,
-                                 .error_details_json = g_error_details};
-    char err[512] = "";
-    runtrack_err_t e = runtrack_run_finish(run, st, &fo, err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
+    return emit(o, emit_finish, &fa);
 }
 
-static int cmd_run(cli_opts_t *o, int argc, char **argv)
+static int cmd_run(const command_t *cmd, cli_opts_t *o, int argc, char **argv)
 {
+    (void)cmd;
     if (argc < 1) {
         cli_err("run: expected -- COMMAND [ARGS...] (see 'runtrack run --help')");
         return EX_USAGE_;
@@ -563,35 +604,36 @@ static const command_t commands[] = {
      "  KEY=VALUE, --param KEY=VALUE   a run parameter (VALUE used as JSON if it parses, else\n"
      "                        a string), e.g. naics_codes='[\"541511\"]' posted_from=2025-10-01\n"
      "  --params-json JSON    all parameters as one JSON object\n"
-     "  --export              print export lines for RUNTRACK_RUN_ID/JOB/KIND (use with eval)\n"},
+     "  --export              print export lines for RUNTRACK_RUN_ID/JOB/KIND (use with eval)\n", MARK_NONE},
     {"phase", "rjk" CONN, cmd_phase, "phase [--run ID] PHASE",
-     "Records run.phase, e.g. runtrack phase scraping.\n"},
+     "Records run.phase, e.g. runtrack phase scraping.\n", MARK_NONE},
     {"progress", "rjkmu" CONN, cmd_progress,
      "progress [--run ID] [--memory PCT] [--cpu PCT] NAME=VALUE...",
      "Records run.progress with absolute counters, e.g. sites_completed=5 sites_total=15.\n"
-     "  --memory PCT, --cpu PCT   resource use 0..100\n"},
+     "  --memory PCT, --cpu PCT   resource use 0..100\n", MARK_NONE},
     {"log", "rjklF" CONN, cmd_log,
      "log [--run ID] [--level info|success|warning|error] [--fields-json JSON] MESSAGE...",
-     "Records run.log (words are joined with spaces).\n"},
-    {"pause", "rjkR" CONN, cmd_pause, "pause [--run ID] [--reason TEXT]", "Records run.paused.\n"},
-    {"resume", "rjkR" CONN, cmd_resume, "resume [--run ID] [--reason TEXT]",
-     "Records run.resumed.\n"},
-    {"heartbeat", "rjk" CONN, cmd_heartbeat, "heartbeat [--run ID]",
-     "Records run.heartbeat (keeps the run from being reported stale).\n"},
+     "Records run.log (words are joined with spaces).\n", MARK_NONE},
+    {"pause", "rjkR" CONN, cmd_mark, "pause [--run ID] [--reason TEXT]", "Records run.paused.\n",
+     MARK_PAUSE},
+    {"resume", "rjkR" CONN, cmd_mark, "resume [--run ID] [--reason TEXT]",
+     "Records run.resumed.\n", MARK_RESUME},
+    {"heartbeat", "rjk" CONN, cmd_mark, "heartbeat [--run ID]",
+     "Records run.heartbeat (keeps the run from being reported stale).\n", MARK_HEARTBEAT},
     {"finish", "rjkSeEc" CONN, cmd_finish,
      "finish [--run ID] --status completed|failed|partial [--count NAME=N]... [--error MSG] "
      "[--error-details-json JSON] [NAME=VALUE...]",
      "Records run.finished.\n"
      "  --count NAME=N        end counts, e.g. --count events=1050 --count urls=525\n"
      "  NAME=VALUE            final counters (found=120 new=30 ...)\n"
-     "  --error MSG           error message; --error-details-json JSON: details object\n"},
+     "  --error MSG           error message; --error-details-json JSON: details object\n", MARK_NONE},
     {"run", "jkpPcn" CONN, cmd_run,
      "run --job NAME [--kind K] [start options] -- COMMAND [ARGS...]",
      "Wraps COMMAND as a run: starts it, forwards its output lines as logs (stdout info, stderr\n"
      "warning; a line starting with ERROR:, WARNING:, SUCCESS: or INFO: gets that level) while\n"
      "still printing them, heartbeats, passes SIGINT/SIGTERM/SIGHUP on, finishes completed\n"
      "(exit 0) or failed, and exits with COMMAND's status (128+N for signal N). COMMAND sees\n"
-     "RUNTRACK_RUN_ID, RUNTRACK_JOB and RUNTRACK_KIND, so it can call runtrack progress itself.\n"},
+     "RUNTRACK_RUN_ID, RUNTRACK_JOB and RUNTRACK_KIND, so it can call runtrack progress itself.\n", MARK_NONE},
 };
 #undef CONN
 
@@ -624,6 +666,9 @@ int main(int argc, char **argv)
     json_t *params = NULL;
     cli_opts_t o;
     memset(&o, 0, sizeof o);
+    o.level = "info";
+    o.memory_pct = RUNTRACK_PERCENT_UNSET;
+    o.cpu_pct = RUNTRACK_PERCENT_UNSET;
     if (argc < 2) {
         cli_err("no command given (see 'runtrack --help')");
         return EX_USAGE_;
@@ -758,49 +803,49 @@ int main(int argc, char **argv)
             break;
         }
         case 'c':
-            if (add_counter(o.counts, &o.n_counts, optarg) != 0) {
+            if (add_counter(&o, o.counts, &o.n_counts, optarg) != 0) {
                 rc = EX_DATAERR_;
                 goto out;
             }
             break;
         case 'n':
-            if (add_counter(o.planned, &o.n_planned, optarg) != 0) {
+            if (add_counter(&o, o.planned, &o.n_planned, optarg) != 0) {
                 rc = EX_DATAERR_;
                 goto out;
             }
             break;
         case 'l':
-            g_level = optarg;
+            o.level = optarg;
             break;
         case 'F':
-            g_fields = optarg;
+            o.fields_json = optarg;
             break;
         case 'm':
-            if (parse_pct(optarg, &g_mem) != 0) {
+            if (parse_pct(optarg, &o.memory_pct) != 0) {
                 rc = EX_DATAERR_;
                 goto out;
             }
             break;
         case 'u':
-            if (parse_pct(optarg, &g_cpu) != 0) {
+            if (parse_pct(optarg, &o.cpu_pct) != 0) {
                 rc = EX_DATAERR_;
                 goto out;
             }
             break;
         case 'R':
-            g_reason = optarg;
+            o.reason = optarg;
             break;
         case 'S':
-            g_status = optarg;
+            o.status = optarg;
             break;
         case 'e':
-            g_error = optarg;
+            o.error = optarg;
             break;
         case 'E':
-            g_error_details = optarg;
+            o.error_details_json = optarg;
             break;
         case 'x':
-            export_flag = 1;
+            o.export_env = 1;
             break;
         default:
             cli_err("internal: unhandled option");
@@ -829,7 +874,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    rc = cmd->fn(&o, sub_argc - optind, sub_argv + optind);
+    rc = cmd->fn(cmd, &o, sub_argc - optind, sub_argv + optind);
 out:
     free(o.params_json);
     json_decref(params);

@@ -146,22 +146,10 @@ int cli_wrap(cli_opts_t *o, char **argv)
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, sigp[2] = {-1, -1};
     stream_t *streams = NULL;
     runtrack_run_t *run = NULL;
-    runtrack_t *rt = cli_client(o, &code);
-    if (!rt)
+    runtrack_t *rt = NULL;
+    run = cli_start_run(o, "run", &rt, &code);
+    if (!run)
         return code;
-    runtrack_start_opts_t so = {.kind = o->kind,
-                                .start_counts = o->counts,
-                                .n_start_counts = o->n_counts,
-                                .params_json = o->params_json,
-                                .planned = o->planned,
-                                .n_planned = o->n_planned};
-    char err[512] = "";
-    run = runtrack_run_start(rt, o->job, &so, err, sizeof err);
-    if (!run) {
-        cli_err("run: %s", err);
-        runtrack_destroy(rt, 0, NULL);
-        return EX_DATAERR_;
-    }
     streams = calloc(2, sizeof *streams);
     if (!streams || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
         pipe2(sigp, O_CLOEXEC | O_NONBLOCK)) {
