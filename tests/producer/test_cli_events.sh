@@ -98,7 +98,8 @@ else
     fail "event checks (above)"
 fi
 # Option values that reach the event body (not covered by check_events.py).
-ev_has() { grep -F "\"run_id\":\"$ID\"" "$tmp/events" | grep -F "\"type\":\"$1\"" | grep -qF "$2"; }
+# (No grep -q at the end: it would stop reading early, and SIGPIPE fails the pipe under pipefail.)
+ev_has() { grep -F "\"run_id\":\"$ID\"" "$tmp/events" | grep -F "\"type\":\"$1\"" | grep -F "$2" >/dev/null; }
 ev_has run.paused '"reason":"operator request"' && ok "pause --reason recorded" || fail "pause reason missing"
 ev_has run.resumed '"reason":"queue drained"' && ok "resume --reason recorded" || fail "resume reason missing"
 ev_has run.progress '"memory_percent":5.2' && ev_has run.progress '"cpu_percent":12.3' &&
