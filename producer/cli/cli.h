@@ -3,6 +3,7 @@
 #ifndef RT_CLI_H
 #define RT_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 
 #include "runtrack.h"
@@ -52,6 +53,12 @@ typedef struct cli_opts {
 
 /* Prints "runtrack: <msg>" on stderr (one line). */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Checks what getopt_long returned for subcommand cmd: '?' (unknown option), ':' (no value), or
+ * an option letter (of opts) in neither common nor allowed. Returns 0 when c is one the command takes,
+ * else prints the one-line usage message and returns -1. argv is what getopt_long parses. */
+int cli_check_opt(const char *cmd, int c, const char *common, const char *allowed,
+                  const struct option *opts, char **argv);
 
 /* Creates the client from environment + options; on failure prints the reason and returns NULL
  * with *exit_code set. */

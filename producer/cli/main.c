@@ -268,6 +268,29 @@ static runtrack_run_t *attach(const cli_opts_t *o, runtrack_t **rtp, int *exit_c
     return run;
 }
 
+int cli_check_opt(const char *cmd, int c, const char *common, const char *allowed,
+                  const struct option *opts, char **argv)
+{
+    if (c == '?') {
+        cli_err("%s: unknown option \"%s\" (see 'runtrack %s --help')", cmd, argv[optind - 1],
+                cmd);
+        return -1;
+    }
+    if (c == ':') {
+        cli_err("%s: option \"%s\" needs a value", cmd, argv[optind - 1]);
+        return -1;
+    }
+    if (!strchr(common, c) && !strchr(allowed, c)) {
+        const char *oname = "?";
+        for (const struct option *lo = opts; lo->name; lo++)
+            if (lo->val == c)
+                oname = lo->name;
+        cli_err("%s: option \"--%s\" does not apply (see 'runtrack %s --help')", cmd, oname, cmd);
+        return -1;
+    }
+    return 0;
+}
+
 /* Ends a single-event subcommand: report a recording error, else wait for delivery. */
 static int done(runtrack_t *rt, runtrack_run_t *run, runtrack_err_t err, const char *errstr,
                 int timeout_ms)
@@ -721,24 +744,7 @@ int main(int argc, char **argv)
     const char *shortopts = strcmp(cmd->name, "run") == 0 ? "+:h" : ":h";
     int c;
     while ((c = getopt_long(sub_argc, sub_argv, shortopts, long_opts, NULL)) != -1) {
-        if (c == '?') {
-            cli_err("%s: unknown option \"%s\" (see 'runtrack %s --help')", cmd->name,
-                    sub_argv[optind - 1], cmd->name);
-            rc = EX_USAGE_;
-            goto out;
-        }
-        if (c == ':') {
-            cli_err("%s: option \"%s\" needs a value", cmd->name, sub_argv[optind - 1]);
-            rc = EX_USAGE_;
-            goto out;
-        }
-        if (!strchr(cmd->allowed, c)) {
-            const char *oname = "?";
-            for (const struct option *lo = long_opts; lo->name; lo++)
-                if (lo->val == c)
-                    oname = lo->name;
-            cli_err("%s: option \"--%s\" does not apply (see 'runtrack %s --help')", cmd->name,
-                    oname, cmd->name);
+        if (cli_check_opt(cmd->name, c, "", cmd->allowed, long_opts, sub_argv) != 0) {
             rc = EX_USAGE_;
             goto out;
         }

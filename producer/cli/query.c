@@ -1181,24 +1181,8 @@ int cli_query_main(int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", qlong, NULL)) != -1) {
-        if (c == '?') {
-            cli_err("%s: unknown option \"%s\" (see 'runtrack %s --help')", cmd->name,
-                    argv[optind - 1], cmd->name);
+        if (cli_check_opt(cmd->name, c, "aJTh", cmd->allowed, qlong, argv) != 0)
             return EX_USAGE_;
-        }
-        if (c == ':') {
-            cli_err("%s: option \"%s\" needs a value", cmd->name, argv[optind - 1]);
-            return EX_USAGE_;
-        }
-        if (!strchr("aJTh", c) && !strchr(cmd->allowed, c)) {
-            const char *oname = "?";
-            for (const struct option *lo = qlong; lo->name; lo++)
-                if (lo->val == c)
-                    oname = lo->name;
-            cli_err("%s: option \"--%s\" does not apply (see 'runtrack %s --help')", cmd->name,
-                    oname, cmd->name);
-            return EX_USAGE_;
-        }
         switch (c) {
         case 'h':
             cli_query_help(cmd->name);
