@@ -194,7 +194,7 @@ void rt_health_handle(rt_req_t *req)
     }
     const char *job = rt_req_param(req, "job"), *kind = rt_req_param(req, "kind");
 
-    char warr[RT_API_MAX_WINDOWS * 6 + 4], stale[32], sample[16];
+    char warr[RT_API_MAX_WINDOWS * 6 + 4], stale[32], sample[16], wmax[16];
     size_t o = 0;
     warr[o++] = '{';
     for (size_t i = 0; i < nw; i++)
@@ -202,30 +202,46 @@ void rt_health_handle(rt_req_t *req)
     snprintf(warr + o, sizeof warr - o, "}");
     snprintf(stale, sizeof stale, "%.3f", conf->stale_after_s);
     snprintf(sample, sizeof sample, "%u", hc->interval_sample ? hc->interval_sample : 20);
-    const char *const params[] = {warr, stale, job, kind, sample};
+    unsigned largest = 0;
+    for (size_t i = 0; i < nw; i++)
+        largest = windows[i] > largest ? windows[i] : largest;
+    snprintf(wmax, sizeof wmax, "%u", largest);
+    const char *const params[] = {warr, stale, job, kind, sample, wmax};
 
-    /* Per job: last run, last success, 24 h figures and the median gap between recent starts. */
+    /* Per job: last run, last success, 24 h figures and the median gap between recent starts.
+     * Index probes per job, never an aggregate over all runs: the job list is a loose index scan
+     * of runs (job, started_at DESC) (one descent per distinct job), the last run and the 24 h
+     * counts come from the same index, the last success from the partial index
+     * runs_job_last_ok_idx (migration 0101). So the cost grows with jobs, not with runs. With a
+     * kind filter a job that has no run of that kind is probed to the end of its runs (jobs
+     * normally have one kind). */
     r = rt_req_exec(
         req,
-        "SELECT j.job, to_char(j.last_run_at AT TIME ZONE 'UTC',"
+        "WITH RECURSIVE jobs(job) AS ("
+        "  (SELECT job FROM runs WHERE $3::text IS NULL OR job = $3 ORDER BY job LIMIT 1)"
+        "  UNION ALL"
+        "  SELECT (SELECT r.job FROM runs r WHERE r.job > j.job AND ($3::text IS NULL OR r.job = $3)"
+        "    ORDER BY r.job LIMIT 1) FROM jobs j WHERE j.job IS NOT NULL)"
+        " SELECT j.job, to_char(lr.started_at AT TIME ZONE 'UTC',"
         "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " extract(epoch FROM now() - j.last_run_at),"
-        " to_char(j.last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " extract(epoch FROM now() - j.last_success_at), j.runs_24h, j.failures_24h, g.median_gap"
-        " FROM (SELECT job, max(started_at) AS last_run_at,"
-        "   max(finished_at) FILTER (WHERE status IN ('completed', 'partial')) AS last_success_at,"
-        "   count(*) FILTER (WHERE started_at >= now() - interval '24 hours') AS runs_24h,"
-        "   count(*) FILTER (WHERE status = 'failed' AND started_at >= now() - interval '24 hours')"
-        "     AS failures_24h"
-        "  FROM runs WHERE ($3::text IS NULL OR job = $3) AND ($4::text IS NULL OR kind = $4)"
-        "  GROUP BY job) j"
+        " extract(epoch FROM now() - lr.started_at),"
+        " to_char(ls.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " extract(epoch FROM now() - ls.finished_at), d.runs_24h, d.failures_24h, g.median_gap"
+        " FROM jobs j"
+        " CROSS JOIN LATERAL (SELECT started_at FROM runs WHERE job = j.job"
+        "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 1) lr"
+        " CROSS JOIN LATERAL (SELECT max(finished_at) AS finished_at FROM runs WHERE job = j.job"
+        "   AND status IN ('completed', 'partial') AND ($4::text IS NULL OR kind = $4)) ls"
+        " CROSS JOIN LATERAL (SELECT count(*) AS runs_24h,"
+        "   count(*) FILTER (WHERE status = 'failed') AS failures_24h FROM runs WHERE job = j.job"
+        "   AND started_at >= now() - interval '24 hours' AND ($4::text IS NULL OR kind = $4)) d"
         " LEFT JOIN LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.gap) AS "
         "median_gap"
         "  FROM (SELECT extract(epoch FROM s.started_at - lag(s.started_at)"
         "     OVER (ORDER BY s.started_at))::float8 AS gap"
         "   FROM (SELECT started_at FROM runs WHERE job = j.job ORDER BY started_at DESC"
         "     LIMIT $5::int + 1) s) x WHERE x.gap IS NOT NULL) g ON true"
-        " WHERE $1::int[] IS NOT NULL AND $2::float8 IS NOT NULL"
+        " WHERE j.job IS NOT NULL AND $1::int[] IS NOT NULL AND $2::float8 IS NOT NULL"
         " ORDER BY j.job COLLATE \"C\"",
         5, params);
     if (!r)
@@ -262,9 +278,14 @@ void rt_health_handle(rt_req_t *req)
     }
     PQclear(r);
 
-    /* Per window and job: outcome counts of the runs started inside the window. */
+    /* Per window and job: outcome counts of the runs started inside the window. One range scan
+     * of runs_started_at_idx over the largest window (materialized, so the planner cannot turn
+     * it into one scan per window), then each row counted in every window it falls in. */
     r = rt_req_exec(req,
-                    "SELECT w, r.job, count(*),"
+                    "WITH r AS MATERIALIZED (SELECT job, status, started_at, last_event_at"
+                    "  FROM runs WHERE started_at >= now() - make_interval(hours => $6::int)"
+                    "   AND ($3::text IS NULL OR job = $3) AND ($4::text IS NULL OR kind = $4))"
+                    " SELECT w, r.job, count(*),"
                     " count(*) FILTER (WHERE r.status = 'completed'),"
                     " count(*) FILTER (WHERE r.status = 'partial'),"
                     " count(*) FILTER (WHERE r.status = 'failed'),"
@@ -273,11 +294,10 @@ void rt_health_handle(rt_req_t *req)
                     " count(*) FILTER (WHERE r.status = 'running'"
                     "   AND r.last_event_at < now() - make_interval(secs => $2::float8))"
                     " FROM unnest($1::int[]) AS w"
-                    " JOIN runs r ON r.started_at >= now() - make_interval(hours => w)"
-                    " WHERE ($3::text IS NULL OR r.job = $3) AND ($4::text IS NULL OR r.kind = $4)"
-                    "   AND $5::int IS NOT NULL"
+                    " JOIN r ON r.started_at >= now() - make_interval(hours => w)"
+                    " WHERE $5::int IS NOT NULL"
                     " GROUP BY w, r.job",
-                    5, params);
+                    6, params);
     if (!r)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {

@@ -36,3 +36,12 @@ if(TARGET runtrack_cli AND TARGET runtrack-consumer)
   set_tests_properties(integration.api.e2e PROPERTIES LABELS integration
                        FIXTURES_REQUIRED services TIMEOUT 120)
 endif()
+
+# /api/health and /api/runs on 30,000 runs: figures equal the plain aggregate, and neither reads
+# runs by a sequential scan (their cost follows jobs and recent runs, not the history).
+add_test(NAME integration.api.scale
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_scale --
+                 /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_scale.py
+                 $<TARGET_FILE:rt_api_serve>)
+set_tests_properties(integration.api.scale PROPERTIES LABELS integration FIXTURES_REQUIRED services
+                     TIMEOUT 120)
