@@ -21,6 +21,8 @@ kcat -C -b "$RUNTRACK_BROKERS" -t "$RUNTRACK_TOPIC" -o beginning -e -q -f '%s\n'
 js=$(python3 "$FL_HERE/producer_lib_check.py" "$T/ledger.json" "$T/events.json") ||
     rt_die "producer_lib_check.py failed"
 echo "check: $js"
+# FL_KEEP_DIR=DIR keeps the ledger and the records read back, for a closer look.
+[ -z "${FL_KEEP_DIR:-}" ] || { mkdir -p "$FL_KEEP_DIR" && cp "$T/ledger.json" "$T/events.json" "$FL_KEEP_DIR/"; }
 read -r faults produced delivered undeliv lost dup blocked errors peak maxus < <(python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
@@ -29,7 +31,10 @@ print(d["faults"], d["produced"], d["delivered"], d["undeliverable"], d["lost"],
 case $scenario in
     rtt) what="RTT ${RTT_LABEL:-500-1000 ms}, small queues (libruntrack, threads)" ;;
     down) what="all brokers down > message timeout (libruntrack, threads)" ;;
-    errors) what="Produce errors + leader moves (libruntrack, threads)" ;;
+    errors) what="Produce errors + leader moves (libruntrack, threads)"
+        case " $* " in *" transport=1 "*)
+            what="Produce errors incl. _TRANSPORT (max.in.flight ${RUNTRACK_KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION:-5}) + leader moves (libruntrack, threads)" ;;
+        esac ;;
     *) what=$scenario ;;
 esac
 fl_row "$what; slowest call $maxus us" "$faults" "$produced" "$delivered" "$undeliv" - \
