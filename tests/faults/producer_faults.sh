@@ -11,6 +11,7 @@ set -uo pipefail
 . "$RUNTRACK_SOURCE_DIR/tests/faults/lib.sh"
 rt_tmpdir T
 CLI=$RUNTRACK_BUILD_DIR/producer/runtrack
+[ -x "$CLI" ] || rt_die "$CLI not built"
 rt_private_broker "$T/broker" --brokers 3 --partitions 4
 TOPIC=pf_$$
 rt_ctl topic "$TOPIC" 4 >/dev/null || rt_die "topic"
