@@ -4,6 +4,10 @@
 #   ct_checksum               one line per table: name, row count, md5 over the rows (surrogate
 #                             keys, received_at and consumer_offsets excluded)
 #   ct_scenario_lines FILE    schemas/examples scenario → "run_id<TAB>json" lines
+#   ct_same_tables WANT GOT WHAT      two ct_checksum outputs must be equal (diff, then die)
+#   ct_assert_clean_pass DIR WHAT     tables = a replay of the topic into an empty database
+#   ct_assert_offsets TOTAL           the group's stored offsets add up to TOTAL records
+#   ct_assert_counts CHECKSUM SUMFILE rows per table = gen_events.py's summary, no dead letter
 export PGTZ=UTC
 # A group of its own per test: the shared broker's group coordinator would otherwise rebalance
 # every test's consumers together (and wait for all of them to rejoin).
@@ -73,4 +77,41 @@ ct_new_topic() {
     "$RUNTRACK_DEVBROKER" ctl "$RUNTRACK_DEVBROKER_CTL" topic "$t" "${3:-4}" >/dev/null ||
         rt_die "cannot create topic $t"
     printf -v "$1" '%s' "$t"
+}
+
+ct_same_tables() {
+    if [ "$1" != "$2" ]; then
+        diff <(echo "$1") <(echo "$2") >&2 || true
+        rt_die "$3"
+    fi
+}
+
+# ct_assert_clean_pass DIR WHAT: the tables of $RUNTRACK_PG_DSN must equal a clean single pass
+# (replay --to-end into a fresh database; its log in DIR/replay.log). Prints the checksum and
+# leaves it in CT_CHECKSUM; dies with WHAT when they differ.
+ct_assert_clean_pass() {
+    local gt want
+    CT_CHECKSUM=$(ct_checksum)
+    ct_new_db gt truth
+    RUNTRACK_PG_DSN=$gt CT_LOG="$1/replay.log" ct_consumer replay --to-end ||
+        rt_die "ground-truth replay failed"
+    want=$(RUNTRACK_PG_DSN=$gt ct_checksum)
+    echo "$CT_CHECKSUM"
+    ct_same_tables "$want" "$CT_CHECKSUM" "$2"
+}
+
+ct_assert_offsets() {
+    local got
+    got=$(ct_offsets_sum)
+    [ "$got" = "$1" ] || rt_die "stored offsets $got != $1 records"
+}
+
+# ct_assert_counts CHECKSUM SUMFILE: SUMFILE is gen_events.py's summary (stderr, JSON).
+ct_assert_counts() {
+    local runs logs fin
+    read -r runs logs fin < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["runs"], d["logs"], d["finished"])' "$2")
+    echo "$1" | grep -qx "runs|$runs|.*" || rt_die "expected $runs runs"
+    echo "$1" | grep -qx "run_logs|$logs|.*" || rt_die "expected $logs run_logs rows"
+    echo "$1" | grep -qx "run_results|$fin|.*" || rt_die "expected $fin run_results rows"
+    echo "$1" | grep -qx "dead_letters|0|.*" || rt_die "dead letters appeared"
 }

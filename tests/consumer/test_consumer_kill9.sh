@@ -36,21 +36,8 @@ done
 [ "$mid" -gt 0 ] || rt_die "no kill happened in the middle of the load"
 
 CT_LOG="$T/final.log" ct_consumer --exit-when-idle 2000 || rt_die "final consumer failed"
-[ "$(ct_offsets_sum)" = "$total" ] || rt_die "stored offsets $(ct_offsets_sum) != $total records"
+ct_assert_offsets "$total"
 
-read -r runs logs fin < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["runs"], d["logs"], d["finished"])' "$T/sum.json")
-got=$(ct_checksum)
-echo "$got"
-echo "$got" | grep -qx "runs|$runs|.*" || rt_die "expected $runs runs"
-echo "$got" | grep -qx "run_logs|$logs|.*" || rt_die "expected $logs run_logs rows"
-echo "$got" | grep -qx "run_results|$fin|.*" || rt_die "expected $fin run_results rows"
-echo "$got" | grep -qx "dead_letters|0|.*" || rt_die "dead letters appeared"
-
-ct_new_db GT truth
-RUNTRACK_PG_DSN=$GT CT_LOG="$T/replay.log" ct_consumer replay --to-end || rt_die "ground-truth replay failed"
-want=$(RUNTRACK_PG_DSN=$GT ct_checksum)
-if [ "$got" != "$want" ]; then
-    diff <(echo "$want") <(echo "$got") >&2 || true
-    rt_die "tables after $KILLS kills differ from a clean pass"
-fi
+ct_assert_clean_pass "$T" "tables after $KILLS kills differ from a clean pass"
+ct_assert_counts "$CT_CHECKSUM" "$T/sum.json"
 echo "kill9: ok ($KILLS kills, $mid mid-load)"

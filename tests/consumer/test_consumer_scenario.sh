@@ -55,8 +55,5 @@ curl -sf "http://127.0.0.1:$port/api/runs/$run" | grep -q "$run" || rt_die "GET 
 kill -TERM "$pid"
 wait "$pid" || rt_die "consumer with HTTP API did not exit cleanly"
 after=$(ct_checksum)
-if [ "$before" != "$after" ]; then
-    diff <(echo "$before") <(echo "$after") >&2 || true
-    rt_die "duplicated/reordered events changed the tables"
-fi
+ct_same_tables "$before" "$after" "duplicated/reordered events changed the tables"
 echo "scenario: ok"
