@@ -253,7 +253,7 @@ void rt_api_runs_list(rt_req_t *req)
                                           "until",  "cursor", "limit", NULL};
     const rt_api_conf_t *conf = rt_req_conf(req);
     sqlb_t b = {.len = 0};
-    json_t *runs = NULL, *body = NULL;
+    char *body = NULL;
     PGresult *r = NULL;
     long limit = 50;
     const char *since = NULL, *until = NULL;
@@ -303,28 +303,40 @@ void rt_api_runs_list(rt_req_t *req)
     r = sqlb_exec(req, &b);
     if (!r)
         goto out;
-    runs = json_array();
-    int rows = PQntuples(r);
-    for (int i = 0; i < rows && i < limit; i++) {
-        json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);
-        if (!row) {
-            rt_req_error(req, 500, "internal", "bad row JSON from database");
-            goto out;
-        }
-        json_array_append_new(runs, row);
-    }
-    json_t *next = json_null();
+    int rows = PQntuples(r), shown = rows < limit ? rows : (int)limit;
+    char cur[RT_CURSOR_MAX];
+    cur[0] = '\0';
     if (rows > limit) {
-        char cur[RT_CURSOR_MAX];
         int64_t us = strtoll(PQgetvalue(r, (int)limit - 1, 1), NULL, 10);
-        if (rt_cursor_encode(us, PQgetvalue(r, (int)limit - 1, 2), cur, sizeof cur) == 0)
-            next = json_string(cur);
+        if (rt_cursor_encode(us, PQgetvalue(r, (int)limit - 1, 2), cur, sizeof cur) != 0)
+            cur[0] = '\0';
     }
-    body = json_pack("{s:o,s:o}", "runs", runs, "next_cursor", next);
-    runs = NULL;
-    rt_req_json(req, 200, body);
+    /* The rows are already JSON text from PostgreSQL: splice them into the envelope as they
+     * are. Parsing each row into jansson and dumping it again was most of the server's CPU per
+     * page (the cursor is base64url, so it needs no escaping). */
+    size_t size = sizeof "{\"runs\":[],\"next_cursor\":null}" + strlen(cur) + (size_t)shown;
+    for (int i = 0; i < shown; i++)
+        size += (size_t)PQgetlength(r, i, 0);
+    body = malloc(size);
+    if (!body) {
+        rt_req_error(req, 500, "internal", "out of memory");
+        goto out;
+    }
+    size_t o = 9;
+    memcpy(body, "{\"runs\":[", o);
+    for (int i = 0; i < shown; i++) {
+        if (i)
+            body[o++] = ',';
+        size_t len = (size_t)PQgetlength(r, i, 0);
+        memcpy(body + o, PQgetvalue(r, i, 0), len);
+        o += len;
+    }
+    snprintf(body + o, size - o, cur[0] ? "],\"next_cursor\":\"%s\"}" : "],\"next_cursor\":null}",
+             cur);
+    rt_req_text(req, 200, "application/json", body);
+    body = NULL;
 out:
-    json_decref(runs);
+    free(body);
     PQclear(r);
 }
 
