@@ -16,6 +16,8 @@ set -euo pipefail
 PROG=devbroker.sh
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 die() { echo "$PROG: $*" >&2; exit 1; }
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 usage() {
     cat <<EOF
@@ -23,41 +25,25 @@ usage: $0 start DIR [runtrack-devbroker args...] | stop DIR
 EOF
 }
 
+# The build's binary (deploy/lib.sh), else runtrack-devbroker on PATH.
 find_binary() {
     local c
-    for c in "${RUNTRACK_DEVBROKER:-}" \
-        "${RUNTRACK_BUILD_DIR:+$RUNTRACK_BUILD_DIR/deploy/devbroker/runtrack-devbroker}" \
-        "$ROOT/build/deploy/devbroker/runtrack-devbroker"; do
-        if [ -n "$c" ] && [ -x "$c" ]; then
-            echo "$c"
-            return
-        fi
-    done
-    c=$(command -v runtrack-devbroker 2>/dev/null) || true
+    c=$(rt_find_devbroker "$ROOT") || c=$(command -v runtrack-devbroker 2>/dev/null) || true
     [ -n "$c" ] || die "runtrack-devbroker not found (build it: make build; or set RUNTRACK_DEVBROKER)"
     echo "$c"
 }
 
-abspath() {
-    local d=$1
-    case "$d" in /*) ;; *) d="$PWD/$d" ;; esac
-    echo "$(cd "$(dirname "$d")" && pwd -P)/$(basename "$d")"
-}
-
 # True if PID is alive, not a zombie, and is a runtrack-devbroker.
 is_ours() {
-    local pid=$1 st
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-    [ "$st" != Z ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q runtrack-devbroker
+    rt_pid_alive "$1" || return 1
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q runtrack-devbroker
 }
 
 cmd_start() {
     local dir=$1 bin pid sock i
     shift
     mkdir -p "$dir" || die "cannot create $dir"
-    dir=$(abspath "$dir")
+    dir=$(rt_abspath "$dir")
     if [ -f "$dir/devbroker.pid" ] && is_ours "$(cat "$dir/devbroker.pid")"; then
         die "a devbroker already runs in $dir (use '$0 stop $dir' first)"
     fi
@@ -106,9 +92,9 @@ EOF
 }
 
 cmd_stop() {
-    local dir=$1 pid="" i sock=""
+    local dir=$1 pid="" sock=""
     [ -e "$dir" ] || return 0
-    dir=$(abspath "$dir")
+    dir=$(rt_abspath "$dir")
     if [ ! -f "$dir/.runtrack-devbroker" ] && [ -n "$(ls -A "$dir")" ]; then
         die "$dir was not created by '$0 start' (no .runtrack-devbroker marker); refusing to delete it"
     fi
@@ -116,17 +102,10 @@ cmd_stop() {
     [ -f "$dir/ctl.sock.path" ] && sock=$(cat "$dir/ctl.sock.path")
     if is_ours "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do
-            is_ours "$pid" || break
-            sleep 0.1
-        done
-        if is_ours "$pid"; then
+        if ! rt_wait_while 100 is_ours "$pid"; then
             echo "$PROG: devbroker $pid ignored SIGTERM for 10 s; killing it" >&2
             kill -KILL "$pid" 2>/dev/null || true
-            for i in $(seq 1 50); do
-                is_ours "$pid" || break
-                sleep 0.1
-            done
+            rt_wait_while 50 is_ours "$pid" || true
         fi
     fi
     [ -z "$sock" ] || rm -f -- "$sock"

@@ -22,6 +22,8 @@ set -euo pipefail
 
 PROG=pg.sh
 die() { echo "$PROG: $*" >&2; exit 1; }
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<EOF
@@ -79,17 +81,10 @@ free_port() {
     die "could not find a free TCP port"
 }
 
-abspath() {
-    local d=$1
-    case "$d" in /*) ;; *) d="$PWD/$d" ;; esac
-    # Normalise without requiring existence of the leaf.
-    echo "$(cd "$(dirname "$d")" 2>/dev/null && pwd -P)/$(basename "$d")"
-}
-
 cmd_start() {
     local dir=$1 bindir port tries socket_dir=""
     mkdir -p "$dir" || die "cannot create $dir"
-    dir=$(abspath "$dir")
+    dir=$(rt_abspath "$dir")
     [ ! -e "$dir/data/postmaster.pid" ] || die "a server already runs in $dir (use '$0 stop $dir' first)"
     [ -z "$(ls -A "$dir")" ] || [ -f "$dir/.runtrack-pg" ] ||
         die "$dir is not empty and was not made by '$0 start'; give a new or empty DIR"
@@ -174,18 +169,10 @@ postmaster_pid() {
     echo "$pid"
 }
 
-# True while PID runs (a zombie waiting to be reaped by someone else counts as gone).
-alive() {
-    local st
-    kill -0 "$1" 2>/dev/null || return 1
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ "$st" != Z ]
-}
-
 cmd_stop() {
-    local dir=$1 bindir pid i
+    local dir=$1 bindir pid
     [ -e "$dir" ] || return 0
-    dir=$(abspath "$dir")
+    dir=$(rt_abspath "$dir")
     [ -d "$dir" ] || die "$dir is not a directory"
     if [ ! -f "$dir/.runtrack-pg" ] && [ -n "$(ls -A "$dir")" ]; then
         die "$dir was not created by '$0 start' (no .runtrack-pg marker); refusing to delete it"
@@ -195,25 +182,15 @@ cmd_stop() {
         bindir=$(find_bindir)
         as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
         # pg_ctl returns once the pid file is gone; the postmaster exits a moment later.
-        for i in $(seq 1 50); do
-            alive "$pid" || break
-            sleep 0.1
-        done
-        if alive "$pid"; then
+        if ! rt_wait_while 50 rt_pid_alive "$pid"; then
             echo "$PROG: fast shutdown did not finish; killing postmaster $pid" >&2
             # pg_ctl starts the postmaster in its own session, so its group holds all backends.
             kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-            for i in $(seq 1 50); do
-                alive "$pid" || break
-                sleep 0.1
-            done
+            rt_wait_while 50 rt_pid_alive "$pid" || true
         fi
     fi
     # Backends exit shortly after the postmaster; wait for any process still using DIR.
-    for i in $(seq 1 50); do
-        pgrep -f -- "$dir/data" >/dev/null 2>&1 || break
-        sleep 0.1
-    done
+    rt_wait_while 50 pgrep -f -- "$dir/data" >/dev/null 2>&1 || true
     rm -rf -- "$dir"
     [ ! -e "$dir" ] || die "could not remove $dir"
 }

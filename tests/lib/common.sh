@@ -23,6 +23,8 @@
 _rt_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${RUNTRACK_SOURCE_DIR:=$(cd "$_rt_lib_dir/../.." && pwd)}"
 export RUNTRACK_SOURCE_DIR
+# shellcheck source=deploy/lib.sh
+. "$_rt_lib_dir/../../deploy/lib.sh"
 
 rt_die() {
     echo "FAIL: $*" >&2
@@ -78,16 +80,8 @@ rt_tmpdir() {
 }
 
 rt_devbroker_bin() {
-    local c
-    for c in "${RUNTRACK_DEVBROKER:-}" \
-        "${RUNTRACK_BUILD_DIR:+$RUNTRACK_BUILD_DIR/deploy/devbroker/runtrack-devbroker}" \
-        "$RUNTRACK_SOURCE_DIR/build/deploy/devbroker/runtrack-devbroker"; do
-        if [ -n "$c" ] && [ -x "$c" ]; then
-            echo "$c"
-            return 0
-        fi
-    done
-    rt_die "runtrack-devbroker not found (set RUNTRACK_BUILD_DIR or RUNTRACK_DEVBROKER)"
+    rt_find_devbroker "$RUNTRACK_SOURCE_DIR" ||
+        rt_die "runtrack-devbroker not found (set RUNTRACK_BUILD_DIR or RUNTRACK_DEVBROKER)"
 }
 
 rt_ctl() {
