@@ -260,13 +260,14 @@ static void lifecycle(ctx_t *c, thr_t *m, int k, int which)
     }
 }
 
+/* Sets the RTT of brokers 1..3 from "MS[,MS[,MS]]" (the last value repeats), or clears it. */
 static void rtt_all(const char *ms_list, int clear)
 {
     char buf[64], cmd[64];
     snprintf(buf, sizeof buf, "%s", ms_list);
     char *save = NULL, *tok = strtok_r(buf, ",", &save);
     for (int b = 1; b <= 3; b++) {
-        snprintf(cmd, sizeof cmd, "rtt %d %s", b, clear ? "0" : tok);
+        snprintf(cmd, sizeof cmd, "rtt %d %s", b, clear || !tok ? "0" : tok);
         ctl(cmd);
         char *next = strtok_r(NULL, ",", &save);
         if (next)

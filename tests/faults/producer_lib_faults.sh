@@ -29,7 +29,9 @@ d = json.loads(sys.argv[1])
 print(d["faults"], d["produced"], d["delivered"], d["undeliverable"], d["lost"],
       d["duplicated"], d["blocked"], d["errors"], d["peak_mb"], d["max_call_us"])' "$js")
 case $scenario in
-    rtt) what="RTT ${RTT_LABEL:-500-1000 ms}, small queues (libruntrack, threads)" ;;
+    rtt) rtt=500,750,1000
+        for a in "$@"; do case $a in rtt_ms=*) rtt=${a#rtt_ms=} ;; esac; done
+        what="RTT $rtt ms, small queues (libruntrack, threads)" ;;
     down) what="all brokers down > message timeout (libruntrack, threads)" ;;
     errors) what="Produce errors + leader moves (libruntrack, threads)"
         case " $* " in *" transport=1 "*)
