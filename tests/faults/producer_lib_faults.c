@@ -30,8 +30,8 @@
 #define MAX_THR    16
 
 enum { LC_STARTED, LC_PHASE, LC_PAUSED, LC_RESUMED, LC_FINISHED, LC__N };
-static const char *const lc_names[LC__N] = {"run.started", "run.phase", "run.paused",
-                                            "run.resumed", "run.finished"};
+static const char *const lc_names[LC__N] = {"run.started", "run.phase", "run.paused", "run.resumed",
+                                            "run.finished"};
 
 typedef struct failure {
     char run_id[40];
@@ -407,8 +407,7 @@ int main(int argc, char **argv)
         runtrack_conf_set(conf, "kafka.queue.buffering.max.messages", kqueue, err, sizeof err) ||
         /* Reconnect quickly after `up` so the test does not wait out the 10 s default. */
         runtrack_conf_set(conf, "kafka.reconnect.backoff.max.ms", "500", err, sizeof err) ||
-        (is_down &&
-         runtrack_conf_set(conf, "kafka.message.timeout.ms", tmo, err, sizeof err))) {
+        (is_down && runtrack_conf_set(conf, "kafka.message.timeout.ms", tmo, err, sizeof err))) {
         fprintf(stderr, "conf: %s\n", conf ? err : "out of memory");
         runtrack_conf_destroy(conf);
         return 1;
@@ -495,9 +494,9 @@ int main(int argc, char **argv)
     printf("%s: %ld calls in %.1f s, %ld over %d ms, slowest %lld us; recorded %llu, "
            "delivered %llu, queued %llu, dropped_logs %llu, failed %llu before the fault ends\n",
            scenario, c.calls, (double)(mono_us() - t_fault) / 1e6, c.blocked, BLOCKED_US / 1000,
-           (long long)c.worst_us, (unsigned long long)st.recorded,
-           (unsigned long long)st.delivered, (unsigned long long)st.queued,
-           (unsigned long long)st.dropped_logs, (unsigned long long)st.failed);
+           (long long)c.worst_us, (unsigned long long)st.recorded, (unsigned long long)st.delivered,
+           (unsigned long long)st.queued, (unsigned long long)st.dropped_logs,
+           (unsigned long long)st.failed);
     if (is_rtt)
         rtt_all(rtt_ms, 1);
     if (is_down) {
