@@ -273,6 +273,17 @@ static void render_consumer(obuf_t *b, rt_metrics_t *m)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* A gauge with one sample per row of r: name{job="<column 0>"} <column col>. */
+static void render_job_gauge(obuf_t *b, const char *name, const char *help, PGresult *r, int col)
+{
+    ob_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (int i = 0; i < PQntuples(r); i++) {
+        ob_printf(b, "%s{job=\"", name);
+        ob_label(b, PQgetvalue(r, i, 0));
+        ob_printf(b, "\"} %s\n", PQgetvalue(r, i, col));
+    }
+}
+
 /* The SQL part; returns 0, or -1 when a query failed (the caller reports db down). */
 static int render_sql(obuf_t *b, PGconn *conn, double stale_after_s)
 {
@@ -294,27 +305,12 @@ static int render_sql(obuf_t *b, PGconn *conn, double stale_after_s)
                       " GROUP BY job ORDER BY job");
     if (PQresultStatus(r2) != PGRES_TUPLES_OK)
         goto out;
-    ob_printf(b, "# HELP runtrack_runs_running Runs in status running (stale ones excluded).\n"
-                 "# TYPE runtrack_runs_running gauge\n");
-    for (int i = 0; i < PQntuples(r); i++) {
-        ob_printf(b, "runtrack_runs_running{job=\"");
-        ob_label(b, PQgetvalue(r, i, 0));
-        ob_printf(b, "\"} %s\n", PQgetvalue(r, i, 1));
-    }
-    ob_printf(b, "# HELP runtrack_runs_stale Running runs without events for stale_after.\n"
-                 "# TYPE runtrack_runs_stale gauge\n");
-    for (int i = 0; i < PQntuples(r); i++) {
-        ob_printf(b, "runtrack_runs_stale{job=\"");
-        ob_label(b, PQgetvalue(r, i, 0));
-        ob_printf(b, "\"} %s\n", PQgetvalue(r, i, 2));
-    }
-    ob_printf(b, "# HELP runtrack_job_last_success_age_seconds Seconds since the job's last"
-                 " completed run finished.\n# TYPE runtrack_job_last_success_age_seconds gauge\n");
-    for (int i = 0; i < PQntuples(r2); i++) {
-        ob_printf(b, "runtrack_job_last_success_age_seconds{job=\"");
-        ob_label(b, PQgetvalue(r2, i, 0));
-        ob_printf(b, "\"} %s\n", PQgetvalue(r2, i, 1));
-    }
+    render_job_gauge(b, "runtrack_runs_running", "Runs in status running (stale ones excluded).",
+                     r, 1);
+    render_job_gauge(b, "runtrack_runs_stale", "Running runs without events for stale_after.", r,
+                     2);
+    render_job_gauge(b, "runtrack_job_last_success_age_seconds",
+                     "Seconds since the job's last completed run finished.", r2, 1);
     rc = 0;
 out:
     PQclear(r);
