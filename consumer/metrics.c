@@ -305,8 +305,8 @@ static int render_sql(obuf_t *b, PGconn *conn, double stale_after_s)
                       " GROUP BY job ORDER BY job");
     if (PQresultStatus(r2) != PGRES_TUPLES_OK)
         goto out;
-    render_job_gauge(b, "runtrack_runs_running", "Runs in status running (stale ones excluded).",
-                     r, 1);
+    render_job_gauge(b, "runtrack_runs_running", "Runs in status running (stale ones excluded).", r,
+                     1);
     render_job_gauge(b, "runtrack_runs_stale", "Running runs without events for stale_after.", r,
                      2);
     render_job_gauge(b, "runtrack_job_last_success_age_seconds",

@@ -55,8 +55,8 @@ typedef struct cli_opts {
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Checks what getopt_long returned for subcommand cmd: '?' (unknown option), ':' (no value), or
- * an option letter (of opts) in neither common nor allowed. Returns 0 when c is one the command takes,
- * else prints the one-line usage message and returns -1. argv is what getopt_long parses. */
+ * an option letter (of opts) in neither common nor allowed. Returns 0 when c is one the command
+ * takes, else prints the one-line usage message and returns -1. argv is what getopt_long parses. */
 int cli_check_opt(const char *cmd, int c, const char *common, const char *allowed,
                   const struct option *opts, char **argv);
 

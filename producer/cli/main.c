@@ -272,8 +272,7 @@ int cli_check_opt(const char *cmd, int c, const char *common, const char *allowe
                   const struct option *opts, char **argv)
 {
     if (c == '?') {
-        cli_err("%s: unknown option \"%s\" (see 'runtrack %s --help')", cmd, argv[optind - 1],
-                cmd);
+        cli_err("%s: unknown option \"%s\" (see 'runtrack %s --help')", cmd, argv[optind - 1], cmd);
         return -1;
     }
     if (c == ':') {
@@ -472,8 +471,8 @@ typedef struct log_args {
     const char *msg;
 } log_args_t;
 
-static runtrack_err_t emit_log(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
-                               char *err, size_t err_size)
+static runtrack_err_t emit_log(runtrack_run_t *run, const cli_opts_t *o, const void *arg, char *err,
+                               size_t err_size)
 {
     (void)err;
     (void)err_size;
@@ -584,8 +583,9 @@ static int cmd_finish(const command_t *cmd, cli_opts_t *o, int argc, char **argv
         cli_err("finish: --status completed|failed|partial is required");
         return EX_USAGE_;
     }
-    static const name_value_t statuses[] = {
-        {"completed", RUNTRACK_COMPLETED}, {"failed", RUNTRACK_FAILED}, {"partial", RUNTRACK_PARTIAL}};
+    static const name_value_t statuses[] = {{"completed", RUNTRACK_COMPLETED},
+                                            {"failed", RUNTRACK_FAILED},
+                                            {"partial", RUNTRACK_PARTIAL}};
     int status = lookup(statuses, sizeof statuses / sizeof statuses[0], o->status);
     if (status < 0) {
         cli_err("finish: --status \"%s\": expected completed, failed or partial", o->status);
@@ -627,20 +627,22 @@ static const command_t commands[] = {
      "  KEY=VALUE, --param KEY=VALUE   a run parameter (VALUE used as JSON if it parses, else\n"
      "                        a string), e.g. naics_codes='[\"541511\"]' posted_from=2025-10-01\n"
      "  --params-json JSON    all parameters as one JSON object\n"
-     "  --export              print export lines for RUNTRACK_RUN_ID/JOB/KIND (use with eval)\n", MARK_NONE},
+     "  --export              print export lines for RUNTRACK_RUN_ID/JOB/KIND (use with eval)\n",
+     MARK_NONE},
     {"phase", "rjk" CONN, cmd_phase, "phase [--run ID] PHASE",
      "Records run.phase, e.g. runtrack phase scraping.\n", MARK_NONE},
     {"progress", "rjkmu" CONN, cmd_progress,
      "progress [--run ID] [--memory PCT] [--cpu PCT] NAME=VALUE...",
      "Records run.progress with absolute counters, e.g. sites_completed=5 sites_total=15.\n"
-     "  --memory PCT, --cpu PCT   resource use 0..100\n", MARK_NONE},
+     "  --memory PCT, --cpu PCT   resource use 0..100\n",
+     MARK_NONE},
     {"log", "rjklF" CONN, cmd_log,
      "log [--run ID] [--level info|success|warning|error] [--fields-json JSON] MESSAGE...",
      "Records run.log (words are joined with spaces).\n", MARK_NONE},
     {"pause", "rjkR" CONN, cmd_mark, "pause [--run ID] [--reason TEXT]", "Records run.paused.\n",
      MARK_PAUSE},
-    {"resume", "rjkR" CONN, cmd_mark, "resume [--run ID] [--reason TEXT]",
-     "Records run.resumed.\n", MARK_RESUME},
+    {"resume", "rjkR" CONN, cmd_mark, "resume [--run ID] [--reason TEXT]", "Records run.resumed.\n",
+     MARK_RESUME},
     {"heartbeat", "rjk" CONN, cmd_mark, "heartbeat [--run ID]",
      "Records run.heartbeat (keeps the run from being reported stale).\n", MARK_HEARTBEAT},
     {"finish", "rjkSeEc" CONN, cmd_finish,
@@ -649,14 +651,16 @@ static const command_t commands[] = {
      "Records run.finished.\n"
      "  --count NAME=N        end counts, e.g. --count events=1050 --count urls=525\n"
      "  NAME=VALUE            final counters (found=120 new=30 ...)\n"
-     "  --error MSG           error message; --error-details-json JSON: details object\n", MARK_NONE},
+     "  --error MSG           error message; --error-details-json JSON: details object\n",
+     MARK_NONE},
     {"run", "jkpPcn" CONN, cmd_run,
      "run --job NAME [--kind K] [start options] -- COMMAND [ARGS...]",
      "Wraps COMMAND as a run: starts it, forwards its output lines as logs (stdout info, stderr\n"
      "warning; a line starting with ERROR:, WARNING:, SUCCESS: or INFO: gets that level) while\n"
      "still printing them, heartbeats, passes SIGINT/SIGTERM/SIGHUP on, finishes completed\n"
      "(exit 0) or failed, and exits with COMMAND's status (128+N for signal N). COMMAND sees\n"
-     "RUNTRACK_RUN_ID, RUNTRACK_JOB and RUNTRACK_KIND, so it can call runtrack progress itself.\n", MARK_NONE},
+     "RUNTRACK_RUN_ID, RUNTRACK_JOB and RUNTRACK_KIND, so it can call runtrack progress itself.\n",
+     MARK_NONE},
 };
 #undef CONN
 
