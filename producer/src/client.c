@@ -19,6 +19,7 @@
 
 #include "encode.h"
 #include "internal.h"
+#include "pool.h"
 #include "rt_event.h"
 #include "rt_time.h"
 #include "rt_uuid.h"
@@ -29,26 +30,35 @@ typedef struct runtrack_run_s rt_run_t;
 struct rt_ev {
     rt_ev_t *next;
     rt_run_t *run; /* holds a reference until the event is freed */
-    rt_event_type_t type;
     int64_t seq;
     int64_t ts_us;
-    int64_t retry_at;              /* monotonic us; 0 = at once */
-    char event_id[RT_UUID_STRLEN]; /* empty until first encoded; re-sends keep it */
-    char *data;                    /* pre-encoded data object (lifecycle), owned */
+    int64_t retry_at; /* monotonic us; 0 = at once */
+    char *data;       /* pre-encoded data object (lifecycle), owned */
     size_t data_len;
     /* run.log: pointers into inline storage after the struct */
-    int level;
     size_t msg_len;
     const char *msg;
     const char *phase;  /* NULL = none */
     const char *fields; /* compact JSON object or NULL */
+    rt_event_type_t type;
+    int level;
+    char event_id[RT_UUID_STRLEN]; /* empty until first encoded; re-sends keep it */
+    unsigned char cls; /* 0 = malloc'ed, else 1 + index of the rt->pools slot it lives in */
     char inline_[];
 };
+
+/* Log events live in pool slots of these sizes (the smallest that fits message, phase and
+ * fields); bigger ones are malloc'ed. 192 leaves 56 bytes for text (a short line), 512 leaves
+ * 376. Small slots matter: in a burst, fresh memory for the queue is the main cost. */
+#define RT_POOLS 2
+static const size_t pool_slot_size[RT_POOLS] = {192, 512};
+_Static_assert(sizeof(rt_ev_t) + 56 <= 192, "log-event header grew: revisit pool_slot_size");
 
 struct runtrack_run_s {
     runtrack_t *rt;
     rt_run_t *next;  /* client's run list (under lock) */
-    atomic_int refs; /* list membership + queued events; the run is freed at 0 (see gc) */
+    atomic_int refs; /* list membership + handles; freed when 1 and no event is left (gc) */
+    int64_t ev_enq;  /* events queued (lock held) */
     char id[RT_UUID_STRLEN];
     char *tail;       /* pre-encoded "job":..,"kind":..,"producer":{..} */
     int64_t start_us; /* from the UUIDv7 time: seqs are microseconds since then */
@@ -65,6 +75,8 @@ struct runtrack_run_s {
     uint64_t dropped_logs;
     int hb_outstanding;
     int64_t last_hb_mono;
+    char pad_[64];   /* keeps ev_done off the lines callers write for every event */
+    int64_t ev_done; /* events freed (the background thread only); gc frees at ev_done == ev_enq */
 };
 
 struct runtrack_s {
@@ -89,14 +101,35 @@ struct runtrack_s {
     int recreating;
     int64_t next_hb_check;
     atomic_int test_fatal; /* rt_test_inject_fatal: raise a librdkafka fatal error (tests) */
+    /* log-event slots: get/put under lock, put_deferred from the background thread (pool.h) */
+    rt_pool_t pools[RT_POOLS];
     /* any thread */
-    atomic_llong log_pending;
-    atomic_llong outstanding;
-    atomic_ullong st_recorded, st_produced, st_delivered, st_failed, st_retried, st_dropped,
-        st_coalesced, st_recreations;
+    /* Counters, split by writer onto separate cache lines: in a burst every call and every sent
+     * event updates them, and one line written from both sides bounced between the cores on
+     * each call (a third of a log call's time). Queued = enq_* - done_*. */
+    char pad_callers_[64];
+    /* written by callers under lock; read by anyone */
+    atomic_llong enq_events, enq_logs; /* ever queued (enq_events is stats.recorded) */
+    atomic_ullong st_dropped, st_coalesced;
+    char pad_bg_[64];
+    /* written by the background thread (or runtrack_destroy after joining it); read by anyone */
+    atomic_llong done_events, done_logs;    /* freed, published by publish_done */
+    long long bg_done_events, bg_done_logs; /* freed, not yet published */
+    atomic_ullong st_produced, st_delivered, st_failed, st_retried, st_recreations;
     char host[256];
     long pid;
 };
+
+/* Slots pool i may hold (lock held): all pools together stay within log.queue.max slots. */
+static size_t pool_cap_locked(runtrack_t *rt, int i)
+{
+    size_t others = 0;
+    for (int k = 0; k < RT_POOLS; k++)
+        if (k != i)
+            others += rt->pools[k].total;
+    size_t cap = (size_t)rt->conf->log_queue_max;
+    return others >= cap ? 0 : cap - others;
+}
 
 RUNTRACK_API const char *runtrack_version(void)
 {
@@ -143,21 +176,47 @@ static void run_unref(rt_run_t *run)
     atomic_fetch_sub(&run->refs, 1);
 }
 
-/* Frees an event and releases what it counts for (its run reference, the outstanding count and,
- * for logs, the log queue slot). */
+/* Events queued and not yet freed (any thread; done_* may lag by one background batch). */
+static long long outstanding(runtrack_t *rt)
+{
+    long long done = atomic_load(&rt->done_events);
+    return atomic_load(&rt->enq_events) - done;
+}
+
+static long long log_pending(runtrack_t *rt)
+{
+    long long done = atomic_load_explicit(&rt->done_logs, memory_order_relaxed);
+    return atomic_load_explicit(&rt->enq_logs, memory_order_relaxed) - done;
+}
+
+/* Publishes what ev_free counted (background thread, or runtrack_destroy after joining it):
+ * once per batch, not per event, so callers' reads of done_* mostly hit their cache. */
+static void publish_done(runtrack_t *rt)
+{
+    atomic_store(&rt->done_logs, rt->bg_done_logs);
+    atomic_store(&rt->done_events, rt->bg_done_events);
+}
+
+/* Frees an event and releases what it counts for (its run's event count, the outstanding count
+ * and, for logs, the log queue slot; the counts are published by publish_done). Only the background
+ * thread (or runtrack_destroy after joining it) frees queued events: pooled ones are parked for the
+ * next rt_pool_reclaim. */
 static void ev_free(runtrack_t *rt, rt_ev_t *ev)
 {
     if (ev->type == RT_EV_LOG)
-        atomic_fetch_sub(&rt->log_pending, 1);
+        rt->bg_done_logs++;
     if (ev->type == RT_EV_HEARTBEAT) {
         pthread_mutex_lock(&rt->lock);
         ev->run->hb_outstanding = 0;
         pthread_mutex_unlock(&rt->lock);
     }
-    run_unref(ev->run);
-    atomic_fetch_sub(&rt->outstanding, 1);
+    ev->run->ev_done++;
+    rt->bg_done_events++;
     free(ev->data);
-    free(ev);
+    if (ev->cls)
+        rt_pool_put_deferred(&rt->pools[ev->cls - 1], ev);
+    else
+        free(ev);
 }
 
 /* Next seq of a run (lock held): microseconds since the run's start, but always > the last. */
@@ -175,9 +234,15 @@ static int64_t next_seq(rt_run_t *run, int64_t now_us)
 static void enqueue_locked(runtrack_t *rt, rt_ev_t *ev)
 {
     ev->next = NULL;
-    atomic_fetch_add(&ev->run->refs, 1);
-    atomic_fetch_add(&rt->outstanding, 1);
-    atomic_fetch_add(&rt->st_recorded, 1);
+    ev->run->ev_enq++;
+    /* Only writers hold the lock: a plain increment, published with a relaxed store. */
+    atomic_store_explicit(&rt->enq_events,
+                          atomic_load_explicit(&rt->enq_events, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (ev->type == RT_EV_LOG)
+        atomic_store_explicit(&rt->enq_logs,
+                              atomic_load_explicit(&rt->enq_logs, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     if (rt->q_tail)
         rt->q_tail->next = ev;
     else
@@ -523,7 +588,8 @@ static void gc_runs_locked(runtrack_t *rt)
     rt_run_t **pp = &rt->runs;
     while (*pp) {
         rt_run_t *r = *pp;
-        if (r->released && !r->progress_queued && atomic_load(&r->refs) == 1) {
+        if (r->released && !r->progress_queued && atomic_load(&r->refs) == 1 &&
+            r->ev_enq == r->ev_done) {
             *pp = r->next;
             run_free(r);
         } else {
@@ -532,16 +598,42 @@ static void gc_runs_locked(runtrack_t *rt)
     }
 }
 
+/* Makes the next chunk of each pool that grew, so that the caller who exhausts the current one
+ * finds it ready (background thread, lock not held: mapping fresh memory is slow). */
+static void pools_prepare(runtrack_t *rt)
+{
+    for (int i = 0; i < RT_POOLS; i++) {
+        rt_pool_t *p = &rt->pools[i];
+        if (!atomic_load_explicit(&p->want_spare, memory_order_relaxed))
+            continue;
+        pthread_mutex_lock(&rt->lock);
+        size_t n = rt_pool_spare_wanted(p, pool_cap_locked(rt, i));
+        pthread_mutex_unlock(&rt->lock);
+        rt_pool_chunk_t *c = n ? rt_pool_chunk_new(p->slot_size, n) : NULL;
+        if (!c)
+            continue;
+        pthread_mutex_lock(&rt->lock);
+        rt_pool_spare_set(p, c);
+        pthread_mutex_unlock(&rt->lock);
+    }
+}
+
 static void *bg_main(void *arg)
 {
     runtrack_t *rt = arg;
     for (;;) {
+        publish_done(rt); /* before a possible sleep: runtrack_flush waits on it */
         int64_t now = rt_mono_us();
         pthread_mutex_lock(&rt->lock);
+        for (int i = 0; i < RT_POOLS; i++)
+            rt_pool_reclaim(&rt->pools[i]);
         if (now >= rt->next_hb_check) {
             /* Both walk every run: a few times a second is enough. */
             heartbeats_locked(rt, now);
             gc_runs_locked(rt);
+            /* Pool memory goes back after ~30 s without log calls. */
+            for (int i = 0; i < RT_POOLS; i++)
+                rt_pool_tick(&rt->pools[i], 150);
             rt->next_hb_check = now + 200000;
         }
         int retry_due = rt->retry_head && rt->retry_head->retry_at <= now;
@@ -581,6 +673,8 @@ static void *bg_main(void *arg)
         batch = due;
 
         int full = 0;
+        unsigned sent = 0;
+        pools_prepare(rt);
         while (batch) {
             rt_ev_t *ev = batch;
             rt_ev_t *next = ev->next;
@@ -589,6 +683,10 @@ static void *bg_main(void *arg)
                 break;
             }
             batch = next;
+            if (++sent % 32 == 0) { /* a burst may outrun a chunk while we send a long batch */
+                pools_prepare(rt);
+                publish_done(rt);
+            }
         }
         if (full && batch) {
             /* librdkafka's queue is full: put the rest back in front of the FIFO, in order. */
@@ -603,6 +701,7 @@ static void *bg_main(void *arg)
             pthread_mutex_unlock(&rt->lock);
         }
         rd_kafka_poll(rt->rk, full ? 50 : (rd_kafka_outq_len(rt->rk) > 0 ? 2 : 0));
+        publish_done(rt);
 
         if (atomic_exchange(&rt->test_fatal, 0))
             rd_kafka_test_fatal_error(rt->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -618,6 +717,8 @@ static void *bg_main(void *arg)
 
 static void client_free(runtrack_t *rt)
 {
+    for (int i = 0; i < RT_POOLS; i++)
+        rt_pool_free(&rt->pools[i]);
     rt_buf_free(&rt->buf);
     rt_buf_free(&rt->data_buf);
     pthread_mutex_destroy(&rt->lock);
@@ -647,6 +748,8 @@ RUNTRACK_API runtrack_t *runtrack_new(runtrack_conf_t *conf, char *errstr, size_
     }
     pthread_mutex_init(&rt->lock, NULL);
     pthread_cond_init(&rt->wake, NULL);
+    for (int i = 0; i < RT_POOLS; i++)
+        rt_pool_init(&rt->pools[i], pool_slot_size[i]);
     rt->conf = conf;
     rt->pid = (long)getpid();
     if (conf->host)
@@ -680,7 +783,7 @@ RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint6
         return RUNTRACK_ERR_INVALID_ARG;
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : rt_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
-        long long left = atomic_load(&rt->outstanding);
+        long long left = outstanding(rt);
         if (left <= 0) {
             if (undelivered)
                 *undelivered = 0;
@@ -739,6 +842,18 @@ void rt_test_inject_fatal(runtrack_t *rt)
     pthread_mutex_unlock(&rt->lock);
 }
 
+int rt_test_pool_stats(runtrack_t *rt, size_t n, size_t *slot_size, size_t *total, size_t *in_use)
+{
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < n && i < RT_POOLS; i++) {
+        slot_size[i] = rt->pools[i].slot_size;
+        total[i] = rt->pools[i].total;
+        in_use[i] = rt->pools[i].in_use;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return RT_POOLS;
+}
+
 RUNTRACK_API void runtrack_stats(runtrack_t *rt, runtrack_stats_t *st)
 {
     if (!st)
@@ -746,14 +861,14 @@ RUNTRACK_API void runtrack_stats(runtrack_t *rt, runtrack_stats_t *st)
     memset(st, 0, sizeof *st);
     if (!rt)
         return;
-    st->recorded = atomic_load(&rt->st_recorded);
+    st->recorded = (uint64_t)atomic_load(&rt->enq_events);
     st->produced = atomic_load(&rt->st_produced);
     st->delivered = atomic_load(&rt->st_delivered);
     st->failed = atomic_load(&rt->st_failed);
     st->retried = atomic_load(&rt->st_retried);
     st->dropped_logs = atomic_load(&rt->st_dropped);
     st->coalesced_progress = atomic_load(&rt->st_coalesced);
-    long long q = atomic_load(&rt->outstanding);
+    long long q = outstanding(rt);
     st->queued = q > 0 ? (uint64_t)q : 0;
     st->recreations = atomic_load(&rt->st_recreations);
 }
@@ -1125,55 +1240,92 @@ RUNTRACK_API runtrack_err_t runtrack_run_counter(runtrack_run_t *run, const char
                                  0);
 }
 
-/* Records a log line of len bytes (copied). fields is compact JSON or NULL. */
+/* Takes a slot for a log event needing `need` inline bytes (lock held): from the smallest pool
+ * whose slots fit it, else NULL. */
+static rt_ev_t *log_slot_get_locked(runtrack_t *rt, size_t need)
+{
+    for (int i = 0; i < RT_POOLS; i++) {
+        if (need > pool_slot_size[i] - sizeof(rt_ev_t))
+            continue;
+        rt_ev_t *ev = rt_pool_get(&rt->pools[i], pool_cap_locked(rt, i));
+        if (ev)
+            ev->cls = (unsigned char)(i + 1);
+        return ev;
+    }
+    return NULL;
+}
+
+/* Records a log line of len bytes (copied). fields is compact JSON or NULL.
+ * In steady use this allocates nothing: the event goes into a recycled pool slot, taken and
+ * filled in one critical section (the copy is a few hundred bytes at most). Messages too long
+ * for a slot are malloc'ed before the lock; when the pools may not grow (log.queue.max slots
+ * exist but some still wait to be reclaimed) the event is malloc'ed under the lock. */
 static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const char *msg, size_t len,
                                  const char *fields, size_t fields_len)
 {
     if (!run || (int)level < 0 || (int)level >= RT_LOG__COUNT || (!msg && len))
         return RUNTRACK_ERR_INVALID_ARG;
     runtrack_t *rt = run->rt;
-    /* Cheap early drop without allocating when the bound is reached. */
-    if (atomic_load(&rt->log_pending) >= rt->conf->log_queue_max)
+    /* Cheap early drop without locking the queue when the bound is reached. */
+    if (log_pending(rt) >= rt->conf->log_queue_max)
         goto drop;
     len = rt_utf8_cut(msg ? msg : "", len, RT_LOG_MESSAGE_MAX);
-    rt_ev_t *ev = malloc(sizeof *ev + len + 1 + 65 + (fields ? fields_len + 1 : 0));
-    if (!ev)
-        return RUNTRACK_ERR_NOMEM;
-    memset(ev, 0, sizeof *ev);
-    char *p = ev->inline_;
-    if (len)
-        memcpy(p, msg, len);
-    p[len] = '\0';
-    ev->msg = p;
-    ev->msg_len = len;
-    char *ph = p + len + 1;
-    if (fields) {
-        char *f = ph + 65;
-        memcpy(f, fields, fields_len);
-        f[fields_len] = '\0';
-        ev->fields = f;
+    size_t base = len + 1 + (fields ? fields_len + 1 : 0);
+    size_t heap_size = sizeof(rt_ev_t) + base + sizeof run->phase;
+    rt_ev_t *ev = NULL;
+    if (base + sizeof run->phase > pool_slot_size[RT_POOLS - 1] - sizeof(rt_ev_t)) {
+        ev = malloc(heap_size);
+        if (!ev)
+            return RUNTRACK_ERR_NOMEM;
+        ev->cls = 0;
     }
-    ev->type = RT_EV_LOG;
-    ev->level = (int)level;
-    ev->run = run;
     pthread_mutex_lock(&rt->lock);
     if (run->finished) {
         pthread_mutex_unlock(&rt->lock);
         free(ev);
         return RUNTRACK_ERR_STATE;
     }
-    if (atomic_load(&rt->log_pending) >= rt->conf->log_queue_max) {
+    if (log_pending(rt) >= rt->conf->log_queue_max) {
         run->dropped_logs++;
         pthread_mutex_unlock(&rt->lock);
         free(ev);
         atomic_fetch_add(&rt->st_dropped, 1);
         return RUNTRACK_ERR_QUEUE_FULL;
     }
-    atomic_fetch_add(&rt->log_pending, 1);
-    if (run->phase[0]) {
-        memcpy(ph, run->phase, sizeof run->phase);
-        ev->phase = ph;
+    size_t phase_len = run->phase[0] ? strlen(run->phase) + 1 : 0;
+    if (!ev)
+        ev = log_slot_get_locked(rt, base + phase_len);
+    if (!ev) {
+        ev = malloc(heap_size);
+        if (!ev) {
+            pthread_mutex_unlock(&rt->lock);
+            return RUNTRACK_ERR_NOMEM;
+        }
+        ev->cls = 0;
     }
+    unsigned char cls = ev->cls;
+    memset(ev, 0, sizeof *ev);
+    ev->cls = cls;
+    char *p = ev->inline_;
+    if (len)
+        memcpy(p, msg, len);
+    p[len] = '\0';
+    ev->msg = p;
+    ev->msg_len = len;
+    p += len + 1;
+    if (fields) {
+        memcpy(p, fields, fields_len);
+        p[fields_len] = '\0';
+        ev->fields = p;
+        p += fields_len + 1;
+    }
+    if (phase_len) {
+        memcpy(p, run->phase, phase_len);
+        ev->phase = p;
+    }
+    ev->type = RT_EV_LOG;
+    ev->level = (int)level;
+    ev->run = run;
     ev->ts_us = rt_now_us();
     ev->seq = next_seq(run, ev->ts_us);
     enqueue_locked(rt, ev);

@@ -36,4 +36,9 @@ void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
  * (rd_kafka_test_fatal_error), exercising the handle recreation path. */
 void rt_test_inject_fatal(runtrack_t *rt);
 
+/* Tests only: the log-event pools' state (lock taken). Returns the number of pools; fills, for
+ * each pool i < n, slot_size[i], total[i] (slots in chunks) and in_use[i] (taken, not yet
+ * reclaimed). */
+int rt_test_pool_stats(runtrack_t *rt, size_t n, size_t *slot_size, size_t *total, size_t *in_use);
+
 #endif
