@@ -2,7 +2,8 @@
  * pause/resume from several threads, against the real dev broker (RUNTRACK_BROKERS,
  * RUNTRACK_TOPIC). Every call must succeed, everything must be delivered (flush), no delivery
  * may fail, and (checked by the reader, tests/producer/check_events.py) every event validates,
- * per-run seq is strictly increasing and all lifecycle events and log lines arrived.
+ * per-run seq is strictly increasing and all lifecycle events and log lines arrived, and the
+ * messages around libruntrack's slot sizes (pooled small/large, malloc'ed) arrive intact.
  * usage: test_producer_threads EXPECT_JSON_OUT */
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +14,21 @@
 
 #define THREADS 8
 #define CALLS   20000
+
+/* Message lengths at the edges of the log-event slots with a 9-byte phase ("phase_tN"): 46/47
+ * fill / overflow a 192-byte slot, 366/367 a 512-byte one, 1500 is malloc'ed. */
+static const size_t edge_lens[] = {46, 47, 366, 367, 1500};
+#define N_EDGE (sizeof edge_lens / sizeof edge_lens[0])
+
+/* The edge message k of thread t: "t<t> k<k> " then a letter pattern, len bytes in all. */
+static void edge_message(char *buf, int t, size_t k)
+{
+    size_t len = edge_lens[k];
+    int n = snprintf(buf, len + 1, "t%d k%zu ", t, k);
+    for (size_t i = (size_t)n; i < len; i++)
+        buf[i] = (char)('a' + (int)((i + (size_t)t) % 26));
+    buf[len] = '\0';
+}
 
 static runtrack_run_t *g_runs[2];
 
@@ -30,6 +46,12 @@ static void *work(void *arg)
     snprintf(phase, sizeof phase, "phase_t%d", w->id);
     if (runtrack_run_phase(run, phase, NULL, 0) != RUNTRACK_OK)
         w->failures++;
+    char edge[1501];
+    for (size_t k = 0; k < N_EDGE; k++) {
+        edge_message(edge, w->id, k);
+        if (runtrack_run_log(run, RUNTRACK_INFO, edge, k % 2 ? "{\"k\":1}" : NULL) != RUNTRACK_OK)
+            w->failures++;
+    }
     for (int i = 0; i < CALLS; i++) {
         runtrack_err_t e;
         if (i % 2 == 0) {
@@ -126,16 +148,22 @@ int main(int argc, char **argv)
     }
     fprintf(f, "{\"runs\": {");
     for (int r = 0; r < 2; r++) {
-        /* Threads r, r+2, r+4, r+6 each log CALLS/2 lines and change the phase once; threads 0
-         * and 1 pause and resume their run once. */
+        /* Threads r, r+2, r+4, r+6 each log N_EDGE + CALLS/2 lines and change the phase once;
+         * threads 0 and 1 pause and resume their run once. */
+        fprintf(f, "%s\"%s\": {\"log_messages\": [", r ? ", " : "", runtrack_run_id(g_runs[r]));
+        char edge[1501];
+        for (int t = r; t < THREADS; t += 2)
+            for (size_t k = 0; k < N_EDGE; k++) {
+                edge_message(edge, t, k);
+                fprintf(f, "%s\"%s\"", t == r && k == 0 ? "" : ", ", edge);
+            }
         fprintf(f,
-                "%s\"%s\": {\"logs\": %d, \"status\": \"completed\", \"dropped_logs\": 0, "
+                "], \"logs\": %d, \"status\": \"completed\", \"dropped_logs\": 0, "
                 "\"lifecycle_counts\": {\"run.started\": 1, \"run.phase\": %d, \"run.paused\": 1, "
                 "\"run.resumed\": 1, \"run.finished\": 1}, "
                 "\"finished\": {\"end_counts\": {\"events\": 200, \"urls\": 60}}, "
                 "\"counters\": {\"sites_completed\": %d}}",
-                r ? ", " : "", runtrack_run_id(g_runs[r]), THREADS / 2 * CALLS / 2, THREADS / 2,
-                CALLS - 1);
+                (int)(THREADS / 2 * (CALLS / 2 + N_EDGE)), THREADS / 2, CALLS - 1);
     }
     fprintf(f, "}}\n");
     fclose(f);

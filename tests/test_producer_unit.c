@@ -1,6 +1,8 @@
 /* Unit tests of libruntrack without a broker: the JSON encoder (escaping, counters, envelope,
  * UTF-8 cutting, user JSON), configuration parsing (keys, numbers, environment, librdkafka
- * pass-through), error names, and the run API's argument checks and recording. */
+ * pass-through), error names, the run API's argument checks and recording, and the log-event
+ * slot pool (pool.c alone, then inside a client: growth, recycling, the queue bound, threads). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +12,7 @@
 #include "encode.h"
 #include "harness.h"
 #include "internal.h"
+#include "pool.h"
 #include "runtrack.h"
 
 /* Parses b as JSON; NULL if invalid. */
@@ -310,6 +313,203 @@ static void test_delivery_failure(test_state_t *ts)
     CHECK(ts, fc.lifecycle_retried >= 2);
 }
 
+/* pool.c alone: slots are distinct and aligned, growth stops at max_total, returned slots are
+ * reused (directly or parked and reclaimed), a spare chunk is used by the next growth, and an
+ * idle pool gives its chunks back. */
+static void test_pool(test_state_t *ts)
+{
+    rt_pool_t p;
+    rt_pool_init(&p, 100);
+    CHECK(ts, p.slot_size == 112);
+    enum { N = 100 };
+    char *s[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = rt_pool_get(&p, N);
+        REQUIRE(ts, s[i] != NULL);
+        CHECK(ts, ((uintptr_t)s[i] & 15) == 0);
+        memset(s[i], i, p.slot_size); /* whole slot writable (ASan: unpoisoned) */
+    }
+    CHECK(ts, p.total == N);
+    CHECK(ts, p.in_use == N);
+    CHECK(ts, rt_pool_get(&p, N) == NULL); /* bound reached */
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            CHECK(ts, s[i] != s[j]);
+    rt_pool_put(&p, s[7]);
+    CHECK(ts, rt_pool_get(&p, N) == s[7]); /* reused, no growth */
+    for (int i = 0; i < 10; i++)
+        rt_pool_put_deferred(&p, s[i]);
+    CHECK(ts, p.in_use == N);              /* parked slots count until reclaimed */
+    CHECK(ts, rt_pool_get(&p, N) == NULL); /* and cannot be taken yet */
+    rt_pool_reclaim(&p);
+    CHECK(ts, p.in_use == N - 10);
+    for (int i = 0; i < 10; i++)
+        CHECK(ts, rt_pool_get(&p, N) != NULL);
+    CHECK(ts, p.total == N);
+
+    /* Growth asked for a spare; a spare made ahead is what the next growth uses. */
+    size_t want = rt_pool_spare_wanted(&p, 1000);
+    CHECK(ts, want >= 32);
+    rt_pool_chunk_t *c = rt_pool_chunk_new(p.slot_size, want);
+    REQUIRE(ts, c != NULL);
+    rt_pool_spare_set(&p, c);
+    CHECK(ts, rt_pool_spare_wanted(&p, 1000) == 0); /* one spare at most */
+    char *x = rt_pool_get(&p, 1000);
+    REQUIRE(ts, x != NULL);
+    CHECK(ts, x > (char *)c && x < (char *)c + 64 + want * p.slot_size);
+    CHECK(ts, p.spare == NULL);
+    CHECK(ts, p.total == N + want);
+
+    /* Idle: nothing in use and nothing taken for 3 ticks gives everything back. */
+    rt_pool_put(&p, x);
+    for (int i = 0; i < N; i++)
+        rt_pool_put(&p, s[i]);
+    CHECK(ts, p.in_use == 0);
+    CHECK(ts, rt_pool_tick(&p, 3) == 0); /* gets since the last tick: not idle yet */
+    CHECK(ts, rt_pool_tick(&p, 3) == 0);
+    CHECK(ts, rt_pool_tick(&p, 3) == 0);
+    CHECK(ts, rt_pool_tick(&p, 3) == N + want);
+    CHECK(ts, p.total == 0 && p.chunks == NULL);
+    CHECK(ts, rt_pool_get(&p, 10) != NULL); /* usable again */
+    rt_pool_free(&p);
+}
+
+static void pool_totals(runtrack_t *rt, size_t *total, size_t *in_use)
+{
+    size_t sz[4], t[4], u[4];
+    int n = rt_test_pool_stats(rt, 4, sz, t, u);
+    *total = *in_use = 0;
+    for (int i = 0; i < n; i++) {
+        *total += t[i];
+        *in_use += u[i];
+    }
+}
+
+/* Bounded poll (not a timing assertion): until cond(rt) or ~10 s. */
+static int wait_for(runtrack_t *rt, int (*cond)(runtrack_t *, long), long arg)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (cond(rt, arg))
+            return 1;
+        struct timespec d = {0, 10000000};
+        nanosleep(&d, NULL);
+    }
+    return cond(rt, arg);
+}
+
+static int failed_at_least(runtrack_t *rt, long n)
+{
+    runtrack_stats_t st;
+    runtrack_stats(rt, &st);
+    return st.failed >= (uint64_t)n;
+}
+
+static int pool_idle(runtrack_t *rt, long unused)
+{
+    (void)unused;
+    size_t total, in_use;
+    pool_totals(rt, &total, &in_use);
+    return in_use == 0;
+}
+
+typedef struct pool_worker {
+    runtrack_run_t *run;
+    int id;
+    long ok, full, other;
+} pool_worker_t;
+
+/* Logs messages of every storage class (short, medium, at the slot boundaries, long) and
+ * with fields, until the queue bound refuses 200 in a row. */
+static void *pool_work(void *arg)
+{
+    pool_worker_t *w = arg;
+    static const size_t lens[] = {1, 40, 46, 47, 100, 366, 367, 1000, 5000};
+    char *buf = malloc(5001);
+    if (!buf)
+        return NULL;
+    long refused = 0;
+    for (long i = 0; refused < 200 && i < 100000; i++) {
+        size_t len = lens[(size_t)(i + w->id) % (sizeof lens / sizeof lens[0])];
+        memset(buf, 'a' + (int)(i % 26), len);
+        buf[len] = '\0';
+        runtrack_err_t e = i % 5 == 0 ? runtrack_run_log(w->run, RUNTRACK_INFO, buf, "{\"i\":1}")
+                                      : runtrack_run_log(w->run, RUNTRACK_INFO, buf, NULL);
+        if (e == RUNTRACK_OK) {
+            w->ok++;
+            refused = 0;
+        } else if (e == RUNTRACK_ERR_QUEUE_FULL) {
+            w->full++;
+            refused++;
+        } else {
+            w->other++;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+/* The pool inside a client with no broker: 4 threads fill the log queue with every message
+ * size; exactly log.queue.max lines are accepted and the pools never hold more slots. When the
+ * lines fail (short message timeout) their slots come back, and a second round reuses them
+ * without growing. */
+static void test_pool_client(test_state_t *ts)
+{
+    char err[512];
+    runtrack_conf_t *c = runtrack_conf_new();
+    REQUIRE(ts, c != NULL);
+    CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(c, "log.queue.max", "3000", err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts,
+          runtrack_conf_set(c, "kafka.message.timeout.ms", "300", err, sizeof err) == RUNTRACK_OK);
+    runtrack_t *rt = runtrack_new(c, err, sizeof err);
+    REQUIRE(ts, rt != NULL);
+    runtrack_run_t *run = runtrack_run_start(rt, "pool.py", NULL, err, sizeof err);
+    REQUIRE(ts, run != NULL);
+    CHECK(ts, runtrack_run_phase(run, "scraping", err, sizeof err) == RUNTRACK_OK);
+
+    size_t total1 = 0, in_use;
+    for (int round = 0; round < 2; round++) {
+        pthread_t th[4];
+        pool_worker_t w[4];
+        for (int i = 0; i < 4; i++) {
+            w[i] = (pool_worker_t){.run = run, .id = i};
+            REQUIRE(ts, pthread_create(&th[i], NULL, pool_work, &w[i]) == 0);
+        }
+        long ok = 0, full = 0, other = 0;
+        for (int i = 0; i < 4; i++) {
+            pthread_join(th[i], NULL);
+            ok += w[i].ok;
+            full += w[i].full;
+            other += w[i].other;
+        }
+        CHECK(ts, other == 0);
+        CHECK(ts, full >= 200);
+        /* Lines fail (and free their slots) while the threads log, so more than the bound may
+         * be accepted in all; never more slots than the bound. */
+        CHECK(ts, ok >= 3000);
+        size_t total;
+        pool_totals(rt, &total, &in_use);
+        CHECK(ts, total <= 3000);
+        CHECK(ts, total > 0);
+        runtrack_stats_t st;
+        runtrack_stats(rt, &st);
+        CHECK(ts,
+              wait_for(rt, failed_at_least, (long)(st.recorded - 2))); /* all but started, phase */
+        CHECK(ts, wait_for(rt, pool_idle, 0));
+        pool_totals(rt, &total, &in_use);
+        printf("     round %d: %ld accepted, %ld refused, %zu pool slots\n", round, ok, full,
+               total);
+        if (round == 0)
+            total1 = total;
+        else
+            CHECK(ts, total == total1); /* recycled: the second round did not grow the pools */
+    }
+    runtrack_run_destroy(run);
+    uint64_t left = 0;
+    runtrack_destroy(rt, 0, &left);
+}
+
 TEST_MAIN(TEST(test_escape), TEST(test_counters), TEST(test_envelope), TEST(test_utf8_cut),
           TEST(test_json_object), TEST(test_conf), TEST(test_errors_and_version),
-          TEST(test_run_api_offline), TEST(test_delivery_failure))
+          TEST(test_run_api_offline), TEST(test_delivery_failure), TEST(test_pool),
+          TEST(test_pool_client))
