@@ -163,6 +163,13 @@ void *rt_pool_get(rt_pool_t *p, size_t max_total)
     s = c->slots + c->used * p->slot_size;
     c->used++;
     UNPOISON(s, p->slot_size);
+    if (c->used < c->n) {
+        /* The next fresh slot is cold (populated long ago, on another core): start loading its
+         * lines now so the next caller's writes do not stall on them. */
+        const char *next = (const char *)s + p->slot_size;
+        for (size_t off = 0; off < p->slot_size; off += 64)
+            __builtin_prefetch(next + off, 1);
+    }
 out:
     p->in_use++;
     p->gets++;
