@@ -127,27 +127,32 @@ static int add_counter(cli_opts_t *o, runtrack_counter_t *arr, size_t *n, const 
     return 0;
 }
 
-/* A percentage 0..100. */
-static int parse_pct(const char *arg, double *out)
+int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
     char *end = NULL;
     errno = 0;
-    double v = strtod(arg, &end);
-    if (*arg == '\0' || errno != 0 || *end != '\0' || !isfinite(v) || v < 0 || v > 100) {
+    double v = strtod(s, &end);
+    if (*s == '\0' || errno != 0 || *end != '\0' || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A percentage 0..100. */
+static int parse_pct(const char *arg, double *out)
+{
+    if (cli_parse_double(arg, 0, 100, out) != 0) {
         cli_err("\"%s\" is not a percentage 0..100", arg);
         return -1;
     }
-    *out = v;
     return 0;
 }
 
 /* Seconds (decimal allowed) to milliseconds, 0..86400. */
 static int parse_timeout(const char *arg, int *ms)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(arg, &end);
-    if (*arg == '\0' || errno != 0 || *end != '\0' || !isfinite(v) || v < 0 || v > 86400) {
+    double v;
+    if (cli_parse_double(arg, 0, 86400, &v) != 0) {
         cli_err("--timeout \"%s\": expected seconds 0..86400", arg);
         return -1;
     }

@@ -1195,11 +1195,8 @@ int cli_query_main(int argc, char **argv)
             break;
         case 'T': {
             /* Seconds, decimals allowed, like the other subcommands' --timeout. */
-            char *end = NULL;
-            errno = 0;
-            double sec = strtod(optarg, &end);
-            if (*optarg == '\0' || errno != 0 || *end != '\0' || !isfinite(sec) || sec < 0.001 ||
-                sec > 3600) {
+            double sec;
+            if (cli_parse_double(optarg, 0.001, 3600, &sec) != 0) {
                 cli_err("--timeout \"%s\": expected seconds 0.001..3600", optarg);
                 return EX_USAGE_;
             }
