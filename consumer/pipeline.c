@@ -1,5 +1,6 @@
 #include "pipeline.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,36 @@ typedef struct part {
     int64_t end;      /* replay --to-end: stop when expected reaches this (-1: no target) */
 } part_t;
 
+/* One batch handed to the writer thread: the Kafka messages (owned: the writer destroys them
+ * after writing), their decoded records, and the fence positions computed by the main thread
+ * from the offsets PostgreSQL holds after the previous batch. */
+typedef struct job {
+    rd_kafka_message_t **raw;
+    size_t nraw;
+    rt_in_msg_t *msgs;
+    size_t n;
+    rt_part_pos_t *pos;
+    size_t npos, pos_cap;
+    /* Results, read by the main thread once the writer signalled done. */
+    int arc; /* apply_rc_t */
+    rt_batch_result_t res;
+    uint64_t records;   /* records committed */
+    uint64_t db_errors; /* failed attempts */
+    double write_s;     /* time of the committing attempt(s) */
+} job_t;
+
+/* The writer thread owns the PostgreSQL connection while a job is in flight; the main thread
+ * touches the connection only when no job is (handoff depth 1, under mu). */
+typedef struct writer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_t *job; /* submitted, not yet done */
+    int done;   /* the last submitted job is finished */
+    int quit;
+    int started;
+    pthread_t th;
+} writer_t;
+
 typedef struct loop {
     const rt_config_t *cfg;
     const rt_opts_t *opts;
@@ -34,6 +65,7 @@ typedef struct loop {
     part_t *parts;
     size_t nparts;
     int64_t backoff_ms;
+    writer_t w;
 } loop_t;
 
 /* Sleeps ms in small steps so that a stop request is honoured promptly. */
@@ -49,9 +81,10 @@ static void nap(const volatile sig_atomic_t *stop, int64_t ms)
 /* After a failure: wait (doubling, capped) and make sure the connection is up again. */
 static void metrics_db_error(loop_t *L);
 
-static void backoff(loop_t *L, const char *what, const char *err)
+/* errors: the counter to bump (the stats on the main thread, the job's in the writer). */
+static void backoff(loop_t *L, uint64_t *errors, const char *what, const char *err)
 {
-    L->stats->db_errors++;
+    (*errors)++;
     metrics_db_error(L);
     if (L->backoff_ms < L->cfg->retry_min_ms)
         L->backoff_ms = L->cfg->retry_min_ms;
@@ -99,7 +132,7 @@ static int read_offsets(loop_t *L)
             rc = 0;
             break;
         }
-        backoff(L, "read offsets", err);
+        backoff(L, &L->stats->db_errors, "read offsets", err);
     }
 out:
     free(ps);
@@ -214,39 +247,56 @@ static void account(loop_t *L, const rt_batch_result_t *res)
 
 typedef enum { APPLY_OK, APPLY_FENCED, APPLY_STOPPED, APPLY_FATAL } apply_rc_t;
 
-/* Writes msgs[0..n) with retries. split: on a data error, apply one record per transaction
- * so that only the record the database rejects becomes a dead letter. */
-static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
+/* Fence positions of msgs[0..n) (main thread): per partition, from the offset PostgreSQL holds
+ * (parts[].expected, already moved by the previous batch) to after the batch's last record. */
+static int positions(loop_t *L, job_t *j)
 {
-    rt_part_pos_t pos[64];
-    rt_part_pos_t *pp = pos;
-    size_t npos = 0, cap = sizeof pos / sizeof pos[0];
-    apply_rc_t arc = APPLY_FATAL;
-    for (size_t i = 0; i < n; i++) {
+    j->npos = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        const rt_in_msg_t *m = &j->msgs[i];
         size_t k;
-        for (k = 0; k < npos; k++)
-            if (pp[k].partition == msgs[i].partition)
+        for (k = 0; k < j->npos; k++)
+            if (j->pos[k].partition == m->partition)
                 break;
-        if (k == npos) {
-            if (npos == cap) {
-                rt_part_pos_t *np = malloc(cap * 2 * sizeof *np);
+        if (k == j->npos) {
+            if (j->npos == j->pos_cap) {
+                size_t nc = j->pos_cap ? j->pos_cap * 2 : 64;
+                rt_part_pos_t *np = realloc(j->pos, nc * sizeof *np);
                 if (!np)
-                    return APPLY_FATAL;
-                memcpy(np, pp, npos * sizeof *np);
-                if (pp != pos)
-                    free(pp);
-                pp = np;
-                cap *= 2;
+                    return -1;
+                j->pos = np;
+                j->pos_cap = nc;
             }
-            part_t *pt = find_part(L, msgs[i].partition);
-            pp[npos].partition = msgs[i].partition;
-            pp[npos].expected = pt ? pt->expected : -1;
-            pp[npos].next = msgs[i].offset + 1;
-            npos++;
-        } else if (msgs[i].offset + 1 > pp[k].next) {
-            pp[k].next = msgs[i].offset + 1;
+            part_t *pt = find_part(L, m->partition);
+            j->pos[k].partition = m->partition;
+            j->pos[k].expected = pt ? pt->expected : -1;
+            j->pos[k].next = m->offset + 1;
+            j->npos++;
+        } else if (m->offset + 1 > j->pos[k].next) {
+            j->pos[k].next = m->offset + 1;
         }
     }
+    return 0;
+}
+
+static void add_result(rt_batch_result_t *to, const rt_batch_result_t *r)
+{
+    to->runs += r->runs;
+    to->logs += r->logs;
+    to->dead += r->dead;
+    for (int t = 0; t < RT_EV__COUNT; t++)
+        to->by_type[t] += r->by_type[t];
+    for (int d = 0; d < RT_DEAD__COUNT; d++)
+        to->dead_by_reason[d] += r->dead_by_reason[d];
+}
+
+/* Writer thread: writes msgs[0..n) fenced at pp[0..npos) with retries; results go into j.
+ * split: on a data error, apply one record per transaction so that only the record the
+ * database rejects becomes a dead letter. Touches no loop state the main thread uses while a
+ * job is in flight (parts, stats, the Kafka handle). */
+static apply_rc_t write_job(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
+                            const rt_part_pos_t *pp, size_t npos, int split)
+{
     int rejected_once = 0;
     while (1) {
         char err[1024];
@@ -256,46 +306,49 @@ static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
                                           err, sizeof err);
         if (rc == RT_PG_OK) {
             L->backoff_ms = 0;
-            for (size_t k = 0; k < npos; k++) {
-                part_t *pt = find_part(L, pp[k].partition);
-                if (pt && (L->group || pp[k].next > pt->expected))
-                    pt->expected = pp[k].next;
-            }
-            account(L, &res);
-            metrics_batch(L, &res, n, (double)(rt_mono_us() - t0) / 1e6);
-            L->stats->records += n;
-            if (L->group && L->cfg->kafka_commit)
-                rt_kin_commit(L->kin, L->cfg->topic, pp, npos);
+            add_result(&j->res, &res);
+            j->records += n;
+            j->write_s += (double)(rt_mono_us() - t0) / 1e6;
             rt_log(RT_L_DEBUG, "batch committed", "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld",
                    n, res.runs, res.logs, res.dead, (long long)((rt_mono_us() - t0) / 1000));
-            arc = APPLY_OK;
-            break;
+            return APPLY_OK;
         }
         if (rc == RT_PG_FENCED) {
             /* Another consumer moved these offsets: it owns the partition now, or we raced it
              * after a rebalance. Drop the batch and continue from what PostgreSQL says. */
-            L->stats->fenced++;
             rt_log(RT_L_WARN, "offsets fence failed, dropping batch and re-reading offsets",
                    "error=\"%s\"", err);
-            arc = APPLY_FENCED;
-            break;
+            return APPLY_FENCED;
         }
         if (rc == RT_PG_DATA) {
-            L->stats->db_errors++;
+            j->db_errors++;
             if (!split && n > 1) {
                 rt_log(RT_L_WARN, "batch rejected by postgresql, applying record by record",
                        "error=\"%s\" records=%zu", err, n);
-                arc = APPLY_OK;
-                for (size_t i = 0; i < n && arc == APPLY_OK; i++)
-                    arc = apply(L, &msgs[i], 1, 1);
-                break;
+                /* Each record moves its partition from where the previous one left it. */
+                rt_part_pos_t *cur = malloc((npos ? npos : 1) * sizeof *cur);
+                if (!cur)
+                    return APPLY_FATAL;
+                memcpy(cur, pp, npos * sizeof *cur);
+                apply_rc_t arc = APPLY_OK;
+                for (size_t i = 0; i < n && arc == APPLY_OK; i++) {
+                    size_t k = 0;
+                    while (k < npos && cur[k].partition != msgs[i].partition)
+                        k++;
+                    rt_part_pos_t one = {msgs[i].partition, k < npos ? cur[k].expected : -1,
+                                         msgs[i].offset + 1};
+                    arc = write_job(L, j, &msgs[i], 1, &one, 1, 1);
+                    if (arc == APPLY_OK && k < npos)
+                        cur[k].expected = one.next;
+                }
+                free(cur);
+                return arc;
             }
             if (rejected_once) {
                 rt_log(RT_L_ERROR, "postgresql rejects even the dead letter, giving up",
                        "error=\"%s\" partition=%d offset=%lld", err, (int)msgs[0].partition,
                        (long long)msgs[0].offset);
-                arc = APPLY_FATAL;
-                break;
+                return APPLY_FATAL;
             }
             char detail[300];
             snprintf(detail, sizeof detail, "database rejected the event: %.250s", err);
@@ -307,14 +360,92 @@ static apply_rc_t apply(loop_t *L, rt_in_msg_t *msgs, size_t n, int split)
             rejected_once = 1;
             continue;
         }
-        backoff(L, "write batch", err);
-        if (*L->stop) {
-            arc = APPLY_STOPPED;
-            break;
-        }
+        backoff(L, &j->db_errors, "write batch", err);
+        if (*L->stop)
+            return APPLY_STOPPED;
     }
-    if (pp != pos)
-        free(pp);
+}
+
+/* Frees a batch's decoded records and Kafka messages (whichever thread holds it). */
+static void job_release(job_t *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        rt_in_msg_clear(&j->msgs[i]);
+    for (size_t i = 0; i < j->nraw; i++)
+        rd_kafka_message_destroy(j->raw[i]);
+    j->n = j->nraw = 0;
+}
+
+/* The writer thread: one job at a time; decoding the next batch (main thread) overlaps with
+ * this one's PostgreSQL round trips. Freeing the batch here also takes that off the main
+ * thread. */
+static void *writer_main(void *arg)
+{
+    loop_t *L = arg;
+    writer_t *w = &L->w;
+    pthread_mutex_lock(&w->mu);
+    while (1) {
+        while (!w->job && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->job)
+            break;
+        job_t *j = w->job;
+        pthread_mutex_unlock(&w->mu);
+        j->arc = write_job(L, j, j->msgs, j->n, j->pos, j->npos, 0);
+        job_release(j);
+        pthread_mutex_lock(&w->mu);
+        w->job = NULL;
+        w->done = 1;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void writer_submit(loop_t *L, job_t *j)
+{
+    j->arc = APPLY_FATAL;
+    memset(&j->res, 0, sizeof j->res);
+    j->records = j->db_errors = 0;
+    j->write_s = 0;
+    pthread_mutex_lock(&L->w.mu);
+    L->w.job = j;
+    L->w.done = 0;
+    pthread_cond_broadcast(&L->w.cv);
+    pthread_mutex_unlock(&L->w.mu);
+}
+
+static void writer_wait(loop_t *L)
+{
+    pthread_mutex_lock(&L->w.mu);
+    while (!L->w.done)
+        pthread_cond_wait(&L->w.cv, &L->w.mu);
+    pthread_mutex_unlock(&L->w.mu);
+}
+
+/* Main thread: waits for the job in flight and applies its outcome to the loop's state
+ * (offsets, counters, metrics, the Kafka commit). */
+static apply_rc_t finish(loop_t *L, job_t *j)
+{
+    writer_wait(L);
+    apply_rc_t arc = (apply_rc_t)j->arc;
+    L->stats->db_errors += j->db_errors;
+    if (j->records) { /* what committed, also when a record-by-record pass stopped midway */
+        account(L, &j->res);
+        metrics_batch(L, &j->res, (size_t)j->records, j->write_s);
+        L->stats->records += j->records;
+    }
+    if (arc == APPLY_OK) {
+        for (size_t k = 0; k < j->npos; k++) {
+            part_t *pt = find_part(L, j->pos[k].partition);
+            if (pt && (L->group || j->pos[k].next > pt->expected))
+                pt->expected = j->pos[k].next;
+        }
+        if (L->group && L->cfg->kafka_commit)
+            rt_kin_commit(L->kin, L->cfg->topic, j->pos, j->npos);
+    } else if (arc == APPLY_FENCED) {
+        L->stats->fenced++;
+    }
     return arc;
 }
 
@@ -363,7 +494,7 @@ static int migrate(loop_t *L)
             rt_log(RT_L_ERROR, "schema migration failed", "error=\"%s\"", err);
             return -1;
         }
-        backoff(L, "migrate", "not connected");
+        backoff(L, &L->stats->db_errors, "migrate", "not connected");
     }
     return -1;
 #else
@@ -407,6 +538,52 @@ static void log_stats(const rt_stats_t *s)
            (unsigned long long)s->rebalances, (long long)s->lag, types, dead);
 }
 
+/* After a batch was written (OK): lag for the logs and /metrics. */
+static void update_lag(loop_t *L)
+{
+    int32_t ps[256];
+    int64_t nx[256];
+    size_t k = 0;
+    for (; k < L->nparts && k < 256; k++) {
+        ps[k] = L->parts[k].partition;
+        nx[k] = L->parts[k].expected;
+    }
+    L->stats->lag = rt_kin_lag(L->kin, L->cfg->topic, ps, nx, k);
+    metrics_lag(L);
+}
+
+/* Waits for the job in flight (if any) and acts on its outcome: a fence re-reads and
+ * re-assigns the stored offsets (which also makes librdkafka drop what it fetched beyond
+ * them). Returns the outcome (APPLY_OK when nothing was in flight). */
+static apply_rc_t settle(loop_t *L, job_t *j, int *inflight)
+{
+    if (!*inflight)
+        return APPLY_OK;
+    *inflight = 0;
+    apply_rc_t arc = finish(L, j);
+    if (arc == APPLY_OK)
+        update_lag(L);
+    else if (arc == APPLY_FENCED && assign_stored(L) != 0 && !*L->stop)
+        rt_log(RT_L_ERROR, "could not re-assign after a fence", NULL);
+    return arc;
+}
+
+static int job_alloc(job_t *j, size_t max)
+{
+    memset(j, 0, sizeof *j);
+    j->raw = calloc(max, sizeof *j->raw);
+    j->msgs = calloc(max, sizeof *j->msgs);
+    return j->raw && j->msgs ? 0 : -1;
+}
+
+static void job_free(job_t *j)
+{
+    job_release(j);
+    free(j->raw);
+    free(j->msgs);
+    free(j->pos);
+}
+
 int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
                     const volatile sig_atomic_t *stop, rt_stats_t *stats)
 {
@@ -414,16 +591,18 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
     int replay = opts->mode == RT_MODE_REPLAY;
     int rc = 1;
     char err[512];
-    rd_kafka_message_t **raw = NULL;
-    rt_in_msg_t *msgs = NULL;
     size_t max = (size_t)cfg->batch_max_events;
+    /* Double buffering: the main thread polls and decodes into jobs[cur] while the writer
+     * thread writes jobs[cur ^ 1]. */
+    job_t jobs[2];
+    int cur = 0, inflight = 0, w_init = 0;
 
     memset(stats, 0, sizeof *stats);
+    memset(jobs, 0, sizeof jobs);
     stats->lag = -1;
     L.group = replay ? NULL : cfg->group;
-    raw = calloc(max, sizeof *raw);
-    msgs = calloc(max, sizeof *msgs);
-    if (!raw || !msgs || !(L.pg = rt_pg_new(cfg->pg_dsn))) {
+    if (job_alloc(&jobs[0], max) != 0 || job_alloc(&jobs[1], max) != 0 ||
+        !(L.pg = rt_pg_new(cfg->pg_dsn))) {
         rt_log(RT_L_ERROR, "out of memory", NULL);
         goto out;
     }
@@ -480,6 +659,16 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
     rt_log(RT_L_INFO, replay ? "replaying" : "consuming", "topic=%s group=%s", cfg->topic,
            replay ? "(none)" : cfg->group);
 
+    pthread_mutex_init(&L.w.mu, NULL);
+    pthread_cond_init(&L.w.cv, NULL);
+    L.w.done = 1;
+    w_init = 1;
+    if (pthread_create(&L.w.th, NULL, writer_main, &L) != 0) {
+        rt_log(RT_L_ERROR, "could not start the writer thread", NULL);
+        goto out;
+    }
+    L.w.started = 1;
+
     int64_t last_activity = rt_mono_us(), last_stats = rt_mono_us();
     int assigned_once = replay;
     rc = 0;
@@ -489,90 +678,106 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
             break;
         }
         if (!replay && rt_kin_rebalance_pending(L.kin)) {
+            /* The rebalance reads offsets over the writer's connection: drain it first. */
+            if (settle(&L, &jobs[cur ^ 1], &inflight) == APPLY_FATAL) {
+                rc = 1;
+                break;
+            }
             handle_rebalance(&L);
             assigned_once = 1;
             last_activity = rt_mono_us();
         }
-        size_t n = rt_kin_poll(L.kin, raw, max, cfg->batch_max_ms, stop);
+        job_t *j = &jobs[cur];
+        size_t n = rt_kin_poll(L.kin, j->raw, max, cfg->batch_max_ms, stop);
         size_t m = 0;
+        j->nraw = n;
         /* A rebalance during the poll: partitions may have moved, and the new assignment
          * restarts every partition from its stored offset, so the batch is simply dropped. */
         int drop = !replay && rt_kin_rebalance_pending(L.kin);
         for (size_t i = 0; i < n && !drop; i++) {
-            part_t *pt = find_part(&L, raw[i]->partition);
+            rd_kafka_message_t *rm = j->raw[i];
+            part_t *pt = find_part(&L, rm->partition);
             /* Records of partitions we no longer own, or before the stored offset (already
-             * applied), are skipped. */
-            if (!pt || (pt->expected >= 0 && raw[i]->offset < pt->expected) ||
-                (pt->end >= 0 && raw[i]->offset >= pt->end))
+             * applied), are skipped. With a batch in flight, expected lags behind it, but the
+             * records polled now come after that batch's in their partitions. */
+            if (!pt || (pt->expected >= 0 && rm->offset < pt->expected) ||
+                (pt->end >= 0 && rm->offset >= pt->end))
                 continue;
             if (replay && opts->from_time_us >= 0) {
                 /* --from-time: records older than the time are passed over (they count as read
                  * for --to-end). */
                 rd_kafka_timestamp_type_t tt;
-                int64_t ms = rd_kafka_message_timestamp(raw[i], &tt);
+                int64_t ms = rd_kafka_message_timestamp(rm, &tt);
                 if (ms >= 0 && ms * 1000 < opts->from_time_us) {
-                    if (raw[i]->offset + 1 > pt->expected)
-                        pt->expected = raw[i]->offset + 1;
+                    if (rm->offset + 1 > pt->expected)
+                        pt->expected = rm->offset + 1;
                     continue;
                 }
             }
-            rt_in_msg_t *mm = &msgs[m++];
+            rt_in_msg_t *mm = &j->msgs[m++];
             memset(mm, 0, sizeof *mm);
-            mm->partition = raw[i]->partition;
-            mm->offset = raw[i]->offset;
+            mm->partition = rm->partition;
+            mm->offset = rm->offset;
             rd_kafka_timestamp_type_t tst;
-            mm->kafka_ts_ms = rd_kafka_message_timestamp(raw[i], &tst);
-            mm->key = raw[i]->key;
-            mm->key_len = raw[i]->key_len;
-            mm->payload = raw[i]->payload;
-            mm->len = raw[i]->len;
+            mm->kafka_ts_ms = rd_kafka_message_timestamp(rm, &tst);
+            mm->key = rm->key;
+            mm->key_len = rm->key_len;
+            mm->payload = rm->payload;
+            mm->len = rm->len;
             rt_in_msg_decode(mm, (size_t)cfg->max_event_bytes);
         }
-        if (m > 0) {
+        j->n = m;
+        /* The previous batch must be committed before this one is fenced from its offsets. */
+        apply_rc_t prev = settle(&L, &jobs[cur ^ 1], &inflight);
+        if (prev == APPLY_FATAL)
+            rc = 1;
+        if (m > 0)
             last_activity = rt_mono_us();
-            apply_rc_t arc = apply(&L, msgs, m, 0);
-            if (arc == APPLY_FENCED) {
-                if (assign_stored(&L) != 0 && !*stop)
-                    rt_log(RT_L_ERROR, "could not re-assign after a fence", NULL);
-            } else if (arc == APPLY_FATAL) {
+        int handed = 0;
+        if (m > 0 && rc == 0 && prev != APPLY_FENCED && prev != APPLY_STOPPED && !*stop) {
+            if (positions(&L, j) != 0) {
+                rt_log(RT_L_ERROR, "out of memory", NULL);
                 rc = 1;
-            }
-            /* Time spent waiting for PostgreSQL is not idleness. */
-            last_activity = rt_mono_us();
-            if (arc == APPLY_OK) {
-                int32_t ps[256];
-                int64_t nx[256];
-                size_t k = 0;
-                for (; k < L.nparts && k < 256; k++) {
-                    ps[k] = L.parts[k].partition;
-                    nx[k] = L.parts[k].expected;
-                }
-                stats->lag = rt_kin_lag(L.kin, cfg->topic, ps, nx, k);
-                metrics_lag(&L);
+            } else {
+                writer_submit(&L, j);
+                handed = inflight = 1;
+                cur ^= 1;
             }
         }
-        for (size_t i = 0; i < m; i++)
-            rt_in_msg_clear(&msgs[i]);
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(raw[i]);
+        if (!handed)
+            job_release(j); /* dropped (fence, stop, rebalance) or empty */
         if (rc != 0)
             break;
         if (rt_mono_us() - last_stats > 10 * 1000000LL) {
             log_stats(stats);
             last_stats = rt_mono_us();
         }
-        if (opts->exit_when_idle_ms >= 0 && assigned_once && n == 0 &&
+        if (opts->exit_when_idle_ms >= 0 && assigned_once && n == 0 && !inflight &&
             rt_mono_us() - last_activity > opts->exit_when_idle_ms * 1000) {
             rt_log(RT_L_INFO, "idle, exiting", "idle_ms=%lld", (long long)opts->exit_when_idle_ms);
             break;
         }
     }
+    /* The batch in flight is finished (or abandoned by the writer when stopping mid-retry). */
+    if (settle(&L, &jobs[cur ^ 1], &inflight) == APPLY_FATAL)
+        rc = 1;
     log_stats(stats);
 out:
+    if (L.w.started) {
+        pthread_mutex_lock(&L.w.mu);
+        L.w.quit = 1;
+        pthread_cond_broadcast(&L.w.cv);
+        pthread_mutex_unlock(&L.w.mu);
+        pthread_join(L.w.th, NULL);
+    }
+    if (w_init) {
+        pthread_mutex_destroy(&L.w.mu);
+        pthread_cond_destroy(&L.w.cv);
+    }
     rt_kin_destroy(L.kin, cfg->shutdown_timeout_ms);
     rt_pg_free(L.pg);
     free(L.parts);
-    free(raw);
-    free(msgs);
+    job_free(&jobs[0]);
+    job_free(&jobs[1]);
     return rc;
 }
