@@ -108,6 +108,14 @@ if want consumer; then
     gen "$FLEET" 2000 >"$T/fleet.txt"
     topic bench_fleet 8
     produce "$T/fleet.txt" bench_fleet
+    # The Kafka-read limit: librdkafka alone (kcat, the consumer's fetch settings) reading the
+    # same topic from the dev broker to the end, discarding; includes connecting (~0.1 s).
+    t0=$(now)
+    kread=$(kcat -C -b "$RUNTRACK_BROKERS" -t bench_fleet -o beginning -e -q -X fetch.wait.max.ms=50 \
+        -X queued.max.messages.kbytes=8192 -f 'x\n' | wc -l)
+    t1=$(now)
+    res fleet_kafka_only_events "$kread"
+    res fleet_kafka_only_seconds "$(echo "$t1 - $t0" | bc -l)"
     newdb b_fleet
     consume fleet b_fleet bench_fleet
     read -r recs secs < <(batches "$T/fleet.log")
