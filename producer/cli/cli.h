@@ -60,7 +60,7 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_check_opt(const char *cmd, int c, const char *common, const char *allowed,
                   const struct option *opts, char **argv);
 
-/* strtod with checks: s is a whole finite number in [lo, hi] (decimals allowed). Returns 0 with
+/* strtod with checks: s is a finite number in [lo, hi] (decimals allowed). Returns 0 with
  * *out set, or -1 (no message). */
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 
