@@ -11,12 +11,13 @@
  * gap between the job's recent run starts. The overall freshness is the mean over jobs. */
 #include "health.h"
 
-#include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt_event.h"
 #include "rt_time.h"
 
 rt_health_status_t rt_health_classify(const rt_health_conf_t *c, double success_rate,
@@ -101,8 +102,8 @@ typedef struct counts {
 
 typedef struct job_info {
     char *job;
-    json_t *last_run_at, *last_success_at; /* strings or null */
-    double last_run_age, success_age;      /* < 0: none */
+    char *last_run_at, *last_success_at; /* RFC 3339, or NULL */
+    double last_run_age, success_age;    /* < 0: none */
     long runs_24h, failures_24h;
     double interval; /* <= 0: unknown */
     const char *interval_source;
@@ -116,29 +117,119 @@ static double success_rate(const counts_t *c)
     return den ? 100.0 * (double)(c->completed + c->partial) / (double)den : -1;
 }
 
-static json_t *rate_json(double r)
+/* ---------- a growable JSON text buffer ----------
+ * The report is written as text directly: with 200 jobs it is ~180 KB of ~10,000 values, and
+ * building it as jansson objects and dumping them was most of the server's CPU per request
+ * (perf: jansson + malloc/free). Numbers are printed as jansson printed them (reals with 15
+ * significant digits and a ".0" when integral), so the bytes are the same. */
+typedef struct sb {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sb_t;
+
+static int sb_reserve(sb_t *b, size_t more)
 {
-    return r >= 0 ? json_real(round(r * 100.0) / 100.0) : json_null();
+    if (b->oom)
+        return -1;
+    if (b->len + more + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
 }
 
-static json_t *window_json(const rt_health_conf_t *hc, unsigned hours, const counts_t *c,
-                           double freshness, rt_health_status_t *st_out)
+static void sb_add(sb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sb_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || sb_reserve(b, (size_t)n) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* A string literal without its NUL. */
+#define SB_LIT(b, lit) sb_raw((b), (lit), sizeof(lit) - 1)
+
+static void sb_raw(sb_t *b, const char *s, size_t n)
+{
+    if (sb_reserve(b, n) != 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* A JSON string literal, or null for NULL. */
+static void sb_str(sb_t *b, const char *s)
+{
+    if (!s) {
+        SB_LIT(b, "null");
+        return;
+    }
+    size_t n = strlen(s), need = rt_json_escape(s, n, NULL, 0);
+    if (sb_reserve(b, need) != 0)
+        return;
+    rt_json_escape(s, n, b->p + b->len, b->cap - b->len);
+    b->len += need;
+}
+
+/* A real as jansson's JSON_REAL_PRECISION(15) wrote it. */
+static void sb_real(sb_t *b, double v)
+{
+    char num[40];
+    int n = snprintf(num, sizeof num, "%.15g", v);
+    if (n < 0 || (size_t)n >= sizeof num - 2)
+        return;
+    if (!strpbrk(num, ".eE")) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    sb_raw(b, num, (size_t)n);
+}
+
+static void sb_rate(sb_t *b, double r)
+{
+    if (r >= 0)
+        sb_real(b, round(r * 100.0) / 100.0);
+    else
+        SB_LIT(b, "null");
+}
+
+static void window_sb(sb_t *b, const rt_health_conf_t *hc, unsigned hours, const counts_t *c,
+                      double freshness, const char *status_override, rt_health_status_t *st_out)
 {
     double sr = success_rate(c);
     rt_health_status_t st = rt_health_classify(hc, sr, freshness);
     if (st_out)
         *st_out = st;
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s}", "window_hours", (json_int_t)hours,
-                     "total", (json_int_t)c->total, "completed", (json_int_t)c->completed,
-                     "partial", (json_int_t)c->partial, "failed", (json_int_t)c->failed, "running",
-                     (json_int_t)c->running, "stale", (json_int_t)c->stale, "success_rate",
-                     rate_json(sr), "freshness_rate", rate_json(freshness), "status",
-                     rt_health_status_name(st));
+    sb_add(b,
+           "{\"window_hours\":%u,\"total\":%ld,\"completed\":%ld,\"partial\":%ld,\"failed\":%ld,"
+           "\"running\":%ld,\"stale\":%ld,\"success_rate\":",
+           hours, c->total, c->completed, c->partial, c->failed, c->running, c->stale);
+    sb_rate(b, sr);
+    SB_LIT(b, ",\"freshness_rate\":");
+    sb_rate(b, freshness);
+    sb_add(b, ",\"status\":\"%s\"}", status_override ? status_override : rt_health_status_name(st));
 }
 
-static void add_alert(json_t *alerts, const char *severity, const char *code, const char *job,
+static void add_alert(sb_t *alerts, const char *severity, const char *code, const char *job,
                       unsigned window, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void add_alert(json_t *alerts, const char *severity, const char *code, const char *job,
+static void add_alert(sb_t *alerts, const char *severity, const char *code, const char *job,
                       unsigned window, const char *fmt, ...)
 {
     char msg[400];
@@ -146,10 +237,15 @@ static void add_alert(json_t *alerts, const char *severity, const char *code, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_array_append_new(alerts,
-                          json_pack("{s:s,s:s,s:o,s:o,s:s}", "severity", severity, "code", code,
-                                    "job", job ? json_string(job) : json_null(), "window_hours",
-                                    window ? json_integer(window) : json_null(), "message", msg));
+    sb_add(alerts, "%s{\"severity\":\"%s\",\"code\":\"%s\",\"job\":", alerts->len ? "," : "",
+           severity, code);
+    sb_str(alerts, job);
+    if (window)
+        sb_add(alerts, ",\"window_hours\":%u,\"message\":", window);
+    else
+        SB_LIT(alerts, ",\"window_hours\":null,\"message\":");
+    sb_str(alerts, msg);
+    SB_LIT(alerts, "}");
 }
 
 static int cmp_job(const void *key, const void *elem)
@@ -172,7 +268,7 @@ void rt_health_handle(rt_req_t *req)
     job_info_t *jobs = NULL;
     int njobs = 0;
     PGresult *r = NULL;
-    json_t *body = NULL;
+    sb_t body = {0}, jobs_sb = {0}, wins = {0}, alerts = {0};
 
     if (rt_req_allow_params(req, allowed))
         return;
@@ -194,7 +290,7 @@ void rt_health_handle(rt_req_t *req)
     }
     const char *job = rt_req_param(req, "job"), *kind = rt_req_param(req, "kind");
 
-    char warr[RT_API_MAX_WINDOWS * 6 + 4], stale[32], sample[16], wmax[16];
+    char warr[RT_API_MAX_WINDOWS * 6 + 4], stale[32], sample[16], span[16];
     size_t o = 0;
     warr[o++] = '{';
     for (size_t i = 0; i < nw; i++)
@@ -202,19 +298,19 @@ void rt_health_handle(rt_req_t *req)
     snprintf(warr + o, sizeof warr - o, "}");
     snprintf(stale, sizeof stale, "%.3f", conf->stale_after_s);
     snprintf(sample, sizeof sample, "%u", hc->interval_sample ? hc->interval_sample : 20);
-    unsigned largest = 0;
+    unsigned largest = 24; /* the 24 h figures need at least that */
     for (size_t i = 0; i < nw; i++)
         largest = windows[i] > largest ? windows[i] : largest;
-    snprintf(wmax, sizeof wmax, "%u", largest);
-    const char *const params[] = {warr, stale, job, kind, sample, wmax};
+    snprintf(span, sizeof span, "%u", largest);
+    const char *const params[] = {warr, stale, job, kind, sample, span};
 
-    /* Per job: last run, last success, 24 h figures and the median gap between recent starts.
-     * Index probes per job, never an aggregate over all runs: the job list is a loose index scan
-     * of runs (job, started_at DESC) (one descent per distinct job), the last run and the 24 h
-     * counts come from the same index, the last success from the partial index
-     * runs_job_last_ok_idx (migration 0101). So the cost grows with jobs, not with runs. With a
-     * kind filter a job that has no run of that kind is probed to the end of its runs (jobs
-     * normally have one kind). */
+    /* Per job: last run, last success and the median gap between recent starts. Index probes
+     * per job, never an aggregate over all runs: the job list is a loose index scan of runs
+     * (job, started_at DESC) (one descent per distinct job), the last run and the recent starts
+     * come from the same index, the last success from the partial index runs_job_last_ok_idx
+     * (migration 0101). So the cost grows with jobs, not with runs. With a kind filter a job
+     * that has no run of that kind is probed to the end of its runs (jobs normally have one
+     * kind). */
     r = rt_req_exec(
         req,
         "WITH RECURSIVE jobs(job) AS ("
@@ -226,15 +322,12 @@ void rt_health_handle(rt_req_t *req)
         "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " extract(epoch FROM now() - lr.started_at),"
         " to_char(ls.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " extract(epoch FROM now() - ls.finished_at), d.runs_24h, d.failures_24h, g.median_gap"
+        " extract(epoch FROM now() - ls.finished_at), g.median_gap"
         " FROM jobs j"
         " CROSS JOIN LATERAL (SELECT started_at FROM runs WHERE job = j.job"
         "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 1) lr"
         " CROSS JOIN LATERAL (SELECT max(finished_at) AS finished_at FROM runs WHERE job = j.job"
         "   AND status IN ('completed', 'partial') AND ($4::text IS NULL OR kind = $4)) ls"
-        " CROSS JOIN LATERAL (SELECT count(*) AS runs_24h,"
-        "   count(*) FILTER (WHERE status = 'failed') AS failures_24h FROM runs WHERE job = j.job"
-        "   AND started_at >= now() - interval '24 hours' AND ($4::text IS NULL OR kind = $4)) d"
         " LEFT JOIN LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.gap) AS "
         "median_gap"
         "  FROM (SELECT extract(epoch FROM s.started_at - lag(s.started_at)"
@@ -260,13 +353,17 @@ void rt_health_handle(rt_req_t *req)
             rt_req_error(req, 500, "internal", "out of memory");
             goto out;
         }
-        j->last_run_at = PQgetisnull(r, i, 1) ? json_null() : json_string(PQgetvalue(r, i, 1));
+        j->last_run_at = PQgetisnull(r, i, 1) ? NULL : strdup(PQgetvalue(r, i, 1));
         j->last_run_age = num_or(r, i, 2, -1);
-        j->last_success_at = PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3));
+        j->last_success_at = PQgetisnull(r, i, 3) ? NULL : strdup(PQgetvalue(r, i, 3));
+        if ((!PQgetisnull(r, i, 1) && !j->last_run_at) ||
+            (!PQgetisnull(r, i, 3) && !j->last_success_at)) {
+            njobs = i + 1;
+            rt_req_error(req, 500, "internal", "out of memory");
+            goto out;
+        }
         j->success_age = num_or(r, i, 4, -1);
-        j->runs_24h = (long)num_or(r, i, 5, 0);
-        j->failures_24h = (long)num_or(r, i, 6, 0);
-        j->interval = num_or(r, i, 7, -1);
+        j->interval = num_or(r, i, 5, -1);
         j->interval_source = j->interval > 0 ? "median" : NULL;
         for (size_t k = 0; k < hc->nintervals; k++)
             if (hc->intervals[k].job && strcmp(hc->intervals[k].job, j->job) == 0 &&
@@ -278,14 +375,15 @@ void rt_health_handle(rt_req_t *req)
     }
     PQclear(r);
 
-    /* Per window and job: outcome counts of the runs started inside the window. One range scan
-     * of runs_started_at_idx over the largest window (materialized, so the planner cannot turn
-     * it into one scan per window), then each row counted in every window it falls in. */
+    /* Per job: outcome counts of the runs started inside each window, and the 24 h figures.
+     * One range scan of runs_started_at_idx over the largest window (or 24 h); width_bucket
+     * puts each run in the smallest window it started in (wmin), and C adds its counts to every
+     * window at least that large — each run is read and counted once, whatever the windows. */
     r = rt_req_exec(req,
-                    "WITH r AS MATERIALIZED (SELECT job, status, started_at, last_event_at"
-                    "  FROM runs WHERE started_at >= now() - make_interval(hours => $6::int)"
-                    "   AND ($3::text IS NULL OR job = $3) AND ($4::text IS NULL OR kind = $4))"
-                    " SELECT w, r.job, count(*),"
+                    "WITH ws AS (SELECT array_agg(w ORDER BY w DESC) AS w,"
+                    "   array_agg(now() - make_interval(hours => w) ORDER BY w DESC) AS t"
+                    "  FROM (SELECT DISTINCT unnest($1::int[] || 24) AS w) x)"
+                    " SELECT ws.w[width_bucket(r.started_at, ws.t)], r.job, count(*),"
                     " count(*) FILTER (WHERE r.status = 'completed'),"
                     " count(*) FILTER (WHERE r.status = 'partial'),"
                     " count(*) FILTER (WHERE r.status = 'failed'),"
@@ -293,45 +391,66 @@ void rt_health_handle(rt_req_t *req)
                     "   AND r.last_event_at >= now() - make_interval(secs => $2::float8)),"
                     " count(*) FILTER (WHERE r.status = 'running'"
                     "   AND r.last_event_at < now() - make_interval(secs => $2::float8))"
-                    " FROM unnest($1::int[]) AS w"
-                    " JOIN r ON r.started_at >= now() - make_interval(hours => w)"
-                    " WHERE $5::int IS NOT NULL"
-                    " GROUP BY w, r.job",
+                    " FROM runs r, ws"
+                    /* the bound as a parameter, not ws.t[1], so the planner estimates the
+                     * range (an index scan) instead of guessing a third of the table */
+                    " WHERE r.started_at >= now() - make_interval(hours => $6::int)"
+                    "   AND ($3::text IS NULL OR r.job = $3) AND ($4::text IS NULL OR r.kind = $4)"
+                    "   AND $5::int IS NOT NULL"
+                    " GROUP BY 1, 2",
                     6, params);
     if (!r)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
-        long w = strtol(PQgetvalue(r, i, 0), NULL, 10);
+        long wmin = strtol(PQgetvalue(r, i, 0), NULL, 10);
         job_info_t *j = bsearch(PQgetvalue(r, i, 1), jobs, (size_t)njobs, sizeof *jobs, cmp_job);
         if (!j)
             continue; /* a job that appeared between the two statements */
+        counts_t c = {
+            .total = strtol(PQgetvalue(r, i, 2), NULL, 10),
+            .completed = strtol(PQgetvalue(r, i, 3), NULL, 10),
+            .partial = strtol(PQgetvalue(r, i, 4), NULL, 10),
+            .failed = strtol(PQgetvalue(r, i, 5), NULL, 10),
+            .running = strtol(PQgetvalue(r, i, 6), NULL, 10),
+            .stale = strtol(PQgetvalue(r, i, 7), NULL, 10),
+        };
         for (size_t k = 0; k < nw; k++)
-            if (windows[k] == (unsigned)w) {
-                counts_t *c = &j->w[k];
-                c->total = strtol(PQgetvalue(r, i, 2), NULL, 10);
-                c->completed = strtol(PQgetvalue(r, i, 3), NULL, 10);
-                c->partial = strtol(PQgetvalue(r, i, 4), NULL, 10);
-                c->failed = strtol(PQgetvalue(r, i, 5), NULL, 10);
-                c->running = strtol(PQgetvalue(r, i, 6), NULL, 10);
-                c->stale = strtol(PQgetvalue(r, i, 7), NULL, 10);
+            if (windows[k] >= (unsigned long)wmin) {
+                counts_t *w = &j->w[k];
+                w->total += c.total;
+                w->completed += c.completed;
+                w->partial += c.partial;
+                w->failed += c.failed;
+                w->running += c.running;
+                w->stale += c.stale;
             }
+        if (wmin <= 24) {
+            j->runs_24h += c.total;
+            j->failures_24h += c.failed;
+        }
     }
 
-    /* Assemble: overall windows, jobs, alerts. */
+    /* Assemble: jobs and alerts while summing the overall windows, then the body. */
     counts_t all[RT_API_MAX_WINDOWS];
     memset(all, 0, sizeof all);
     double fresh_sum = 0, newest_age = -1;
     int fresh_n = 0;
     long runs_24h = 0;
-    json_t *newest_at = json_null();
-    json_t *jobs_json = json_array(), *alerts = json_array(), *wjson = json_array();
+    const char *newest_at = NULL;
+    /* Sized up front (~230 bytes a window, ~400 a job) so the buffers are not regrown and
+     * copied while the report is written. */
+    size_t jobs_size = (size_t)njobs * (400 + nw * 230);
+    (void)sb_reserve(&jobs_sb, jobs_size);
+    (void)sb_reserve(&body, jobs_size + 4096);
     for (int i = 0; i < njobs; i++) {
         job_info_t *j = &jobs[i];
-        json_t *jw = json_array();
         rt_health_status_t worst = rt_health_classify(hc, -1, j->freshness);
+        sb_t jw = {0};
         for (size_t k = 0; k < nw; k++) {
             rt_health_status_t st;
-            json_array_append_new(jw, window_json(hc, windows[k], &j->w[k], j->freshness, &st));
+            if (k)
+                SB_LIT(&jw, ",");
+            window_sb(&jw, hc, windows[k], &j->w[k], j->freshness, NULL, &st);
             if (st > worst)
                 worst = st;
             all[k].total += j->w[k].total;
@@ -348,40 +467,54 @@ void rt_health_handle(rt_req_t *req)
         runs_24h += j->runs_24h;
         if (j->last_run_age >= 0 && (newest_age < 0 || j->last_run_age < newest_age)) {
             newest_age = j->last_run_age;
-            json_decref(newest_at);
-            newest_at = json_incref(j->last_run_at);
+            newest_at = j->last_run_at;
         }
-        json_array_append_new(
-            jobs_json,
-            json_pack("{s:s,s:s,s:O,s:O,s:o,s:o,s:s?,s:o,s:I,s:I,s:o}", "job", j->job, "status",
-                      rt_health_status_name(worst), "last_run_at", j->last_run_at,
-                      "last_success_at", j->last_success_at, "seconds_since_last_success",
-                      j->success_age >= 0 ? json_real(round(j->success_age * 1000) / 1000)
-                                          : json_null(),
-                      "expected_interval_seconds",
-                      j->interval > 0 ? json_real(round(j->interval * 1000) / 1000) : json_null(),
-                      "interval_source", j->interval_source, "freshness_rate",
-                      rate_json(j->freshness), "runs_24h", (json_int_t)j->runs_24h, "failures_24h",
-                      (json_int_t)j->failures_24h, "windows", jw));
+        sb_add(&jobs_sb, "%s{\"job\":", i ? "," : "");
+        sb_str(&jobs_sb, j->job);
+        sb_add(&jobs_sb, ",\"status\":\"%s\",\"last_run_at\":", rt_health_status_name(worst));
+        sb_str(&jobs_sb, j->last_run_at);
+        SB_LIT(&jobs_sb, ",\"last_success_at\":");
+        sb_str(&jobs_sb, j->last_success_at);
+        SB_LIT(&jobs_sb, ",\"seconds_since_last_success\":");
+        if (j->success_age >= 0)
+            sb_real(&jobs_sb, round(j->success_age * 1000) / 1000);
+        else
+            SB_LIT(&jobs_sb, "null");
+        SB_LIT(&jobs_sb, ",\"expected_interval_seconds\":");
+        if (j->interval > 0)
+            sb_real(&jobs_sb, round(j->interval * 1000) / 1000);
+        else
+            SB_LIT(&jobs_sb, "null");
+        SB_LIT(&jobs_sb, ",\"interval_source\":");
+        sb_str(&jobs_sb, j->interval_source);
+        SB_LIT(&jobs_sb, ",\"freshness_rate\":");
+        sb_rate(&jobs_sb, j->freshness);
+        sb_add(&jobs_sb, ",\"runs_24h\":%ld,\"failures_24h\":%ld,\"windows\":[", j->runs_24h,
+               j->failures_24h);
+        if (jw.len)
+            sb_raw(&jobs_sb, jw.p, jw.len);
+        SB_LIT(&jobs_sb, "]}");
+        jobs_sb.oom |= jw.oom;
+        free(jw.p);
         if (j->freshness >= 0 && j->freshness < hc->freshness_healthy && j->success_age >= 0)
-            add_alert(alerts, j->freshness < hc->freshness_critical ? "critical" : "warning",
+            add_alert(&alerts, j->freshness < hc->freshness_critical ? "critical" : "warning",
                       "freshness_low", j->job, 0,
                       "%s: freshness %.1f%% below %.0f%% (last success %.0f s ago, expected every"
                       " %.0f s)",
                       j->job, j->freshness, hc->freshness_healthy, j->success_age, j->interval);
         else if (j->freshness >= 0 && j->freshness < hc->freshness_healthy)
-            add_alert(alerts, "critical", "freshness_low", j->job, 0,
+            add_alert(&alerts, "critical", "freshness_low", j->job, 0,
                       "%s: freshness 0%% (no successful run on record, expected every %.0f s)",
                       j->job, j->interval);
         if (j->failures_24h > hc->failures_alert_24h)
-            add_alert(alerts, "warning", "failures_24h", j->job, 24,
+            add_alert(&alerts, "warning", "failures_24h", j->job, 24,
                       "%s: %ld failed runs in the last 24 h (more than %ld)", j->job,
                       j->failures_24h, hc->failures_alert_24h);
         if (j->success_age < 0)
-            add_alert(alerts, "critical", "no_success", j->job, 0,
+            add_alert(&alerts, "critical", "no_success", j->job, 0,
                       "%s: no successful run on record", j->job);
         else if (j->success_age > hc->no_success_alert_s)
-            add_alert(alerts, "critical", "no_success", j->job, 0,
+            add_alert(&alerts, "critical", "no_success", j->job, 0,
                       "%s: no successful run for %.0f s (threshold %.0f s)", j->job, j->success_age,
                       hc->no_success_alert_s);
     }
@@ -389,47 +522,78 @@ void rt_health_handle(rt_req_t *req)
     rt_health_status_t overall_st = rt_health_classify(hc, -1, fresh_all);
     for (size_t k = 0; k < nw; k++) {
         rt_health_status_t st;
-        json_array_append_new(wjson, window_json(hc, windows[k], &all[k], fresh_all, &st));
+        if (k)
+            SB_LIT(&wins, ",");
+        window_sb(&wins, hc, windows[k], &all[k], fresh_all, NULL, &st);
         if (st > overall_st)
             overall_st = st;
         double sr = success_rate(&all[k]);
         if (sr >= 0 && sr < hc->success_healthy)
-            add_alert(alerts, sr < hc->success_critical ? "critical" : "warning",
+            add_alert(&alerts, sr < hc->success_critical ? "critical" : "warning",
                       "success_rate_low", NULL, windows[k],
                       "success rate %.1f%% below %.0f%% in the last %u h", sr, hc->success_healthy,
                       windows[k]);
     }
     if (fresh_all >= 0 && fresh_all < hc->freshness_healthy)
-        add_alert(alerts, fresh_all < hc->freshness_critical ? "critical" : "warning",
+        add_alert(&alerts, fresh_all < hc->freshness_critical ? "critical" : "warning",
                   "freshness_low", NULL, 0, "overall freshness %.1f%% below %.0f%%", fresh_all,
                   hc->freshness_healthy);
     if (newest_age < 0)
-        add_alert(alerts, "warning", "no_runs", NULL, 0, "no runs on record");
+        add_alert(&alerts, "warning", "no_runs", NULL, 0, "no runs on record");
     else if (newest_age > hc->last_run_alert_s)
-        add_alert(alerts, "warning", "last_run_old", NULL, 0,
+        add_alert(&alerts, "warning", "last_run_old", NULL, 0,
                   "last run started %.0f s ago (threshold %.0f s)", newest_age,
                   hc->last_run_alert_s);
 
-    json_t *overall = window_json(hc, windows[nw - 1], &all[nw - 1], fresh_all, NULL);
-    json_object_set_new(overall, "status", json_string(rt_health_status_name(overall_st)));
     char now[RT_TIME_STRLEN];
     rt_time_format(rt_now_us(), now, sizeof now);
-    body = json_pack("{s:s,s:{s:f,s:f,s:f,s:f,s:I,s:f,s:f,s:f},s:o,s:o,s:o,s:o,s:I,s:o}",
-                     "timestamp", now, "thresholds", "success_healthy", hc->success_healthy,
-                     "success_critical", hc->success_critical, "freshness_healthy",
-                     hc->freshness_healthy, "freshness_critical", hc->freshness_critical,
-                     "failures_alert_24h", (json_int_t)hc->failures_alert_24h,
-                     "no_success_alert_seconds", hc->no_success_alert_s, "last_run_alert_seconds",
-                     hc->last_run_alert_s, "stale_after_seconds", conf->stale_after_s, "overall",
-                     overall, "windows", wjson, "jobs", jobs_json, "last_run_at", newest_at,
-                     "runs_24h", (json_int_t)runs_24h, "alerts", alerts);
-    rt_req_json(req, 200, body);
+    sb_add(&body, "{\"timestamp\":\"%s\",\"thresholds\":{\"success_healthy\":", now);
+    sb_real(&body, hc->success_healthy);
+    SB_LIT(&body, ",\"success_critical\":");
+    sb_real(&body, hc->success_critical);
+    SB_LIT(&body, ",\"freshness_healthy\":");
+    sb_real(&body, hc->freshness_healthy);
+    SB_LIT(&body, ",\"freshness_critical\":");
+    sb_real(&body, hc->freshness_critical);
+    sb_add(&body, ",\"failures_alert_24h\":%ld,\"no_success_alert_seconds\":",
+           hc->failures_alert_24h);
+    sb_real(&body, hc->no_success_alert_s);
+    SB_LIT(&body, ",\"last_run_alert_seconds\":");
+    sb_real(&body, hc->last_run_alert_s);
+    SB_LIT(&body, ",\"stale_after_seconds\":");
+    sb_real(&body, conf->stale_after_s);
+    SB_LIT(&body, "},\"overall\":");
+    /* The counts of the largest window with the worst status of all windows. */
+    window_sb(&body, hc, windows[nw - 1], &all[nw - 1], fresh_all,
+              rt_health_status_name(overall_st), NULL);
+    SB_LIT(&body, ",\"windows\":[");
+    if (wins.len)
+        sb_raw(&body, wins.p, wins.len);
+    SB_LIT(&body, "],\"jobs\":[");
+    if (jobs_sb.len)
+        sb_raw(&body, jobs_sb.p, jobs_sb.len);
+    SB_LIT(&body, "],\"last_run_at\":");
+    sb_str(&body, newest_at);
+    sb_add(&body, ",\"runs_24h\":%ld,\"alerts\":[", runs_24h);
+    if (alerts.len)
+        sb_raw(&body, alerts.p, alerts.len);
+    SB_LIT(&body, "]}");
+    if (body.oom || jobs_sb.oom || wins.oom || alerts.oom) {
+        rt_req_error(req, 500, "internal", "out of memory");
+        goto out;
+    }
+    rt_req_text(req, 200, "application/json", body.p);
+    body.p = NULL;
 out:
     PQclear(r);
     for (int i = 0; jobs && i < njobs; i++) {
         free(jobs[i].job);
-        json_decref(jobs[i].last_run_at);
-        json_decref(jobs[i].last_success_at);
+        free(jobs[i].last_run_at);
+        free(jobs[i].last_success_at);
     }
     free(jobs);
+    free(body.p);
+    free(jobs_sb.p);
+    free(wins.p);
+    free(alerts.p);
 }
