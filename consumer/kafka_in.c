@@ -14,6 +14,7 @@ struct rt_kin {
     rd_kafka_topic_partition_list_t *pending_assign; /* NULL: revoked */
     rt_ready_t *ready;                               /* readiness for /readyz, may be NULL */
     int64_t next_probe_us; /* while all brokers are down: when to probe for them again */
+    int64_t last_batch_us; /* when the previous non-empty batch was handed to the caller */
 };
 
 /* Called from rd_kafka_consumer_poll (main thread). A revoke is applied at once (the partitions
@@ -90,13 +91,18 @@ rt_kin_t *rt_kin_new(const rt_config_t *cfg, int use_group, char *err, size_t er
         set(conf, "auto.offset.reset", "earliest", err, errsize) ||
         set(conf, "enable.partition.eof", "false", err, errsize) ||
         /* librdkafka prefetches up to 64 MiB by default, which alone broke the 64 MiB RSS
-         * target (make bench: 128 -> 85 MiB on 200k events); 8 MiB is still ~4 full batches
-         * ahead. A kafka property in the config overrides it. */
-        set(conf, "queued.max.messages.kbytes", "8192", err, errsize) ||
+         * target; 2 MiB is about one default batch ahead, enough while PostgreSQL writes the
+         * current one (200k-event backlog: peak RSS 110 -> 88 MiB next to 8 MiB). */
+        set(conf, "queued.max.messages.kbytes", RT_KIN_QUEUED_MAX_KBYTES, err, errsize) ||
+        /* The first fetch size per partition (librdkafka: 1 MiB). A fetch response holds up to
+         * this per partition, so 64 partitions on 3 brokers meant ~21 MiB responses plus their
+         * decompressed copies during replay. librdkafka grows it by itself for a larger record,
+         * so a 10 MB record still reaches the decoder (and becomes an oversize dead letter). */
+        set(conf, "fetch.message.max.bytes", RT_KIN_FETCH_MESSAGE_MAX_BYTES, err, errsize) ||
         /* A broker that holds an empty fetch for librdkafka's default 500 ms puts that much on
          * the freshness p99 (make bench: p99 720 -> 304 ms at 20 ms); 50 ms costs an idle
-         * consumer ~20 small requests/s per broker. Overridable like the one above. */
-        set(conf, "fetch.wait.max.ms", "50", err, errsize))
+         * consumer ~20 small requests/s per broker. Overridable like the ones above. */
+        set(conf, "fetch.wait.max.ms", RT_KIN_FETCH_WAIT_MAX_MS, err, errsize))
         goto fail;
     for (size_t i = 0; i < cfg->n_kafka; i++)
         if (set(conf, cfg->kafka_names[i], cfg->kafka_values[i], err, errsize))
@@ -211,20 +217,36 @@ static void probe_brokers(rt_kin_t *kin)
     kin->next_probe_us = rt_mono_us() + 1000000;
 }
 
+/* Waits up to max_ms for the first record, then closes the batch at max records, max_ms after
+ * its FIRST record, or as soon as librdkafka's queue is empty once the batch has been open at
+ * least as long as the caller spent on the previous batch, whichever comes first.
+ * Waiting out max_ms while a few records sit in the batch only adds latency; closing at the
+ * first empty queue does too, differently: each transaction has a fixed cost (~25 ms on the
+ * loaded bench machine), and 60-record batches kept the consumer ~85% busy, so records queued
+ * behind commits (2,000 events/s: p50 145 -> 90 ms but p99 230 -> 300+ ms). Collecting for at
+ * least the previous batch's processing time keeps the loop at most about half busy. Under a
+ * backlog the queue is never empty, so batches still fill to max. */
 size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
                    const volatile sig_atomic_t *stop)
 {
     size_t n = 0;
-    int64_t deadline = rt_mono_us() + (int64_t)max_ms * 1000;
+    int64_t t0 = rt_mono_us();
+    int64_t deadline = t0 + (int64_t)max_ms * 1000;
+    /* Time the caller spent on the previous batch (decode, PostgreSQL), or 0 after an idle poll. */
+    int64_t busy = kin->last_batch_us > 0 ? t0 - kin->last_batch_us : 0;
+    int64_t min_close = t0 + busy;
     probe_brokers(kin);
     while (n < max && !*stop && !kin->pending) {
-        int64_t left = (deadline - rt_mono_us()) / 1000;
-        if (left < 0)
+        int64_t now = rt_mono_us();
+        int64_t until = n == 0 ? deadline : min_close < deadline ? min_close : deadline;
+        if (n > 0 && now >= deadline)
             break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(kin->rk, (int)(left > 100 ? 100 : left));
+        int64_t left = (until - now + 999) / 1000;
+        int timeout = left <= 0 ? 0 : left > 100 ? 100 : (int)left;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(kin->rk, timeout);
         if (!m) {
-            if (left == 0)
-                break;
+            if (rt_mono_us() >= until)
+                break; /* queue drained and the batch is old enough, or nothing came */
             continue;
         }
         if (m->err) {
@@ -234,10 +256,14 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
             rd_kafka_message_destroy(m);
             continue;
         }
-        if (n == 0)
+        if (n == 0) {
             rt_ready_set_brokers_down(kin->ready, 0); /* a broker delivered records */
+            now = rt_mono_us();
+            deadline = now + (int64_t)max_ms * 1000;
+        }
         out[n++] = m;
     }
+    kin->last_batch_us = n > 0 ? rt_mono_us() : 0;
     return n;
 }
 

@@ -14,6 +14,12 @@
 
 typedef struct rt_kin rt_kin_t;
 
+/* librdkafka defaults of ours (a kafka.* property in the config overrides each). They bound the
+ * consumer's memory: see rt_kin_new and docs/operations.md ("Memory"). */
+#define RT_KIN_QUEUED_MAX_KBYTES       "2048"
+#define RT_KIN_FETCH_MESSAGE_MAX_BYTES "262144"
+#define RT_KIN_FETCH_WAIT_MAX_MS       "50"
+
 /* Creates the consumer from cfg (brokers, group, client id, kafka.* pass-through; auto commit
  * off; offsets come from PostgreSQL). use_group 0: no group membership (replay). Returns NULL
  * with err filled on a bad property or failure. */
@@ -30,9 +36,11 @@ void rt_kin_set_ready(rt_kin_t *kin, rt_ready_t *ready);
 /* Joins the group on topic. Returns 0, or -1 with err filled. */
 int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize) RT_MUSTCHECK;
 
-/* Polls up to max records within max_ms into out[] (the caller destroys them with
- * rd_kafka_message_destroy). Returns early when a rebalance is pending or *stop is set. Error
- * events are logged and dropped; partition EOF is counted (rt_kin_eof). */
+/* Polls a batch into out[] (the caller destroys the records with rd_kafka_message_destroy):
+ * waits up to max_ms for a first record; then the batch closes at max records, max_ms after its
+ * first record, or when librdkafka's queue is empty and the batch has been collecting for at
+ * least as long as the caller took to process the previous one, whichever is first. Returns
+ * early when a rebalance is pending or *stop is set. Error events are logged and dropped. */
 size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
                    const volatile sig_atomic_t *stop);
 
