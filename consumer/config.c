@@ -41,10 +41,12 @@ static const cf_entry_t cf_table[] = {
     CF_S(group, "runtrack-consumer", "RUNTRACK_GROUP", 0, 0,
          "Consumer group id; also the group_id key of the consumer_offsets table"),
     CF_S(client_id, "runtrack-consumer", "RUNTRACK_CLIENT_ID", 0, 0, "Kafka client.id"),
-    CF_I(batch_max_events, "5000", "RUNTRACK_BATCH_MAX_EVENTS", 1, 1, 1000000,
-         "Largest number of Kafka records applied in one PostgreSQL transaction"),
+    CF_I(batch_max_events, "3000", "RUNTRACK_BATCH_MAX_EVENTS", 1, 1, 1000000,
+         "Largest number of Kafka records applied in one PostgreSQL transaction; the decoded "
+         "batch is most of the consumer's memory (~7 KB per event)"),
     CF_I(batch_max_ms, "100", "RUNTRACK_BATCH_MAX_MS", 1, 1, 60000,
-         "Longest time (ms) spent collecting one batch before it is written"),
+         "Longest time (ms) a batch collects after its first record; it closes earlier when "
+         "no more records are waiting (see docs/operations.md, Latency and throughput)"),
     CF_I(max_event_bytes, "1048576", "RUNTRACK_MAX_EVENT_BYTES", 1, 64, 67108864,
          "Records larger than this (bytes) are dead-lettered with reason oversize"),
     CF_I(retry_min_ms, "100", "RUNTRACK_RETRY_MIN_MS", 1, 1, 60000,
