@@ -226,9 +226,15 @@ int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
     }
     /* Staging tables for COPY; ON COMMIT DELETE ROWS empties them after every batch. UTC so
      * that text conversions of timestamptz never depend on the server's zone. */
+    /* idle_in_transaction_session_timeout: a consumer stopped or stalled inside a batch's
+     * transaction (SIGSTOP, a frozen VM) holds the consumer_offsets row locks, and the member
+     * that took its partitions would wait on them forever; the server ends such a session, the
+     * stalled consumer's batch fails, and when it wakes its retry meets the fence. A batch never
+     * idles that long between its statements. */
     static const char *const setup =
         "SET TIME ZONE 'UTC';"
         "SET application_name = 'runtrack-consumer';"
+        "SET idle_in_transaction_session_timeout = '15s';"
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_logs (run_id uuid, seq bigint, ts timestamptz,"
         " level text, phase text, message text, fields jsonb, event_id uuid)"
         " ON COMMIT DELETE ROWS;"
