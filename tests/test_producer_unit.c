@@ -3,6 +3,7 @@
  * pass-through), error names, the run API's argument checks and recording, and the log-event
  * slot pool (pool.c alone, then inside a client: growth, recycling, the queue bound, threads). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -347,17 +348,25 @@ static void test_pool(test_state_t *ts)
         CHECK(ts, rt_pool_get(&p, N) != NULL);
     CHECK(ts, p.total == N);
 
-    /* Growth asked for a spare; a spare made ahead is what the next growth uses. */
+    /* Growth asked for spares; the oldest spare made ahead is what the next growth uses. */
+    CHECK(ts, atomic_load(&p.want_spare) == 1);
     size_t want = rt_pool_spare_wanted(&p, 1000);
     CHECK(ts, want >= 32);
     rt_pool_chunk_t *c = rt_pool_chunk_new(p.slot_size, want);
     REQUIRE(ts, c != NULL);
     rt_pool_spare_set(&p, c);
-    CHECK(ts, rt_pool_spare_wanted(&p, 1000) == 0); /* one spare at most */
+    CHECK(ts, atomic_load(&p.want_spare) == 1); /* and one more */
+    size_t want2 = rt_pool_spare_wanted(&p, 1000);
+    CHECK(ts, want2 >= want);
+    rt_pool_chunk_t *c2 = rt_pool_chunk_new(p.slot_size, want2);
+    REQUIRE(ts, c2 != NULL);
+    rt_pool_spare_set(&p, c2);
+    CHECK(ts, rt_pool_spare_wanted(&p, 1000) == 0);     /* two spares at most */
+    CHECK(ts, rt_pool_spare_wanted(&p, N + want) == 0); /* nor beyond max_total */
     char *x = rt_pool_get(&p, 1000);
     REQUIRE(ts, x != NULL);
     CHECK(ts, x > (char *)c && x < (char *)c + 64 + want * p.slot_size);
-    CHECK(ts, p.spare == NULL);
+    CHECK(ts, p.spare == c2);
     CHECK(ts, p.total == N + want);
 
     /* Idle: nothing in use and nothing taken for 3 ticks gives everything back. */

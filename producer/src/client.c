@@ -683,10 +683,10 @@ static void *bg_main(void *arg)
                 break;
             }
             batch = next;
-            if (++sent % 32 == 0) { /* a burst may outrun a chunk while we send a long batch */
-                pools_prepare(rt);
+            /* A burst may outrun the chunks made ahead while we send a long batch. */
+            pools_prepare(rt);
+            if (++sent % 32 == 0)
                 publish_done(rt);
-            }
         }
         if (full && batch) {
             /* librdkafka's queue is full: put the rest back in front of the FIFO, in order. */

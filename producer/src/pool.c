@@ -23,6 +23,7 @@
 #endif
 
 #define CHUNK_MIN  32
+#define SPARES_MAX 2 /* chunks made ahead: one was not enough to stay ahead of a burst */
 #define CHUNK_HUGE ((size_t)2 << 20) /* a transparent huge page */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL and we fault lazily */
@@ -110,29 +111,36 @@ rt_pool_chunk_t *rt_pool_chunk_new(size_t slot_size, size_t n)
 size_t rt_pool_spare_wanted(rt_pool_t *p, size_t max_total)
 {
     atomic_store(&p->want_spare, 0);
-    if (p->spare || p->total >= max_total)
+    size_t planned = p->total; /* as if the spares were in use already */
+    int n = 0;
+    for (rt_pool_chunk_t *c = p->spare; c; c = c->next, n++)
+        planned += c->n;
+    if (n >= SPARES_MAX || planned >= max_total)
         return 0;
-    return next_chunk_slots(p->slot_size, p->total, max_total - p->total);
+    return next_chunk_slots(p->slot_size, planned, max_total - planned);
 }
 
 void rt_pool_spare_set(rt_pool_t *p, rt_pool_chunk_t *c)
 {
-    if (p->spare) { /* cannot happen with one freeing thread; never leak */
-        UNPOISON(c->slots, c->n * p->slot_size);
-        munmap(c, c->bytes);
-        return;
-    }
-    p->spare = c;
+    /* Appended: the oldest (smallest) spare is used first. */
+    rt_pool_chunk_t **pp = &p->spare;
+    int n = 0;
+    for (; *pp; pp = &(*pp)->next)
+        n++;
+    c->next = NULL;
+    *pp = c;
+    if (n + 1 < SPARES_MAX)
+        atomic_store(&p->want_spare, 1); /* and the one after */
 }
 
-/* Adds a chunk of at most room slots (the spare if it fits), handed out by bumping
- * chunk->used, and asks for the next spare. Returns 0, or -1 (no room, no memory). */
+/* Adds a chunk of at most room slots (the oldest spare if it fits), handed out by bumping
+ * chunk->used, and asks for another spare. Returns 0, or -1 (no room, no memory). */
 static int grow(rt_pool_t *p, size_t room)
 {
     rt_pool_chunk_t *c = NULL;
     if (p->spare && p->spare->n <= room) {
         c = p->spare;
-        p->spare = NULL;
+        p->spare = c->next;
     } else {
         size_t n = next_chunk_slots(p->slot_size, p->total, room);
         if (n == 0 || !(c = rt_pool_chunk_new(p->slot_size, n)))
@@ -233,11 +241,13 @@ void rt_pool_free(rt_pool_t *p)
         c = next;
     }
     p->chunks = NULL;
-    if (p->spare) {
-        UNPOISON(p->spare->slots, p->spare->n * p->slot_size);
-        munmap(p->spare, p->spare->bytes);
-        p->spare = NULL;
+    for (rt_pool_chunk_t *c = p->spare; c;) {
+        rt_pool_chunk_t *next = c->next;
+        UNPOISON(c->slots, c->n * p->slot_size);
+        munmap(c, c->bytes);
+        c = next;
     }
+    p->spare = NULL;
     atomic_store(&p->want_spare, 0);
     p->free = p->ret_head = p->ret_tail = NULL;
     p->total = p->in_use = p->ret_n = 0;

@@ -32,7 +32,7 @@ typedef struct rt_pool {
     size_t in_use;           /* handed out, not yet back on free */
     uint64_t gets, gets_seen;
     int quiet_ticks;
-    rt_pool_chunk_t *spare; /* a chunk made ahead by the freeing thread (not in total) */
+    rt_pool_chunk_t *spare; /* chunks made ahead by the freeing thread (not in total) */
     atomic_int want_spare;  /* the pool grew: the freeing thread should make the next chunk */
     /* the freeing thread only */
     void *ret_head, *ret_tail;
@@ -51,8 +51,8 @@ void *rt_pool_get(rt_pool_t *p, size_t max_total);
  * so when a caller grows the pool it sets want_spare, and the freeing thread, which is not
  * timed by anyone, makes the next chunk: rt_pool_spare_wanted (lock held) says how many slots
  * (0 = none needed; clears want_spare), rt_pool_chunk_new (no lock) makes it and
- * rt_pool_spare_set (lock held) installs it; the next growth takes it at no cost. At most one
- * spare chunk exists per pool, beyond max_total slots. */
+ * rt_pool_spare_set (lock held) installs it; the next growth takes it at no cost. At most two
+ * spare chunks (up to 2 MiB each) exist per pool, beyond max_total slots. */
 size_t rt_pool_spare_wanted(rt_pool_t *p, size_t max_total);
 rt_pool_chunk_t *rt_pool_chunk_new(size_t slot_size, size_t n);
 void rt_pool_spare_set(rt_pool_t *p, rt_pool_chunk_t *c);
