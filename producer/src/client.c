@@ -1258,8 +1258,9 @@ static rt_ev_t *log_slot_get_locked(runtrack_t *rt, size_t need)
 /* Records a log line of len bytes (copied). fields is compact JSON or NULL.
  * In steady use this allocates nothing: the event goes into a recycled pool slot, taken and
  * filled in one critical section (the copy is a few hundred bytes at most). Messages too long
- * for a slot are malloc'ed before the lock; when the pools may not grow (log.queue.max slots
- * exist but some still wait to be reclaimed) the event is malloc'ed under the lock. */
+ * for a slot are malloc'ed before the lock; the event is malloc'ed under the lock when message
+ * and phase just miss the largest slot, or when the pools may not grow (log.queue.max slots
+ * exist but some still wait to be reclaimed). */
 static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const char *msg, size_t len,
                                  const char *fields, size_t fields_len)
 {
@@ -1273,7 +1274,9 @@ static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const ch
     size_t base = len + 1 + (fields ? fields_len + 1 : 0);
     size_t heap_size = sizeof(rt_ev_t) + base + sizeof run->phase;
     rt_ev_t *ev = NULL;
-    if (base + sizeof run->phase > pool_slot_size[RT_POOLS - 1] - sizeof(rt_ev_t)) {
+    /* Too long for any slot even without a phase: malloc before locking. (With the phase, known
+     * only under the lock, a line can still miss the slots; it is malloc'ed there.) */
+    if (base > pool_slot_size[RT_POOLS - 1] - sizeof(rt_ev_t)) {
         ev = malloc(heap_size);
         if (!ev)
             return RUNTRACK_ERR_NOMEM;
