@@ -13,6 +13,7 @@ then checks that
     not with the whole history.
 """
 import json
+import math
 import os
 import re
 import subprocess
@@ -69,11 +70,14 @@ INSERT INTO runs (run_id, job, kind, status, has_started, started_at, finished_a
                   last_event_at, last_seq)
 SELECT gen_random_uuid(), 'job' || (i %% 30) || '.py',
        CASE WHEN i %% 10 = 0 THEN 'discovery' ELSE 'scrape' END, s.status, true,
-       now() - i * interval '100 seconds',
+       t.st,
        CASE WHEN s.status = 'running' THEN NULL
-            ELSE now() - i * interval '100 seconds' + (60 + i %% 600) * interval '1 second' END,
-       now() - i * interval '100 seconds' + (60 + i %% 600) * interval '1 second', 10
+            ELSE t.st + (60 + i %% 600) * interval '1 second' END,
+       t.st + (60 + i %% 600) * interval '1 second', 10
 FROM generate_series(1, %d) AS i
+-- irregular gaps between a job's starts, so the median interval is not trivial
+CROSS JOIN LATERAL (SELECT now() - i * interval '100 seconds'
+                           - (i * i %% 97) * interval '1.000123 second' AS st) t
 CROSS JOIN LATERAL (SELECT CASE WHEN i %% 1000 = 0 OR i IN (3, 7) THEN 'running'
                                 WHEN i %% 13 = 0 THEN 'failed'
                                 WHEN i %% 17 = 0 THEN 'partial' ELSE 'completed' END AS status) s;
@@ -91,7 +95,13 @@ TS = "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 # The definition, as one aggregate over every run (what /api/health computed before 0101).
 REFERENCE = """
 SELECT json_agg(json_build_object('job', job, 'last_run_at', %s, 'last_success_at', %s,
-                                  'runs_24h', runs_24h, 'failures_24h', failures_24h)
+                                  'runs_24h', runs_24h, 'failures_24h', failures_24h,
+                                  'median', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.gap)
+                                    FROM (SELECT extract(epoch FROM s.started_at
+                                                 - lag(s.started_at) OVER (ORDER BY s.started_at))::float8 AS gap
+                                          FROM (SELECT started_at FROM runs WHERE runs.job = j.job
+                                                ORDER BY started_at DESC LIMIT 21) s) x
+                                    WHERE x.gap IS NOT NULL))
                 ORDER BY job COLLATE "C")
 FROM (SELECT job, max(started_at) AS lr,
              max(finished_at) FILTER (WHERE status IN ('completed', 'partial')) AS ls,
@@ -120,6 +130,13 @@ def compare(srv, query, where, windows=(12, 24, 48, 72)):
     want = json.loads(psql(REFERENCE % where) or "[]") or []
     jobs = [{k: j[k] for k in ("job", "last_run_at", "last_success_at", "runs_24h",
                                "failures_24h")} for j in got["jobs"]]
+    for j, w in zip(got["jobs"], want):
+        # the median gap of the last 21 starts, rounded to ms as the API does (C round())
+        m = w.pop("median")
+        want_iv = None if m is None else math.floor(m * 1000 + 0.5) / 1000
+        check(j["expected_interval_seconds"] == want_iv,
+              "health%s: %s interval %r, expected %r" % (query, j["job"],
+                                                         j["expected_interval_seconds"], want_iv))
     check(jobs == want, "health%s: per-job figures differ from the aggregate:\n got %r\nwant %r"
           % (query, jobs[:3], want[:3]))
     wref = windows_reference(where, windows)
