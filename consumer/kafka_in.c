@@ -1,5 +1,8 @@
 #include "kafka_in.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@ struct rt_kin {
     rt_ready_t *ready;                               /* readiness for /readyz, may be NULL */
     int64_t next_probe_us; /* while all brokers are down: when to probe for them again */
     int64_t last_batch_us; /* when the previous non-empty batch was handed to the caller */
+    int64_t last_trim_us;  /* when free heap pages were last given back (malloc_trim) */
 };
 
 /* Called from rd_kafka_consumer_poll (main thread). A revoke is applied at once (the partitions
@@ -236,6 +240,15 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
     int64_t busy = kin->last_batch_us > 0 ? t0 - kin->last_batch_us : 0;
     int64_t min_close = t0 + busy;
     probe_brokers(kin);
+#ifdef __GLIBC__
+    /* The previous batch (records, decoded events, SQL buffers) has just been freed: give the
+     * free pages back, at most once a second (a few ms). Fragmented free heap otherwise piles
+     * up over a long run (1M-event replay: peak RSS 63-65 -> 56 MiB). */
+    if (busy > 0 && t0 - kin->last_trim_us > 1000000) {
+        malloc_trim(0);
+        kin->last_trim_us = t0;
+    }
+#endif
     while (n < max && !*stop && !kin->pending) {
         int64_t now = rt_mono_us();
         int64_t until = n == 0 ? deadline : min_close < deadline ? min_close : deadline;

@@ -40,7 +40,9 @@ int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize
  * waits up to max_ms for a first record; then the batch closes at max records, max_ms after its
  * first record, or when librdkafka's queue is empty and the batch has been collecting for at
  * least as long as the caller took to process the previous one, whichever is first. Returns
- * early when a rebalance is pending or *stop is set. Error events are logged and dropped. */
+ * early when a rebalance is pending or *stop is set. Error events are logged and dropped.
+ * After a batch, at most once a second, it returns free heap pages to the system (glibc
+ * malloc_trim), since the caller has freed the previous batch by then. */
 size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
                    const volatile sig_atomic_t *stop);
 
