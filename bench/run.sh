@@ -112,7 +112,7 @@ if want consumer; then
     # same topic from the dev broker to the end, discarding; includes connecting (~0.1 s).
     t0=$(now)
     kread=$(kcat -C -b "$RUNTRACK_BROKERS" -t bench_fleet -o beginning -e -q -X fetch.wait.max.ms=50 \
-        -X queued.max.messages.kbytes=8192 -f 'x\n' | wc -l)
+        -X queued.max.messages.kbytes=2048 -X fetch.message.max.bytes=262144 -f 'x\n' | wc -l)
     t1=$(now)
     res fleet_kafka_only_events "$kread"
     res fleet_kafka_only_seconds "$(echo "$t1 - $t0" | bc -l)"
