@@ -64,6 +64,7 @@ set_tests_properties(faults.producer PROPERTIES ENVIRONMENT
 # Producer faults through libruntrack (tests/faults/producer_lib_faults.c): per-call timing
 # ("blocked"), peak memory, failure-callback reports vs the topic read back with kcat.
 add_executable(producer_lib_faults ${_fdir}/producer_lib_faults.c)
+target_include_directories(producer_lib_faults PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
 target_link_libraries(producer_lib_faults PRIVATE runtrack_static Threads::Threads)
 # Short variants in make test; long ones (more threads, runs, lines, a longer outage) label fault.
 # rtt: 500/750/1000 ms RTT, log.queue.max 1,000, queue.buffering.max.messages 1,000.

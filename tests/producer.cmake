@@ -29,7 +29,8 @@ set_tests_properties(integration.producer_threads PROPERTIES LABELS integration
                      FIXTURES_REQUIRED services TIMEOUT 180)
 
 add_executable(test_producer_outage ${CMAKE_CURRENT_LIST_DIR}/test_producer_outage.c)
-target_include_directories(test_producer_outage PRIVATE ${PROJECT_SOURCE_DIR}/producer/src)
+target_include_directories(test_producer_outage PRIVATE ${PROJECT_SOURCE_DIR}/producer/src
+                                                ${PROJECT_SOURCE_DIR}/tests/lib)
 target_link_libraries(test_producer_outage PRIVATE runtrack_static)
 # Takes its private broker down, so it must not share the suite's broker.
 add_test(NAME fault.producer_outage

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "devbroker_ctl.h"
 #include "internal.h"
 #include "rt_time.h"
 #include "runtrack.h"
@@ -46,21 +47,6 @@ static int64_t g_worst;
             g_blocked++;                                                                           \
         r_;                                                                                        \
     })
-
-static void ctl(const char *cmd)
-{
-    const char *bin = getenv("RUNTRACK_DEVBROKER"), *sock = getenv("RUNTRACK_DEVBROKER_CTL");
-    char line[1024];
-    if (!bin || !sock) {
-        fprintf(stderr, "FAIL: RUNTRACK_DEVBROKER / RUNTRACK_DEVBROKER_CTL not set\n");
-        exit(1);
-    }
-    snprintf(line, sizeof line, "'%s' ctl '%s' %s >/dev/null", bin, sock, cmd);
-    if (system(line) != 0) {
-        fprintf(stderr, "FAIL: devbroker ctl %s\n", cmd);
-        exit(1);
-    }
-}
 
 static void sleep_ms(int ms)
 {
@@ -116,7 +102,7 @@ int main(int argc, char **argv)
         EXPECT(runtrack_run_logf(a, RUNTRACK_INFO, "before outage %d", i) == RUNTRACK_OK);
     EXPECT(runtrack_flush(rt, 20000, &left) == RUNTRACK_OK);
 
-    ctl("down -1");
+    rt_test_devbroker_ctl("down -1");
     sleep_ms(300); /* let the client notice the connections are gone */
     EXPECT(TIMED(runtrack_run_phase(a, "matching", NULL, 0)) == RUNTRACK_OK);
     for (int i = 0; i < 300; i++) {
@@ -138,7 +124,7 @@ int main(int argc, char **argv)
     printf("outage: %ld calls, %ld over %d ms, slowest %lld us; %llu undelivered while down\n",
            g_calls, g_blocked, BLOCKED_US / 1000, (long long)g_worst, (unsigned long long)left);
     EXPECT(g_blocked == 0);
-    ctl("up -1");
+    rt_test_devbroker_ctl("up -1");
     EXPECT(runtrack_flush(rt, 40000, &left) == RUNTRACK_OK);
     runtrack_stats(rt, &st);
     EXPECT(st.dropped_logs == 0);
@@ -161,7 +147,7 @@ int main(int argc, char **argv)
     if (!b)
         return 1;
     EXPECT(runtrack_flush(rt, 20000, &left) == RUNTRACK_OK);
-    ctl("down -1");
+    rt_test_devbroker_ctl("down -1");
     int ok = 0, full = 0;
     for (int i = 0; i < 1000; i++) {
         runtrack_err_t e = TIMED(runtrack_run_logf(b, RUNTRACK_INFO, "bounded %d", i));
@@ -177,7 +163,7 @@ int main(int argc, char **argv)
            full, (unsigned long long)st.dropped_logs, g_blocked, BLOCKED_US / 1000,
            (long long)g_worst);
     EXPECT(g_blocked == 0);
-    ctl("up -1");
+    rt_test_devbroker_ctl("up -1");
     EXPECT(runtrack_flush(rt, 40000, &left) == RUNTRACK_OK);
     fprintf(out,
             ", \"%s\": {\"lifecycle\": [\"run.started\", \"run.finished\"], \"logs\": 100, "
@@ -195,7 +181,7 @@ int main(int argc, char **argv)
         return 1;
     EXPECT(runtrack_run_phase(c, "one", NULL, 0) == RUNTRACK_OK);
     EXPECT(runtrack_flush(rt, 20000, &left) == RUNTRACK_OK);
-    ctl("down -1"); /* so events are still queued in the handle that dies */
+    rt_test_devbroker_ctl("down -1"); /* so events are still queued in the handle that dies */
     EXPECT(runtrack_run_phase(c, "two", NULL, 0) == RUNTRACK_OK);
     for (int i = 0; i < 20; i++)
         EXPECT(runtrack_run_logf(c, RUNTRACK_ERROR, "queued before fatal %d", i) == RUNTRACK_OK);
@@ -204,7 +190,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 50 && (runtrack_stats(rt, &st), st.recreations == 0); i++)
         sleep_ms(100);
     EXPECT(st.recreations == 1);
-    ctl("up -1");
+    rt_test_devbroker_ctl("up -1");
     EXPECT(runtrack_run_phase(c, "three", NULL, 0) == RUNTRACK_OK);
     EXPECT(runtrack_run_finish(c, RUNTRACK_COMPLETED, NULL, NULL, 0) == RUNTRACK_OK);
     EXPECT(runtrack_flush(rt, 40000, &left) == RUNTRACK_OK);

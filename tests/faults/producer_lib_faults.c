@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "devbroker_ctl.h"
 #include "runtrack.h"
 
 /* A call over 50 ms blocked the caller: recording is a short lock and a copy (microseconds);
@@ -107,17 +108,7 @@ static void account(long *calls, long *blocked, int64_t *worst, int64_t d)
 
 static void ctl(const char *cmd)
 {
-    const char *bin = getenv("RUNTRACK_DEVBROKER"), *sock = getenv("RUNTRACK_DEVBROKER_CTL");
-    char line[1024];
-    if (!bin || !sock) {
-        fprintf(stderr, "FAIL: RUNTRACK_DEVBROKER / RUNTRACK_DEVBROKER_CTL not set\n");
-        exit(1);
-    }
-    snprintf(line, sizeof line, "'%s' ctl '%s' %s >/dev/null", bin, sock, cmd);
-    if (system(line) != 0) {
-        fprintf(stderr, "FAIL: devbroker ctl %s\n", cmd);
-        exit(1);
-    }
+    rt_test_devbroker_ctl(cmd);
     printf("fault: %s\n", cmd);
     fflush(stdout);
 }
