@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Fleet event stream for the benchmarks, as kcat input lines "run_id<TAB>json".
 
-  gen_fleet.py EVENTS [RUNS] [SEED]
+  gen_fleet.py EVENTS [RUNS] [SEED] [MIX]
 
 RUNS runs (default 2,000; kinds scrape/discovery/pipeline in turn), each: run.started, three
 run.phase, progress and log lines interleaved at 4 progress : 1 log (the issue's fleet mix),
-run.finished. Runs are interleaved in time (round-robin) as a live fleet would send them.
+run.finished. MIX "logs" makes every body event a run.log line (the log-ingest stream that is
+compared with PostgreSQL's COPY of the same rows). Runs are interleaved in time (round-robin) as a live fleet would send them.
 Strings are formatted by hand (json.dumps per event made 1M events take a minute).
 Prints {"events": n, "runs": r, "logs": l, "progress": p} on stderr.
 """
@@ -30,6 +31,7 @@ def main():
     events = int(sys.argv[1])
     nruns = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    logs_only = len(sys.argv) > 4 and sys.argv[4] == "logs"
     per = max(7, events // nruns)
     body = per - 6  # started + 4 phases + finished
     runs = []
@@ -68,7 +70,7 @@ def main():
                 typ, data = "run.finished", data + "}"
             elif step * 4 // steps != (step - 1) * 4 // steps:
                 typ, data = "run.phase", '{"phase":"%s"}' % PHASES[step * 4 // steps]
-            elif step % 5 == 1:
+            elif logs_only or step % 5 == 1:
                 logs += 1
                 typ = "run.log"
                 data = '{"level":"%s","message":"site s%d: %d listings scraped","phase":"%s",' \
