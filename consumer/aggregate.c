@@ -25,6 +25,9 @@ struct rt_agg {
     run_acc_t *slots;
     size_t cap; /* power of two */
     size_t used;
+    char *txt; /* rt_agg_runs_text's buffer, kept across batches */
+    size_t txt_len, txt_cap;
+    int txt_oom;
 };
 
 rt_agg_t *rt_agg_new(void)
@@ -57,6 +60,7 @@ void rt_agg_free(rt_agg_t *a)
         return;
     clear_slots(a);
     free(a->slots);
+    free(a->txt);
     free(a);
 }
 
@@ -192,7 +196,7 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
             r->finished = ev;
         /* A finished event's counters are the run's final absolute values: applied like a last
          * progress event. */
-        if (ev->counters && (!r->counters || ev->seq > r->counters->seq))
+        if (ev->counters.p && (!r->counters || ev->seq > r->counters->seq))
             r->counters = ev;
         break;
     case RT_EV_LOG:
@@ -228,80 +232,163 @@ char *rt_agg_run_ids(const rt_agg_t *a)
     return s;
 }
 
-static int set_str(json_t *o, const char *k, const char *v)
+/* ---- runs text ---- */
+
+/* Room for n more bytes plus a NUL; 0, or -1 (sets txt_oom) when out of memory. */
+static int reserve(rt_agg_t *a, size_t n)
 {
-    return v ? json_object_set_new(o, k, json_string(v)) : 0;
-}
-static int set_int(json_t *o, const char *k, int64_t v)
-{
-    return json_object_set_new(o, k, json_integer(v));
-}
-static int set_obj(json_t *o, const char *k, json_t *v)
-{
-    return v ? json_object_set(o, k, v) : 0;
+    if (a->txt_oom)
+        return -1;
+    if (a->txt_len + n + 1 > a->txt_cap) {
+        size_t nc = a->txt_cap ? a->txt_cap : 16384;
+        while (nc < a->txt_len + n + 1)
+            nc *= 2;
+        char *np = realloc(a->txt, nc);
+        if (!np) {
+            a->txt_oom = 1;
+            return -1;
+        }
+        a->txt = np;
+        a->txt_cap = nc;
+    }
+    return 0;
 }
 
-json_t *rt_agg_runs_json(const rt_agg_t *a)
+static void put(rt_agg_t *a, const char *s, size_t n)
 {
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
+    if (reserve(a, n))
+        return;
+    memcpy(a->txt + a->txt_len, s, n);
+    a->txt_len += n;
+    a->txt[a->txt_len] = '\0';
+}
+
+static void put_lit(rt_agg_t *a, const char *s)
+{
+    put(a, s, strlen(s));
+}
+
+/* ,"key": */
+static void put_key(rt_agg_t *a, const char *key)
+{
+    char b[64];
+    int n = snprintf(b, sizeof b, ",\"%s\":", key);
+    put(a, b, (size_t)n);
+}
+
+/* A JSON string literal of the NUL-terminated s (the decoder's unescaped, valid UTF-8 text). */
+static void put_jstr(rt_agg_t *a, const char *key, const char *s)
+{
+    if (!s)
+        return;
+    put_key(a, key);
+    size_t n = strlen(s);
+    if (a->txt_oom)
+        return;
+    /* Write into the room there is; when it was too short, grow to the size it said and
+     * write again. */
+    size_t need = rt_json_escape(s, n, a->txt + a->txt_len, a->txt_cap - a->txt_len);
+    if (need + 1 > a->txt_cap - a->txt_len) {
+        if (reserve(a, need))
+            return;
+        need = rt_json_escape(s, n, a->txt + a->txt_len, a->txt_cap - a->txt_len);
+    }
+    a->txt_len += need;
+}
+
+static void put_int(rt_agg_t *a, const char *key, int64_t v)
+{
+    char b[32];
+    put_key(a, key);
+    int n = snprintf(b, sizeof b, "%lld", (long long)v);
+    put(a, b, (size_t)n);
+}
+
+static void put_real(rt_agg_t *a, const char *key, double v)
+{
+    char b[40];
+    put_key(a, key);
+    int n = snprintf(b, sizeof b, "%.17g", v);
+    put(a, b, (size_t)n);
+}
+
+static void put_obj(rt_agg_t *a, const char *key, const rt_json_text_t *j)
+{
+    if (!j->p)
+        return;
+    put_key(a, key);
+    put(a, j->p, j->n);
+}
+
+const char *rt_agg_runs_text(rt_agg_t *a, size_t *nruns)
+{
+    size_t count = 0;
+    a->txt_len = 0;
+    a->txt_oom = 0;
+    put_lit(a, "[");
     for (size_t i = 0; i < a->cap; i++) {
         const run_acc_t *r = &a->slots[i];
         if (!r->run_id[0] || r->n_events == 0)
             continue;
-        json_t *o = json_object();
-        int bad = !o;
-        bad = bad || set_str(o, "run_id", r->run_id) || set_str(o, "job", r->job) ||
-              set_str(o, "kind", r->kind) || set_str(o, "min_ts", r->min_ts->ts) ||
-              set_str(o, "max_ts", r->max_ts->ts) || set_int(o, "max_seq", r->max_seq->seq) ||
-              set_str(o, "producer_host", r->max_seq->producer_host) ||
-              set_int(o, "producer_pid", r->max_seq->producer_pid) ||
-              set_str(o, "producer_lib", r->max_seq->producer_lib);
-        if (!bad && r->started)
-            bad = json_object_set_new(o, "has_started", json_true()) ||
-                  set_str(o, "started_ts", r->started->ts) ||
-                  set_obj(o, "start_counts", r->started->start_counts) ||
-                  set_obj(o, "params", r->started->params) ||
-                  set_obj(o, "planned", r->started->planned);
-        if (!bad && r->phase)
-            bad = set_int(o, "phase_seq", r->phase->seq) || set_str(o, "phase", r->phase->phase);
-        if (!bad && r->counters)
-            bad = set_int(o, "counters_seq", r->counters->seq) ||
-                  (r->counters->counters ? set_obj(o, "counters", r->counters->counters)
-                                         : json_object_set_new(o, "counters", json_object()));
-        if (!bad && r->progress) {
-            bad = set_int(o, "progress_seq", r->progress->seq);
-            if (!bad && r->progress->has_memory)
-                bad = json_object_set_new(o, "memory_percent",
-                                          json_real(r->progress->memory_percent));
-            if (!bad && r->progress->has_cpu)
-                bad = json_object_set_new(o, "cpu_percent", json_real(r->progress->cpu_percent));
+        /* run_id first so that every later member can start with a comma. */
+        put_lit(a, count++ ? ",{\"run_id\":\"" : "{\"run_id\":\"");
+        put(a, r->run_id, strlen(r->run_id));
+        put_lit(a, "\"");
+        put_jstr(a, "job", r->job);
+        put_jstr(a, "kind", r->kind);
+        put_jstr(a, "min_ts", r->min_ts->ts);
+        put_jstr(a, "max_ts", r->max_ts->ts);
+        put_int(a, "max_seq", r->max_seq->seq);
+        put_jstr(a, "producer_host", r->max_seq->producer_host);
+        put_int(a, "producer_pid", r->max_seq->producer_pid);
+        put_jstr(a, "producer_lib", r->max_seq->producer_lib);
+        if (r->started) {
+            put_lit(a, ",\"has_started\":true");
+            put_jstr(a, "started_ts", r->started->ts);
+            put_obj(a, "start_counts", &r->started->start_counts);
+            put_obj(a, "params", &r->started->params);
+            put_obj(a, "planned", &r->started->planned);
         }
-        if (!bad && r->pause)
-            bad = set_int(o, "pause_seq", r->pause->seq) ||
-                  json_object_set_new(o, "paused", json_boolean(r->pause->type == RT_EV_PAUSED));
-        if (!bad && r->paused_at)
-            bad = set_str(o, "paused_at", r->paused_at->ts);
-        if (!bad && r->resumed_at)
-            bad = set_str(o, "resumed_at", r->resumed_at->ts);
-        if (!bad && r->finished)
-            bad = set_str(o, "finished_at", r->finished->ts) ||
-                  set_str(o, "status", rt_run_status_name(r->finished->status)) ||
-                  set_obj(o, "end_counts", r->finished->end_counts) ||
-                  set_str(o, "error_message", r->finished->error_message) ||
-                  set_obj(o, "error_details", r->finished->error_details);
-        if (!bad && r->has_dropped)
-            bad = set_int(o, "dropped_logs", r->dropped);
-        if (bad) {
-            json_decref(o);
-            json_decref(arr);
-            return NULL;
+        if (r->phase) {
+            put_int(a, "phase_seq", r->phase->seq);
+            put_jstr(a, "phase", r->phase->phase);
         }
-        if (json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            return NULL;
+        if (r->counters) {
+            put_int(a, "counters_seq", r->counters->seq);
+            if (r->counters->counters.p)
+                put_obj(a, "counters", &r->counters->counters);
+            else
+                put_lit(a, ",\"counters\":{}");
         }
+        if (r->progress) {
+            put_int(a, "progress_seq", r->progress->seq);
+            if (r->progress->has_memory)
+                put_real(a, "memory_percent", r->progress->memory_percent);
+            if (r->progress->has_cpu)
+                put_real(a, "cpu_percent", r->progress->cpu_percent);
+        }
+        if (r->pause) {
+            put_int(a, "pause_seq", r->pause->seq);
+            put_lit(a, r->pause->type == RT_EV_PAUSED ? ",\"paused\":true" : ",\"paused\":false");
+        }
+        if (r->paused_at)
+            put_jstr(a, "paused_at", r->paused_at->ts);
+        if (r->resumed_at)
+            put_jstr(a, "resumed_at", r->resumed_at->ts);
+        if (r->finished) {
+            put_jstr(a, "finished_at", r->finished->ts);
+            put_jstr(a, "status", rt_run_status_name(r->finished->status));
+            put_obj(a, "end_counts", &r->finished->end_counts);
+            put_jstr(a, "error_message", r->finished->error_message);
+            put_obj(a, "error_details", &r->finished->error_details);
+        }
+        if (r->has_dropped)
+            put_int(a, "dropped_logs", r->dropped);
+        put_lit(a, "}");
     }
-    return arr;
+    put_lit(a, "]");
+    if (a->txt_oom)
+        return NULL;
+    *nruns = count;
+    return a->txt;
 }

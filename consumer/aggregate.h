@@ -6,7 +6,6 @@
 #ifndef RT_CONSUMER_AGGREGATE_H
 #define RT_CONSUMER_AGGREGATE_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 #include "decode.h"
@@ -38,8 +37,11 @@ size_t rt_agg_count(const rt_agg_t *agg);
 /* PostgreSQL array literal of the run ids: "{id,id,...}" (malloc'd, caller frees), or NULL. */
 char *rt_agg_run_ids(const rt_agg_t *agg);
 
-/* One JSON object per run that received events, with the merge inputs the runs upsert reads
- * through jsonb_to_recordset (keys documented in pg_out.c). New reference, or NULL (OOM). */
-json_t *rt_agg_runs_json(const rt_agg_t *agg);
+/* The runs upsert's input: a JSON array with one object per run that received events, the
+ * merge inputs SQL_RUNS reads through jsonb_to_recordset (keys documented in pg_out.c), written
+ * as text directly (the events' stored objects spliced in as they arrived). The text is owned
+ * by agg and valid until the next call, reset or free; *nruns = number of objects. NULL when
+ * out of memory. */
+const char *rt_agg_runs_text(rt_agg_t *agg, size_t *nruns);
 
 #endif

@@ -1,9 +1,12 @@
 #include "decode.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "rt_time.h"
 
 static const char *const dead_names[] = {
@@ -17,11 +20,17 @@ const char *rt_dead_reason_name(rt_dead_reason_t r)
     return (unsigned)r < RT_DEAD__COUNT ? dead_names[r] : "unknown";
 }
 
-/* Failure context: the first failure wins. */
+/* Decoding context; the first failure wins. The checks, their order and their messages are
+ * those of the jansson decoder this one replaced (tests/decode_ref.c), which the differential
+ * test and the fuzz target compare it with. */
 typedef struct dctx {
     rt_dead_reason_t why;
     char *detail;
     size_t detail_size;
+    const rt_jscan_t *s;
+    rt_event_t *ev;
+    size_t mem_used;
+    size_t nnorm;
 } dctx_t;
 
 __attribute__((format(printf, 3, 4))) static int fail(dctx_t *c, rt_dead_reason_t why,
@@ -37,63 +46,104 @@ __attribute__((format(printf, 3, 4))) static int fail(dctx_t *c, rt_dead_reason_
     return -1;
 }
 
-/* Number of UTF-8 code points (jansson has already checked the encoding): JSON Schema's
- * minLength/maxLength count characters, not bytes. */
-static size_t utf8_chars(const char *s, size_t n)
+static const rt_jtok_t *T(const dctx_t *c, size_t t)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return c;
+    return &c->s->tok[t];
+}
+
+/* The unescaped value of string token t, NUL-terminated, in the event's memory: one
+ * allocation of the record's size holds every string (each token's value is shorter than its
+ * quoted text, and tokens do not overlap). NULL when out of memory. */
+static const char *str(dctx_t *c, size_t t)
+{
+    rt_event_t *ev = c->ev;
+    size_t n = T(c, t)->n;
+    if (!ev->mem && !(ev->mem = malloc(c->s->len + 1)))
+        return NULL;
+    if (c->mem_used + n + 1 > c->s->len + 1)
+        return NULL; /* cannot happen (see above); refuse rather than overrun */
+    char *out = ev->mem + c->mem_used;
+    rt_jscan_string(c->s, t, out, n + 1);
+    c->mem_used += n + 1;
+    return out;
+}
+
+static int nomem(dctx_t *c)
+{
+    return fail(c, RT_DEAD_INVALID_JSON, "out of memory while decoding");
+}
+
+/* The raw text of object token t. Numbers PostgreSQL's numeric would refuse (exponents beyond
+ * +-1000, huge scales) are re-encoded the way jansson's json_dumps wrote them before, so the
+ * batch's jsonb cast cannot fail on one event. */
+static int slice(dctx_t *c, size_t t, rt_json_text_t *out)
+{
+    const rt_jtok_t *k = T(c, t);
+    out->p = (const char *)c->s->p + k->start;
+    out->n = k->end - k->start;
+    if (!rt_jscan_has_odd(c->s, t))
+        return 0;
+    json_t *j = json_loadb(out->p, out->n, 0, NULL);
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!txt || c->nnorm >= sizeof c->ev->norm / sizeof c->ev->norm[0]) {
+        free(txt);
+        return nomem(c);
+    }
+    c->ev->norm[c->nnorm++] = txt;
+    out->p = txt;
+    out->n = strlen(txt);
+    return 0;
 }
 
 /* Rejects members of obj not in the NULL-terminated allowed list (additionalProperties). */
-static int only_members(dctx_t *c, json_t *obj, const char *where, const char *const *allowed)
+static int only_members(dctx_t *c, size_t obj, const char *where, const char *const *allowed)
 {
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val)
-    {
+    const rt_jtok_t *o = T(c, obj);
+    for (size_t k = obj + 1; k + 1 < o->skip; k = T(c, k + 1)->skip) {
         int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (!strcmp(*a, key))
-                ok = 1;
-        if (!ok)
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = rt_jscan_streq(c->s, k, *a);
+        if (!ok) {
+            char key[1024];
+            rt_jscan_string(c->s, k, key, sizeof key);
             return fail(c, RT_DEAD_SCHEMA, "%s: unknown member \"%s\"", where, key);
+        }
     }
     return 0;
 }
 
 /* A string member with a length in characters of lo..hi (hi 0 = no limit). required: absent is
  * an error; otherwise *out stays NULL. */
-static int get_string(dctx_t *c, json_t *obj, const char *where, const char *name, size_t lo,
+static int get_string(dctx_t *c, size_t obj, const char *where, const char *name, size_t lo,
                       size_t hi, int required, const char **out)
 {
-    json_t *v = json_object_get(obj, name);
+    size_t v = rt_jscan_get(c->s, obj, name);
     *out = NULL;
     if (!v)
         return required ? fail(c, RT_DEAD_SCHEMA, "%s: missing \"%s\"", where, name) : 0;
-    if (!json_is_string(v))
+    if (T(c, v)->type != RT_JT_STRING)
         return fail(c, RT_DEAD_SCHEMA, "%s.%s: must be a string", where, name);
-    size_t n = utf8_chars(json_string_value(v), json_string_length(v));
+    size_t n = T(c, v)->chars;
     if (n < lo || (hi && n > hi))
         return fail(c, RT_DEAD_SCHEMA, "%s.%s: length %zu outside %zu..%zu", where, name, n, lo,
                     hi);
-    *out = json_string_value(v);
+    if (!(*out = str(c, v)))
+        return nomem(c);
     return 0;
 }
 
-static int get_int(dctx_t *c, json_t *obj, const char *where, const char *name, int64_t lo,
+static int get_int(dctx_t *c, size_t obj, const char *where, const char *name, int64_t lo,
                    int64_t hi, int required, int *has, int64_t *out)
 {
-    json_t *v = json_object_get(obj, name);
+    size_t v = rt_jscan_get(c->s, obj, name);
     if (has)
         *has = 0;
     if (!v)
         return required ? fail(c, RT_DEAD_SCHEMA, "%s: missing \"%s\"", where, name) : 0;
-    if (!json_is_integer(v))
+    if (T(c, v)->type != RT_JT_INTEGER)
         return fail(c, RT_DEAD_SCHEMA, "%s.%s: must be an integer", where, name);
-    json_int_t n = json_integer_value(v);
+    int64_t n = T(c, v)->v.i;
     if (n < lo || n > hi)
         return fail(c, RT_DEAD_SCHEMA, "%s.%s: %lld outside %lld..%lld", where, name, (long long)n,
                     (long long)lo, (long long)hi);
@@ -103,28 +153,30 @@ static int get_int(dctx_t *c, json_t *obj, const char *where, const char *name, 
     return 0;
 }
 
-static int get_object(dctx_t *c, json_t *obj, const char *where, const char *name, int required,
-                      json_t **out)
+/* An object member: *idx = its token (0 when absent), *out = its text when out != NULL. */
+static int get_object(dctx_t *c, size_t obj, const char *where, const char *name, int required,
+                      size_t *idx, rt_json_text_t *out)
 {
-    json_t *v = json_object_get(obj, name);
-    *out = NULL;
+    size_t v = rt_jscan_get(c->s, obj, name);
+    *idx = 0;
     if (!v)
         return required ? fail(c, RT_DEAD_SCHEMA, "%s: missing \"%s\"", where, name) : 0;
-    if (!json_is_object(v))
+    if (T(c, v)->type != RT_JT_OBJECT)
         return fail(c, RT_DEAD_SCHEMA, "%s.%s: must be an object", where, name);
-    *out = v;
-    return 0;
+    *idx = v;
+    return out ? slice(c, v, out) : 0;
 }
 
-static int get_percent(dctx_t *c, json_t *obj, const char *name, int *has, double *out)
+static int get_percent(dctx_t *c, size_t obj, const char *name, int *has, double *out)
 {
-    json_t *v = json_object_get(obj, name);
+    size_t v = rt_jscan_get(c->s, obj, name);
     *has = 0;
     if (!v)
         return 0;
-    if (!json_is_number(v))
+    const rt_jtok_t *k = T(c, v);
+    if (k->type != RT_JT_INTEGER && k->type != RT_JT_REAL)
         return fail(c, RT_DEAD_SCHEMA, "data.%s: must be a number", name);
-    double d = json_number_value(v);
+    double d = k->type == RT_JT_INTEGER ? (double)k->v.i : k->v.d;
     if (!(d >= 0 && d <= 100))
         return fail(c, RT_DEAD_SCHEMA, "data.%s: %g outside 0..100", name, d);
     *out = d;
@@ -133,28 +185,31 @@ static int get_percent(dctx_t *c, json_t *obj, const char *name, int *has, doubl
 }
 
 /* A counter map: names ^[a-z][a-z0-9_]{0,63}$, values integers 0..2^63-1. */
-static int get_counters(dctx_t *c, json_t *data, const char *name, json_t **out)
+static int get_counters(dctx_t *c, size_t data, const char *name, rt_json_text_t *out)
 {
-    if (get_object(c, data, "data", name, 0, out) != 0 || !*out)
-        return c->why ? -1 : 0;
-    const char *key;
-    json_t *val;
-    json_object_foreach(*out, key, val)
-    {
-        if (!rt_counter_name_valid(key))
+    size_t o;
+    if (get_object(c, data, "data", name, 0, &o, NULL) != 0)
+        return -1;
+    if (!o)
+        return 0;
+    for (size_t k = o + 1; k + 1 < T(c, o)->skip; k = T(c, k + 1)->skip) {
+        char key[128];
+        size_t n = rt_jscan_string(c->s, k, key, sizeof key);
+        if (n > 64 || !rt_counter_name_valid(key))
             return fail(c, RT_DEAD_SCHEMA, "data.%s: bad counter name \"%.80s\"", name, key);
-        if (!json_is_integer(val) || json_integer_value(val) < 0)
+        const rt_jtok_t *v = T(c, k + 1);
+        if (v->type != RT_JT_INTEGER || v->v.i < 0)
             return fail(c, RT_DEAD_SCHEMA, "data.%s.%s: must be an integer >= 0", name, key);
     }
-    return 0;
+    return slice(c, o, out);
 }
 
 /* "YYYY-MM-DD" naming a real date (for discovery_runs.posted_from/posted_to DATE). */
-static int valid_date(const char *s)
+static int valid_date(const dctx_t *c, size_t t)
 {
-    char buf[32];
+    char s[16], buf[32];
     int64_t us;
-    if (strlen(s) != 10)
+    if (rt_jscan_string(c->s, t, s, sizeof s) != 10)
         return 0;
     snprintf(buf, sizeof buf, "%sT00:00:00Z", s);
     return rt_time_parse(buf, &us) == 0;
@@ -162,45 +217,42 @@ static int valid_date(const char *s)
 
 /* discovery runs fill TEXT[] and DATE columns from params: check they fit, so that one bad
  * event cannot make the whole batch's SQL fail. */
-static int discovery_params(dctx_t *c, json_t *params)
+static int discovery_params(dctx_t *c, size_t params)
 {
-    json_t *v;
+    size_t v;
     if (!params)
         return 0;
-    if ((v = json_object_get(params, "naics_codes"))) {
-        size_t i;
-        json_t *e;
-        if (!json_is_array(v))
+    if ((v = rt_jscan_get(c->s, params, "naics_codes"))) {
+        if (T(c, v)->type != RT_JT_ARRAY)
             return fail(c, RT_DEAD_SCHEMA, "discovery run: params.naics_codes must be an array");
-        json_array_foreach(v, i, e)
-        {
-            if (!json_is_string(e))
+        size_t i = 0;
+        for (size_t e = v + 1; e < T(c, v)->skip; e = T(c, e)->skip, i++)
+            if (T(c, e)->type != RT_JT_STRING)
                 return fail(c, RT_DEAD_SCHEMA,
                             "discovery run: params.naics_codes[%zu] must be a string", i);
-        }
     }
     static const char *const dates[] = {"posted_from", "posted_to"};
     for (size_t i = 0; i < 2; i++)
-        if ((v = json_object_get(params, dates[i])) &&
-            (!json_is_string(v) || !valid_date(json_string_value(v))))
+        if ((v = rt_jscan_get(c->s, params, dates[i])) &&
+            (T(c, v)->type != RT_JT_STRING || !valid_date(c, v)))
             return fail(c, RT_DEAD_SCHEMA, "discovery run: params.%s must be a YYYY-MM-DD date",
                         dates[i]);
     return 0;
 }
 
-static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
+static int decode_data(dctx_t *c, rt_event_t *ev, size_t data)
 {
-    int64_t n;
     const char *s;
+    size_t o;
     switch (ev->type) {
     case RT_EV_STARTED: {
         static const char *const ok[] = {"start_counts", "params", "planned", NULL};
         if (only_members(c, data, "data", ok) ||
             get_counters(c, data, "start_counts", &ev->start_counts) ||
-            get_object(c, data, "data", "params", 0, &ev->params) ||
+            get_object(c, data, "data", "params", 0, &o, &ev->params) ||
             get_counters(c, data, "planned", &ev->planned))
             return -1;
-        if (!strcmp(ev->kind, "discovery") && discovery_params(c, ev->params))
+        if (!strcmp(ev->kind, "discovery") && discovery_params(c, o))
             return -1;
         return 0;
     }
@@ -214,7 +266,7 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
     case RT_EV_PROGRESS: {
         static const char *const ok[] = {"counters", "memory_percent", "cpu_percent", NULL};
         if (only_members(c, data, "data", ok) || get_counters(c, data, "counters", &ev->counters) ||
-            (!ev->counters && fail(c, RT_DEAD_SCHEMA, "data: missing \"counters\"")) ||
+            (!ev->counters.p && fail(c, RT_DEAD_SCHEMA, "data: missing \"counters\"")) ||
             get_percent(c, data, "memory_percent", &ev->has_memory, &ev->memory_percent) ||
             get_percent(c, data, "cpu_percent", &ev->has_cpu, &ev->cpu_percent))
             return -1;
@@ -222,24 +274,25 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
     }
     case RT_EV_LOG: {
         static const char *const ok[] = {"level", "message", "phase", "fields", NULL};
-        json_t *m;
         if (only_members(c, data, "data", ok) ||
             get_string(c, data, "data", "level", 1, 0, 1, &s) ||
             get_string(c, data, "data", "phase", 1, 64, 0, &ev->phase) ||
-            get_object(c, data, "data", "fields", 0, &ev->fields))
+            get_object(c, data, "data", "fields", 0, &o, &ev->fields))
             return -1;
         if (rt_log_level_from_name(s, &ev->level) != 0)
             return fail(c, RT_DEAD_SCHEMA,
                         "data.level: \"%.40s\" is not info/success/warning/error", s);
-        m = json_object_get(data, "message");
+        size_t m = rt_jscan_get(c->s, data, "message");
         if (!m)
             return fail(c, RT_DEAD_SCHEMA, "data: missing \"message\"");
-        if (!json_is_string(m))
+        if (T(c, m)->type != RT_JT_STRING)
             return fail(c, RT_DEAD_SCHEMA, "data.message: must be a string");
-        if (json_string_length(m) > 65536)
+        if (T(c, m)->n > 65536)
             return fail(c, RT_DEAD_SCHEMA, "data.message: %zu bytes, more than 65536",
-                        json_string_length(m));
-        ev->message = json_string_value(m);
+                        (size_t)T(c, m)->n);
+        if (!(ev->message = str(c, m)))
+            return nomem(c);
+        ev->message_len = T(c, m)->n;
         return 0;
     }
     case RT_EV_PAUSED:
@@ -270,7 +323,7 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
         if (get_counters(c, data, "end_counts", &ev->end_counts) ||
             get_counters(c, data, "counters", &ev->counters) ||
             get_string(c, data, "data", "error_message", 0, 0, 0, &ev->error_message) ||
-            get_object(c, data, "data", "error_details", 0, &ev->error_details) ||
+            get_object(c, data, "data", "error_details", 0, &o, &ev->error_details) ||
             get_int(c, data, "data", "dropped_logs", 0, INT64_MAX, 0, &ev->has_dropped_logs,
                     &ev->dropped_logs))
             return -1;
@@ -279,11 +332,10 @@ static int decode_data(dctx_t *c, rt_event_t *ev, json_t *data)
     case RT_EV__COUNT:
         break;
     }
-    (void)n;
     return fail(c, RT_DEAD_UNKNOWN_TYPE, "unknown type");
 }
 
-static int get_uuid(dctx_t *c, json_t *root, const char *name, char out[RT_UUID_STRLEN])
+static int get_uuid(dctx_t *c, size_t root, const char *name, char out[RT_UUID_STRLEN])
 {
     const char *s;
     if (get_string(c, root, "event", name, 1, 0, 1, &s) != 0)
@@ -297,16 +349,21 @@ static int get_uuid(dctx_t *c, json_t *root, const char *name, char out[RT_UUID_
     return 0;
 }
 
+/* Tokens of a typical event fit on the stack; larger records grow on the heap. */
+#define INLINE_TOKENS 160
+
 int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_dead_reason_t *why,
               char *detail, size_t detail_size)
 {
-    dctx_t c = {RT_DEAD_NONE, detail, detail_size};
-    json_error_t jerr;
-    json_t *v;
-    const char *s;
+    rt_jtok_t inl[INLINE_TOKENS];
+    rt_jscan_t s;
+    dctx_t c = {RT_DEAD_NONE, detail, detail_size, &s, ev, 0, 0};
+    const char *str_v;
     int64_t n;
+    size_t v;
 
     memset(ev, 0, sizeof *ev);
+    memset(&s, 0, sizeof s);
     if (detail_size)
         detail[0] = '\0';
     if (len > max_bytes) {
@@ -317,53 +374,49 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
         fail(&c, RT_DEAD_INVALID_JSON, "empty record");
         goto bad;
     }
-    /* JSON_REJECT_DUPLICATES: {"seq":1,"seq":2} is ambiguous, so it is not an event. NUL inside
+    /* Duplicate keys (at any depth) are rejected: {"seq":1,"seq":2} is ambiguous. NUL inside
      * strings stays rejected (PostgreSQL text cannot hold it). */
-    ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!ev->root) {
+    if (rt_jscan(&s, buf, len, inl, INLINE_TOKENS) != 0) {
         /* A number too large for int64/double is well-formed JSON outside the contract's
          * ranges (seq, counters <= 2^63-1): a schema error, not a syntax error. */
-        fail(&c,
-             json_error_code(&jerr) == json_error_numeric_overflow ? RT_DEAD_SCHEMA
-                                                                   : RT_DEAD_INVALID_JSON,
-             "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        fail(&c, s.err == RT_JSCAN_OVERFLOW ? RT_DEAD_SCHEMA : RT_DEAD_INVALID_JSON,
+             "byte %zu: %s", s.err_pos, s.msg);
         goto bad;
     }
-    json_t *root = ev->root;
-    if (!json_is_object(root)) {
+    if (s.tok[0].type != RT_JT_OBJECT) {
         fail(&c, RT_DEAD_SCHEMA, "event must be a JSON object");
         goto bad;
     }
     /* Version first: a future version may have a different shape, and must be reported as
      * such rather than as a schema error. */
-    v = json_object_get(root, "v");
+    v = rt_jscan_get(&s, 0, "v");
     if (!v) {
         fail(&c, RT_DEAD_SCHEMA, "event: missing \"v\"");
         goto bad;
     }
-    if (!json_is_integer(v)) {
+    if (s.tok[v].type != RT_JT_INTEGER) {
         fail(&c, RT_DEAD_SCHEMA, "v: must be an integer");
         goto bad;
     }
-    if (json_integer_value(v) != RT_SCHEMA_VERSION) {
+    if (s.tok[v].v.i != RT_SCHEMA_VERSION) {
         fail(&c, RT_DEAD_UNSUPPORTED_VERSION, "v: version %lld is not supported (expected %d)",
-             (long long)json_integer_value(v), RT_SCHEMA_VERSION);
+             (long long)s.tok[v].v.i, RT_SCHEMA_VERSION);
         goto bad;
     }
-    if (get_string(&c, root, "event", "type", 1, 0, 1, &s) != 0)
+    if (get_string(&c, 0, "event", "type", 1, 0, 1, &str_v) != 0)
         goto bad;
-    if (rt_event_type_from_name(s, &ev->type) != 0) {
-        fail(&c, RT_DEAD_UNKNOWN_TYPE, "type: \"%.64s\" is not a known event type", s);
+    if (rt_event_type_from_name(str_v, &ev->type) != 0) {
+        fail(&c, RT_DEAD_UNKNOWN_TYPE, "type: \"%.64s\" is not a known event type", str_v);
         goto bad;
     }
     static const char *const top[] = {"v",   "event_id", "run_id", "seq",      "ts", "type",
                                       "job", "kind",     "data",   "producer", NULL};
-    if (only_members(&c, root, "event", top) || get_uuid(&c, root, "event_id", ev->event_id) ||
-        get_uuid(&c, root, "run_id", ev->run_id) ||
-        get_int(&c, root, "event", "seq", 1, INT64_MAX, 1, NULL, &ev->seq) ||
-        get_string(&c, root, "event", "ts", 1, 0, 1, &ev->ts) ||
-        get_string(&c, root, "event", "job", 1, 200, 1, &ev->job) ||
-        get_string(&c, root, "event", "kind", 1, 64, 1, &ev->kind))
+    if (only_members(&c, 0, "event", top) || get_uuid(&c, 0, "event_id", ev->event_id) ||
+        get_uuid(&c, 0, "run_id", ev->run_id) ||
+        get_int(&c, 0, "event", "seq", 1, INT64_MAX, 1, NULL, &ev->seq) ||
+        get_string(&c, 0, "event", "ts", 1, 0, 1, &ev->ts) ||
+        get_string(&c, 0, "event", "job", 1, 200, 1, &ev->job) ||
+        get_string(&c, 0, "event", "kind", 1, 64, 1, &ev->kind))
         goto bad;
     /* Exactly the contract's form: 27 characters, six fraction digits, 'Z'. */
     if (strlen(ev->ts) != 27 || ev->ts[10] != 'T' || ev->ts[19] != '.' || ev->ts[26] != 'Z' ||
@@ -371,8 +424,8 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
         fail(&c, RT_DEAD_SCHEMA, "ts: \"%.40s\" is not YYYY-MM-DDTHH:MM:SS.ffffffZ", ev->ts);
         goto bad;
     }
-    json_t *prod;
-    if (get_object(&c, root, "event", "producer", 1, &prod) != 0)
+    size_t prod;
+    if (get_object(&c, 0, "event", "producer", 1, &prod, NULL) != 0)
         goto bad;
     static const char *const pm[] = {"host", "pid", "lib", NULL};
     /* pid must fit runs.producer_pid (integer). */
@@ -382,12 +435,14 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
         get_string(&c, prod, "producer", "lib", 0, 64, 1, &ev->producer_lib))
         goto bad;
     ev->producer_pid = n;
-    json_t *data;
-    if (get_object(&c, root, "event", "data", 1, &data) != 0 || decode_data(&c, ev, data) != 0)
+    size_t data;
+    if (get_object(&c, 0, "event", "data", 1, &data, NULL) != 0 || decode_data(&c, ev, data) != 0)
         goto bad;
+    rt_jscan_free(&s);
     *why = RT_DEAD_NONE;
     return 0;
 bad:
+    rt_jscan_free(&s);
     rt_event_clear(ev);
     *why = c.why == RT_DEAD_NONE ? RT_DEAD_SCHEMA : c.why;
     return -1;
@@ -395,7 +450,8 @@ bad:
 
 void rt_event_clear(rt_event_t *ev)
 {
-    if (ev->root)
-        json_decref(ev->root);
+    free(ev->mem);
+    for (size_t i = 0; i < sizeof ev->norm / sizeof ev->norm[0]; i++)
+        free(ev->norm[i]);
     memset(ev, 0, sizeof *ev);
 }

@@ -1,11 +1,11 @@
 /* Bytes of one Kafka record → a validated event, or a dead-letter reason. No I/O, no global
- * state: the fuzzing work calls rt_decode directly. The checks are those of docs/events.md and
+ * state: the fuzzing work calls rt_decode directly. No jansson tree: one pass of consumer/jscan.c
+ * over the record (docs/decisions.md, "Event decoder"). The checks are those of docs/events.md and
  * schemas/events.schema.json, plus the few rules the tables need (a discovery run's params must
  * fit its DATE/TEXT[] columns). */
 #ifndef RT_CONSUMER_DECODE_H
 #define RT_CONSUMER_DECODE_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,10 +30,22 @@ typedef enum rt_dead_reason {
 
 const char *rt_dead_reason_name(rt_dead_reason_t r);
 
-/* A decoded event. Strings and json_t pointers are borrowed from root (owned by the event);
- * absent optional members are NULL (has_* flags for numbers). */
+/* Raw JSON text of an object the consumer only stores (PostgreSQL's jsonb parses it): validated
+ * by the decoder, equal in meaning to what jansson would have produced, never holding \u0000.
+ * Points into the record (which must outlive the event) or into memory the event owns.
+ * p == NULL: the member was absent. Not NUL-terminated. */
+typedef struct rt_json_text {
+    const char *p;
+    size_t n;
+} rt_json_text_t;
+
+/* A decoded event. Strings are NUL-terminated and unescaped, in memory the event owns (one
+ * allocation per event); absent optional members are NULL (has_* flags for numbers). The
+ * rt_json_text_t members may point into the record buffer given to rt_decode: keep it alive as
+ * long as the event. */
 typedef struct rt_event {
-    json_t *root;
+    char *mem;     /* owned: the strings below */
+    char *norm[2]; /* owned: objects re-encoded because of numbers numeric would refuse (rare) */
     char event_id[RT_UUID_STRLEN];
     char run_id[RT_UUID_STRLEN];
     int64_t seq;
@@ -46,22 +58,23 @@ typedef struct rt_event {
     int64_t producer_pid;
     const char *producer_lib;
     /* run.started */
-    json_t *start_counts, *params, *planned;
+    rt_json_text_t start_counts, params, planned;
     /* run.phase, run.log */
     const char *phase;
     /* run.progress, run.finished */
-    json_t *counters;
+    rt_json_text_t counters;
     int has_memory, has_cpu;
     double memory_percent, cpu_percent;
     /* run.log */
     rt_log_level_t level;
     const char *message;
-    json_t *fields;
+    size_t message_len;
+    rt_json_text_t fields;
     /* run.finished */
     rt_run_status_t status;
-    json_t *end_counts;
+    rt_json_text_t end_counts;
     const char *error_message;
-    json_t *error_details;
+    rt_json_text_t error_details;
     /* run.heartbeat, run.finished */
     int has_dropped_logs;
     int64_t dropped_logs;

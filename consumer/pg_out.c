@@ -138,17 +138,6 @@ static void copy_bytea(buf_t *b, const void *p, size_t n)
     buf_put(b, chunk, o);
 }
 
-static void copy_json(buf_t *b, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        b->oom = 1;
-        return;
-    }
-    copy_text(b, s, strlen(s));
-    free(s);
-}
-
 rt_pg_t *rt_pg_new(const char *dsn)
 {
     rt_pg_t *pg = calloc(1, sizeof *pg);
@@ -509,11 +498,11 @@ static void log_row(buf_t *b, const rt_event_t *ev)
     else
         copy_null(b);
     buf_str(b, "\t");
-    json_t *m = json_object_get(json_object_get(ev->root, "data"), "message");
-    copy_text(b, json_string_value(m), json_string_length(m));
+    copy_text(b, ev->message, ev->message_len);
     buf_str(b, "\t");
-    if (ev->fields)
-        copy_json(b, ev->fields);
+    /* The record's own text of the object: jsonb parses it (COPY escapes its whitespace). */
+    if (ev->fields.p)
+        copy_text(b, ev->fields.p, ev->fields.n);
     else
         copy_null(b);
     buf_str(b, "\t");
@@ -527,8 +516,9 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
 {
     rt_pg_rc_t rc = RT_PG_OK;
     buf_t logs = {0}, dead = {0}, fence = {0};
-    char *ids = NULL, *runs_json = NULL;
-    json_t *runs = NULL;
+    char *ids = NULL;
+    const char *runs_json;
+    size_t nruns = 0;
     PGresult *r = NULL;
 
     memset(res, 0, sizeof *res);
@@ -631,12 +621,10 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
     }
 
     /* 4. Runs, then the tables derived from them. */
-    if (!(runs = rt_agg_runs_json(pg->agg)))
+    if (!(runs_json = rt_agg_runs_text(pg->agg, &nruns)))
         goto oom;
-    res->runs = json_array_size(runs);
-    if (json_array_size(runs)) {
-        if (!(runs_json = json_dumps(runs, JSON_COMPACT)))
-            goto oom;
+    res->runs = nruns;
+    if (nruns) {
         const char *rp[1] = {runs_json};
         const char *ip[1] = {ids};
         if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_COMMAND_OK, NULL, err, errsize)) ||
@@ -654,8 +642,6 @@ out:
         PQclear(r);
     if (rc != RT_PG_OK)
         rollback(pg);
-    json_decref(runs);
-    free(runs_json);
     free(ids);
     buf_free(&logs);
     buf_free(&dead);

@@ -45,3 +45,12 @@ endif()
 # /readyz follows the brokers and the assignment (private broker); stale runs closed by the
 # maintenance thread with a short interval.
 rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)
+
+# The tree-less decoder against the jansson decoder it replaced (kept in tests/decode_ref.c as
+# the reference): examples + deterministic mutations, same verdicts and fields.
+add_executable(test_decode_diff test_decode_diff.c decode_ref.c)
+target_link_libraries(test_decode_diff PRIVATE rt_consumer)
+target_include_directories(test_decode_diff PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_compile_definitions(test_decode_diff PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+add_test(NAME unit.consumer.decode_diff COMMAND test_decode_diff ${PROJECT_SOURCE_DIR} 20000)
+set_tests_properties(unit.consumer.decode_diff PROPERTIES LABELS unit TIMEOUT 120)
