@@ -541,7 +541,11 @@ void rt_api_jobs(rt_req_t *req)
         return;
     json_t *jobs = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
-    rt_req_json(req, 200, json_pack("{s:o}", "jobs", jobs ? jobs : json_array()));
+    char now[RT_TIME_STRLEN];
+    rt_time_format(rt_now_us(), now, sizeof now);
+    /* generated_at: when computed (answers come from the report cache for cache_ttl_ms). */
+    rt_req_json(req, 200,
+                json_pack("{s:s,s:o}", "generated_at", now, "jobs", jobs ? jobs : json_array()));
 }
 
 void rt_api_job_rollup(rt_req_t *req, const char *job)

@@ -574,7 +574,11 @@ void rt_health_handle(rt_req_t *req)
     char now[RT_TIME_STRLEN];
     rt_time_format(rt_now_us(), now, sizeof now);
     (void)sb_reserve(&body, (size_t)njobs * (400 + nw * 230) + alerts.len + 4096);
-    sb_add(&body, "{\"timestamp\":\"%s\",\"thresholds\":{\"success_healthy\":", now);
+    /* generated_at = timestamp: when this report was computed (a cached copy keeps it). */
+    sb_add(&body,
+           "{\"timestamp\":\"%s\",\"generated_at\":\"%s\",\"thresholds\":{"
+           "\"success_healthy\":",
+           now, now);
     sb_real(&body, hc->success_healthy);
     SB_LIT(&body, ",\"success_critical\":");
     sb_real(&body, hc->success_critical);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,29 @@ typedef struct pool_slot {
     int busy;
 } pool_slot_t;
 
+/* The report cache (docs/api.md#report-cache): the last 200 answer per route + query string,
+ * reused for cache_ttl_ms and recomputed ahead of time by a refresher thread while clients ask
+ * for it. A bounded table: at most RT_CACHE_SLOTS keys and RT_CACHE_BYTES of bodies, the least
+ * recently used evicted first. */
+#define RT_CACHE_SLOTS 32
+#define RT_CACHE_BYTES ((size_t)32 << 20)
+
+typedef struct rt_req rt_req_t;
+
+typedef struct cache_entry {
+    char *key; /* NULL: free slot */
+    void (*handler)(rt_req_t *);
+    char **args;  /* the query: name, value (may be NULL), name, value, ... */
+    size_t nargs; /* pairs */
+    char *body;   /* NULL: no answer yet */
+    size_t len;
+    const char *ctype; /* a static string (handlers pass literals) */
+    int64_t at_us;     /* monotonic time its computation started */
+    int computing;     /* being computed; requests without an answer wait (single flight) */
+    int refresh;       /* the refresher thread should recompute it */
+    uint64_t used;     /* LRU tick */
+} cache_entry_t;
+
 struct rt_api {
     rt_api_conf_t conf; /* strings below point into this struct's own copies */
     char *listen_addr, *pg_dsn, *bearer_token, *display_tz;
@@ -38,11 +62,21 @@ struct rt_api {
     pthread_cond_t pool_cv;
     pool_slot_t *slots;
     unsigned nslots;
+    pthread_mutex_t cache_mu;
+    pthread_cond_t cache_cv;   /* a computation finished */
+    pthread_cond_t refresh_cv; /* an entry wants a refresh, or stopping */
+    pthread_t refresher;
+    int refresher_started, stopping;
+    cache_entry_t cache[RT_CACHE_SLOTS];
+    size_t cache_bytes;
+    uint64_t cache_tick;
 };
 
 struct rt_req {
     rt_api_t *api;
-    struct MHD_Connection *mhd;
+    struct MHD_Connection *mhd; /* NULL: a refresh of a cached report, args below */
+    char *const *args;          /* ... its query (cache_entry_t's args, nargs pairs) */
+    size_t nargs;
     pool_slot_t *slot;
     unsigned status;
     char *body;
@@ -53,6 +87,8 @@ struct rt_req {
     int too_large;
     const rt_web_asset_t *asset; /* a dashboard file to send instead of body */
     int not_modified;            /* ... as 304: the client's If-None-Match has its ETag */
+    int cacheable;               /* a route answered through the report cache */
+    long age_s;                  /* >= 0: answered from the cache, this many seconds old */
 };
 
 /* Every response carries a strict Content-Security-Policy: the dashboard loads only its own
@@ -72,6 +108,7 @@ void rt_api_conf_defaults(rt_api_conf_t *c)
     c->max_connections = 64;
     c->connection_timeout_s = 10;
     c->statement_timeout_ms = 5000;
+    c->cache_ttl_ms = 1000;
     c->max_body_bytes = 16384;
     c->max_url_bytes = 4096;
     c->stale_after_s = 300;
@@ -316,6 +353,12 @@ void rt_req_text(rt_req_t *req, unsigned status, const char *content_type, char 
 
 const char *rt_req_param(rt_req_t *req, const char *name)
 {
+    if (!req->mhd) {
+        for (size_t i = 0; i < req->nargs; i++)
+            if (strcmp(req->args[2 * i], name) == 0)
+                return req->args[2 * i + 1];
+        return NULL;
+    }
     return MHD_lookup_connection_value(req->mhd, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -355,7 +398,11 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const cha
 int rt_req_allow_params(rt_req_t *req, const char *const *allowed)
 {
     param_check_t pc = {allowed, NULL, 0, 0};
-    MHD_get_connection_values(req->mhd, MHD_GET_ARGUMENT_KIND, check_param, &pc);
+    if (req->mhd)
+        MHD_get_connection_values(req->mhd, MHD_GET_ARGUMENT_KIND, check_param, &pc);
+    else
+        for (size_t i = 0; i < req->nargs; i++)
+            check_param(&pc, MHD_GET_ARGUMENT_KIND, req->args[2 * i], req->args[2 * i + 1]);
     if (pc.bad) {
         rt_req_error(req, 400, "bad_parameter", "unknown parameter '%.64s'", pc.bad);
         return -1;
@@ -466,6 +513,284 @@ static void handle_metrics(rt_req_t *req)
         return;
     }
     rt_req_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+/* ---------- report cache ---------- */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The cache key of a request (path and query) and a copy of its query, built together. */
+typedef struct key_buf {
+    char *p;
+    size_t len, cap;
+    char **args;
+    size_t nargs, argcap;
+    int oom;
+} key_buf_t;
+
+static void key_add(key_buf_t *k, const char *s, size_t n)
+{
+    if (k->oom)
+        return;
+    if (k->len + n + 1 > k->cap) {
+        size_t cap = k->cap ? k->cap : 256;
+        while (cap < k->len + n + 1)
+            cap *= 2;
+        char *p = realloc(k->p, cap);
+        if (!p) {
+            k->oom = 1;
+            return;
+        }
+        k->p = p;
+        k->cap = cap;
+    }
+    memcpy(k->p + k->len, s, n);
+    k->len += n;
+    k->p[k->len] = '\0';
+}
+
+/* Each part with its length in front, so no two different queries make the same key whatever
+ * bytes their values hold ("a=b&c" vs a value "b&c"). */
+static void key_part(key_buf_t *k, const char *s)
+{
+    char n[24];
+    size_t len = s ? strlen(s) : 0;
+    int w = s ? snprintf(n, sizeof n, "%zu:", len) : snprintf(n, sizeof n, "-:");
+    key_add(k, n, (size_t)w);
+    if (s)
+        key_add(k, s, len);
+}
+
+static void free_args(char **args, size_t nargs)
+{
+    for (size_t i = 0; args && i < 2 * nargs; i++)
+        free(args[i]);
+    free(args);
+}
+
+static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    key_buf_t *k = cls;
+    key_part(k, key);
+    key_part(k, value);
+    if (k->oom)
+        return MHD_YES;
+    if (k->nargs == k->argcap) {
+        size_t cap = k->argcap ? 2 * k->argcap : 4;
+        char **a = realloc(k->args, 2 * cap * sizeof *a);
+        if (!a) {
+            k->oom = 1;
+            return MHD_YES;
+        }
+        k->args = a;
+        k->argcap = cap;
+    }
+    char *kc = strdup(key), *vc = value ? strdup(value) : NULL;
+    k->args[2 * k->nargs] = kc;
+    k->args[2 * k->nargs + 1] = vc;
+    k->nargs++;
+    if (!kc || (value && !vc))
+        k->oom = 1;
+    return MHD_YES;
+}
+
+/* Frees an entry's key, query and body (not computing). */
+static void cache_clear(rt_api_t *api, cache_entry_t *e)
+{
+    if (e->body)
+        api->cache_bytes -= e->len;
+    free(e->key);
+    free_args(e->args, e->nargs);
+    free(e->body);
+    memset(e, 0, sizeof *e);
+}
+
+static cache_entry_t *cache_find(rt_api_t *api, const char *key)
+{
+    for (size_t i = 0; i < RT_CACHE_SLOTS; i++)
+        if (api->cache[i].key && strcmp(api->cache[i].key, key) == 0)
+            return &api->cache[i];
+    return NULL;
+}
+
+/* A slot for a new key: a free one, else the least recently used one not being computed
+ * (cleared). NULL when every slot is being computed. */
+static cache_entry_t *cache_slot(rt_api_t *api)
+{
+    cache_entry_t *best = NULL;
+    for (size_t i = 0; i < RT_CACHE_SLOTS; i++) {
+        cache_entry_t *e = &api->cache[i];
+        if (!e->key)
+            return e;
+        if (!e->computing && (!best || e->used < best->used))
+            best = e;
+    }
+    if (best)
+        cache_clear(api, best);
+    return best;
+}
+
+/* Ends e's computation: keeps a 200 answer of req as e's (evicting least recently used answers
+ * while the bodies would exceed RT_CACHE_BYTES; an error or an answer that does not fit keeps
+ * the previous one) and wakes the requests waiting for it. Called with cache_mu held. */
+static void cache_done(rt_api_t *api, cache_entry_t *e, const rt_req_t *req, int64_t at_us)
+{
+    e->computing = 0;
+    pthread_cond_broadcast(&api->cache_cv);
+    if (req->status != 200 || !req->body || req->body_len > RT_CACHE_BYTES / 4)
+        return;
+    char *copy = malloc(req->body_len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, req->body, req->body_len + 1);
+    if (e->body) {
+        api->cache_bytes -= e->len;
+        free(e->body);
+        e->body = NULL;
+    }
+    while (api->cache_bytes + req->body_len > RT_CACHE_BYTES) {
+        cache_entry_t *old = NULL;
+        for (size_t i = 0; i < RT_CACHE_SLOTS; i++) {
+            cache_entry_t *c = &api->cache[i];
+            if (c != e && c->body && !c->computing && (!old || c->used < old->used))
+                old = c;
+        }
+        if (!old) {
+            free(copy);
+            return;
+        }
+        cache_clear(api, old);
+    }
+    e->body = copy;
+    e->len = req->body_len;
+    e->ctype = req->ctype;
+    e->at_us = at_us;
+    api->cache_bytes += req->body_len;
+}
+
+/* The refresher thread: recomputes the entries requests marked, so that clients of a report
+ * in steady demand never wait for it (a request computing it would block its HTTP worker
+ * thread, and every connection that thread serves, for the whole computation). */
+static void *cache_refresher(void *arg)
+{
+    rt_api_t *api = arg;
+    pthread_mutex_lock(&api->cache_mu);
+    while (!api->stopping) {
+        cache_entry_t *e = NULL;
+        for (size_t i = 0; i < RT_CACHE_SLOTS && !e; i++)
+            if (api->cache[i].key && api->cache[i].refresh && !api->cache[i].computing)
+                e = &api->cache[i];
+        if (!e) {
+            pthread_cond_wait(&api->refresh_cv, &api->cache_mu);
+            continue;
+        }
+        e->refresh = 0;
+        e->computing = 1; /* so it is neither evicted nor its query freed meanwhile */
+        rt_req_t req = {.api = api, .args = e->args, .nargs = e->nargs, .age_s = -1};
+        void (*h)(rt_req_t *) = e->handler;
+        pthread_mutex_unlock(&api->cache_mu);
+        int64_t t0 = mono_us();
+        h(&req);
+        pool_release(api, req.slot);
+        pthread_mutex_lock(&api->cache_mu);
+        cache_done(api, e, &req, t0);
+        free(req.body);
+    }
+    pthread_mutex_unlock(&api->cache_mu);
+    return NULL;
+}
+
+/* Answers req with handler h through the cache:
+ * - an answer less than cache_ttl_ms old is copied; past half its TTL the refresher thread is
+ *   asked to recompute it, and while that runs clients get the old answer, up to
+ *   statement_timeout_ms past its TTL (so a report in steady demand is never waited for, even
+ *   when the machine is so busy that recomputing it takes longer than the TTL);
+ * - else, when another request is computing the answer, waits for that one (a burst of clients
+ *   that miss at once costs one computation), at most twice the statement timeout;
+ * - else runs h itself and keeps a 200 answer. Errors are never kept. */
+static void cache_serve(rt_req_t *req, const char *path, void (*h)(rt_req_t *))
+{
+    rt_api_t *api = req->api;
+    const int64_t ttl_us = (int64_t)api->conf.cache_ttl_ms * 1000;
+    const int64_t stale_us = (int64_t)api->conf.statement_timeout_ms * 1000;
+    key_buf_t key = {0};
+    cache_entry_t *mine = NULL;
+    key_part(&key, path);
+    MHD_get_connection_values(req->mhd, MHD_GET_ARGUMENT_KIND, key_arg, &key);
+    if (key.oom) {
+        free(key.p);
+        free_args(key.args, key.nargs);
+        h(req); /* no cache without memory for its key */
+        return;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 2 * (time_t)(api->conf.statement_timeout_ms / 1000 + 1);
+
+    pthread_mutex_lock(&api->cache_mu);
+    for (;;) {
+        cache_entry_t *e = cache_find(api, key.p);
+        int64_t now = mono_us(), age = e && e->body ? now - e->at_us : -1;
+        if (age >= 0 &&
+            (age < ttl_us || ((e->computing || e->refresh) && age < ttl_us + stale_us))) {
+            if (age >= ttl_us / 2 && !e->computing && !e->refresh && api->refresher_started) {
+                e->refresh = 1;
+                pthread_cond_signal(&api->refresh_cv);
+            }
+            e->used = ++api->cache_tick;
+            char *copy = malloc(e->len + 1);
+            if (copy) {
+                memcpy(copy, e->body, e->len + 1);
+                req_set_body(req, 200, e->ctype, copy);
+                req->body_len = e->len;
+                req->age_s = (long)(age / 1000000);
+            }
+            pthread_mutex_unlock(&api->cache_mu);
+            if (!copy)
+                rt_req_error(req, 500, "internal", "out of memory");
+            free(key.p);
+            free_args(key.args, key.nargs);
+            return;
+        }
+        if (e && e->computing) {
+            if (pthread_cond_timedwait(&api->cache_cv, &api->cache_mu, &deadline) == ETIMEDOUT)
+                break; /* compute it without waiting longer */
+            continue;
+        }
+        if (!e && (e = cache_slot(api)) != NULL) {
+            e->key = key.p;
+            e->handler = h;
+            e->args = key.args;
+            e->nargs = key.nargs;
+            key.p = NULL;
+            key.args = NULL;
+        }
+        if (e) {
+            e->computing = 1;
+            e->refresh = 0;
+            e->used = ++api->cache_tick;
+            mine = e;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&api->cache_mu);
+    free(key.p);
+    free_args(key.args, key.nargs);
+
+    int64_t t0 = mono_us();
+    h(req);
+    if (mine) {
+        pthread_mutex_lock(&api->cache_mu);
+        cache_done(api, mine, req, t0);
+        pthread_mutex_unlock(&api->cache_mu);
+    }
 }
 
 /* ---------- routing ---------- */
@@ -587,10 +912,15 @@ static void dispatch(rt_req_t *req, const char *url, const char *method)
                      method);
         return;
     }
-    if (h0)
+    if (h0 && c->cache_ttl_ms && (h0 == rt_health_handle || h0 == rt_api_jobs)) {
+        /* The two reports that aggregate many runs (docs/api.md#report-cache). */
+        req->cacheable = 1;
+        cache_serve(req, path, h0);
+    } else if (h0) {
         h0(req);
-    else
+    } else {
         h1(req, arg);
+    }
     if (!req->status)
         rt_req_error(req, 500, "internal", "handler produced no response");
 }
@@ -627,7 +957,18 @@ static enum MHD_Result send_response(rt_req_t *req)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             req->ctype ? req->ctype : "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (req->cacheable && req->status == 200) {
+        /* Clients may keep it as long as the server does; Age says how old it already is. */
+        char v[32];
+        snprintf(v, sizeof v, "max-age=%u", req->api->conf.cache_ttl_ms / 1000);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, v);
+        if (req->age_s >= 0) {
+            snprintf(v, sizeof v, "%ld", req->age_s);
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_AGE, v);
+        }
+    } else {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
     MHD_add_response_header(resp, "Content-Security-Policy", csp_header);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (req->allow)
@@ -664,6 +1005,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_NO;
         req->api = api;
         req->mhd = connection;
+        req->age_s = -1;
         *con_cls = req;
         const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -721,6 +1063,18 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
+static void refresher_stop(rt_api_t *api)
+{
+    if (!api->refresher_started)
+        return;
+    pthread_mutex_lock(&api->cache_mu);
+    api->stopping = 1;
+    pthread_cond_signal(&api->refresh_cv);
+    pthread_mutex_unlock(&api->cache_mu);
+    pthread_join(api->refresher, NULL);
+    api->refresher_started = 0;
+}
+
 static void api_free(rt_api_t *api)
 {
     if (!api)
@@ -737,8 +1091,13 @@ static void api_free(rt_api_t *api)
     free(api->pg_dsn);
     free(api->bearer_token);
     free(api->display_tz);
+    for (size_t i = 0; i < RT_CACHE_SLOTS; i++)
+        cache_clear(api, &api->cache[i]);
     pthread_mutex_destroy(&api->pool_mu);
     pthread_cond_destroy(&api->pool_cv);
+    pthread_mutex_destroy(&api->cache_mu);
+    pthread_cond_destroy(&api->cache_cv);
+    pthread_cond_destroy(&api->refresh_cv);
     free(api);
 }
 
@@ -769,6 +1128,13 @@ rt_api_t *rt_api_start(const rt_api_conf_t *conf, char *err, size_t errsize)
     }
     pthread_mutex_init(&api->pool_mu, NULL);
     pthread_cond_init(&api->pool_cv, NULL);
+    pthread_mutex_init(&api->cache_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* waits survive wall-clock steps */
+    pthread_cond_init(&api->cache_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&api->refresh_cv, NULL);
     api->conf = *conf;
     int oom = 0;
     api->listen_addr = dup_or_null(conf->listen_addr, &oom);
@@ -802,6 +1168,14 @@ rt_api_t *rt_api_start(const rt_api_conf_t *conf, char *err, size_t errsize)
                  conf->listen_addr);
         goto fail;
     }
+    if (conf->cache_ttl_ms) {
+        int e = pthread_create(&api->refresher, NULL, cache_refresher, api);
+        if (e) {
+            snprintf(err, errsize, "http api: cannot start the cache thread: %s", strerror(e));
+            goto fail;
+        }
+        api->refresher_started = 1;
+    }
     api->mhd = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD, (uint16_t)conf->listen_port, NULL, NULL, on_request, api,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&api->addr, MHD_OPTION_THREAD_POOL_SIZE,
@@ -824,6 +1198,7 @@ rt_api_t *rt_api_start(const rt_api_conf_t *conf, char *err, size_t errsize)
 fail:
     if (api->mhd)
         MHD_stop_daemon(api->mhd);
+    refresher_stop(api);
     api_free(api);
     return NULL;
 }
@@ -835,5 +1210,6 @@ void rt_api_stop(rt_api_t *api)
     rt_maint_stop(api->maint);
     if (api->mhd)
         MHD_stop_daemon(api->mhd);
+    refresher_stop(api); /* after the server: no request marks entries any more */
     api_free(api);
 }

@@ -71,6 +71,7 @@ typedef struct rt_api_conf {
     unsigned max_connections;        /* concurrent HTTP connections (64) */
     unsigned connection_timeout_s;   /* idle/slow client timeout (10) */
     unsigned statement_timeout_ms;   /* per SQL statement (5000) */
+    unsigned cache_ttl_ms;           /* reuse a /api/health or /api/jobs answer (1000; 0 off) */
     size_t max_body_bytes;           /* larger request bodies get 413 (16384) */
     size_t max_url_bytes;            /* longer path+query gets 414 (4096) */
     double stale_after_s;            /* running run without events for longer is stale (300) */
