@@ -5,7 +5,7 @@
  *                [--maintenance-interval S] [--retention-days D] [--windows 12,24]
  *                [--interval JOB=SECONDS]... [--token T] [--fake-metrics]
  *                [--not-ready REASON] [--pool N] [--statement-timeout-ms N]
- *                [--retention-batch ROWS] */
+ *                [--retention-batch ROWS] [--cache-ttl-ms MS] */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -54,6 +54,7 @@ int main(int argc, char **argv)
         {"pool", required_argument, NULL, 'P'},
         {"statement-timeout-ms", required_argument, NULL, 'T'},
         {"retention-batch", required_argument, NULL, 'b'},
+        {"cache-ttl-ms", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     rt_api_conf_t conf;
@@ -141,6 +142,11 @@ int main(int argc, char **argv)
             if (num_arg("retention-batch", optarg, 1, 1e6, &v))
                 return 2;
             conf.retention.batch_rows = (unsigned)v;
+            break;
+        case 'C':
+            if (num_arg("cache-ttl-ms", optarg, 0, 86400000, &v))
+                return 2;
+            conf.cache_ttl_ms = (unsigned)v;
             break;
         default:
             fprintf(stderr, "usage: see the comment at the top of tests/api_server_main.c\n");
