@@ -63,6 +63,9 @@ static const cf_entry_t cf_table[] = {
     CF_S(http_addr, "127.0.0.1", "RUNTRACK_HTTP_ADDR", 0, 0, "HTTP API bind address (IPv4)"),
     CF_I(http_port, "8080", "RUNTRACK_HTTP_PORT", 0, -1, 65535,
          "HTTP API port (runs, logs, health, /metrics); -1 disables the HTTP API, 0 picks a free port"),
+    CF_I(http_cache_ms, "1000", "RUNTRACK_HTTP_CACHE_MS", 0, 0, 60000,
+         "How long (ms) an answer of GET /api/health or /api/jobs is reused (refreshed ahead while "
+         "in demand; docs/api.md#report-cache); 0 computes every request"),
     CF_I(stale_after_s, "300", "RUNTRACK_STALE_AFTER_S", 0, 1, 86400 * 30,
          "A running run without any event for this long (s) is reported stale"),
     CF_I(stale_close_after_s, "3600", "RUNTRACK_STALE_CLOSE_AFTER_S", 0, 0, 86400 * 365,

@@ -24,6 +24,7 @@ typedef struct rt_config {
     int kafka_commit;  /* also commit offsets to Kafka (async, after PG) for lag tools */
     char *http_addr;   /* HTTP API bind address */
     int http_port;     /* HTTP API port; -1 = no HTTP API */
+    int http_cache_ms; /* /api/health and /api/jobs answers are reused this long; 0 = off */
     int stale_after_s; /* a running run without events for this long is reported stale */
     int stale_close_after_s; /* ... and closed as failed after this long (0 = never) */
     int retention_days;      /* rows older than this are deleted by the maintenance thread */

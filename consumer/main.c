@@ -84,6 +84,7 @@ static int api_conf_from(const rt_config_t *cfg, rt_api_conf_t *ac, char *err, s
     ac->listen_port = cfg->http_port > 0 ? (unsigned)cfg->http_port : 0;
     ac->pg_dsn = cfg->pg_dsn;
     ac->stale_after_s = cfg->stale_after_s;
+    ac->cache_ttl_ms = (unsigned)cfg->http_cache_ms;
     ac->stale_close_after_s = cfg->stale_close_after_s;
     ac->display_tz = cfg->display_tz;
     ac->maintenance_interval_s = (unsigned)cfg->maintenance_interval_s;
