@@ -19,6 +19,9 @@ typedef struct rt_kin rt_kin_t;
 #define RT_KIN_QUEUED_MAX_KBYTES       "2048"
 #define RT_KIN_FETCH_MESSAGE_MAX_BYTES "262144"
 #define RT_KIN_FETCH_WAIT_MAX_MS       "50"
+/* Bound of one wake-up request of the waker thread (rt_kin_poll), also the longest it can hold
+ * up rt_kin_destroy. */
+#define RT_KIN_WAKE_TIMEOUT_MS 250
 
 /* Creates the consumer from cfg (brokers, group, client id, kafka.* pass-through; auto commit
  * off; offsets come from PostgreSQL). use_group 0: no group membership (replay). Returns NULL
@@ -45,6 +48,20 @@ int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize
  * malloc_trim), since the caller has freed the previous batch by then. */
 size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
                    const volatile sig_atomic_t *stop);
+
+/* Where the last rt_kin_poll spent its time (microseconds), for the pipeline's timing log. */
+typedef struct rt_kin_poll_times {
+    int64_t trim_us; /* giving free heap back (malloc_trim), 0 when it did not run */
+    int64_t wait_us; /* waiting for the first record (all of the poll when none came) */
+    int64_t fill_us; /* from the first record until the batch closed */
+} rt_kin_poll_times_t;
+
+void rt_kin_last_poll_times(const rt_kin_t *kin, rt_kin_poll_times_t *out);
+
+/* Wake-up requests sent so far: rt_kin_poll asks, on a thread of its own, every partition leader
+ * for its high watermark after a non-empty batch, because librdkafka 2.0.2 leaves a fetcher
+ * parked on a full queue for up to 1 s (see kafka_in.c). */
+uint64_t rt_kin_wakes(rt_kin_t *kin);
 
 /* 1 while a rebalance (assign or revoke) is waiting for the main loop. */
 int rt_kin_rebalance_pending(rt_kin_t *kin);
