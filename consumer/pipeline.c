@@ -40,7 +40,19 @@ typedef struct job {
     uint64_t records;   /* records committed */
     uint64_t db_errors; /* failed attempts */
     double write_s;     /* time of the committing attempt(s) */
+    /* Writer thread timing (microseconds), read by the main thread with the results. */
+    int64_t w_idle_us;    /* writer idle before it took this job */
+    int64_t w_busy_us;    /* all attempts, retries and back-off included */
+    int64_t w_release_us; /* freeing the batch afterwards */
 } job_t;
+
+/* Where the wall time goes (microseconds), summed over the run and logged with the counters:
+ * the main thread polls (trim, wait for a first record, fill), decodes, then waits for the
+ * writer (handoff); the writer writes or idles. */
+typedef struct timing {
+    int64_t trim, wait, fill, decode, handoff; /* main thread */
+    int64_t w_busy, w_release, w_idle;          /* writer thread */
+} timing_t;
 
 /* The writer thread owns the PostgreSQL connection while a job is in flight; the main thread
  * touches the connection only when no job is (handoff depth 1, under mu). */
@@ -66,6 +78,7 @@ typedef struct loop {
     size_t nparts;
     int64_t backoff_ms;
     writer_t w;
+    timing_t tm;
 } loop_t;
 
 /* Sleeps ms in small steps so that a stop request is honoured promptly. */
@@ -383,6 +396,7 @@ static void *writer_main(void *arg)
 {
     loop_t *L = arg;
     writer_t *w = &L->w;
+    int64_t idle_from = rt_mono_us();
     pthread_mutex_lock(&w->mu);
     while (1) {
         while (!w->job && !w->quit)
@@ -391,8 +405,14 @@ static void *writer_main(void *arg)
             break;
         job_t *j = w->job;
         pthread_mutex_unlock(&w->mu);
+        int64_t t0 = rt_mono_us();
+        j->w_idle_us = t0 - idle_from;
         j->arc = write_job(L, j, j->msgs, j->n, j->pos, j->npos, 0);
+        int64_t t1 = rt_mono_us();
         job_release(j);
+        idle_from = rt_mono_us();
+        j->w_busy_us = t1 - t0;
+        j->w_release_us = idle_from - t1;
         pthread_mutex_lock(&w->mu);
         w->job = NULL;
         w->done = 1;
@@ -408,6 +428,7 @@ static void writer_submit(loop_t *L, job_t *j)
     memset(&j->res, 0, sizeof j->res);
     j->records = j->db_errors = 0;
     j->write_s = 0;
+    j->w_idle_us = j->w_busy_us = j->w_release_us = 0;
     pthread_mutex_lock(&L->w.mu);
     L->w.job = j;
     L->w.done = 0;
@@ -430,6 +451,9 @@ static apply_rc_t finish(loop_t *L, job_t *j)
     writer_wait(L);
     apply_rc_t arc = (apply_rc_t)j->arc;
     L->stats->db_errors += j->db_errors;
+    L->tm.w_idle += j->w_idle_us;
+    L->tm.w_busy += j->w_busy_us;
+    L->tm.w_release += j->w_release_us;
     if (j->records) { /* what committed, also when a record-by-record pass stopped midway */
         account(L, &j->res);
         metrics_batch(L, &j->res, (size_t)j->records, j->write_s);
@@ -536,6 +560,17 @@ static void log_stats(const rt_stats_t *s)
            (unsigned long long)s->records, (unsigned long long)s->batches,
            (unsigned long long)s->db_errors, (unsigned long long)s->fenced,
            (unsigned long long)s->rebalances, (long long)s->lag, types, dead);
+}
+
+static void log_timing(const timing_t *t)
+{
+    rt_log(RT_L_INFO, "pipeline time",
+           "trim_ms=%lld poll_wait_ms=%lld poll_fill_ms=%lld decode_ms=%lld handoff_ms=%lld "
+           "writer_busy_ms=%lld writer_release_ms=%lld writer_idle_ms=%lld",
+           (long long)(t->trim / 1000), (long long)(t->wait / 1000), (long long)(t->fill / 1000),
+           (long long)(t->decode / 1000), (long long)(t->handoff / 1000),
+           (long long)(t->w_busy / 1000), (long long)(t->w_release / 1000),
+           (long long)(t->w_idle / 1000));
 }
 
 /* After a batch was written (OK): lag for the logs and /metrics. */
@@ -689,6 +724,9 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
         }
         job_t *j = &jobs[cur];
         size_t n = rt_kin_poll(L.kin, j->raw, max, cfg->batch_max_ms, stop);
+        int64_t t_polled = rt_mono_us();
+        rt_kin_poll_times_t ptm;
+        rt_kin_last_poll_times(L.kin, &ptm);
         size_t m = 0;
         j->nraw = n;
         /* A rebalance during the poll: partitions may have moved, and the new assignment
@@ -727,8 +765,28 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
             rt_in_msg_decode(mm, (size_t)cfg->max_event_bytes);
         }
         j->n = m;
+        int64_t t_decoded = rt_mono_us();
         /* The previous batch must be committed before this one is fenced from its offsets. */
-        apply_rc_t prev = settle(&L, &jobs[cur ^ 1], &inflight);
+        int was_inflight = inflight;
+        job_t *pj = &jobs[cur ^ 1];
+        apply_rc_t prev = settle(&L, pj, &inflight);
+        int64_t t_settled = rt_mono_us();
+        L.tm.trim += ptm.trim_us;
+        L.tm.wait += ptm.wait_us;
+        L.tm.fill += ptm.fill_us;
+        L.tm.decode += t_decoded - t_polled;
+        L.tm.handoff += t_settled - t_decoded;
+        if (n > 0 || was_inflight)
+            rt_log(RT_L_DEBUG, "batch timing",
+                   "records=%zu trim_us=%lld wait_us=%lld fill_us=%lld decode_us=%lld "
+                   "handoff_us=%lld prev_records=%zu prev_idle_us=%lld prev_busy_us=%lld "
+                   "prev_release_us=%lld",
+                   n, (long long)ptm.trim_us, (long long)ptm.wait_us, (long long)ptm.fill_us,
+                   (long long)(t_decoded - t_polled), (long long)(t_settled - t_decoded),
+                   was_inflight ? (size_t)pj->records : 0,
+                   (long long)(was_inflight ? pj->w_idle_us : 0),
+                   (long long)(was_inflight ? pj->w_busy_us : 0),
+                   (long long)(was_inflight ? pj->w_release_us : 0));
         if (prev == APPLY_FATAL)
             rc = 1;
         if (m > 0)
@@ -762,6 +820,7 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
     if (settle(&L, &jobs[cur ^ 1], &inflight) == APPLY_FATAL)
         rc = 1;
     log_stats(stats);
+    log_timing(&L.tm);
 out:
     if (L.w.started) {
         pthread_mutex_lock(&L.w.mu);
