@@ -45,3 +45,12 @@ add_test(NAME integration.api.scale
                  $<TARGET_FILE:rt_api_serve>)
 set_tests_properties(integration.api.scale PROPERTIES LABELS integration FIXTURES_REQUIRED services
                      TIMEOUT 120)
+
+# The report cache of /api/health and /api/jobs: hits without PostgreSQL, single flight, TTL,
+# refresh ahead, off switch.
+add_test(NAME integration.api.cache
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_cache --
+                 /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_cache.py
+                 $<TARGET_FILE:rt_api_serve>)
+set_tests_properties(integration.api.cache PROPERTIES LABELS integration FIXTURES_REQUIRED services
+                     TIMEOUT 120)
