@@ -709,9 +709,10 @@ static void *cache_refresher(void *arg)
 
 /* Answers req with handler h through the cache:
  * - an answer less than cache_ttl_ms old is copied; past half its TTL the refresher thread is
- *   asked to recompute it, and while that runs clients get the old answer, up to
- *   statement_timeout_ms past its TTL (so a report in steady demand is never waited for, even
- *   when the machine is so busy that recomputing it takes longer than the TTL);
+ *   asked to recompute it, and until that is done clients get the old answer, up to twice the
+ *   TTL, or statement_timeout_ms past the TTL while the refresh runs (so a report in steady
+ *   demand is never waited for, even when the machine is so busy that recomputing it takes
+ *   longer than the TTL);
  * - else, when another request is computing the answer, waits for that one (a burst of clients
  *   that miss at once costs one computation), at most twice the statement timeout;
  * - else runs h itself and keeps a 200 answer. Errors are never kept. */
@@ -738,9 +739,13 @@ static void cache_serve(rt_req_t *req, const char *path, void (*h)(rt_req_t *))
     for (;;) {
         cache_entry_t *e = cache_find(api, key.p);
         int64_t now = mono_us(), age = e && e->body ? now - e->at_us : -1;
-        if (age >= 0 &&
-            (age < ttl_us || ((e->computing || e->refresh) && age < ttl_us + stale_us))) {
-            if (age >= ttl_us / 2 && !e->computing && !e->refresh && api->refresher_started) {
+        int refreshing = e && (e->computing || e->refresh), ahead = api->refresher_started;
+        /* Past the TTL the old answer still serves (and asks for a refresh) up to twice the
+         * TTL: a refresh that took longer than half the TTL stores an answer already that old,
+         * and the request that then computed it in the foreground would stall its thread. */
+        if (age >= 0 && (age < ttl_us || (refreshing && age < ttl_us + stale_us) ||
+                         (ahead && age < 2 * ttl_us))) {
+            if (age >= ttl_us / 2 && !refreshing && ahead) {
                 e->refresh = 1;
                 pthread_cond_signal(&api->refresh_cv);
             }
