@@ -367,6 +367,11 @@ def test_jobs(srv):
         check(j["last_success"] is not None and j["last_run"] is not None, "last runs")
     p = jobs["page.py"]
     check(p["runs"] == 137 and p["completed"] + p["failed"] + p["partial"] == 137, "page.py counts")
+    newest = psql("SELECT run_id FROM runs WHERE job = 'page.py' ORDER BY started_at DESC LIMIT 1")
+    last_ok = psql("SELECT run_id FROM runs WHERE job = 'page.py' AND status = 'completed'"
+                   " ORDER BY finished_at DESC LIMIT 1")
+    check(p["last_run"]["run_id"] == newest and p["last_success"]["run_id"] == last_ok,
+          "page.py last run / last success ids %r %r" % (p["last_run"], p["last_success"]))
     s = jobs["stale.py"]
     check(s["running"] == 2 and s["stale"] == 1, "running and stale per job")
     check(jobs["never.py"]["last_success"] is None, "never succeeded")
