@@ -33,7 +33,7 @@ typedef struct pool_slot {
  * for it. A bounded table: at most RT_CACHE_SLOTS keys and RT_CACHE_BYTES of bodies, the least
  * recently used evicted first. */
 #define RT_CACHE_SLOTS 32
-#define RT_CACHE_BYTES ((size_t)32 << 20)
+#define RT_CACHE_BYTES ((size_t)8 << 20) /* within the consumer's 64 MiB RSS budget */
 
 typedef struct rt_req rt_req_t;
 
@@ -723,6 +723,7 @@ static void cache_serve(rt_req_t *req, const char *path, void (*h)(rt_req_t *))
     const int64_t stale_us = (int64_t)api->conf.statement_timeout_ms * 1000;
     key_buf_t key = {0};
     cache_entry_t *mine = NULL;
+    int waited = 0;
     key_part(&key, path);
     MHD_get_connection_values(req->mhd, MHD_GET_ARGUMENT_KIND, key_arg, &key);
     if (key.oom) {
@@ -767,8 +768,11 @@ static void cache_serve(rt_req_t *req, const char *path, void (*h)(rt_req_t *))
         if (e && e->computing) {
             if (pthread_cond_timedwait(&api->cache_cv, &api->cache_mu, &deadline) == ETIMEDOUT)
                 break; /* compute it without waiting longer */
+            waited = 1;
             continue;
         }
+        if (waited)
+            break; /* that computation kept nothing (an error, too large): no queue behind it */
         if (!e && (e = cache_slot(api)) != NULL) {
             e->key = key.p;
             e->handler = h;
