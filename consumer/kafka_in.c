@@ -376,6 +376,8 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
         int timeout = left <= 0 ? 0 : left > 100 ? 100 : (int)left;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(kin->rk, timeout);
         if (!m) {
+            if (n > 0)
+                waker_kick(kin); /* drained mid-batch: the fetchers may be parked */
             if (rt_mono_us() >= until)
                 break; /* queue drained and the batch is old enough, or nothing came */
             continue;
@@ -394,6 +396,9 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
             deadline = now + (int64_t)max_ms * 1000;
         }
         out[n++] = m;
+        /* A batch larger than the fetch queue: wake parked fetchers as it drains, not after. */
+        if (n % 1024 == 0)
+            waker_kick(kin);
     }
     int64_t end = rt_mono_us();
     kin->last_batch_us = n > 0 ? end : 0;
