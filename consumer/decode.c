@@ -102,8 +102,11 @@ static int only_members(dctx_t *c, size_t obj, const char *where, const char *co
     const rt_jtok_t *o = T(c, obj);
     for (size_t k = obj + 1; k + 1 < o->skip; k = T(c, k + 1)->skip) {
         int ok = 0;
+        const rt_jtok_t *kt = T(c, k);
+        /* the first byte rules out most names cheaply (escaped keys take the full path) */
+        unsigned char first = kt->n && !kt->esc ? c->s->p[kt->start] : 0;
         for (const char *const *a = allowed; *a && !ok; a++)
-            ok = rt_jscan_streq(c->s, k, *a);
+            ok = (!first || (unsigned char)**a == first) && rt_jscan_streq(c->s, k, *a);
         if (!ok) {
             char key[1024];
             rt_jscan_string(c->s, k, key, sizeof key);

@@ -663,16 +663,19 @@ static size_t first_duplicate(rt_jscan_t *s)
         }
         if (m < 2)
             continue;
-        if (m > 8) {
+        /* Pairwise is cheaper than hashing and sorting for the small objects events have. */
+        if (m > 24) {
             for (size_t i = 0; i < m; i++)
                 refs[i].h = key_hash(s, &s->tok[refs[i].idx]);
             qsort(refs, m, sizeof *refs, keyref_cmp);
         }
-        /* Pairwise within runs of equal hash (the whole object when small). */
+        /* Pairwise within runs of equal hash (the whole object when small); lengths first. */
         for (size_t j = 1; j < m; j++) {
             if (refs[j].start >= best)
                 continue;
             for (size_t i = j; i-- > 0 && refs[i].h == refs[j].h;) {
+                if (s->tok[refs[i].idx].n != s->tok[refs[j].idx].n)
+                    continue;
                 int eq = key_eq(s, &s->tok[refs[i].idx], &s->tok[refs[j].idx]);
                 if (eq < 0) {
                     best = (size_t)-2;
@@ -733,10 +736,9 @@ void rt_jscan_free(rt_jscan_t *s)
     s->ntok = s->cap = 0;
 }
 
-int rt_jscan_streq(const rt_jscan_t *s, size_t t, const char *lit)
+/* string token k equals lit[0..n) */
+static int lit_eq(const rt_jscan_t *s, const rt_jtok_t *k, const char *lit, size_t n)
 {
-    const rt_jtok_t *k = &s->tok[t];
-    size_t n = strlen(lit);
     if (k->type != RT_JT_STRING || k->n != n)
         return 0;
     if (!k->esc)
@@ -748,13 +750,19 @@ int rt_jscan_streq(const rt_jscan_t *s, size_t t, const char *lit)
     return memcmp(b, lit, n) == 0;
 }
 
+int rt_jscan_streq(const rt_jscan_t *s, size_t t, const char *lit)
+{
+    return lit_eq(s, &s->tok[t], lit, strlen(lit));
+}
+
 size_t rt_jscan_get(const rt_jscan_t *s, size_t obj, const char *name)
 {
     const rt_jtok_t *o = &s->tok[obj];
+    size_t n = strlen(name);
     if (o->type != RT_JT_OBJECT)
         return 0;
     for (size_t k = obj + 1; k + 1 < o->skip; k = s->tok[k + 1].skip)
-        if (rt_jscan_streq(s, k, name))
+        if (lit_eq(s, &s->tok[k], name, n))
             return k + 1;
     return 0;
 }
