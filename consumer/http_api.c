@@ -56,6 +56,7 @@ typedef struct cache_entry {
     const char *ctype;  /* a static string (handlers pass literals) */
     int64_t at_us;      /* monotonic time its computation started */
     int computing;      /* being computed; requests without an answer wait (single flight) */
+    int64_t since_us;   /* ... since (monotonic) */
     int refresh;        /* the refresher thread should recompute it */
     uint64_t used;      /* LRU tick */
 } cache_entry_t;
@@ -716,6 +717,7 @@ static void *cache_refresher(void *arg)
         }
         e->refresh = 0;
         e->computing = 1; /* so it is neither evicted nor its query freed meanwhile */
+        e->since_us = mono_us();
         rt_req_t req = {.api = api, .args = e->args, .nargs = e->nargs, .age_s = -1};
         void (*h)(rt_req_t *) = e->handler;
         pthread_mutex_unlock(&api->cache_mu);
@@ -784,14 +786,15 @@ static void cache_serve(rt_req_t *req, const char *path, void (*h)(rt_req_t *))
             free_args(key.args, key.nargs);
             return;
         }
-        if (e && e->computing) {
+        if (e && e->computing && (!e->blob || now - e->since_us < stale_us)) {
             if (pthread_cond_timedwait(&api->cache_cv, &api->cache_mu, &deadline) == ETIMEDOUT)
                 break; /* compute it without waiting longer */
             waited = 1;
             continue;
         }
-        if (waited)
-            break; /* that computation kept nothing (an error, too large): no queue behind it */
+        if (waited || (e && e->computing))
+            break; /* that computation kept nothing (an error, too large), or has been running
+                    * for longer than the statement timeout (database down?): no queue */
         if (!e && (e = cache_slot(api)) != NULL) {
             e->key = key.p;
             e->handler = h;
@@ -802,6 +805,7 @@ static void cache_serve(rt_req_t *req, const char *path, void (*h)(rt_req_t *))
         }
         if (e) {
             e->computing = 1;
+            e->since_us = now;
             e->refresh = 0;
             e->used = ++api->cache_tick;
             mine = e;
