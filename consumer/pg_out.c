@@ -11,7 +11,13 @@ struct rt_pg {
     char *dsn;
     PGconn *conn;
     rt_agg_t *agg;
+    int logs_staged_left; /* batches to stage log rows before trying COPY into run_logs again */
 };
+
+/* After a batch's log rows met rows already stored (a re-send, a replay over a filled
+ * database), this many batches take the staging path straight away: a replay conflicts on
+ * every batch, and each failed direct COPY would be work thrown away. */
+#define LOGS_STAGED_AFTER_CONFLICT 64
 
 /* A growable byte buffer for COPY data and array literals. */
 typedef struct buf {
@@ -372,7 +378,10 @@ static const char SQL_RUNS[] =
     "   ELSE r.producer_pid END,"
     "  producer_lib = CASE WHEN EXCLUDED.last_seq > r.last_seq THEN EXCLUDED.producer_lib"
     "   ELSE r.producer_lib END,"
-    "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs)";
+    "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs)"
+    /* Which merged rows the derived tables read: run_results holds ended runs only,
+     * discovery_runs every discovery run; the others are left out of SQL_DERIVE. */
+    " RETURNING run_id::text, status <> 'running' OR kind = 'discovery'";
 
 /* run_results and discovery_runs are derived from the merged runs rows by one SQL function
  * (migration 0021), shared with the stale-run closer, so they are right whatever order started
@@ -510,12 +519,45 @@ static void log_row(buf_t *b, const rt_event_t *ev)
     buf_str(b, "\n");
 }
 
+/* Log rows go straight into run_logs with COPY (PostgreSQL's fastest path) inside a savepoint.
+ * A row already stored (or twice in the batch) makes that COPY fail as a whole: roll back to
+ * the savepoint and take the staging path, whose ON CONFLICT DO NOTHING keeps the first copy of
+ * each row, exactly as every batch did before. Any other data error also falls back, so the
+ * staging path decides what it always decided. */
+static rt_pg_rc_t write_logs(rt_pg_t *pg, const buf_t *logs, char *err, size_t errsize)
+{
+    rt_pg_rc_t rc;
+    if (pg->logs_staged_left > 0) {
+        pg->logs_staged_left--;
+    } else {
+        if ((rc = exec(pg, "savepoint", "SAVEPOINT rt_logs", 0, NULL, PGRES_COMMAND_OK, NULL, err,
+                       errsize)))
+            return rc;
+        rc = copy_in(pg, "copy logs into run_logs",
+                     "COPY run_logs (run_id, seq, ts, level, phase, message, fields, event_id)"
+                     " FROM STDIN",
+                     logs, err, errsize);
+        if (rc == RT_PG_OK)
+            return exec(pg, "release savepoint", "RELEASE SAVEPOINT rt_logs", 0, NULL,
+                         PGRES_COMMAND_OK, NULL, err, errsize);
+        if (rc != RT_PG_DATA)
+            return rc;
+        if ((rc = exec(pg, "rollback to savepoint", "ROLLBACK TO SAVEPOINT rt_logs", 0, NULL,
+                       PGRES_COMMAND_OK, NULL, err, errsize)))
+            return rc;
+        pg->logs_staged_left = LOGS_STAGED_AFTER_CONFLICT;
+    }
+    if ((rc = copy_in(pg, "copy logs", "COPY rt_in_logs FROM STDIN", logs, err, errsize)))
+        return rc;
+    return exec(pg, "insert logs", SQL_LOGS, 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
+}
+
 rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
                              size_t n, const rt_part_pos_t *pos, size_t npos,
                              rt_batch_result_t *res, char *err, size_t errsize)
 {
     rt_pg_rc_t rc = RT_PG_OK;
-    buf_t logs = {0}, dead = {0}, fence = {0};
+    buf_t logs = {0}, dead = {0}, fence = {0}, derive = {0};
     char *ids = NULL;
     const char *runs_json;
     size_t nruns = 0;
@@ -607,11 +649,8 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
     }
     if (logs.oom || dead.oom)
         goto oom;
-    if (logs.len) {
-        if ((rc = copy_in(pg, "copy logs", "COPY rt_in_logs FROM STDIN", &logs, err, errsize)) ||
-            (rc = exec(pg, "insert logs", SQL_LOGS, 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
-            goto out;
-    }
+    if (logs.len && (rc = write_logs(pg, &logs, err, errsize)))
+        goto out;
     if (dead.len) {
         if ((rc = copy_in(pg, "copy dead letters", "COPY rt_in_dead FROM STDIN", &dead, err,
                           errsize)) ||
@@ -626,8 +665,23 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
     res->runs = nruns;
     if (nruns) {
         const char *rp[1] = {runs_json};
-        const char *ip[1] = {ids};
-        if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_COMMAND_OK, NULL, err, errsize)) ||
+        if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_TUPLES_OK, &r, err, errsize)))
+            goto out;
+        buf_str(&derive, "{");
+        for (int row = 0; row < PQntuples(r); row++) {
+            if (strcmp(PQgetvalue(r, row, 1), "t") != 0)
+                continue;
+            if (derive.len > 1)
+                buf_str(&derive, ",");
+            buf_str(&derive, PQgetvalue(r, row, 0));
+        }
+        buf_str(&derive, "}");
+        PQclear(r);
+        r = NULL;
+        if (derive.oom)
+            goto oom;
+        const char *ip[1] = {derive.p};
+        if (derive.len > 2 &&
             (rc = exec(pg, "derive run_results and discovery_runs", SQL_DERIVE, 1, ip,
                        PGRES_TUPLES_OK, NULL, err, errsize)))
             goto out;
@@ -646,5 +700,6 @@ out:
     buf_free(&logs);
     buf_free(&dead);
     buf_free(&fence);
+    buf_free(&derive);
     return rc;
 }
