@@ -154,6 +154,24 @@ if want consumer; then
     res copy_log_seconds "$(echo "$t1 - $t0" | bc -l)"
     res copy_run_seconds "$(echo "$t2 - $t1" | bc -l)"
     rm -f "$T/logs.copy" "$T/runs.copy" "$T/seeds.txt"
+
+    say "(2c) log-row ingest: $FLEET events of 2,000 runs, every body event a run.log"
+    gen "$FLEET" 2000 1 logs >"$T/logs.txt"
+    topic bench_logs 8
+    produce "$T/logs.txt" bench_logs
+    newdb b_logs
+    consume logs b_logs bench_logs
+    read -r recs secs < <(batches "$T/logs.log")
+    res logs_only_events "$recs"
+    res logs_only_seconds "$secs"
+    res logs_only_log_rows "$(val b_logs 'SELECT count(*) FROM run_logs')"
+    psql -XAtq -d "$(dsn b_logs)" -c "\\copy run_logs TO '$T/logs_only.copy'"
+    newdb b_logs_copy
+    t0=$(now)
+    psql -XAtq -d "$(dsn b_logs_copy)" -c "\\copy run_logs FROM '$T/logs_only.copy'" >/dev/null
+    t1=$(now)
+    res copy_logs_only_seconds "$(echo "$t1 - $t0" | bc -l)"
+    rm -f "$T/logs.txt" "$T/logs_only.copy"
 fi
 
 # ---- 3 freshness at a steady 2,000 events/s ---------------------------------------------------
