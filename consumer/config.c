@@ -43,7 +43,7 @@ static const cf_entry_t cf_table[] = {
     CF_S(client_id, "runtrack-consumer", "RUNTRACK_CLIENT_ID", 0, 0, "Kafka client.id"),
     CF_I(batch_max_events, "3000", "RUNTRACK_BATCH_MAX_EVENTS", 1, 1, 1000000,
          "Largest number of Kafka records applied in one PostgreSQL transaction; the decoded "
-         "batch is most of the consumer's memory (~7 KB per event)"),
+         "batch is most of the consumer's memory (~2 KB per event, two batches in flight)"),
     CF_I(batch_max_ms, "100", "RUNTRACK_BATCH_MAX_MS", 1, 1, 60000,
          "Longest time (ms) a batch collects after its first record; it closes earlier when "
          "no more records are waiting (see docs/operations.md, Latency and throughput)"),
