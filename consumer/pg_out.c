@@ -12,6 +12,10 @@ struct rt_pg {
     PGconn *conn;
     rt_agg_t *agg;
     int logs_staged_left; /* batches to stage log rows before trying COPY into run_logs again */
+    /* The batch statements prepared on this connection (index = statement name "rt_N"):
+     * planned once instead of on every batch; emptied on (re)connect. */
+    const char *prepared[8];
+    size_t nprepared;
 };
 
 /* After a batch's log rows met rows already stored (a re-send, a replay over a filled
@@ -211,6 +215,7 @@ int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
         PQfinish(pg->conn);
         pg->conn = NULL;
     }
+    pg->nprepared = 0;
     pg->conn = PQconnectdb(pg->dsn);
     if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
         set_err(err, errsize, "connect", pg->conn, NULL);
@@ -413,8 +418,32 @@ static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
                        const char *const *params, ExecStatusType want, PGresult **out, char *err,
                        size_t errsize)
 {
-    PGresult *r =
-        np ? PQexecParams(pg->conn, sql, np, NULL, params, NULL, NULL, 0) : PQexec(pg->conn, sql);
+    PGresult *r;
+    if (np) {
+        char name[16];
+        size_t i = 0;
+        while (i < pg->nprepared && pg->prepared[i] != sql)
+            i++;
+        snprintf(name, sizeof name, "rt_%zu", i);
+        if (i == pg->nprepared) {
+            if (i == sizeof pg->prepared / sizeof pg->prepared[0]) {
+                snprintf(err, errsize, "%s: too many prepared statements", what);
+                return RT_PG_DATA;
+            }
+            r = PQprepare(pg->conn, name, sql, np, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                set_err(err, errsize, what, pg->conn, r);
+                rt_pg_rc_t rc = classify(pg->conn, r);
+                PQclear(r);
+                return rc;
+            }
+            PQclear(r);
+            pg->prepared[pg->nprepared++] = sql;
+        }
+        r = PQexecPrepared(pg->conn, name, np, params, NULL, NULL, 0);
+    } else {
+        r = PQexec(pg->conn, sql);
+    }
     if (PQresultStatus(r) != want) {
         set_err(err, errsize, what, pg->conn, r);
         rt_pg_rc_t rc = classify(pg->conn, r);
