@@ -17,8 +17,6 @@ Checks, against the real PostgreSQL, that
 """
 import concurrent.futures
 import json
-import os
-import re
 import subprocess
 import sys
 import time
@@ -26,35 +24,10 @@ import urllib.error
 import urllib.request
 import uuid
 
-SERVE = sys.argv[1]
-DSN = os.environ["RUNTRACK_PG_DSN"]
-FAILURES = []
+from apitest import DSN, FAILURES, ServeProcess, check, psql
 
 
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", DSN, "-f", "-"],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError("psql failed: " + out.stderr)
-    return out.stdout.strip()
-
-
-class Server:
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([SERVE, "--maintenance-interval", "0", *args],
-                                     stdout=subprocess.PIPE, text=True)
-        m = re.match(r"listening (\S+)", self.proc.stdout.readline())
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("rt_api_serve did not start")
-        self.base = "http://" + m.group(1)
-
+class Server(ServeProcess):
     def get(self, path):
         """(status, headers, parsed body)"""
         try:
@@ -62,14 +35,6 @@ class Server:
                 return r.status, r.headers, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, e.headers, json.loads(e.read())
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class TableLock:

@@ -14,55 +14,20 @@ then checks that
 """
 import json
 import math
-import os
-import re
-import subprocess
 import sys
 import time
 import urllib.request
 
-SERVE = sys.argv[1]
-DSN = os.environ["RUNTRACK_PG_DSN"]
+from apitest import FAILURES, ServeProcess, check, psql
+
 RUNS = 30000
-FAILURES = []
 
 
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", DSN, "-f", "-"],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError("psql failed: " + out.stderr)
-    return out.stdout.strip()
-
-
-class Server:
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([SERVE, "--maintenance-interval", "0", *args],
-                                     stdout=subprocess.PIPE, text=True)
-        m = re.match(r"listening (\S+)", self.proc.stdout.readline())
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("rt_api_serve did not start")
-        self.base = "http://" + m.group(1)
-
+class Server(ServeProcess):
     def json(self, path):
         with urllib.request.urlopen(self.base + path, timeout=60) as r:
             check(r.status == 200, "%s: status %s" % (path, r.status))
             return json.loads(r.read())
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 FIXTURE = """
