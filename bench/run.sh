@@ -304,43 +304,44 @@ if want api; then
     res api_logs "$(val b_api 'SELECT count(*) FROM run_logs')"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     topic bench_api 4
-    RUNTRACK_PG_DSN=$(dsn b_api) RUNTRACK_TOPIC=bench_api RUNTRACK_GROUP=g_api RUNTRACK_HTTP_PORT=$port \
-        "$CONSUMER" 2>"$T/api.log" &
-    apid=$!
-    PIDS+=("$apid")
-    for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
-        sleep 0.2
-    done
+    api_start() { # LOG [env...]: the consumer serving the API on $port, in $apid once it answers
+        local log=$1
+        shift
+        env RUNTRACK_PG_DSN="$(dsn b_api)" RUNTRACK_TOPIC=bench_api RUNTRACK_GROUP=g_api \
+            RUNTRACK_HTTP_PORT="$port" "$@" "$CONSUMER" 2>"$T/$log" &
+        apid=$!
+        PIDS+=("$apid")
+        for _ in $(seq 100); do
+            curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+    }
+    api_wrk() { # NAME:PATH [label]: wrk on one endpoint, raw output and results lines kept
+        local ep=$1
+        say "(7) wrk -t2 -c16 -d${d}s ${ep#*:}${2:-}"
+        wrk -t2 -c16 -d"${d}s" --latency "http://127.0.0.1:$port${ep#*:}" >"$T/wrk_${ep%%:*}.txt" 2>&1 || true
+        cp "$T/wrk_${ep%%:*}.txt" "$OUT/wrk_${ep%%:*}.txt"
+        python3 "$SRC/bench/report.py" wrk "api_${ep%%:*}" "$T/wrk_${ep%%:*}.txt" >>"$RES"
+    }
+    api_stop() {
+        kill "$apid" 2>/dev/null || true
+        wait "$apid" 2>/dev/null || true
+    }
     d=$(q 3 10)
-    # Each endpoint is asked once before wrk (the readiness loop above did that for /api/health),
-    # so a report cache's cold first computation is not part of the steady-state figures.
+    api_start api.log
+    # Each endpoint is asked once before wrk (the readiness loop did that for /api/health), so a
+    # report cache's cold first computation is not part of the steady-state figures.
     for ep in runs:/api/runs health:/api/health jobs:/api/jobs floor:/api/nonexistent; do
         curl -s -o /dev/null "http://127.0.0.1:$port${ep#*:}" || true
-        say "(7) wrk -t2 -c16 -d${d}s ${ep#*:}"
-        wrk -t2 -c16 -d"${d}s" --latency "http://127.0.0.1:$port${ep#*:}" >"$T/wrk_${ep%%:*}.txt" 2>&1 || true
-        cp "$T/wrk_${ep%%:*}.txt" "$OUT/wrk_${ep%%:*}.txt"
-        python3 "$SRC/bench/report.py" wrk "api_${ep%%:*}" "$T/wrk_${ep%%:*}.txt" >>"$RES"
+        api_wrk "$ep"
     done
-    kill "$apid" 2>/dev/null || true
-    wait "$apid" 2>/dev/null || true
+    api_stop
     # The same two reports computed for every request (cache off): what the cache saves.
-    RUNTRACK_PG_DSN=$(dsn b_api) RUNTRACK_TOPIC=bench_api RUNTRACK_GROUP=g_api RUNTRACK_HTTP_PORT=$port \
-        RUNTRACK_HTTP_CACHE_MS=0 "$CONSUMER" 2>"$T/api_nocache.log" &
-    apid=$!
-    PIDS+=("$apid")
-    for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
-        sleep 0.2
-    done
+    api_start api_nocache.log RUNTRACK_HTTP_CACHE_MS=0
     for ep in health_nocache:/api/health jobs_nocache:/api/jobs; do
-        say "(7) wrk -t2 -c16 -d${d}s ${ep#*:}, report cache off"
-        wrk -t2 -c16 -d"${d}s" --latency "http://127.0.0.1:$port${ep#*:}" >"$T/wrk_${ep%%:*}.txt" 2>&1 || true
-        cp "$T/wrk_${ep%%:*}.txt" "$OUT/wrk_${ep%%:*}.txt"
-        python3 "$SRC/bench/report.py" wrk "api_${ep%%:*}" "$T/wrk_${ep%%:*}.txt" >>"$RES"
+        api_wrk "$ep" ", report cache off"
     done
-    kill "$apid" 2>/dev/null || true
-    wait "$apid" 2>/dev/null || true
+    api_stop
 fi
 
 cp "$RES" "$OUT/results.txt"
