@@ -9,7 +9,7 @@ PACKAGES=(
     librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev
     libcurl4-openssl-dev
     postgresql postgresql-client kcat
-    python3 python3-jsonschema
+    python3 python3-jsonschema python3-prometheus-client
     clang clang-format libclang-rt-14-dev
     procps util-linux
     wrk gnuplot-nox bc curl time
