@@ -1,30 +1,75 @@
 #include "aggregate.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt_time.h"
+
+/* Owned bytes copied from an event; the buffer is kept when the slot is reused by the next
+ * batch, so a steady stream allocates almost nothing. set == 0: absent (NULL). */
+typedef struct text {
+    char *p;
+    size_t n, cap;
+    int set;
+} text_t;
+
+/* An event's time: its own text (always 27 characters, decode.c) and value. */
+typedef struct stamp {
+    int64_t us;
+    int64_t seq;
+    char ts[RT_TIME_STRLEN];
+} stamp_t;
+
 typedef struct run_acc {
-    char run_id[RT_UUID_STRLEN];  /* "" = free slot */
-    char *known_job, *known_kind; /* owned: what PostgreSQL holds */
-    const char *job, *kind;       /* the run's job/kind (known, else first event's) */
+    char run_id[RT_UUID_STRLEN];
+    int known;        /* job/kind are what PostgreSQL holds */
+    text_t job, kind; /* the run's job/kind (known, else the first event's) */
     size_t n_events;
-    const rt_event_t *min_ts, *max_ts, *max_seq;
-    const rt_event_t *started;  /* earliest ts (then lowest seq) */
-    const rt_event_t *phase;    /* highest seq run.phase */
-    const rt_event_t *counters; /* highest seq run.progress / run.finished with counters */
-    const rt_event_t *progress; /* highest seq run.progress (memory/cpu readings) */
-    const rt_event_t *pause;    /* highest seq run.paused / run.resumed */
-    const rt_event_t *paused_at, *resumed_at; /* latest ts of each */
-    const rt_event_t *finished;               /* earliest ts (then lowest seq) */
+    unsigned flags; /* RT_AGG_* */
+    int has_min;
+    stamp_t min_ts, max_ts; /* smallest ts (first wins), largest ts (first wins) */
+    int64_t max_seq;        /* and the envelope of that event: */
+    text_t producer_host, producer_lib;
+    int64_t producer_pid;
+    int has_started; /* earliest ts (then lowest seq) */
+    stamp_t started;
+    text_t start_counts, params, planned;
+    int has_phase; /* highest seq run.phase */
+    int64_t phase_seq;
+    text_t phase;
+    int has_counters; /* highest seq run.progress / run.finished with counters */
+    int64_t counters_seq;
+    text_t counters;  /* unset with has_counters: a progress event without a map ("{}") */
+    int has_progress; /* highest seq run.progress (memory/cpu readings) */
+    int64_t progress_seq;
+    int has_memory, has_cpu;
+    double memory_percent, cpu_percent;
+    int has_pause; /* highest seq run.paused / run.resumed */
+    int64_t pause_seq;
+    int paused;
+    int has_paused_at, has_resumed_at; /* latest ts of each */
+    stamp_t paused_at, resumed_at;
+    int has_finished; /* earliest ts (then lowest seq) */
+    stamp_t finished;
+    rt_run_status_t status;
+    text_t end_counts, error_message, error_details;
     int has_dropped;
     int64_t dropped;
 } run_acc_t;
 
+/* The texts of a slot, to reset and free them together. */
+#define RUN_TEXTS(X)                                                                               \
+    X(job)                                                                                         \
+    X(kind) X(producer_host) X(producer_lib) X(start_counts) X(params) X(planned) X(phase)         \
+        X(counters) X(end_counts) X(error_message) X(error_details)
+
 struct rt_agg {
-    run_acc_t *slots;
-    size_t cap; /* power of two */
-    size_t used;
+    run_acc_t *runs; /* dense, in order of first appearance; [used, cap) keep their buffers */
+    size_t used, runs_cap;
+    int32_t *index; /* open addressing over runs[]: -1 free; size a power of two */
+    size_t index_cap;
     char *txt; /* rt_agg_runs_text's buffer, kept across batches */
     size_t txt_len, txt_cap;
     int txt_oom;
@@ -35,43 +80,87 @@ rt_agg_t *rt_agg_new(void)
     rt_agg_t *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->cap = 256;
-    a->slots = calloc(a->cap, sizeof *a->slots);
-    if (!a->slots) {
+    a->index_cap = 256;
+    a->index = malloc(a->index_cap * sizeof *a->index);
+    if (!a->index) {
         free(a);
         return NULL;
     }
+    memset(a->index, 0xff, a->index_cap * sizeof *a->index);
     return a;
-}
-
-static void clear_slots(rt_agg_t *a)
-{
-    for (size_t i = 0; i < a->cap; i++) {
-        free(a->slots[i].known_job);
-        free(a->slots[i].known_kind);
-    }
-    memset(a->slots, 0, a->cap * sizeof *a->slots);
-    a->used = 0;
 }
 
 void rt_agg_free(rt_agg_t *a)
 {
     if (!a)
         return;
-    clear_slots(a);
-    free(a->slots);
+    for (size_t i = 0; i < a->runs_cap; i++) {
+#define X(f) free(a->runs[i].f.p);
+        RUN_TEXTS(X)
+#undef X
+    }
+    free(a->runs);
+    free(a->index);
     free(a->txt);
     free(a);
 }
 
 void rt_agg_reset(rt_agg_t *a)
 {
-    clear_slots(a);
+    a->used = 0;
+    memset(a->index, 0xff, a->index_cap * sizeof *a->index);
 }
 
 size_t rt_agg_count(const rt_agg_t *a)
 {
     return a->used;
+}
+
+/* Copies s[0..n) (NUL-terminated) into t. Returns 0, or -1 when out of memory. */
+static int text_set(text_t *t, const char *s, size_t n)
+{
+    if (n + 1 > t->cap) {
+        size_t nc = t->cap ? t->cap : 32;
+        while (nc < n + 1)
+            nc *= 2;
+        char *np = realloc(t->p, nc);
+        if (!np)
+            return -1;
+        t->p = np;
+        t->cap = nc;
+    }
+    memcpy(t->p, s, n);
+    t->p[n] = '\0';
+    t->n = n;
+    t->set = 1;
+    return 0;
+}
+
+/* A NUL-terminated string, or NULL (unset). */
+static int text_str(text_t *t, const char *s)
+{
+    if (!s) {
+        t->set = 0;
+        return 0;
+    }
+    return text_set(t, s, strlen(s));
+}
+
+/* An event's object text, or absent (unset). */
+static int text_obj(text_t *t, const rt_json_text_t *j)
+{
+    if (!j->p) {
+        t->set = 0;
+        return 0;
+    }
+    return text_set(t, j->p, j->n);
+}
+
+static void stamp(stamp_t *s, const rt_event_t *ev)
+{
+    s->us = ev->ts_us;
+    s->seq = ev->seq;
+    snprintf(s->ts, sizeof s->ts, "%s", ev->ts);
 }
 
 /* FNV-1a over the id text. */
@@ -83,121 +172,194 @@ static size_t hash_id(const char *s)
     return (size_t)h;
 }
 
-static run_acc_t *find(rt_agg_t *a, const char *id, int create)
+/* Index slot of id: the one holding it, or the free one where it goes. */
+static size_t probe(const rt_agg_t *a, const char *id)
 {
-    if (create && (a->used + 1) * 2 > a->cap) {
-        /* Grow at half load: rehash into a table twice as large. */
-        size_t ncap = a->cap * 2;
-        run_acc_t *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
+    size_t i = hash_id(id) & (a->index_cap - 1);
+    while (a->index[i] >= 0 && strcmp(a->runs[a->index[i]].run_id, id) != 0)
+        i = (i + 1) & (a->index_cap - 1);
+    return i;
+}
+
+static const run_acc_t *lookup(const rt_agg_t *a, const char *id)
+{
+    int32_t k = a->index[probe(a, id)];
+    return k >= 0 ? &a->runs[k] : NULL;
+}
+
+/* The slot of id, created when missing; NULL when out of memory. */
+static run_acc_t *slot(rt_agg_t *a, const char *id)
+{
+    int32_t k = a->index[probe(a, id)];
+    if (k >= 0)
+        return &a->runs[k];
+    if ((a->used + 1) * 2 > a->index_cap) { /* grow at half load */
+        size_t ncap = a->index_cap * 2;
+        int32_t *ni = malloc(ncap * sizeof *ni);
+        if (!ni)
             return NULL;
-        for (size_t i = 0; i < a->cap; i++) {
-            if (!a->slots[i].run_id[0])
-                continue;
-            size_t j = hash_id(a->slots[i].run_id) & (ncap - 1);
-            while (ns[j].run_id[0])
+        memset(ni, 0xff, ncap * sizeof *ni);
+        for (size_t r = 0; r < a->used; r++) {
+            size_t j = hash_id(a->runs[r].run_id) & (ncap - 1);
+            while (ni[j] >= 0)
                 j = (j + 1) & (ncap - 1);
-            ns[j] = a->slots[i];
+            ni[j] = (int32_t)r;
         }
-        free(a->slots);
-        a->slots = ns;
-        a->cap = ncap;
+        free(a->index);
+        a->index = ni;
+        a->index_cap = ncap;
     }
-    size_t i = hash_id(id) & (a->cap - 1);
-    while (a->slots[i].run_id[0]) {
-        if (!strcmp(a->slots[i].run_id, id))
-            return &a->slots[i];
-        i = (i + 1) & (a->cap - 1);
+    if (a->used == a->runs_cap) {
+        size_t nc = a->runs_cap ? a->runs_cap * 2 : 128;
+        run_acc_t *nr = realloc(a->runs, nc * sizeof *nr);
+        if (!nr)
+            return NULL;
+        memset(nr + a->runs_cap, 0, (nc - a->runs_cap) * sizeof *nr);
+        a->runs = nr;
+        a->runs_cap = nc;
     }
-    if (!create)
-        return NULL;
-    snprintf(a->slots[i].run_id, sizeof a->slots[i].run_id, "%s", id);
-    a->used++;
-    return &a->slots[i];
+    run_acc_t *r = &a->runs[a->used];
+    /* A slot of an earlier batch: keep its buffers, forget the rest. */
+    run_acc_t keep = *r;
+    memset(r, 0, sizeof *r);
+#define X(f) r->f.p = keep.f.p, r->f.cap = keep.f.cap;
+    RUN_TEXTS(X)
+#undef X
+    snprintf(r->run_id, sizeof r->run_id, "%s", id);
+    a->index[probe(a, id)] = (int32_t)a->used++;
+    return r;
 }
 
 int rt_agg_touch(rt_agg_t *a, const char *run_id)
 {
-    return find(a, run_id, 1) ? 0 : -1;
+    return slot(a, run_id) ? 0 : -1;
 }
 
 int rt_agg_set_known(rt_agg_t *a, const char *run_id, const char *job, const char *kind)
 {
-    run_acc_t *r = find(a, run_id, 1);
-    if (!r)
+    run_acc_t *r = slot(a, run_id);
+    if (!r || text_str(&r->job, job) || text_str(&r->kind, kind))
         return -1;
-    free(r->known_job);
-    free(r->known_kind);
-    r->known_job = strdup(job);
-    r->known_kind = strdup(kind);
-    if (!r->known_job || !r->known_kind)
-        return -1;
-    r->job = r->known_job;
-    r->kind = r->known_kind;
+    r->known = 1;
     return 0;
 }
 
-/* a precedes b by (ts, seq). */
-static int earlier(const rt_event_t *a, const rt_event_t *b)
+unsigned rt_agg_flags(const rt_agg_t *a, const char *run_id)
 {
-    return a->ts_us < b->ts_us || (a->ts_us == b->ts_us && a->seq < b->seq);
+    const run_acc_t *r = lookup(a, run_id);
+    return r ? r->flags : 0;
+}
+
+/* ev precedes s by (ts, seq). */
+static int earlier(const rt_event_t *ev, const stamp_t *s)
+{
+    return ev->ts_us < s->us || (ev->ts_us == s->us && ev->seq < s->seq);
 }
 
 int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_size)
 {
-    run_acc_t *r = find(a, ev->run_id, 1);
+    run_acc_t *r = slot(a, ev->run_id);
     if (!r)
         return -2;
-    if (!r->job) {
-        r->job = ev->job;
-        r->kind = ev->kind;
-    } else if (strcmp(r->job, ev->job) != 0 || strcmp(r->kind, ev->kind) != 0) {
+    if (!r->job.set) {
+        if (text_str(&r->job, ev->job) || text_str(&r->kind, ev->kind))
+            return -2;
+    } else if (strcmp(r->job.p, ev->job) != 0 || strcmp(r->kind.p, ev->kind) != 0) {
         /* One run is one job of one kind; a second job under the same id is a producer bug
          * (or an id collision) and must not be merged into the first. */
         snprintf(detail, detail_size,
                  "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" kind "
                  "\"%.30s\"",
-                 ev->run_id, r->job, r->kind, ev->job, ev->kind);
+                 ev->run_id, r->job.p, r->kind.p, ev->job, ev->kind);
         return -1;
     }
     r->n_events++;
-    if (!r->min_ts || ev->ts_us < r->min_ts->ts_us)
-        r->min_ts = ev;
-    if (!r->max_ts || ev->ts_us > r->max_ts->ts_us)
-        r->max_ts = ev;
-    if (!r->max_seq || ev->seq > r->max_seq->seq)
-        r->max_seq = ev;
+    if (!r->has_min || ev->ts_us < r->min_ts.us)
+        stamp(&r->min_ts, ev);
+    if (!r->has_min || ev->ts_us > r->max_ts.us)
+        stamp(&r->max_ts, ev);
+    if (!r->has_min || ev->seq > r->max_seq) {
+        r->max_seq = ev->seq;
+        r->producer_pid = ev->producer_pid;
+        if (text_str(&r->producer_host, ev->producer_host) ||
+            text_str(&r->producer_lib, ev->producer_lib))
+            return -2;
+    }
+    r->has_min = 1;
     switch (ev->type) {
     case RT_EV_STARTED:
-        if (!r->started || earlier(ev, r->started))
-            r->started = ev;
+        r->flags |= RT_AGG_STARTED;
+        if (!r->has_started || earlier(ev, &r->started)) {
+            r->has_started = 1;
+            stamp(&r->started, ev);
+            if (text_obj(&r->start_counts, &ev->start_counts) ||
+                text_obj(&r->params, &ev->params) || text_obj(&r->planned, &ev->planned))
+                return -2;
+        }
         break;
     case RT_EV_PHASE:
-        if (!r->phase || ev->seq > r->phase->seq)
-            r->phase = ev;
+        if (!r->has_phase || ev->seq > r->phase_seq) {
+            r->has_phase = 1;
+            r->phase_seq = ev->seq;
+            if (text_str(&r->phase, ev->phase))
+                return -2;
+        }
         break;
     case RT_EV_PROGRESS:
-        if (!r->counters || ev->seq > r->counters->seq)
-            r->counters = ev;
-        if (!r->progress || ev->seq > r->progress->seq)
-            r->progress = ev;
+        r->flags |= RT_AGG_COUNTERS;
+        if (!r->has_counters || ev->seq > r->counters_seq) {
+            r->has_counters = 1;
+            r->counters_seq = ev->seq;
+            if (text_obj(&r->counters, &ev->counters))
+                return -2;
+        }
+        if (!r->has_progress || ev->seq > r->progress_seq) {
+            r->has_progress = 1;
+            r->progress_seq = ev->seq;
+            r->has_memory = ev->has_memory;
+            r->memory_percent = ev->memory_percent;
+            r->has_cpu = ev->has_cpu;
+            r->cpu_percent = ev->cpu_percent;
+        }
         break;
     case RT_EV_PAUSED:
     case RT_EV_RESUMED:
-        if (!r->pause || ev->seq > r->pause->seq)
-            r->pause = ev;
-        if (ev->type == RT_EV_PAUSED && (!r->paused_at || ev->ts_us > r->paused_at->ts_us))
-            r->paused_at = ev;
-        if (ev->type == RT_EV_RESUMED && (!r->resumed_at || ev->ts_us > r->resumed_at->ts_us))
-            r->resumed_at = ev;
+        if (!r->has_pause || ev->seq > r->pause_seq) {
+            r->has_pause = 1;
+            r->pause_seq = ev->seq;
+            r->paused = ev->type == RT_EV_PAUSED;
+        }
+        if (ev->type == RT_EV_PAUSED && (!r->has_paused_at || ev->ts_us > r->paused_at.us)) {
+            r->has_paused_at = 1;
+            stamp(&r->paused_at, ev);
+        }
+        if (ev->type == RT_EV_RESUMED && (!r->has_resumed_at || ev->ts_us > r->resumed_at.us)) {
+            r->has_resumed_at = 1;
+            stamp(&r->resumed_at, ev);
+        }
         break;
     case RT_EV_FINISHED:
-        if (!r->finished || earlier(ev, r->finished))
-            r->finished = ev;
+        r->flags |= RT_AGG_FINISHED;
+        if (!r->has_finished || earlier(ev, &r->finished)) {
+            r->has_finished = 1;
+            stamp(&r->finished, ev);
+            r->status = ev->status;
+            if (text_obj(&r->end_counts, &ev->end_counts) ||
+                text_str(&r->error_message, ev->error_message) ||
+                text_obj(&r->error_details, &ev->error_details))
+                return -2;
+        }
         /* A finished event's counters are the run's final absolute values: applied like a last
          * progress event. */
-        if (ev->counters.p && (!r->counters || ev->seq > r->counters->seq))
-            r->counters = ev;
+        if (ev->counters.p) {
+            r->flags |= RT_AGG_COUNTERS;
+            if (!r->has_counters || ev->seq > r->counters_seq) {
+                r->has_counters = 1;
+                r->counters_seq = ev->seq;
+                if (text_obj(&r->counters, &ev->counters))
+                    return -2;
+            }
+        }
         break;
     case RT_EV_LOG:
     case RT_EV_HEARTBEAT:
@@ -219,12 +381,10 @@ char *rt_agg_run_ids(const rt_agg_t *a)
         return NULL;
     size_t o = 0;
     s[o++] = '{';
-    for (size_t i = 0; i < a->cap; i++) {
-        if (!a->slots[i].run_id[0])
-            continue;
+    for (size_t i = 0; i < a->used; i++) {
         if (o > 1)
             s[o++] = ',';
-        memcpy(s + o, a->slots[i].run_id, 36);
+        memcpy(s + o, a->runs[i].run_id, 36);
         o += 36;
     }
     s[o++] = '}';
@@ -276,13 +436,10 @@ static void put_key(rt_agg_t *a, const char *key)
     put(a, b, (size_t)n);
 }
 
-/* A JSON string literal of the NUL-terminated s (the decoder's unescaped, valid UTF-8 text). */
-static void put_jstr(rt_agg_t *a, const char *key, const char *s)
+/* A JSON string literal of s[0..n) (the decoder's unescaped, valid UTF-8 text). */
+static void put_jstrn(rt_agg_t *a, const char *key, const char *s, size_t n)
 {
-    if (!s)
-        return;
     put_key(a, key);
-    size_t n = strlen(s);
     if (a->txt_oom)
         return;
     /* Write into the room there is; when it was too short, grow to the size it said and
@@ -294,6 +451,21 @@ static void put_jstr(rt_agg_t *a, const char *key, const char *s)
         need = rt_json_escape(s, n, a->txt + a->txt_len, a->txt_cap - a->txt_len);
     }
     a->txt_len += need;
+}
+
+static void put_jstr(rt_agg_t *a, const char *key, const text_t *t)
+{
+    if (t->set)
+        put_jstrn(a, key, t->p, t->n);
+}
+
+/* A time stamp: 27 characters that need no escaping. */
+static void put_ts(rt_agg_t *a, const char *key, const stamp_t *s)
+{
+    put_key(a, key);
+    put(a, "\"", 1);
+    put(a, s->ts, strlen(s->ts));
+    put(a, "\"", 1);
 }
 
 static void put_int(rt_agg_t *a, const char *key, int64_t v)
@@ -312,12 +484,12 @@ static void put_real(rt_agg_t *a, const char *key, double v)
     put(a, b, (size_t)n);
 }
 
-static void put_obj(rt_agg_t *a, const char *key, const rt_json_text_t *j)
+static void put_obj(rt_agg_t *a, const char *key, const text_t *t)
 {
-    if (!j->p)
+    if (!t->set)
         return;
     put_key(a, key);
-    put(a, j->p, j->n);
+    put(a, t->p, t->n);
 }
 
 const char *rt_agg_runs_text(rt_agg_t *a, size_t *nruns)
@@ -326,61 +498,62 @@ const char *rt_agg_runs_text(rt_agg_t *a, size_t *nruns)
     a->txt_len = 0;
     a->txt_oom = 0;
     put_lit(a, "[");
-    for (size_t i = 0; i < a->cap; i++) {
-        const run_acc_t *r = &a->slots[i];
-        if (!r->run_id[0] || r->n_events == 0)
+    for (size_t i = 0; i < a->used; i++) {
+        const run_acc_t *r = &a->runs[i];
+        if (r->n_events == 0)
             continue;
         /* run_id first so that every later member can start with a comma. */
         put_lit(a, count++ ? ",{\"run_id\":\"" : "{\"run_id\":\"");
         put(a, r->run_id, strlen(r->run_id));
         put_lit(a, "\"");
-        put_jstr(a, "job", r->job);
-        put_jstr(a, "kind", r->kind);
-        put_jstr(a, "min_ts", r->min_ts->ts);
-        put_jstr(a, "max_ts", r->max_ts->ts);
-        put_int(a, "max_seq", r->max_seq->seq);
-        put_jstr(a, "producer_host", r->max_seq->producer_host);
-        put_int(a, "producer_pid", r->max_seq->producer_pid);
-        put_jstr(a, "producer_lib", r->max_seq->producer_lib);
-        if (r->started) {
+        put_jstr(a, "job", &r->job);
+        put_jstr(a, "kind", &r->kind);
+        put_ts(a, "min_ts", &r->min_ts);
+        put_ts(a, "max_ts", &r->max_ts);
+        put_int(a, "max_seq", r->max_seq);
+        put_jstr(a, "producer_host", &r->producer_host);
+        put_int(a, "producer_pid", r->producer_pid);
+        put_jstr(a, "producer_lib", &r->producer_lib);
+        if (r->has_started) {
             put_lit(a, ",\"has_started\":true");
-            put_jstr(a, "started_ts", r->started->ts);
-            put_obj(a, "start_counts", &r->started->start_counts);
-            put_obj(a, "params", &r->started->params);
-            put_obj(a, "planned", &r->started->planned);
+            put_ts(a, "started_ts", &r->started);
+            put_obj(a, "start_counts", &r->start_counts);
+            put_obj(a, "params", &r->params);
+            put_obj(a, "planned", &r->planned);
         }
-        if (r->phase) {
-            put_int(a, "phase_seq", r->phase->seq);
-            put_jstr(a, "phase", r->phase->phase);
+        if (r->has_phase) {
+            put_int(a, "phase_seq", r->phase_seq);
+            put_jstr(a, "phase", &r->phase);
         }
-        if (r->counters) {
-            put_int(a, "counters_seq", r->counters->seq);
-            if (r->counters->counters.p)
-                put_obj(a, "counters", &r->counters->counters);
+        if (r->has_counters) {
+            put_int(a, "counters_seq", r->counters_seq);
+            if (r->counters.set)
+                put_obj(a, "counters", &r->counters);
             else
                 put_lit(a, ",\"counters\":{}");
         }
-        if (r->progress) {
-            put_int(a, "progress_seq", r->progress->seq);
-            if (r->progress->has_memory)
-                put_real(a, "memory_percent", r->progress->memory_percent);
-            if (r->progress->has_cpu)
-                put_real(a, "cpu_percent", r->progress->cpu_percent);
+        if (r->has_progress) {
+            put_int(a, "progress_seq", r->progress_seq);
+            if (r->has_memory)
+                put_real(a, "memory_percent", r->memory_percent);
+            if (r->has_cpu)
+                put_real(a, "cpu_percent", r->cpu_percent);
         }
-        if (r->pause) {
-            put_int(a, "pause_seq", r->pause->seq);
-            put_lit(a, r->pause->type == RT_EV_PAUSED ? ",\"paused\":true" : ",\"paused\":false");
+        if (r->has_pause) {
+            put_int(a, "pause_seq", r->pause_seq);
+            put_lit(a, r->paused ? ",\"paused\":true" : ",\"paused\":false");
         }
-        if (r->paused_at)
-            put_jstr(a, "paused_at", r->paused_at->ts);
-        if (r->resumed_at)
-            put_jstr(a, "resumed_at", r->resumed_at->ts);
-        if (r->finished) {
-            put_jstr(a, "finished_at", r->finished->ts);
-            put_jstr(a, "status", rt_run_status_name(r->finished->status));
-            put_obj(a, "end_counts", &r->finished->end_counts);
-            put_jstr(a, "error_message", r->finished->error_message);
-            put_obj(a, "error_details", &r->finished->error_details);
+        if (r->has_paused_at)
+            put_ts(a, "paused_at", &r->paused_at);
+        if (r->has_resumed_at)
+            put_ts(a, "resumed_at", &r->resumed_at);
+        if (r->has_finished) {
+            put_ts(a, "finished_at", &r->finished);
+            put_jstrn(a, "status", rt_run_status_name(r->status),
+                      strlen(rt_run_status_name(r->status)));
+            put_obj(a, "end_counts", &r->end_counts);
+            put_jstr(a, "error_message", &r->error_message);
+            put_obj(a, "error_details", &r->error_details);
         }
         if (r->has_dropped)
             put_int(a, "dropped_logs", r->dropped);

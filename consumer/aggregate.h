@@ -2,7 +2,10 @@
  * (newest seq wins for phase/counters/pause, earliest ts wins for run.started and
  * run.finished, min/max for times and seqs), so the batch costs one upsert row per run. The
  * same rules are applied again by the upsert in SQL (pg_out.c) against the stored row, so the
- * result does not depend on how events were split into batches or ordered within a run. */
+ * result does not depend on how events were split into batches or ordered within a run.
+ * The aggregate copies what it keeps of an event, so events (and the Kafka records they were
+ * decoded from) can be freed as soon as they are folded in: a batch costs memory per run, not
+ * per event. */
 #ifndef RT_CONSUMER_AGGREGATE_H
 #define RT_CONSUMER_AGGREGATE_H
 
@@ -12,11 +15,19 @@
 
 typedef struct rt_agg rt_agg_t;
 
+/* What a batch held for one run, besides its merge inputs: the derived tables only need
+ * re-deriving for runs whose batch could have changed them (pg_out.c). */
+enum {
+    RT_AGG_STARTED = 1,  /* a run.started event */
+    RT_AGG_FINISHED = 2, /* a run.finished event */
+    RT_AGG_COUNTERS = 4  /* a counter map (run.progress, or run.finished with counters) */
+};
+
 /* Returns a new empty aggregate, or NULL when out of memory. Free with rt_agg_free. */
 rt_agg_t *rt_agg_new(void);
 void rt_agg_free(rt_agg_t *agg);
 
-/* Forgets every run (keeps the memory). Events added before are no longer referenced. */
+/* Forgets every run; keeps the memory for the next batch. */
 void rt_agg_reset(rt_agg_t *agg);
 
 /* Makes sure run_id has a slot (to collect the batch's run ids before the stored job/kind are
@@ -26,22 +37,25 @@ int rt_agg_touch(rt_agg_t *agg, const char *run_id);
 /* Records the job/kind PostgreSQL already holds for run_id (copied). Returns 0 or -1 (OOM). */
 int rt_agg_set_known(rt_agg_t *agg, const char *run_id, const char *job, const char *kind);
 
-/* Folds ev into its run. ev must stay alive until the aggregate is reset or freed. Returns 0;
- * -1 with detail filled when the event breaks a rule (its job/kind differ from the run's) — the
- * caller dead-letters it with reason "rule"; -2 when out of memory. */
+/* Folds ev into its run, copying what the run keeps of it: ev may be freed right after.
+ * Returns 0; -1 with detail filled when the event breaks a rule (its job/kind differ from the
+ * run's) — the caller dead-letters it with reason "rule"; -2 when out of memory. */
 int rt_agg_add(rt_agg_t *agg, const rt_event_t *ev, char *detail, size_t detail_size);
 
 /* Number of runs with a slot. */
 size_t rt_agg_count(const rt_agg_t *agg);
 
+/* RT_AGG_* flags of what this batch held for run_id (0 when it has no slot). */
+unsigned rt_agg_flags(const rt_agg_t *agg, const char *run_id);
+
 /* PostgreSQL array literal of the run ids: "{id,id,...}" (malloc'd, caller frees), or NULL. */
 char *rt_agg_run_ids(const rt_agg_t *agg);
 
-/* The runs upsert's input: a JSON array with one object per run that received events, the
- * merge inputs SQL_RUNS reads through jsonb_to_recordset (keys documented in pg_out.c), written
- * as text directly (the events' stored objects spliced in as they arrived). The text is owned
- * by agg and valid until the next call, reset or free; *nruns = number of objects. NULL when
- * out of memory. */
+/* The runs upsert's input: a JSON array with one object per run that received events, in the
+ * order the runs first appeared, the merge inputs SQL_RUNS reads through json_to_recordset
+ * (keys documented in pg_out.c), written as text directly (the events' stored objects spliced
+ * in as they arrived). The text is owned by agg and valid until the next call, reset or free;
+ * *nruns = number of objects. NULL when out of memory. */
 const char *rt_agg_runs_text(rt_agg_t *agg, size_t *nruns);
 
 #endif

@@ -17,9 +17,9 @@ struct rt_kin {
     int pending;                                     /* rebalance waiting for the main loop */
     rd_kafka_topic_partition_list_t *pending_assign; /* NULL: revoked */
     rt_ready_t *ready;                               /* readiness for /readyz, may be NULL */
-    int64_t next_probe_us; /* while all brokers are down: when to probe for them again */
-    int64_t last_batch_us; /* when the previous non-empty batch was handed to the caller */
-    int64_t last_trim_us;  /* when free heap pages were last given back (malloc_trim) */
+    int64_t next_probe_us;     /* while all brokers are down: when to probe for them again */
+    int64_t last_batch_us;     /* when the previous non-empty batch was handed to the caller */
+    int64_t last_trim_us;      /* when free heap pages were last given back (malloc_trim) */
     rt_kin_poll_times_t times; /* of the last rt_kin_poll */
     /* The waker thread (see waker_main): asks each partition leader for its high watermark when
      * the main loop signals, so that broker threads parked on a full fetch queue wake up. */
@@ -341,8 +341,8 @@ static void probe_brokers(rt_kin_t *kin)
  * behind commits (2,000 events/s: p50 145 -> 90 ms but p99 230 -> 300+ ms). Collecting for at
  * least the previous batch's processing time keeps the loop at most about half busy. Under a
  * backlog the queue is never empty, so batches still fill to max. */
-size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
-                   const volatile sig_atomic_t *stop)
+size_t rt_kin_poll_each(rt_kin_t *kin, size_t max, int max_ms, const volatile sig_atomic_t *stop,
+                        rt_kin_take_fn take, void *arg)
 {
     size_t n = 0;
     int64_t t0 = rt_mono_us();
@@ -395,7 +395,9 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
             first_us = now;
             deadline = now + (int64_t)max_ms * 1000;
         }
-        out[n++] = m;
+        n++;
+        if (take(arg, m) != 0)
+            break;
         /* A batch larger than the fetch queue: wake parked fetchers as it drains, not after. */
         if (n % 1024 == 0)
             waker_kick(kin);
@@ -405,6 +407,26 @@ size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_
     kin->times.wait_us = (first_us >= 0 ? first_us : end) - t0 - kin->times.trim_us;
     kin->times.fill_us = first_us >= 0 ? end - first_us : 0;
     return n;
+}
+
+/* rt_kin_poll's taker: into the caller's array. */
+typedef struct into_array {
+    rd_kafka_message_t **out;
+    size_t n;
+} into_array_t;
+
+static int take_into_array(void *arg, rd_kafka_message_t *m)
+{
+    into_array_t *a = arg;
+    a->out[a->n++] = m;
+    return 0;
+}
+
+size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
+                   const volatile sig_atomic_t *stop)
+{
+    into_array_t a = {out, 0};
+    return rt_kin_poll_each(kin, max, max_ms, stop, take_into_array, &a);
 }
 
 void rt_kin_last_poll_times(const rt_kin_t *kin, rt_kin_poll_times_t *out)

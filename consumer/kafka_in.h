@@ -49,6 +49,16 @@ int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize
 size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
                    const volatile sig_atomic_t *stop);
 
+/* Takes one record polled by rt_kin_poll_each and owns it from then on (destroys it with
+ * rd_kafka_message_destroy). Returns 0 to go on, non-zero to close the batch at once. */
+typedef int (*rt_kin_take_fn)(void *arg, rd_kafka_message_t *m);
+
+/* rt_kin_poll handing each record to take as it comes instead of collecting them, so that the
+ * caller can fold it into its batch and free it while the batch fills. Returns the number of
+ * records taken. */
+size_t rt_kin_poll_each(rt_kin_t *kin, size_t max, int max_ms, const volatile sig_atomic_t *stop,
+                        rt_kin_take_fn take, void *arg);
+
 /* Where the last rt_kin_poll spent its time (microseconds), for the pipeline's timing log. */
 typedef struct rt_kin_poll_times {
     int64_t trim_us; /* giving free heap back (malloc_trim), 0 when it did not run */

@@ -23,131 +23,6 @@ struct rt_pg {
  * every batch, and each failed direct COPY would be work thrown away. */
 #define LOGS_STAGED_AFTER_CONFLICT 64
 
-/* A growable byte buffer for COPY data and array literals. */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf_t;
-
-static void buf_put(buf_t *b, const void *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-static void buf_str(buf_t *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-static void buf_free(buf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-/* A COPY text-format field: backslash, tab, newline and CR escaped. */
-static void copy_text(buf_t *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *esc = NULL;
-        switch (s[i]) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        default:
-            break;
-        }
-        if (esc) {
-            buf_put(b, s + start, i - start);
-            buf_str(b, esc);
-            start = i + 1;
-        }
-    }
-    buf_put(b, s + start, n - start);
-}
-
-/* Text that must be valid UTF-8 (details quote cut-off event text): invalid bytes become '?'. */
-static void copy_text_utf8(buf_t *b, const char *s)
-{
-    size_t n = strlen(s);
-    char *t = malloc(n + 1);
-    if (!t) {
-        b->oom = 1;
-        return;
-    }
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        size_t len = u[i] < 0x80         ? 1
-                     : (u[i] >> 5) == 6  ? 2
-                     : (u[i] >> 4) == 14 ? 3
-                     : (u[i] >> 3) == 30 ? 4
-                                         : 0;
-        int ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (u[i + k] & 0xC0) == 0x80;
-        if (ok && len == 1 && u[i] == 0)
-            ok = 0;
-        if (ok) {
-            memcpy(t + i, s + i, len);
-            i += len;
-        } else {
-            t[i++] = '?';
-        }
-    }
-    t[n] = '\0';
-    copy_text(b, t, n);
-    free(t);
-}
-
-static void copy_null(buf_t *b)
-{
-    buf_str(b, "\\N");
-}
-
-/* bytea in COPY text: "\x" + hex, with the backslash itself escaped for COPY. */
-static void copy_bytea(buf_t *b, const void *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = p;
-    char chunk[512];
-    size_t o = 0;
-    buf_str(b, "\\\\x");
-    for (size_t i = 0; i < n; i++) {
-        chunk[o++] = hex[u[i] >> 4];
-        chunk[o++] = hex[u[i] & 15];
-        if (o == sizeof chunk) {
-            buf_put(b, chunk, o);
-            o = 0;
-        }
-    }
-    buf_put(b, chunk, o);
-}
-
 rt_pg_t *rt_pg_new(const char *dsn)
 {
     rt_pg_t *pg = calloc(1, sizeof *pg);
@@ -337,7 +212,7 @@ static const char SQL_RUNS[] =
     "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
     "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
     "  x.producer_pid, x.producer_lib"
-    " FROM jsonb_to_recordset($1::jsonb) AS x(run_id uuid, job text, kind text,"
+    " FROM json_to_recordset($1::json) AS x(run_id uuid, job text, kind text,"
     "  min_ts timestamptz, max_ts timestamptz, max_seq bigint, producer_host text,"
     "  producer_pid integer, producer_lib text, has_started boolean, started_ts timestamptz,"
     "  start_counts jsonb, params jsonb, planned jsonb, phase_seq bigint, phase text,"
@@ -384,33 +259,19 @@ static const char SQL_RUNS[] =
     "  producer_lib = CASE WHEN EXCLUDED.last_seq > r.last_seq THEN EXCLUDED.producer_lib"
     "   ELSE r.producer_lib END,"
     "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs)"
-    /* Which merged rows the derived tables read: run_results holds ended runs only,
-     * discovery_runs every discovery run; the others are left out of SQL_DERIVE. */
-    " RETURNING run_id::text, status <> 'running' OR kind = 'discovery'";
+    /* A run is one job of one kind: a stored row of another job is left alone and not
+     * returned, and the writer then decides event by event (rt_pg_write_batch). */
+    " WHERE r.job = EXCLUDED.job AND r.kind = EXCLUDED.kind"
+    /* What the derived tables need (derive_list): whether they hold the run at all
+     * (run_results ended runs, discovery_runs every discovery run), whether the row's times
+     * can still move whatever the batch held, and whether it has ended. */
+    " RETURNING run_id::text, status <> 'running' OR kind = 'discovery',"
+    "  NOT has_started OR (status <> 'running' AND finished_at IS NULL), status <> 'running'";
 
 /* run_results and discovery_runs are derived from the merged runs rows by one SQL function
  * (migration 0021), shared with the stale-run closer, so they are right whatever order started
  * and finished arrived in, and identical however a run ended. */
 static const char SQL_DERIVE[] = "SELECT runtrack_derive_results($1::uuid[])";
-
-void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
-{
-    m->ok =
-        rt_decode(m->payload, m->len, max_bytes, &m->ev, &m->why, m->detail, sizeof m->detail) == 0;
-}
-
-void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail)
-{
-    rt_event_clear(&m->ev);
-    m->ok = 0;
-    m->why = why;
-    snprintf(m->detail, sizeof m->detail, "%s", detail);
-}
-
-void rt_in_msg_clear(rt_in_msg_t *m)
-{
-    rt_event_clear(&m->ev);
-}
 
 /* Runs one parameterised statement expecting status want; on failure fills err and returns
  * the classification. */
@@ -457,8 +318,8 @@ static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
     return RT_PG_OK;
 }
 
-static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const buf_t *b, char *err,
-                          size_t errsize)
+static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const rt_buf_t *b,
+                          char *err, size_t errsize)
 {
     PGresult *r = PQexec(pg->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -493,67 +354,12 @@ static void rollback(rt_pg_t *pg)
     }
 }
 
-static void dead_row(buf_t *b, const char *topic, const rt_in_msg_t *m, rt_dead_reason_t why,
-                     const char *detail)
-{
-    char num[64];
-    copy_text_utf8(b, topic);
-    snprintf(num, sizeof num, "\t%d\t%lld\t", (int)m->partition, (long long)m->offset);
-    buf_str(b, num);
-    if (m->key)
-        copy_bytea(b, m->key, m->key_len);
-    else
-        copy_null(b);
-    buf_str(b, "\t");
-    if (m->payload)
-        copy_bytea(b, m->payload, m->len);
-    else
-        copy_null(b);
-    snprintf(num, sizeof num, "\t%zu\t%s\t", m->len, rt_dead_reason_name(why));
-    buf_str(b, num);
-    copy_text_utf8(b, detail);
-    buf_str(b, "\t");
-    char ts[RT_TIME_STRLEN];
-    if (m->kafka_ts_ms >= 0 && rt_time_format(m->kafka_ts_ms * 1000, ts, sizeof ts))
-        buf_str(b, ts);
-    else
-        copy_null(b);
-    buf_str(b, "\n");
-}
-
-static void log_row(buf_t *b, const rt_event_t *ev)
-{
-    char num[32];
-    buf_str(b, ev->run_id);
-    snprintf(num, sizeof num, "\t%lld\t", (long long)ev->seq);
-    buf_str(b, num);
-    buf_str(b, ev->ts);
-    buf_str(b, "\t");
-    buf_str(b, rt_log_level_name(ev->level));
-    buf_str(b, "\t");
-    if (ev->phase)
-        copy_text(b, ev->phase, strlen(ev->phase));
-    else
-        copy_null(b);
-    buf_str(b, "\t");
-    copy_text(b, ev->message, ev->message_len);
-    buf_str(b, "\t");
-    /* The record's own text of the object: jsonb parses it (COPY escapes its whitespace). */
-    if (ev->fields.p)
-        copy_text(b, ev->fields.p, ev->fields.n);
-    else
-        copy_null(b);
-    buf_str(b, "\t");
-    buf_str(b, ev->event_id);
-    buf_str(b, "\n");
-}
-
 /* Log rows go straight into run_logs with COPY (PostgreSQL's fastest path) inside a savepoint.
  * A row already stored (or twice in the batch) makes that COPY fail as a whole: roll back to
  * the savepoint and take the staging path, whose ON CONFLICT DO NOTHING keeps the first copy of
  * each row, exactly as every batch did before. Any other data error also falls back, so the
  * staging path decides what it always decided. */
-static rt_pg_rc_t write_logs(rt_pg_t *pg, const buf_t *logs, char *err, size_t errsize)
+static rt_pg_rc_t write_logs(rt_pg_t *pg, const rt_buf_t *logs, char *err, size_t errsize)
 {
     rt_pg_rc_t rc;
     if (pg->logs_staged_left > 0) {
@@ -568,7 +374,7 @@ static rt_pg_rc_t write_logs(rt_pg_t *pg, const buf_t *logs, char *err, size_t e
                      logs, err, errsize);
         if (rc == RT_PG_OK)
             return exec(pg, "release savepoint", "RELEASE SAVEPOINT rt_logs", 0, NULL,
-                         PGRES_COMMAND_OK, NULL, err, errsize);
+                        PGRES_COMMAND_OK, NULL, err, errsize);
         if (rc != RT_PG_DATA)
             return rc;
         if ((rc = exec(pg, "rollback to savepoint", "ROLLBACK TO SAVEPOINT rt_logs", 0, NULL,
@@ -581,14 +387,163 @@ static rt_pg_rc_t write_logs(rt_pg_t *pg, const buf_t *logs, char *err, size_t e
     return exec(pg, "insert logs", SQL_LOGS, 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
 }
 
-rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
-                             size_t n, const rt_part_pos_t *pos, size_t npos,
-                             rt_batch_result_t *res, char *err, size_t errsize)
+/* The fence: moves the stored offsets of pos[0..npos) from expected to next, in the open
+ * transaction; RT_PG_FENCED when any of them is not where this batch expects. */
+static rt_pg_rc_t fence(rt_pg_t *pg, const char *group, const char *topic, const rt_part_pos_t *pos,
+                        size_t npos, char *err, size_t errsize)
+{
+    rt_buf_t b = {0};
+    PGresult *r = NULL;
+    rt_pg_rc_t rc;
+    rt_buf_str(&b, "[");
+    for (size_t i = 0; i < npos; i++) {
+        char row[128];
+        if (pos[i].expected >= 0)
+            snprintf(row, sizeof row, "%s{\"p\":%d,\"expected\":%lld,\"next\":%lld}", i ? "," : "",
+                     (int)pos[i].partition, (long long)pos[i].expected, (long long)pos[i].next);
+        else
+            snprintf(row, sizeof row, "%s{\"p\":%d,\"next\":%lld}", i ? "," : "",
+                     (int)pos[i].partition, (long long)pos[i].next);
+        rt_buf_str(&b, row);
+    }
+    rt_buf_str(&b, "]");
+    if (b.oom) {
+        snprintf(err, errsize, "out of memory");
+        rc = RT_PG_TRANSIENT;
+        goto out;
+    }
+    const char *fp[3] = {group, topic, b.p};
+    if ((rc = exec(pg, "fence offsets", SQL_FENCE, 3, fp, PGRES_TUPLES_OK, &r, err, errsize)))
+        goto out;
+    long long moved = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (moved != (long long)npos) {
+        snprintf(err, errsize, "offsets fence: %lld of %zu partitions at the expected offset",
+                 moved, npos);
+        rc = RT_PG_FENCED;
+    }
+out:
+    if (r)
+        PQclear(r);
+    rt_buf_free(&b);
+    return rc;
+}
+
+/* Whether a merged runs row needs run_results/discovery_runs derived again after this batch.
+ * They are functions of the row's started_at, start_counts, params, status, finished_at,
+ * end_counts, error fields and (once ended) counters; those change only through a run.started
+ * or run.finished in the batch, or a counter map once the run has ended, or, before the run
+ * has started, through started_at following the earliest event. Deriving a running discovery
+ * run on every batch of progress was most of the derive's cost, and wrote nothing. */
+static int needs_derive(const rt_agg_t *agg, PGresult *r, int row)
+{
+    if (strcmp(PQgetvalue(r, row, 1), "t") != 0)
+        return 0; /* neither table holds it */
+    if (strcmp(PQgetvalue(r, row, 2), "t") == 0)
+        return 1;
+    unsigned f = rt_agg_flags(agg, PQgetvalue(r, row, 0));
+    int ended = strcmp(PQgetvalue(r, row, 3), "t") == 0;
+    return (f & (RT_AGG_STARTED | RT_AGG_FINISHED)) || (ended && (f & RT_AGG_COUNTERS));
+}
+
+/* A batch's rows, in its open transaction: log rows, dead letters, the runs upsert, then the
+ * derived tables. *nruns = runs upserted. When the upsert leaves runs alone because
+ * PostgreSQL holds them under another job or kind, returns RT_PG_CONFLICT. */
+static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, const rt_buf_t *dead,
+                             size_t *nruns, char *err, size_t errsize)
 {
     rt_pg_rc_t rc = RT_PG_OK;
-    buf_t logs = {0}, dead = {0}, fence = {0}, derive = {0};
-    char *ids = NULL;
+    rt_buf_t derive = {0};
+    PGresult *r = NULL;
     const char *runs_json;
+
+    *nruns = 0;
+    if (logs->len && (rc = write_logs(pg, logs, err, errsize)))
+        goto out;
+    if (dead->len) {
+        if ((rc = copy_in(pg, "copy dead letters", "COPY rt_in_dead FROM STDIN", dead, err,
+                          errsize)) ||
+            (rc = exec(pg, "insert dead letters", SQL_DEAD, 0, NULL, PGRES_COMMAND_OK, NULL, err,
+                       errsize)))
+            goto out;
+    }
+    if (!(runs_json = rt_agg_runs_text(agg, nruns)))
+        goto oom;
+    if (*nruns == 0)
+        goto out;
+    const char *rp[1] = {runs_json};
+    if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_TUPLES_OK, &r, err, errsize)))
+        goto out;
+    if ((size_t)PQntuples(r) != *nruns) {
+        snprintf(err, errsize, "upsert runs: %zu of %zu runs are stored under another job/kind",
+                 *nruns - (size_t)PQntuples(r), *nruns);
+        rc = RT_PG_CONFLICT;
+        goto out;
+    }
+    rt_buf_str(&derive, "{");
+    for (int row = 0; row < PQntuples(r); row++) {
+        if (!needs_derive(agg, r, row))
+            continue;
+        if (derive.len > 1)
+            rt_buf_str(&derive, ",");
+        rt_buf_str(&derive, PQgetvalue(r, row, 0));
+    }
+    rt_buf_str(&derive, "}");
+    if (derive.oom)
+        goto oom;
+    const char *ip[1] = {derive.p};
+    if (derive.len > 2)
+        rc = exec(pg, "derive run_results and discovery_runs", SQL_DERIVE, 1, ip, PGRES_TUPLES_OK,
+                  NULL, err, errsize);
+    goto out;
+oom:
+    snprintf(err, errsize, "out of memory");
+    rc = RT_PG_TRANSIENT;
+out:
+    if (r)
+        PQclear(r);
+    rt_buf_free(&derive);
+    return rc;
+}
+
+rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, rt_batch_t *b,
+                             const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
+                             char *err, size_t errsize)
+{
+    rt_pg_rc_t rc;
+    size_t nruns = 0;
+
+    memset(res, 0, sizeof *res);
+    if (!rt_pg_conn(pg)) {
+        snprintf(err, errsize, "not connected");
+        return RT_PG_TRANSIENT;
+    }
+    if ((rc = exec(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
+        goto out;
+    /* Fence first: the UPDATE locks the offset rows, so a consumer that lost the partition
+     * waits here and then finds next_offset moved, instead of writing rows twice. */
+    if (group && npos && (rc = fence(pg, group, topic, pos, npos, err, errsize)))
+        goto out;
+    if ((rc = write_rows(pg, rt_batch_agg(b), rt_batch_logs(b), rt_batch_dead(b), &nruns, err,
+                         errsize)))
+        goto out;
+    rc = exec(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
+out:
+    if (rc != RT_PG_OK) {
+        rollback(pg);
+    } else {
+        *res = *rt_batch_result(b);
+        res->runs = nruns;
+    }
+    return rc;
+}
+
+rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
+                            size_t n, const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
+                            char *err, size_t errsize)
+{
+    rt_pg_rc_t rc = RT_PG_OK;
+    rt_buf_t logs = {0}, dead = {0};
+    char *ids = NULL;
     size_t nruns = 0;
     PGresult *r = NULL;
 
@@ -605,40 +560,11 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
     }
     if ((rc = exec(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
         goto out;
+    if (group && npos && (rc = fence(pg, group, topic, pos, npos, err, errsize)))
+        goto out;
 
-    /* 1. Fence first: the UPDATE locks the offset rows, so a consumer that lost the partition
-     * waits here and then finds next_offset moved, instead of writing rows twice. */
-    if (group && npos) {
-        buf_str(&fence, "[");
-        for (size_t i = 0; i < npos; i++) {
-            char row[128];
-            if (pos[i].expected >= 0)
-                snprintf(row, sizeof row, "%s{\"p\":%d,\"expected\":%lld,\"next\":%lld}",
-                         i ? "," : "", (int)pos[i].partition, (long long)pos[i].expected,
-                         (long long)pos[i].next);
-            else
-                snprintf(row, sizeof row, "%s{\"p\":%d,\"next\":%lld}", i ? "," : "",
-                         (int)pos[i].partition, (long long)pos[i].next);
-            buf_str(&fence, row);
-        }
-        buf_str(&fence, "]");
-        if (fence.oom)
-            goto oom;
-        const char *fp[3] = {group, topic, fence.p};
-        if ((rc = exec(pg, "fence offsets", SQL_FENCE, 3, fp, PGRES_TUPLES_OK, &r, err, errsize)))
-            goto out;
-        long long moved = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-        r = NULL;
-        if (moved != (long long)npos) {
-            snprintf(err, errsize, "offsets fence: %lld of %zu partitions at the expected offset",
-                     moved, npos);
-            rc = RT_PG_FENCED;
-            goto out;
-        }
-    }
-
-    /* 2. The job/kind PostgreSQL already holds for the batch's runs (rule checks). */
+    /* The job/kind PostgreSQL already holds for the batch's runs: an event of another job is
+     * a rule breach, wherever it is in the batch. */
     if (!(ids = rt_agg_run_ids(pg->agg)))
         goto oom;
     if (rt_agg_count(pg->agg)) {
@@ -653,7 +579,7 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
         r = NULL;
     }
 
-    /* 3. Fold events into per-run rows; collect log rows and dead letters for COPY. */
+    /* Fold events into per-run rows; collect log rows and dead letters for COPY. */
     for (size_t i = 0; i < n; i++) {
         rt_in_msg_t *m = &msgs[i];
         if (m->ok) {
@@ -665,56 +591,27 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
         }
         if (!m->ok || m->rule_dead) {
             rt_dead_reason_t why = m->ok ? RT_DEAD_RULE : m->why;
-            dead_row(&dead, topic, m, why, m->ok ? m->rule_detail : m->detail);
+            rt_copy_dead_row(&dead, topic, m->partition, m->offset, m->key, m->key_len, m->payload,
+                             m->len, m->kafka_ts_ms, why, m->ok ? m->rule_detail : m->detail);
             res->dead++;
             res->dead_by_reason[why]++;
             continue;
         }
         res->by_type[m->ev.type]++;
         if (m->ev.type == RT_EV_LOG) {
-            log_row(&logs, &m->ev);
+            rt_copy_log_row(&logs, &m->ev);
             res->logs++;
         }
     }
     if (logs.oom || dead.oom)
         goto oom;
-    if (logs.len && (rc = write_logs(pg, &logs, err, errsize)))
+    /* A row stored under another job between the read above and the upsert (another writer):
+     * retrying the batch reads it. */
+    if ((rc = write_rows(pg, pg->agg, &logs, &dead, &nruns, err, errsize)) == RT_PG_CONFLICT)
+        rc = RT_PG_TRANSIENT;
+    if (rc)
         goto out;
-    if (dead.len) {
-        if ((rc = copy_in(pg, "copy dead letters", "COPY rt_in_dead FROM STDIN", &dead, err,
-                          errsize)) ||
-            (rc = exec(pg, "insert dead letters", SQL_DEAD, 0, NULL, PGRES_COMMAND_OK, NULL, err,
-                       errsize)))
-            goto out;
-    }
-
-    /* 4. Runs, then the tables derived from them. */
-    if (!(runs_json = rt_agg_runs_text(pg->agg, &nruns)))
-        goto oom;
     res->runs = nruns;
-    if (nruns) {
-        const char *rp[1] = {runs_json};
-        if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_TUPLES_OK, &r, err, errsize)))
-            goto out;
-        buf_str(&derive, "{");
-        for (int row = 0; row < PQntuples(r); row++) {
-            if (strcmp(PQgetvalue(r, row, 1), "t") != 0)
-                continue;
-            if (derive.len > 1)
-                buf_str(&derive, ",");
-            buf_str(&derive, PQgetvalue(r, row, 0));
-        }
-        buf_str(&derive, "}");
-        PQclear(r);
-        r = NULL;
-        if (derive.oom)
-            goto oom;
-        const char *ip[1] = {derive.p};
-        if (derive.len > 2 &&
-            (rc = exec(pg, "derive run_results and discovery_runs", SQL_DERIVE, 1, ip,
-                       PGRES_TUPLES_OK, NULL, err, errsize)))
-            goto out;
-    }
     rc = exec(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
     goto out;
 oom:
@@ -723,12 +620,12 @@ oom:
 out:
     if (r)
         PQclear(r);
-    if (rc != RT_PG_OK)
+    if (rc != RT_PG_OK) {
         rollback(pg);
+        memset(res, 0, sizeof *res);
+    }
     free(ids);
-    buf_free(&logs);
-    buf_free(&dead);
-    buf_free(&fence);
-    buf_free(&derive);
+    rt_buf_free(&logs);
+    rt_buf_free(&dead);
     return rc;
 }

@@ -24,14 +24,12 @@ typedef struct part {
     int64_t end;      /* replay --to-end: stop when expected reaches this (-1: no target) */
 } part_t;
 
-/* One batch handed to the writer thread: the Kafka messages (owned: the writer destroys them
- * after writing), their decoded records, and the fence positions computed by the main thread
- * from the offsets PostgreSQL holds after the previous batch. */
+/* One batch handed to the writer thread: the records folded as they were polled (the Kafka
+ * messages are gone by then), and the fence positions: next per partition collected while
+ * polling, expected filled in by the main thread from the offsets PostgreSQL holds after the
+ * previous batch. */
 typedef struct job {
-    rd_kafka_message_t **raw;
-    size_t nraw;
-    rt_in_msg_t *msgs;
-    size_t n;
+    rt_batch_t *b;
     rt_part_pos_t *pos;
     size_t npos, pos_cap;
     /* Results, read by the main thread once the writer signalled done. */
@@ -51,7 +49,7 @@ typedef struct job {
  * writer (handoff); the writer writes or idles. */
 typedef struct timing {
     int64_t trim, wait, fill, decode, handoff; /* main thread */
-    int64_t w_busy, w_release, w_idle;          /* writer thread */
+    int64_t w_busy, w_release, w_idle;         /* writer thread */
 } timing_t;
 
 /* The writer thread owns the PostgreSQL connection while a job is in flight; the main thread
@@ -260,34 +258,41 @@ static void account(loop_t *L, const rt_batch_result_t *res)
 
 typedef enum { APPLY_OK, APPLY_FENCED, APPLY_STOPPED, APPLY_FATAL } apply_rc_t;
 
-/* Fence positions of msgs[0..n) (main thread): per partition, from the offset PostgreSQL holds
- * (parts[].expected, already moved by the previous batch) to after the batch's last record. */
-static int positions(loop_t *L, job_t *j)
+/* The fence's expected offsets (main thread, once the previous batch has settled): where
+ * PostgreSQL holds each partition of the batch now (parts[].expected). */
+static void fill_expected(loop_t *L, job_t *j)
 {
-    j->npos = 0;
-    for (size_t i = 0; i < j->n; i++) {
-        const rt_in_msg_t *m = &j->msgs[i];
-        size_t k;
-        for (k = 0; k < j->npos; k++)
-            if (j->pos[k].partition == m->partition)
-                break;
-        if (k == j->npos) {
-            if (j->npos == j->pos_cap) {
-                size_t nc = j->pos_cap ? j->pos_cap * 2 : 64;
-                rt_part_pos_t *np = realloc(j->pos, nc * sizeof *np);
-                if (!np)
-                    return -1;
-                j->pos = np;
-                j->pos_cap = nc;
-            }
-            part_t *pt = find_part(L, m->partition);
-            j->pos[k].partition = m->partition;
-            j->pos[k].expected = pt ? pt->expected : -1;
-            j->pos[k].next = m->offset + 1;
-            j->npos++;
-        } else if (m->offset + 1 > j->pos[k].next) {
-            j->pos[k].next = m->offset + 1;
+    for (size_t k = 0; k < j->npos; k++) {
+        part_t *pt = find_part(L, j->pos[k].partition);
+        j->pos[k].expected = pt ? pt->expected : -1;
+    }
+}
+
+/* Notes that the batch holds record offset of partition p: the fence moves p past it. */
+static int note_position(job_t *j, int32_t p, int64_t offset)
+{
+    size_t k = 0;
+    /* Records come in runs of one partition: the last entry is the likely one. */
+    if (j->npos && j->pos[j->npos - 1].partition == p)
+        k = j->npos - 1;
+    else
+        while (k < j->npos && j->pos[k].partition != p)
+            k++;
+    if (k == j->npos) {
+        if (j->npos == j->pos_cap) {
+            size_t nc = j->pos_cap ? j->pos_cap * 2 : 64;
+            rt_part_pos_t *np = realloc(j->pos, nc * sizeof *np);
+            if (!np)
+                return -1;
+            j->pos = np;
+            j->pos_cap = nc;
         }
+        j->pos[k].partition = p;
+        j->pos[k].expected = -1;
+        j->pos[k].next = offset + 1;
+        j->npos++;
+    } else if (offset + 1 > j->pos[k].next) {
+        j->pos[k].next = offset + 1;
     }
     return 0;
 }
@@ -303,20 +308,20 @@ static void add_result(rt_batch_result_t *to, const rt_batch_result_t *r)
         to->dead_by_reason[d] += r->dead_by_reason[d];
 }
 
-/* Writer thread: writes msgs[0..n) fenced at pp[0..npos) with retries; results go into j.
- * split: on a data error, apply one record per transaction so that only the record the
- * database rejects becomes a dead letter. Touches no loop state the main thread uses while a
- * job is in flight (parts, stats, the Kafka handle). */
-static apply_rc_t write_job(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
-                            const rt_part_pos_t *pp, size_t npos, int split)
+/* Writer thread, record-by-record path: writes msgs[0..n) fenced at pp[0..npos) with retries;
+ * results go into j. split: on a data error, apply one record per transaction so that only the
+ * record the database rejects becomes a dead letter. Touches no loop state the main thread
+ * uses while a job is in flight (parts, stats, the Kafka handle). */
+static apply_rc_t write_msgs(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
+                             const rt_part_pos_t *pp, size_t npos, int split)
 {
     int rejected_once = 0;
     while (1) {
         char err[1024];
         rt_batch_result_t res;
         int64_t t0 = rt_mono_us();
-        rt_pg_rc_t rc = rt_pg_write_batch(L->pg, L->group, L->cfg->topic, msgs, n, pp, npos, &res,
-                                          err, sizeof err);
+        rt_pg_rc_t rc = rt_pg_write_msgs(L->pg, L->group, L->cfg->topic, msgs, n, pp, npos, &res,
+                                         err, sizeof err);
         if (rc == RT_PG_OK) {
             L->backoff_ms = 0;
             add_result(&j->res, &res);
@@ -333,7 +338,7 @@ static apply_rc_t write_job(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
                    "error=\"%s\"", err);
             return APPLY_FENCED;
         }
-        if (rc == RT_PG_DATA) {
+        if (rc == RT_PG_DATA || rc == RT_PG_CONFLICT) { /* CONFLICT: not from this path */
             j->db_errors++;
             if (!split && n > 1) {
                 rt_log(RT_L_WARN, "batch rejected by postgresql, applying record by record",
@@ -350,7 +355,7 @@ static apply_rc_t write_job(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
                         k++;
                     rt_part_pos_t one = {msgs[i].partition, k < npos ? cur[k].expected : -1,
                                          msgs[i].offset + 1};
-                    arc = write_job(L, j, &msgs[i], 1, &one, 1, 1);
+                    arc = write_msgs(L, j, &msgs[i], 1, &one, 1, 1);
                     if (arc == APPLY_OK && k < npos)
                         cur[k].expected = one.next;
                 }
@@ -379,14 +384,61 @@ static apply_rc_t write_job(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
     }
 }
 
-/* Frees a batch's decoded records and Kafka messages (whichever thread holds it). */
+/* Writer thread: writes the folded batch j fenced at its positions, with retries. A run that
+ * PostgreSQL holds under another job, or data the database rejects, sends the batch down the
+ * record-by-record path, which decides event by event. */
+static apply_rc_t write_job(loop_t *L, job_t *j)
+{
+    while (1) {
+        char err[1024];
+        rt_batch_result_t res;
+        int64_t t0 = rt_mono_us();
+        rt_pg_rc_t rc = rt_pg_write_batch(L->pg, L->group, L->cfg->topic, j->b, j->pos, j->npos,
+                                          &res, err, sizeof err);
+        if (rc == RT_PG_OK) {
+            size_t n = rt_batch_count(j->b);
+            L->backoff_ms = 0;
+            add_result(&j->res, &res);
+            j->records += n;
+            j->write_s += (double)(rt_mono_us() - t0) / 1e6;
+            rt_log(RT_L_DEBUG, "batch committed", "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld",
+                   n, res.runs, res.logs, res.dead, (long long)((rt_mono_us() - t0) / 1000));
+            return APPLY_OK;
+        }
+        if (rc == RT_PG_FENCED) {
+            rt_log(RT_L_WARN, "offsets fence failed, dropping batch and re-reading offsets",
+                   "error=\"%s\"", err);
+            return APPLY_FENCED;
+        }
+        if (rc == RT_PG_CONFLICT || rc == RT_PG_DATA) {
+            if (rc == RT_PG_DATA)
+                j->db_errors++;
+            rt_log(rc == RT_PG_DATA ? RT_L_WARN : RT_L_INFO,
+                   rc == RT_PG_DATA ? "batch rejected by postgresql, deciding record by record"
+                                    : "batch holds a run stored under another job, deciding "
+                                      "event by event",
+                   "error=\"%s\" records=%zu", err, rt_batch_count(j->b));
+            rt_in_msg_t *msgs = NULL;
+            size_t n = rt_batch_msgs(j->b, &msgs);
+            if (n == (size_t)-1)
+                return APPLY_FATAL;
+            apply_rc_t arc = write_msgs(L, j, msgs, n, j->pos, j->npos, 0);
+            for (size_t i = 0; i < n; i++)
+                rt_in_msg_clear(&msgs[i]);
+            free(msgs);
+            return arc;
+        }
+        backoff(L, &j->db_errors, "write batch", err);
+        if (*L->stop)
+            return APPLY_STOPPED;
+    }
+}
+
+/* Empties a batch for reuse (whichever thread holds it). Its positions stay: the main thread
+ * reads them when the job settles, and starts them afresh before the next poll. */
 static void job_release(job_t *j)
 {
-    for (size_t i = 0; i < j->n; i++)
-        rt_in_msg_clear(&j->msgs[i]);
-    for (size_t i = 0; i < j->nraw; i++)
-        rd_kafka_message_destroy(j->raw[i]);
-    j->n = j->nraw = 0;
+    rt_batch_reset(j->b);
 }
 
 /* The writer thread: one job at a time; decoding the next batch (main thread) overlaps with
@@ -407,7 +459,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         int64_t t0 = rt_mono_us();
         j->w_idle_us = t0 - idle_from;
-        j->arc = write_job(L, j, j->msgs, j->n, j->pos, j->npos, 0);
+        j->arc = write_job(L, j);
         int64_t t1 = rt_mono_us();
         job_release(j);
         idle_from = rt_mono_us();
@@ -603,20 +655,59 @@ static apply_rc_t settle(loop_t *L, job_t *j, int *inflight)
     return arc;
 }
 
-static int job_alloc(job_t *j, size_t max)
+static int job_alloc(job_t *j, const rt_config_t *cfg)
 {
     memset(j, 0, sizeof *j);
-    j->raw = calloc(max, sizeof *j->raw);
-    j->msgs = calloc(max, sizeof *j->msgs);
-    return j->raw && j->msgs ? 0 : -1;
+    j->b = rt_batch_new(cfg->topic, (size_t)cfg->max_event_bytes);
+    return j->b ? 0 : -1;
 }
 
 static void job_free(job_t *j)
 {
-    job_release(j);
-    free(j->raw);
-    free(j->msgs);
+    rt_batch_free(j->b);
     free(j->pos);
+}
+
+/* What the poll's record taker needs (main thread). */
+typedef struct take_ctx {
+    loop_t *L;
+    job_t *j;
+    int replay;
+    int oom;
+    int64_t fold_us; /* time spent decoding and folding */
+} take_ctx_t;
+
+/* Takes one polled record: filters it (partitions we no longer own, records already applied,
+ * beyond --to-end, before --from-time), folds it into the batch, and frees it. */
+static int take_record(void *arg, rd_kafka_message_t *rm)
+{
+    take_ctx_t *tc = arg;
+    loop_t *L = tc->L;
+    int64_t t0 = rt_mono_us();
+    part_t *pt = find_part(L, rm->partition);
+    /* With a batch in flight, expected lags behind it, but the records polled now come after
+     * that batch's in their partitions. */
+    if (!pt || (pt->expected >= 0 && rm->offset < pt->expected) ||
+        (pt->end >= 0 && rm->offset >= pt->end))
+        goto out;
+    rd_kafka_timestamp_type_t tst;
+    int64_t ts_ms = rd_kafka_message_timestamp(rm, &tst);
+    if (tc->replay && L->opts->from_time_us >= 0 && ts_ms >= 0 &&
+        ts_ms * 1000 < L->opts->from_time_us) {
+        /* --from-time: records older than the time are passed over (they count as read for
+         * --to-end). */
+        if (rm->offset + 1 > pt->expected)
+            pt->expected = rm->offset + 1;
+        goto out;
+    }
+    if (note_position(tc->j, rm->partition, rm->offset) != 0 ||
+        rt_batch_add(tc->j->b, rm->partition, rm->offset, ts_ms, rm->key, rm->key_len, rm->payload,
+                     rm->len) != 0)
+        tc->oom = 1;
+out:
+    rd_kafka_message_destroy(rm);
+    tc->fold_us += rt_mono_us() - t0;
+    return tc->oom;
 }
 
 int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
@@ -636,7 +727,7 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
     memset(jobs, 0, sizeof jobs);
     stats->lag = -1;
     L.group = replay ? NULL : cfg->group;
-    if (job_alloc(&jobs[0], max) != 0 || job_alloc(&jobs[1], max) != 0 ||
+    if (job_alloc(&jobs[0], cfg) != 0 || job_alloc(&jobs[1], cfg) != 0 ||
         !(L.pg = rt_pg_new(cfg->pg_dsn))) {
         rt_log(RT_L_ERROR, "out of memory", NULL);
         goto out;
@@ -723,48 +814,23 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
             last_activity = rt_mono_us();
         }
         job_t *j = &jobs[cur];
-        size_t n = rt_kin_poll(L.kin, j->raw, max, cfg->batch_max_ms, stop);
-        int64_t t_polled = rt_mono_us();
+        take_ctx_t tc = {.L = &L, .j = j, .replay = replay};
+        j->npos = 0;
+        size_t n = rt_kin_poll_each(L.kin, max, cfg->batch_max_ms, stop, take_record, &tc);
         rt_kin_poll_times_t ptm;
         rt_kin_last_poll_times(L.kin, &ptm);
-        size_t m = 0;
-        j->nraw = n;
+        if (tc.oom) {
+            rt_log(RT_L_ERROR, "out of memory", NULL);
+            rc = 1;
+            break;
+        }
         /* A rebalance during the poll: partitions may have moved, and the new assignment
          * restarts every partition from its stored offset, so the batch is simply dropped. */
-        int drop = !replay && rt_kin_rebalance_pending(L.kin);
-        for (size_t i = 0; i < n && !drop; i++) {
-            rd_kafka_message_t *rm = j->raw[i];
-            part_t *pt = find_part(&L, rm->partition);
-            /* Records of partitions we no longer own, or before the stored offset (already
-             * applied), are skipped. With a batch in flight, expected lags behind it, but the
-             * records polled now come after that batch's in their partitions. */
-            if (!pt || (pt->expected >= 0 && rm->offset < pt->expected) ||
-                (pt->end >= 0 && rm->offset >= pt->end))
-                continue;
-            if (replay && opts->from_time_us >= 0) {
-                /* --from-time: records older than the time are passed over (they count as read
-                 * for --to-end). */
-                rd_kafka_timestamp_type_t tt;
-                int64_t ms = rd_kafka_message_timestamp(rm, &tt);
-                if (ms >= 0 && ms * 1000 < opts->from_time_us) {
-                    if (rm->offset + 1 > pt->expected)
-                        pt->expected = rm->offset + 1;
-                    continue;
-                }
-            }
-            rt_in_msg_t *mm = &j->msgs[m++];
-            memset(mm, 0, sizeof *mm);
-            mm->partition = rm->partition;
-            mm->offset = rm->offset;
-            rd_kafka_timestamp_type_t tst;
-            mm->kafka_ts_ms = rd_kafka_message_timestamp(rm, &tst);
-            mm->key = rm->key;
-            mm->key_len = rm->key_len;
-            mm->payload = rm->payload;
-            mm->len = rm->len;
-            rt_in_msg_decode(mm, (size_t)cfg->max_event_bytes);
+        if (!replay && rt_kin_rebalance_pending(L.kin)) {
+            job_release(j);
+            j->npos = 0;
         }
-        j->n = m;
+        size_t m = rt_batch_count(j->b);
         int64_t t_decoded = rt_mono_us();
         /* The previous batch must be committed before this one is fenced from its offsets. */
         int was_inflight = inflight;
@@ -773,17 +839,17 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
         int64_t t_settled = rt_mono_us();
         L.tm.trim += ptm.trim_us;
         L.tm.wait += ptm.wait_us;
-        L.tm.fill += ptm.fill_us;
-        L.tm.decode += t_decoded - t_polled;
+        L.tm.fill += ptm.fill_us - tc.fold_us;
+        L.tm.decode += tc.fold_us;
         L.tm.handoff += t_settled - t_decoded;
         if (n > 0 || was_inflight)
             rt_log(RT_L_DEBUG, "batch timing",
                    "records=%zu trim_us=%lld wait_us=%lld fill_us=%lld decode_us=%lld "
                    "handoff_us=%lld prev_records=%zu prev_idle_us=%lld prev_busy_us=%lld "
                    "prev_release_us=%lld",
-                   n, (long long)ptm.trim_us, (long long)ptm.wait_us, (long long)ptm.fill_us,
-                   (long long)(t_decoded - t_polled), (long long)(t_settled - t_decoded),
-                   was_inflight ? (size_t)pj->records : 0,
+                   n, (long long)ptm.trim_us, (long long)ptm.wait_us,
+                   (long long)(ptm.fill_us - tc.fold_us), (long long)tc.fold_us,
+                   (long long)(t_settled - t_decoded), was_inflight ? (size_t)pj->records : 0,
                    (long long)(was_inflight ? pj->w_idle_us : 0),
                    (long long)(was_inflight ? pj->w_busy_us : 0),
                    (long long)(was_inflight ? pj->w_release_us : 0));
@@ -793,14 +859,10 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
             last_activity = rt_mono_us();
         int handed = 0;
         if (m > 0 && rc == 0 && prev != APPLY_FENCED && prev != APPLY_STOPPED && !*stop) {
-            if (positions(&L, j) != 0) {
-                rt_log(RT_L_ERROR, "out of memory", NULL);
-                rc = 1;
-            } else {
-                writer_submit(&L, j);
-                handed = inflight = 1;
-                cur ^= 1;
-            }
+            fill_expected(&L, j);
+            writer_submit(&L, j);
+            handed = inflight = 1;
+            cur ^= 1;
         }
         if (!handed)
             job_release(j); /* dropped (fence, stop, rebalance) or empty */

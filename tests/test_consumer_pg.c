@@ -1,7 +1,10 @@
-/* pg_out against the real PostgreSQL (RUNTRACK_PG_DSN, a fresh database from with_services.sh):
- * the offsets fence stops a zombie (a consumer that lost its partitions) from writing, a
- * fenced batch leaves no row behind, and a batch applied twice changes nothing; mid-run batches
- * skip unchanged derived rows and update runs without touching its indexes (migration 0022). */
+/* pg_out against the real PostgreSQL (RUNTRACK_PG_DSN, a fresh database from with_services.sh),
+ * on both write paths (the folded batch and record by record): the offsets fence stops a zombie
+ * (a consumer that lost its partitions) from writing, a fenced batch leaves no row behind, and a
+ * batch applied twice changes nothing; mid-run batches skip unchanged derived rows and update
+ * runs without touching its indexes (migration 0022); a batch holding a run stored under
+ * another job writes nothing on the folded path and is decided event by event on the other;
+ * the derived tables are derived only when a batch could change them, and always right. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +37,37 @@ static void msg(rt_in_msg_t *m, int32_t part, int64_t off, int64_t seq, const ch
     rt_in_msg_decode(m, 1 << 20);
 }
 
+/* Which write path a test goes through. */
+typedef enum { PATH_BATCH, PATH_MSGS } path_t;
+
+/* Writes msgs[0..n) through path: as a folded batch built from their records, or as they are. */
+static rt_pg_rc_t write_path(path_t path, rt_pg_t *pg, const char *group, rt_in_msg_t *msgs,
+                             size_t n, const rt_part_pos_t *pos, size_t npos,
+                             rt_batch_result_t *res, char *err, size_t errsize)
+{
+    if (path == PATH_MSGS)
+        return rt_pg_write_msgs(pg, group, "t", msgs, n, pos, npos, res, err, errsize);
+    rt_batch_t *b = rt_batch_new("t", 1 << 20);
+    if (!b)
+        return RT_PG_TRANSIENT;
+    for (size_t i = 0; i < n; i++)
+        if (rt_batch_add(b, msgs[i].partition, msgs[i].offset, msgs[i].kafka_ts_ms, msgs[i].key,
+                         msgs[i].key_len, msgs[i].payload, msgs[i].len) != 0) {
+            rt_batch_free(b);
+            return RT_PG_TRANSIENT;
+        }
+    rt_pg_rc_t rc = rt_pg_write_batch(pg, group, "t", b, pos, npos, res, err, errsize);
+    rt_batch_free(b);
+    return rc;
+}
+
+/* Empties every table a batch writes (each test starts from nothing). */
+static void empty_tables(PGconn *c)
+{
+    PQclear(PQexec(c, "TRUNCATE runs, run_logs, run_results, discovery_runs, dead_letters,"
+                      " consumer_offsets"));
+}
+
 static long count(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -42,7 +76,7 @@ static long count(PGconn *c, const char *sql)
     return n;
 }
 
-static void test_fence(test_state_t *ts)
+static void fence_on(test_state_t *ts, path_t path)
 {
     char err[1024];
     int applied;
@@ -52,6 +86,7 @@ static void test_fence(test_state_t *ts)
     REQUIRE(ts, rt_migrate_apply(rt_pg_conn(a), &applied, err, sizeof err) == 0);
     REQUIRE(ts, rt_pg_connect(a, err, sizeof err) == 0); /* temp tables after the schema */
     REQUIRE(ts, rt_pg_connect(z, err, sizeof err) == 0);
+    empty_tables(rt_pg_conn(a));
 
     char b1[1024], b2[1024], b3[1024];
     rt_in_msg_t m[3];
@@ -63,28 +98,27 @@ static void test_fence(test_state_t *ts)
 
     /* Consumer A owns partition 0 (no stored offset yet) and applies offsets 0..1. */
     rt_part_pos_t pa = {0, -1, 2};
-    CHECK(ts, rt_pg_write_batch(a, "g", "t", m, 2, &pa, 1, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, write_path(path, a, "g", m, 2, &pa, 1, &res, err, sizeof err) == RT_PG_OK);
     CHECK(ts, res.runs == 1 && res.logs == 1);
 
     /* Z read "no offset" before A committed (a zombie from before the rebalance): both its
      * insert-if-absent and an update from a stale expected offset are refused. */
     rt_part_pos_t pz = {0, -1, 3};
-    CHECK(ts, rt_pg_write_batch(z, "g", "t", m, 3, &pz, 1, &res, err, sizeof err) == RT_PG_FENCED);
+    CHECK(ts, write_path(path, z, "g", m, 3, &pz, 1, &res, err, sizeof err) == RT_PG_FENCED);
     rt_part_pos_t pz2 = {0, 0, 3};
-    CHECK(ts,
-          rt_pg_write_batch(z, "g", "t", &m[2], 1, &pz2, 1, &res, err, sizeof err) == RT_PG_FENCED);
+    CHECK(ts, write_path(path, z, "g", &m[2], 1, &pz2, 1, &res, err, sizeof err) == RT_PG_FENCED);
     CHECK(ts, count(rt_pg_conn(a), "SELECT count(*) FROM run_logs") == 1);
     CHECK(ts, count(rt_pg_conn(a), "SELECT next_offset FROM consumer_offsets") == 2);
 
     /* A continues from what it committed. */
     rt_part_pos_t pa2 = {0, 2, 3};
-    CHECK(ts, rt_pg_write_batch(a, "g", "t", &m[2], 1, &pa2, 1, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, write_path(path, a, "g", &m[2], 1, &pa2, 1, &res, err, sizeof err) == RT_PG_OK);
     CHECK(ts, count(rt_pg_conn(a), "SELECT count(*) FROM run_logs") == 2);
     CHECK(ts, count(rt_pg_conn(a), "SELECT next_offset FROM consumer_offsets") == 3);
 
     /* Another group keeps its own offsets; replay (group NULL) writes none, and re-applying
      * everything changes no row. */
-    CHECK(ts, rt_pg_write_batch(a, NULL, "t", m, 3, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, write_path(path, a, NULL, m, 3, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
     CHECK(ts, count(rt_pg_conn(a), "SELECT count(*) FROM run_logs") == 2);
     CHECK(ts, count(rt_pg_conn(a), "SELECT count(*) FROM consumer_offsets") == 1);
     CHECK(ts, count(rt_pg_conn(a), "SELECT last_seq FROM runs") == 3);
@@ -92,6 +126,12 @@ static void test_fence(test_state_t *ts)
         rt_in_msg_clear(&m[i]);
     rt_pg_free(a);
     rt_pg_free(z);
+}
+
+static void test_fence(test_state_t *ts)
+{
+    fence_on(ts, PATH_BATCH);
+    fence_on(ts, PATH_MSGS);
 }
 
 /* One discovery-run event (its own run id, so that it does not meet test_fence's run). */
@@ -126,7 +166,7 @@ static char *text(PGconn *c, const char *sql, char *out, size_t size)
 /* Migration 0022 (ingest cost): a mid-run batch rewrites neither the run's discovery_runs row
  * (equal values are skipped) nor any index of runs (the update is HOT: no index covers
  * last_event_at or another column a running run's events move). */
-static void test_ingest_cost(test_state_t *ts)
+static void ingest_cost_on(test_state_t *ts, path_t path)
 {
     char err[1024], b1[1024], b2[1024], b3[1024], x1[64], x2[64];
     int applied;
@@ -136,24 +176,23 @@ static void test_ingest_cost(test_state_t *ts)
     REQUIRE(ts, rt_migrate_apply(rt_pg_conn(a), &applied, err, sizeof err) == 0);
     REQUIRE(ts, rt_pg_connect(a, err, sizeof err) == 0);
     PGconn *c = rt_pg_conn(a);
+    empty_tables(c);
     rt_in_msg_t m[3];
     rt_batch_result_t res;
     dmsg(&m[0], 0, 1, "run.started", "{}", b1, sizeof b1);
     dmsg(&m[1], 1, 2, "run.progress", "{\"counters\":{\"found\":1}}", b2, sizeof b2);
     dmsg(&m[2], 2, 3, "run.progress", "{\"counters\":{\"found\":2}}", b3, sizeof b3);
     REQUIRE(ts, m[0].ok && m[1].ok && m[2].ok);
-    CHECK(ts, rt_pg_write_batch(a, NULL, "t", m, 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, write_path(path, a, NULL, m, 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
     text(c, "SELECT xmin::text FROM discovery_runs", x1, sizeof x1);
-    CHECK(ts, rt_pg_write_batch(a, NULL, "t", &m[1], 1, NULL, 0, &res, err, sizeof err) ==
-                  RT_PG_OK);
+    CHECK(ts, write_path(path, a, NULL, &m[1], 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
     CHECK(ts, strcmp(text(c, "SELECT xmin::text FROM discovery_runs", x2, sizeof x2), x1) == 0);
     CHECK(ts, count(c, "SELECT count(*) FROM discovery_runs WHERE status = 'running'") == 1);
 
     /* Table statistics are flushed when the backend goes idle after a forced flush. */
     PQclear(PQexec(c, "SELECT pg_stat_force_next_flush()"));
     long hot0 = count(c, "SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'runs'");
-    CHECK(ts, rt_pg_write_batch(a, NULL, "t", &m[2], 1, NULL, 0, &res, err, sizeof err) ==
-                  RT_PG_OK);
+    CHECK(ts, write_path(path, a, NULL, &m[2], 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
     PQclear(PQexec(c, "SELECT pg_stat_force_next_flush()"));
     long hot1 = count(c, "SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'runs'");
     CHECK(ts, hot0 >= 0 && hot1 == hot0 + 1);
@@ -163,4 +202,162 @@ static void test_ingest_cost(test_state_t *ts)
     rt_pg_free(a);
 }
 
-TEST_MAIN(TEST(test_fence), TEST(test_ingest_cost))
+static void test_ingest_cost(test_state_t *ts)
+{
+    ingest_cost_on(ts, PATH_BATCH);
+    ingest_cost_on(ts, PATH_MSGS);
+}
+
+/* Any event of any run, at ts 2025-10-24T16:MM:SS (sec = 60 * MM + SS). */
+static void emsg(rt_in_msg_t *m, int64_t off, const char *run, const char *job, const char *kind,
+                 int64_t seq, int sec, const char *type, const char *data, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-%012lld\",\"run_id\":\"%s\","
+             "\"seq\":%lld,\"ts\":\"2025-10-24T16:%02d:%02d.000000Z\",\"type\":\"%s\",\"job\":"
+             "\"%s\",\"kind\":\"%s\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"0.1.0\"},"
+             "\"data\":%s}",
+             (long long)(1000 + off), run, (long long)seq, sec / 60, sec % 60, type, job, kind,
+             data);
+    memset(m, 0, sizeof *m);
+    m->partition = 0;
+    m->offset = off;
+    m->kafka_ts_ms = -1;
+    m->payload = buf;
+    m->len = strlen(buf);
+    rt_in_msg_decode(m, 1 << 20);
+}
+
+#define RUN_R "019a16a0-5ebb-7312-8643-0000000000a1"
+#define RUN_Q "019a16a0-5ebb-7312-8643-0000000000a2"
+
+/* A batch holding a run that PostgreSQL stores under another job: the folded path writes
+ * nothing and says so (RT_PG_CONFLICT), offsets included; record by record, the other job's
+ * event becomes a rule dead letter and everything else is applied. */
+static void test_conflict(test_state_t *ts)
+{
+    char err[1024], b[3][1024];
+    rt_pg_t *a = rt_pg_new(dsn());
+    REQUIRE(ts, a && rt_pg_connect(a, err, sizeof err) == 0);
+    PGconn *c = rt_pg_conn(a);
+    empty_tables(c);
+    rt_in_msg_t m[3];
+    rt_batch_result_t res;
+    emsg(&m[0], 0, RUN_R, "fb_v2.py", "scrape", 1, 0, "run.started", "{}", b[0], sizeof b[0]);
+    rt_part_pos_t p0 = {0, -1, 1};
+    CHECK(ts, write_path(PATH_BATCH, a, "g", m, 1, &p0, 1, &res, err, sizeof err) == RT_PG_OK);
+    rt_in_msg_clear(&m[0]);
+
+    emsg(&m[0], 1, RUN_Q, "q.py", "scrape", 1, 1, "run.started", "{}", b[0], sizeof b[0]);
+    emsg(&m[1], 2, RUN_R, "other.py", "scrape", 2, 2, "run.log",
+         "{\"level\":\"info\",\"message\":\"x\"}", b[1], sizeof b[1]);
+    emsg(&m[2], 3, RUN_Q, "q.py", "scrape", 2, 3, "run.log",
+         "{\"level\":\"info\",\"message\":\"y\"}", b[2], sizeof b[2]);
+    REQUIRE(ts, m[0].ok && m[1].ok && m[2].ok);
+    rt_part_pos_t p1 = {0, 1, 4};
+    CHECK(ts,
+          write_path(PATH_BATCH, a, "g", m, 3, &p1, 1, &res, err, sizeof err) == RT_PG_CONFLICT);
+    CHECK(ts, strstr(err, "another job") != NULL);
+    CHECK(ts, count(c, "SELECT count(*) FROM runs") == 1);
+    CHECK(ts, count(c, "SELECT count(*) FROM run_logs") == 0);
+    CHECK(ts, count(c, "SELECT next_offset FROM consumer_offsets") == 1);
+
+    CHECK(ts, write_path(PATH_MSGS, a, "g", m, 3, &p1, 1, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, res.dead == 1 && res.dead_by_reason[RT_DEAD_RULE] == 1 && res.logs == 1);
+    CHECK(ts, count(c, "SELECT count(*) FROM runs") == 2);
+    CHECK(ts, count(c, "SELECT count(*) FROM run_logs") == 1);
+    CHECK(ts,
+          count(c, "SELECT count(*) FROM dead_letters WHERE reason = 'rule' AND \"offset\" = 2") ==
+              1);
+    CHECK(ts, count(c, "SELECT count(*) FROM runs WHERE run_id = '" RUN_R
+                       "' AND job = 'fb_v2.py'") == 1);
+    CHECK(ts, count(c, "SELECT next_offset FROM consumer_offsets") == 4);
+    for (int i = 0; i < 3; i++)
+        rt_in_msg_clear(&m[i]);
+    rt_pg_free(a);
+}
+
+/* Calls of runtrack_derive_results so far (the session tracks function calls). */
+static long derive_calls(PGconn *c)
+{
+    PQclear(PQexec(c, "SELECT pg_stat_force_next_flush()"));
+    return count(c, "SELECT COALESCE(sum(calls), 0) FROM pg_stat_user_functions"
+                    " WHERE funcname = 'runtrack_derive_results'");
+}
+
+/* 1 when deriving every run again would change run_results or discovery_runs (rolled back). */
+static int stale_derived(PGconn *c)
+{
+    static const char sum[] =
+        "SELECT md5(COALESCE((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM run_results x),"
+        " '') || COALESCE((SELECT string_agg(y::text, ',' ORDER BY y::text) FROM discovery_runs y),"
+        " ''))";
+    char before[64], after[64];
+    PQclear(PQexec(c, "BEGIN"));
+    text(c, sum, before, sizeof before);
+    PQclear(PQexec(c, "SELECT runtrack_derive_results(array_agg(run_id)) FROM runs"));
+    text(c, sum, after, sizeof after);
+    PQclear(PQexec(c, "ROLLBACK"));
+    return strcmp(before, after) != 0;
+}
+
+/* run_results and discovery_runs are derived only for runs a batch could have changed in them
+ * (a running discovery run's progress changes neither), in any arrival order, and are always
+ * what deriving every run would give. */
+static void derive_on(test_state_t *ts, path_t path)
+{
+    char err[1024], b[1024];
+    rt_pg_t *a = rt_pg_new(dsn());
+    REQUIRE(ts, a && rt_pg_connect(a, err, sizeof err) == 0);
+    PGconn *c = rt_pg_conn(a);
+    empty_tables(c);
+    PQclear(PQexec(c, "SET track_functions = 'all'"));
+    static const struct {
+        const char *run, *job, *kind;
+        int seq;
+        const char *type, *data;
+        int derives; /* does this batch need the derived tables written? */
+    } steps[] = {
+        {RUN_R, "d.py", "discovery", 1, "run.started",
+         "{\"params\":{\"posted_from\":\"2025-10-01\"}}", 1},
+        {RUN_R, "d.py", "discovery", 2, "run.progress", "{\"counters\":{\"found\":3}}", 0},
+        {RUN_R, "d.py", "discovery", 3, "run.log", "{\"level\":\"info\",\"message\":\"m\"}", 0},
+        {RUN_R, "d.py", "discovery", 5, "run.finished",
+         "{\"status\":\"completed\",\"counters\":{\"found\":9}}", 1},
+        /* a progress event of a higher seq after the end: the final counters move */
+        {RUN_R, "d.py", "discovery", 6, "run.progress", "{\"counters\":{\"found\":11}}", 1},
+        {RUN_R, "d.py", "discovery", 7, "run.log", "{\"level\":\"info\",\"message\":\"late\"}", 0},
+        /* a scrape run whose finish arrives before its start */
+        {RUN_Q, "s.py", "scrape", 9, "run.finished",
+         "{\"status\":\"failed\",\"end_counts\":{\"events\":5}}", 1},
+        {RUN_Q, "s.py", "scrape", 3, "run.progress", "{\"counters\":{\"events\":4}}", 1},
+        {RUN_Q, "s.py", "scrape", 1, "run.started", "{\"start_counts\":{\"events\":2}}", 1},
+        {RUN_Q, "s.py", "scrape", 4, "run.phase", "{\"phase\":\"matching\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        rt_in_msg_t m;
+        rt_batch_result_t res;
+        emsg(&m, (int64_t)i, steps[i].run, steps[i].job, steps[i].kind, steps[i].seq,
+             10 * steps[i].seq, steps[i].type, steps[i].data, b, sizeof b);
+        REQUIRE(ts, m.ok);
+        long before = derive_calls(c);
+        CHECK(ts, write_path(path, a, NULL, &m, 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
+        long calls = derive_calls(c) - before;
+        if (calls != steps[i].derives)
+            fprintf(stderr, "step %zu (%s): %ld derive calls\n", i, steps[i].type, calls);
+        CHECK(ts, calls == steps[i].derives);
+        CHECK(ts, !stale_derived(c));
+        rt_in_msg_clear(&m);
+    }
+    CHECK(ts, count(c, "SELECT opportunities_found FROM discovery_runs") == 11);
+    CHECK(ts, count(c, "SELECT events_count_start FROM run_results WHERE file_name = 's.py'") == 2);
+    rt_pg_free(a);
+}
+
+static void test_derive(test_state_t *ts)
+{
+    derive_on(ts, PATH_BATCH);
+    derive_on(ts, PATH_MSGS);
+}
+
+TEST_MAIN(TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict), TEST(test_derive))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aggregate.h"
+#include "batch.h"
 #include "config.h"
 #include "ready.h"
 #include "decode.h"
@@ -228,35 +229,50 @@ static json_t *find_run(json_t *arr, const char *id)
     return NULL;
 }
 
-/* The batch folds events by the same rules as the SQL merge, in any arrival order. */
+/* The nine events of test_aggregate, decoded from records in recs. */
+static void make_nine(rt_event_t ev[9], char recs[9][1024], const char *A, const char *B)
+{
+    make(&ev[0], recs[0], A, "j", 1, 10, "run.started", "{\"start_counts\":{\"events\":1}}");
+    make(&ev[1], recs[1], A, "j", 2, 11, "run.phase", "{\"phase\":\"scraping\"}");
+    make(&ev[2], recs[2], A, "j", 3, 12, "run.progress",
+         "{\"counters\":{\"x\":1},\"memory_percent\":5}");
+    make(&ev[3], recs[3], A, "j", 4, 13, "run.phase", "{\"phase\":\"matching\"}");
+    make(&ev[4], recs[4], A, "j", 5, 14, "run.paused", "{}");
+    make(&ev[5], recs[5], A, "j", 6, 15, "run.resumed", "{}");
+    make(&ev[6], recs[6], A, "j", 7, 16, "run.finished",
+         "{\"status\":\"failed\",\"dropped_logs\":3}");
+    make(&ev[7], recs[7], A, "other", 8, 17, "run.heartbeat", "{}");
+    make(&ev[8], recs[8], B, "j", 2, 5, "run.log", "{\"level\":\"info\",\"message\":\"m\"}");
+}
+
+/* The batch folds events by the same rules as the SQL merge, in any arrival order, and keeps
+ * its own copies: the events and their records are gone before the runs text is written. */
 static void test_aggregate(test_state_t *ts)
 {
     const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
     const char *B = "019a16a0-5ebb-7312-8643-8b2a38836cfe";
     rt_event_t ev[9];
-    char recs[9][1024];
-    make(&ev[0], recs[0], A, "j", 1, 10, "run.started", "{\"start_counts\":{\"events\":1}}");
-    make(&ev[1], recs[1], A, "j", 2, 11, "run.phase", "{\"phase\":\"scraping\"}");
-    make(&ev[2], recs[2], A, "j", 3, 12, "run.progress", "{\"counters\":{\"x\":1},\"memory_percent\":5}");
-    make(&ev[3], recs[3], A, "j", 4, 13, "run.phase", "{\"phase\":\"matching\"}");
-    make(&ev[4], recs[4], A, "j", 5, 14, "run.paused", "{}");
-    make(&ev[5], recs[5], A, "j", 6, 15, "run.resumed", "{}");
-    make(&ev[6], recs[6], A, "j", 7, 16, "run.finished", "{\"status\":\"failed\",\"dropped_logs\":3}");
-    make(&ev[7], recs[7], A, "other", 8, 17, "run.heartbeat", "{}");
-    make(&ev[8], recs[8], B, "j", 2, 5, "run.log", "{\"level\":\"info\",\"message\":\"m\"}");
+    static char recs[9][1024];
     static const int orders[2][9] = {{0, 1, 2, 3, 4, 5, 6, 7, 8}, {6, 5, 8, 3, 2, 1, 4, 0, 7}};
     for (int o = 0; o < 2; o++) {
         rt_agg_t *agg = rt_agg_new();
         REQUIRE(ts, agg != NULL);
         char detail[256];
         int rule = 0;
+        make_nine(ev, recs, A, B);
         for (int i = 0; i < 9; i++)
             if (rt_agg_add(agg, &ev[orders[o][i]], detail, sizeof detail) == -1)
                 rule++;
+        for (int i = 0; i < 9; i++) {
+            rt_event_clear(&ev[i]);
+            memset(recs[i], 'x', sizeof recs[i]);
+        }
         /* order 0: job "other" arrives after "j" and is the rule violation; order 1 the same
          * because "j" events come first too */
         CHECK(ts, rule == 1);
         CHECK(ts, rt_agg_count(agg) == 2);
+        CHECK(ts, rt_agg_flags(agg, A) == (RT_AGG_STARTED | RT_AGG_FINISHED | RT_AGG_COUNTERS));
+        CHECK(ts, rt_agg_flags(agg, B) == 0);
         /* The runs text is JSON (with the events' own objects spliced in) that parses to the
          * merge inputs. */
         size_t nr = 0;
@@ -296,8 +312,16 @@ static void test_aggregate(test_state_t *ts)
         CHECK(ts, ids && strlen(ids) == 2 + 36 * 2 + 1);
         free(ids);
         json_decref(runs);
+        /* The next batch reuses the slots: nothing of this one shows through. */
+        rt_agg_reset(agg);
+        make(&ev[0], recs[0], B, "j", 9, 20, "run.heartbeat", "{}");
+        CHECK(ts, rt_agg_add(agg, &ev[0], detail, sizeof detail) == 0);
+        rt_event_clear(&ev[0]);
+        txt = rt_agg_runs_text(agg, &nr);
+        CHECK(ts, txt && nr == 1 && !strstr(txt, "counters") && !strstr(txt, "has_started"));
         rt_agg_free(agg);
     }
+    make_nine(ev, recs, A, B);
     /* a run PostgreSQL already knows under another job: every event of it is a rule breach */
     rt_agg_t *agg = rt_agg_new();
     char detail[256];
@@ -316,6 +340,69 @@ static void test_aggregate(test_state_t *ts)
     rt_agg_free(agg);
     for (int i = 0; i < 9; i++)
         rt_event_clear(&ev[i]);
+}
+
+/* A batch folds records as they come and copies what it keeps: the records' bytes can go at
+ * once. Log lines become run_logs COPY rows, bad records and rule breaches dead-letter rows with
+ * the raw bytes, and the kept bytes decode again for the record-by-record path. */
+static void test_batch(test_state_t *ts)
+{
+    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
+    static char recs[4][1024];
+    rt_event_t ev;
+    rt_batch_t *b = rt_batch_new("events", RT_EVENT_MAX_BYTES);
+    REQUIRE(ts, b != NULL);
+    make(&ev, recs[0], A, "j", 1, 10, "run.started", "{\"start_counts\":{\"events\":7}}");
+    rt_event_clear(&ev);
+    make(&ev, recs[1], A, "j", 2, 11, "run.log", "{\"level\":\"warning\",\"message\":\"a\\tb\"}");
+    rt_event_clear(&ev);
+    make(&ev, recs[2], A, "other", 3, 12, "run.heartbeat", "{}");
+    rt_event_clear(&ev);
+    snprintf(recs[3], sizeof recs[3], "{not json");
+    for (int i = 0; i < 4; i++) {
+        char copy[1024];
+        size_t n = strlen(recs[i]);
+        memcpy(copy, recs[i], n + 1);
+        CHECK(ts, rt_batch_add(b, 3, 100 + i, 1700000000000LL, A, 36, copy, n) == 0);
+        memset(copy, 'x', sizeof copy); /* the Kafka message is freed right after */
+    }
+    const rt_batch_result_t *res = rt_batch_result(b);
+    CHECK(ts, rt_batch_count(b) == 4);
+    CHECK(ts, res->by_type[RT_EV_STARTED] == 1 && res->by_type[RT_EV_LOG] == 1 && res->logs == 1);
+    CHECK(ts, res->dead == 2 && res->dead_by_reason[RT_DEAD_RULE] == 1 &&
+                  res->dead_by_reason[RT_DEAD_INVALID_JSON] == 1);
+    CHECK(ts, strstr(rt_batch_logs(b)->p, "\twarning\t") && strstr(rt_batch_logs(b)->p, "a\\tb"));
+    CHECK(ts, strstr(rt_batch_dead(b)->p, "events\t3\t102\t") &&
+                  strstr(rt_batch_dead(b)->p, "\trule\t"));
+    size_t nr = 0;
+    const char *txt = rt_agg_runs_text(rt_batch_agg(b), &nr);
+    CHECK(ts, txt && nr == 1 && strstr(txt, "{\"events\":7}"));
+    int32_t p;
+    int64_t off;
+    rt_batch_position(b, 3, &p, &off);
+    CHECK(ts, p == 3 && off == 103);
+    rt_in_msg_t *m = NULL;
+    size_t n = rt_batch_msgs(b, &m);
+    REQUIRE(ts, n == 4 && m != NULL);
+    CHECK(ts, m[0].ok && m[1].ok && m[2].ok && !m[3].ok && m[3].why == RT_DEAD_INVALID_JSON);
+    CHECK(ts,
+          m[1].ev.type == RT_EV_LOG && m[2].offset == 102 && m[0].kafka_ts_ms == 1700000000000LL);
+    CHECK(ts, m[0].key_len == 36 && memcmp(m[0].key, A, 36) == 0 && m[3].len == strlen(recs[3]));
+    for (size_t i = 0; i < n; i++)
+        rt_in_msg_clear(&m[i]);
+    free(m);
+    rt_batch_reset(b);
+    CHECK(ts, rt_batch_count(b) == 0 && rt_batch_logs(b)->len == 0 &&
+                  rt_batch_result(b)->dead == 0 && rt_agg_count(rt_batch_agg(b)) == 0);
+    /* A record without key or payload (a Kafka tombstone) is a dead letter too. */
+    CHECK(ts, rt_batch_add(b, 0, 1, -1, NULL, 0, NULL, 0) == 0);
+    CHECK(ts, rt_batch_result(b)->dead == 1 && strstr(rt_batch_dead(b)->p, "\\N"));
+    n = rt_batch_msgs(b, &m);
+    CHECK(ts, n == 1 && m && !m[0].ok && m[0].payload == NULL && m[0].key == NULL);
+    if (m)
+        rt_in_msg_clear(&m[0]);
+    free(m);
+    rt_batch_free(b);
 }
 
 static void test_config(test_state_t *ts)
@@ -403,4 +490,5 @@ static void test_config_api_and_ready(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
-          TEST(test_aggregate), TEST(test_config), TEST(test_config_api_and_ready))
+          TEST(test_aggregate), TEST(test_batch), TEST(test_config),
+          TEST(test_config_api_and_ready))

@@ -1,0 +1,203 @@
+#include "batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where a record's bytes are in the batch's byte store. */
+typedef struct rec {
+    int32_t partition;
+    int64_t offset;
+    int64_t kafka_ts_ms;
+    size_t at;      /* key bytes, then payload bytes */
+    size_t key_len; /* SIZE_MAX: no key */
+    size_t len;     /* SIZE_MAX: no payload */
+} rec_t;
+
+struct rt_batch {
+    char *topic;
+    size_t max_event_bytes;
+    rec_t *recs;
+    size_t n, recs_cap;
+    rt_buf_t bytes; /* the records' keys and payloads */
+    rt_agg_t *agg;
+    rt_buf_t logs, dead;
+    rt_batch_result_t res;
+};
+
+void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
+{
+    m->ok =
+        rt_decode(m->payload, m->len, max_bytes, &m->ev, &m->why, m->detail, sizeof m->detail) == 0;
+}
+
+void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail)
+{
+    rt_event_clear(&m->ev);
+    m->ok = 0;
+    m->why = why;
+    snprintf(m->detail, sizeof m->detail, "%s", detail);
+}
+
+void rt_in_msg_clear(rt_in_msg_t *m)
+{
+    rt_event_clear(&m->ev);
+}
+
+rt_batch_t *rt_batch_new(const char *topic, size_t max_event_bytes)
+{
+    rt_batch_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->topic = strdup(topic ? topic : "");
+    b->agg = rt_agg_new();
+    b->max_event_bytes = max_event_bytes;
+    if (!b->topic || !b->agg) {
+        rt_batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void rt_batch_free(rt_batch_t *b)
+{
+    if (!b)
+        return;
+    free(b->topic);
+    free(b->recs);
+    rt_buf_free(&b->bytes);
+    rt_agg_free(b->agg);
+    rt_buf_free(&b->logs);
+    rt_buf_free(&b->dead);
+    free(b);
+}
+
+void rt_batch_reset(rt_batch_t *b)
+{
+    b->n = 0;
+    rt_buf_clear(&b->bytes);
+    rt_agg_reset(b->agg);
+    rt_buf_clear(&b->logs);
+    rt_buf_clear(&b->dead);
+    memset(&b->res, 0, sizeof b->res);
+}
+
+int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka_ts_ms,
+                 const void *key, size_t key_len, const void *payload, size_t len)
+{
+    if (b->n == b->recs_cap) {
+        size_t nc = b->recs_cap ? b->recs_cap * 2 : 1024;
+        rec_t *nr = realloc(b->recs, nc * sizeof *nr);
+        if (!nr)
+            return -1;
+        b->recs = nr;
+        b->recs_cap = nc;
+    }
+    rec_t *r = &b->recs[b->n];
+    r->partition = partition;
+    r->offset = offset;
+    r->kafka_ts_ms = kafka_ts_ms;
+    r->at = b->bytes.len;
+    r->key_len = key ? key_len : SIZE_MAX;
+    r->len = payload ? len : SIZE_MAX;
+    if (key)
+        rt_buf_put(&b->bytes, key, key_len);
+    if (payload)
+        rt_buf_put(&b->bytes, payload, len);
+    if (b->bytes.oom)
+        return -1;
+    b->n++;
+
+    /* Decoded from the caller's bytes: the event's object texts point into them, and the
+     * aggregate copies what it keeps before they go. */
+    rt_event_t ev;
+    rt_dead_reason_t why = RT_DEAD_NONE;
+    char detail[256];
+    int rc = 0;
+    memset(&ev, 0, sizeof ev);
+    if (rt_decode(payload, len, b->max_event_bytes, &ev, &why, detail, sizeof detail) == 0) {
+        int a = rt_agg_add(b->agg, &ev, detail, sizeof detail);
+        if (a == -2) {
+            rc = -1;
+            goto out;
+        }
+        if (a == -1) {
+            why = RT_DEAD_RULE;
+        } else {
+            b->res.by_type[ev.type]++;
+            if (ev.type == RT_EV_LOG) {
+                rt_copy_log_row(&b->logs, &ev);
+                b->res.logs++;
+            }
+        }
+    }
+    if (why != RT_DEAD_NONE) {
+        rt_copy_dead_row(&b->dead, b->topic, partition, offset, key, key_len, payload, len,
+                         kafka_ts_ms, why, detail);
+        b->res.dead++;
+        b->res.dead_by_reason[why]++;
+    }
+    if (b->logs.oom || b->dead.oom)
+        rc = -1;
+out:
+    rt_event_clear(&ev);
+    return rc;
+}
+
+size_t rt_batch_count(const rt_batch_t *b)
+{
+    return b->n;
+}
+
+void rt_batch_position(const rt_batch_t *b, size_t i, int32_t *partition, int64_t *offset)
+{
+    *partition = b->recs[i].partition;
+    *offset = b->recs[i].offset;
+}
+
+rt_agg_t *rt_batch_agg(rt_batch_t *b)
+{
+    return b->agg;
+}
+
+const rt_buf_t *rt_batch_logs(const rt_batch_t *b)
+{
+    return &b->logs;
+}
+
+const rt_buf_t *rt_batch_dead(const rt_batch_t *b)
+{
+    return &b->dead;
+}
+
+const rt_batch_result_t *rt_batch_result(const rt_batch_t *b)
+{
+    return &b->res;
+}
+
+size_t rt_batch_msgs(const rt_batch_t *b, rt_in_msg_t **out)
+{
+    rt_in_msg_t *m = calloc(b->n ? b->n : 1, sizeof *m);
+    if (!m)
+        return (size_t)-1;
+    for (size_t i = 0; i < b->n; i++) {
+        const rec_t *r = &b->recs[i];
+        /* bytes.p is NULL only when no record had a key or payload */
+        const char *at = b->bytes.p ? b->bytes.p + r->at : NULL;
+        m[i].partition = r->partition;
+        m[i].offset = r->offset;
+        m[i].kafka_ts_ms = r->kafka_ts_ms;
+        if (r->key_len != SIZE_MAX) {
+            m[i].key = at;
+            m[i].key_len = r->key_len;
+            at += r->key_len;
+        }
+        if (r->len != SIZE_MAX) {
+            m[i].payload = at;
+            m[i].len = r->len;
+        }
+        rt_in_msg_decode(&m[i], b->max_event_bytes);
+    }
+    *out = m;
+    return b->n;
+}

@@ -1,0 +1,191 @@
+#include "copy_rows.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_time.h"
+
+void rt_buf_put(rt_buf_t *b, const void *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void rt_buf_str(rt_buf_t *b, const char *s)
+{
+    rt_buf_put(b, s, strlen(s));
+}
+
+void rt_buf_clear(rt_buf_t *b)
+{
+    b->len = 0;
+    b->oom = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+void rt_buf_free(rt_buf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* A COPY text-format field: backslash, tab, newline and CR escaped. */
+static void copy_text(rt_buf_t *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = NULL;
+        switch (s[i]) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            break;
+        }
+        if (esc) {
+            rt_buf_put(b, s + start, i - start);
+            rt_buf_str(b, esc);
+            start = i + 1;
+        }
+    }
+    rt_buf_put(b, s + start, n - start);
+}
+
+/* Text that must be valid UTF-8 (details quote cut-off event text): invalid bytes become '?'. */
+static void copy_text_utf8(rt_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    char *t = malloc(n + 1);
+    if (!t) {
+        b->oom = 1;
+        return;
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] < 0x80         ? 1
+                     : (u[i] >> 5) == 6  ? 2
+                     : (u[i] >> 4) == 14 ? 3
+                     : (u[i] >> 3) == 30 ? 4
+                                         : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 1 && u[i] == 0)
+            ok = 0;
+        if (ok) {
+            memcpy(t + i, s + i, len);
+            i += len;
+        } else {
+            t[i++] = '?';
+        }
+    }
+    t[n] = '\0';
+    copy_text(b, t, n);
+    free(t);
+}
+
+static void copy_null(rt_buf_t *b)
+{
+    rt_buf_str(b, "\\N");
+}
+
+/* bytea in COPY text: "\x" + hex, with the backslash itself escaped for COPY. */
+static void copy_bytea(rt_buf_t *b, const void *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = p;
+    char chunk[512];
+    size_t o = 0;
+    rt_buf_str(b, "\\\\x");
+    for (size_t i = 0; i < n; i++) {
+        chunk[o++] = hex[u[i] >> 4];
+        chunk[o++] = hex[u[i] & 15];
+        if (o == sizeof chunk) {
+            rt_buf_put(b, chunk, o);
+            o = 0;
+        }
+    }
+    rt_buf_put(b, chunk, o);
+}
+
+void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t offset,
+                      const void *key, size_t key_len, const void *payload, size_t len,
+                      int64_t kafka_ts_ms, rt_dead_reason_t why, const char *detail)
+{
+    char num[64];
+    copy_text_utf8(b, topic);
+    snprintf(num, sizeof num, "\t%d\t%lld\t", (int)partition, (long long)offset);
+    rt_buf_str(b, num);
+    if (key)
+        copy_bytea(b, key, key_len);
+    else
+        copy_null(b);
+    rt_buf_str(b, "\t");
+    if (payload)
+        copy_bytea(b, payload, len);
+    else
+        copy_null(b);
+    snprintf(num, sizeof num, "\t%zu\t%s\t", len, rt_dead_reason_name(why));
+    rt_buf_str(b, num);
+    copy_text_utf8(b, detail);
+    rt_buf_str(b, "\t");
+    char ts[RT_TIME_STRLEN];
+    if (kafka_ts_ms >= 0 && rt_time_format(kafka_ts_ms * 1000, ts, sizeof ts))
+        rt_buf_str(b, ts);
+    else
+        copy_null(b);
+    rt_buf_str(b, "\n");
+}
+
+void rt_copy_log_row(rt_buf_t *b, const rt_event_t *ev)
+{
+    char num[32];
+    rt_buf_str(b, ev->run_id);
+    snprintf(num, sizeof num, "\t%lld\t", (long long)ev->seq);
+    rt_buf_str(b, num);
+    rt_buf_str(b, ev->ts);
+    rt_buf_str(b, "\t");
+    rt_buf_str(b, rt_log_level_name(ev->level));
+    rt_buf_str(b, "\t");
+    if (ev->phase)
+        copy_text(b, ev->phase, strlen(ev->phase));
+    else
+        copy_null(b);
+    rt_buf_str(b, "\t");
+    copy_text(b, ev->message, ev->message_len);
+    rt_buf_str(b, "\t");
+    /* The record's own text of the object: jsonb parses it (COPY escapes its whitespace). */
+    if (ev->fields.p)
+        copy_text(b, ev->fields.p, ev->fields.n);
+    else
+        copy_null(b);
+    rt_buf_str(b, "\t");
+    rt_buf_str(b, ev->event_id);
+    rt_buf_str(b, "\n");
+}

@@ -1,0 +1,36 @@
+/* Rows in PostgreSQL's COPY text format for the tables the consumer COPYs into (run_logs and
+ * the dead-letter staging table), in a growable buffer. Built on the main thread as records
+ * arrive (batch.c) and again by the record-by-record path (pg_out.c). */
+#ifndef RT_CONSUMER_COPY_ROWS_H
+#define RT_CONSUMER_COPY_ROWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+/* A growable byte buffer, always NUL-terminated. After a failed allocation oom is set and
+ * every later append is a no-op: check oom once at the end. Zero-initialise; free with
+ * rt_buf_free. */
+typedef struct rt_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} rt_buf_t;
+
+void rt_buf_put(rt_buf_t *b, const void *s, size_t n);
+void rt_buf_str(rt_buf_t *b, const char *s);
+/* Empties b, keeping its memory. */
+void rt_buf_clear(rt_buf_t *b);
+void rt_buf_free(rt_buf_t *b);
+
+/* One run_logs row (run_id, seq, ts, level, phase, message, fields, event_id) of a run.log. */
+void rt_copy_log_row(rt_buf_t *b, const rt_event_t *ev);
+
+/* One dead-letter row (topic, partition, offset, msg_key, payload, payload_size, reason,
+ * detail, kafka_ts) with the raw bytes; key/payload may be NULL; kafka_ts_ms -1: none. */
+void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t offset,
+                      const void *key, size_t key_len, const void *payload, size_t len,
+                      int64_t kafka_ts_ms, rt_dead_reason_t why, const char *detail);
+
+#endif
