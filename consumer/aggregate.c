@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_rows.h"
 #include "rt_time.h"
 
 /* Owned bytes copied from an event; the buffer is kept when the slot is reused by the next
@@ -62,17 +63,15 @@ typedef struct run_acc {
 /* The texts of a slot, to reset and free them together. */
 #define RUN_TEXTS(X)                                                                               \
     X(job)                                                                                         \
-    X(kind) X(producer_host) X(producer_lib) X(start_counts) X(params) X(planned) X(phase)         \
-        X(counters) X(end_counts) X(error_message) X(error_details)
+    X(kind)                                                                                        \
+    X(producer_host) X(producer_lib) X(start_counts) X(params) X(planned) X(phase) X(counters)     \
+        X(end_counts) X(error_message) X(error_details)
 
 struct rt_agg {
     run_acc_t *runs; /* dense, in order of first appearance; [used, cap) keep their buffers */
     size_t used, runs_cap;
     int32_t *index; /* open addressing over runs[]: -1 free; size a power of two */
     size_t index_cap;
-    char *txt; /* rt_agg_runs_text's buffer, kept across batches */
-    size_t txt_len, txt_cap;
-    int txt_oom;
 };
 
 rt_agg_t *rt_agg_new(void)
@@ -101,7 +100,6 @@ void rt_agg_free(rt_agg_t *a)
     }
     free(a->runs);
     free(a->index);
-    free(a->txt);
     free(a);
 }
 
@@ -392,176 +390,117 @@ char *rt_agg_run_ids(const rt_agg_t *a)
     return s;
 }
 
-/* ---- runs text ---- */
+/* ---- the runs upsert's input ---- */
 
-/* Room for n more bytes plus a NUL; 0, or -1 (sets txt_oom) when out of memory. */
-static int reserve(rt_agg_t *a, size_t n)
+static void tab(rt_buf_t *b)
 {
-    if (a->txt_oom)
-        return -1;
-    if (a->txt_len + n + 1 > a->txt_cap) {
-        size_t nc = a->txt_cap ? a->txt_cap : 16384;
-        while (nc < a->txt_len + n + 1)
-            nc *= 2;
-        char *np = realloc(a->txt, nc);
-        if (!np) {
-            a->txt_oom = 1;
-            return -1;
-        }
-        a->txt = np;
-        a->txt_cap = nc;
-    }
-    return 0;
+    rt_buf_put(b, "\t", 1);
 }
 
-static void put(rt_agg_t *a, const char *s, size_t n)
+/* A text field, or NULL when unset. */
+static void col_text(rt_buf_t *b, const text_t *t)
 {
-    if (reserve(a, n))
-        return;
-    memcpy(a->txt + a->txt_len, s, n);
-    a->txt_len += n;
-    a->txt[a->txt_len] = '\0';
-}
-
-static void put_lit(rt_agg_t *a, const char *s)
-{
-    put(a, s, strlen(s));
-}
-
-/* ,"key": */
-static void put_key(rt_agg_t *a, const char *key)
-{
-    char b[64];
-    int n = snprintf(b, sizeof b, ",\"%s\":", key);
-    put(a, b, (size_t)n);
-}
-
-/* A JSON string literal of s[0..n) (the decoder's unescaped, valid UTF-8 text). */
-static void put_jstrn(rt_agg_t *a, const char *key, const char *s, size_t n)
-{
-    put_key(a, key);
-    if (a->txt_oom)
-        return;
-    /* Write into the room there is; when it was too short, grow to the size it said and
-     * write again. */
-    size_t need = rt_json_escape(s, n, a->txt + a->txt_len, a->txt_cap - a->txt_len);
-    if (need + 1 > a->txt_cap - a->txt_len) {
-        if (reserve(a, need))
-            return;
-        need = rt_json_escape(s, n, a->txt + a->txt_len, a->txt_cap - a->txt_len);
-    }
-    a->txt_len += need;
-}
-
-static void put_jstr(rt_agg_t *a, const char *key, const text_t *t)
-{
+    tab(b);
     if (t->set)
-        put_jstrn(a, key, t->p, t->n);
+        rt_copy_text(b, t->p, t->n);
+    else
+        rt_copy_null(b);
 }
 
-/* A time stamp: 27 characters that need no escaping. */
-static void put_ts(rt_agg_t *a, const char *key, const stamp_t *s)
+static void col_ts(rt_buf_t *b, int has, const stamp_t *s)
 {
-    put_key(a, key);
-    put(a, "\"", 1);
-    put(a, s->ts, strlen(s->ts));
-    put(a, "\"", 1);
+    tab(b);
+    if (has)
+        rt_buf_str(b, s->ts);
+    else
+        rt_copy_null(b);
 }
 
-static void put_int(rt_agg_t *a, const char *key, int64_t v)
+static void col_int(rt_buf_t *b, int has, int64_t v)
 {
-    char b[32];
-    put_key(a, key);
-    int n = snprintf(b, sizeof b, "%lld", (long long)v);
-    put(a, b, (size_t)n);
-}
-
-static void put_real(rt_agg_t *a, const char *key, double v)
-{
-    char b[40];
-    put_key(a, key);
-    int n = snprintf(b, sizeof b, "%.17g", v);
-    put(a, b, (size_t)n);
-}
-
-static void put_obj(rt_agg_t *a, const char *key, const text_t *t)
-{
-    if (!t->set)
+    char num[32];
+    tab(b);
+    if (!has) {
+        rt_copy_null(b);
         return;
-    put_key(a, key);
-    put(a, t->p, t->n);
+    }
+    snprintf(num, sizeof num, "%lld", (long long)v);
+    rt_buf_str(b, num);
 }
 
-const char *rt_agg_runs_text(rt_agg_t *a, size_t *nruns)
+static void col_real(rt_buf_t *b, int has, double v)
+{
+    char num[40];
+    tab(b);
+    if (!has) {
+        rt_copy_null(b);
+        return;
+    }
+    snprintf(num, sizeof num, "%.17g", v);
+    rt_buf_str(b, num);
+}
+
+static void col_bool(rt_buf_t *b, int has, int v)
+{
+    tab(b);
+    if (has)
+        rt_buf_str(b, v ? "t" : "f");
+    else
+        rt_copy_null(b);
+}
+
+size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
 {
     size_t count = 0;
-    a->txt_len = 0;
-    a->txt_oom = 0;
-    put_lit(a, "[");
     for (size_t i = 0; i < a->used; i++) {
         const run_acc_t *r = &a->runs[i];
         if (r->n_events == 0)
             continue;
-        /* run_id first so that every later member can start with a comma. */
-        put_lit(a, count++ ? ",{\"run_id\":\"" : "{\"run_id\":\"");
-        put(a, r->run_id, strlen(r->run_id));
-        put_lit(a, "\"");
-        put_jstr(a, "job", &r->job);
-        put_jstr(a, "kind", &r->kind);
-        put_ts(a, "min_ts", &r->min_ts);
-        put_ts(a, "max_ts", &r->max_ts);
-        put_int(a, "max_seq", r->max_seq);
-        put_jstr(a, "producer_host", &r->producer_host);
-        put_int(a, "producer_pid", r->producer_pid);
-        put_jstr(a, "producer_lib", &r->producer_lib);
-        if (r->has_started) {
-            put_lit(a, ",\"has_started\":true");
-            put_ts(a, "started_ts", &r->started);
-            put_obj(a, "start_counts", &r->start_counts);
-            put_obj(a, "params", &r->params);
-            put_obj(a, "planned", &r->planned);
-        }
-        if (r->has_phase) {
-            put_int(a, "phase_seq", r->phase_seq);
-            put_jstr(a, "phase", &r->phase);
-        }
-        if (r->has_counters) {
-            put_int(a, "counters_seq", r->counters_seq);
-            if (r->counters.set)
-                put_obj(a, "counters", &r->counters);
-            else
-                put_lit(a, ",\"counters\":{}");
-        }
-        if (r->has_progress) {
-            put_int(a, "progress_seq", r->progress_seq);
-            if (r->has_memory)
-                put_real(a, "memory_percent", r->memory_percent);
-            if (r->has_cpu)
-                put_real(a, "cpu_percent", r->cpu_percent);
-        }
-        if (r->has_pause) {
-            put_int(a, "pause_seq", r->pause_seq);
-            put_lit(a, r->paused ? ",\"paused\":true" : ",\"paused\":false");
-        }
-        if (r->has_paused_at)
-            put_ts(a, "paused_at", &r->paused_at);
-        if (r->has_resumed_at)
-            put_ts(a, "resumed_at", &r->resumed_at);
-        if (r->has_finished) {
-            put_ts(a, "finished_at", &r->finished);
-            put_jstrn(a, "status", rt_run_status_name(r->status),
-                      strlen(rt_run_status_name(r->status)));
-            put_obj(a, "end_counts", &r->end_counts);
-            put_jstr(a, "error_message", &r->error_message);
-            put_obj(a, "error_details", &r->error_details);
-        }
-        if (r->has_dropped)
-            put_int(a, "dropped_logs", r->dropped);
-        put_lit(a, "}");
+        count++;
+        rt_buf_str(b, r->run_id);
+        col_text(b, &r->job);
+        col_text(b, &r->kind);
+        col_ts(b, 1, &r->min_ts);
+        col_ts(b, 1, &r->max_ts);
+        col_int(b, 1, r->max_seq);
+        col_text(b, &r->producer_host);
+        col_int(b, 1, r->producer_pid);
+        col_text(b, &r->producer_lib);
+        col_bool(b, r->has_started, 1);
+        col_ts(b, r->has_started, &r->started);
+        /* The run.started objects only when it is in the batch: an unset text is NULL. */
+        static const text_t none = {0};
+        col_text(b, r->has_started ? &r->start_counts : &none);
+        col_text(b, r->has_started ? &r->params : &none);
+        col_text(b, r->has_started ? &r->planned : &none);
+        col_int(b, r->has_phase, r->phase_seq);
+        col_text(b, r->has_phase ? &r->phase : &none);
+        col_int(b, r->has_counters, r->counters_seq);
+        tab(b);
+        if (r->has_counters && r->counters.set)
+            rt_copy_text(b, r->counters.p, r->counters.n);
+        else if (r->has_counters)
+            rt_buf_str(b, "{}");
+        else
+            rt_copy_null(b);
+        col_int(b, r->has_progress, r->progress_seq);
+        col_real(b, r->has_progress && r->has_memory, r->memory_percent);
+        col_real(b, r->has_progress && r->has_cpu, r->cpu_percent);
+        col_int(b, r->has_pause, r->pause_seq);
+        col_bool(b, r->has_pause, r->paused);
+        col_ts(b, r->has_paused_at, &r->paused_at);
+        col_ts(b, r->has_resumed_at, &r->resumed_at);
+        col_ts(b, r->has_finished, &r->finished);
+        tab(b);
+        if (r->has_finished)
+            rt_buf_str(b, rt_run_status_name(r->status));
+        else
+            rt_copy_null(b);
+        col_text(b, r->has_finished ? &r->end_counts : &none);
+        col_text(b, r->has_finished ? &r->error_message : &none);
+        col_text(b, r->has_finished ? &r->error_details : &none);
+        col_int(b, r->has_dropped, r->dropped);
+        rt_buf_put(b, "\n", 1);
     }
-    put_lit(a, "]");
-    if (a->txt_oom)
-        return NULL;
-    *nruns = count;
-    return a->txt;
+    return b->oom ? (size_t)-1 : count;
 }

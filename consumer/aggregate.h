@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "copy_rows.h"
 #include "decode.h"
 
 typedef struct rt_agg rt_agg_t;
@@ -51,11 +52,10 @@ unsigned rt_agg_flags(const rt_agg_t *agg, const char *run_id);
 /* PostgreSQL array literal of the run ids: "{id,id,...}" (malloc'd, caller frees), or NULL. */
 char *rt_agg_run_ids(const rt_agg_t *agg);
 
-/* The runs upsert's input: a JSON array with one object per run that received events, in the
- * order the runs first appeared, the merge inputs SQL_RUNS reads through json_to_recordset
- * (keys documented in pg_out.c), written as text directly (the events' stored objects spliced
- * in as they arrived). The text is owned by agg and valid until the next call, reset or free;
- * *nruns = number of objects. NULL when out of memory. */
-const char *rt_agg_runs_text(rt_agg_t *agg, size_t *nruns);
+/* The runs upsert's input: one row per run that received events, in the order the runs first
+ * appeared, appended to b in COPY text format, the columns of the rt_in_runs staging table
+ * (pg_out.c), which SQL_RUNS merges into runs. The events' stored objects go in as they arrived
+ * (jsonb parses them). Returns the number of rows, or (size_t)-1 when out of memory. */
+size_t rt_agg_runs_copy(const rt_agg_t *agg, rt_buf_t *b);
 
 #endif

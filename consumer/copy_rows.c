@@ -46,8 +46,7 @@ void rt_buf_free(rt_buf_t *b)
     memset(b, 0, sizeof *b);
 }
 
-/* A COPY text-format field: backslash, tab, newline and CR escaped. */
-static void copy_text(rt_buf_t *b, const char *s, size_t n)
+void rt_copy_text(rt_buf_t *b, const char *s, size_t n)
 {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
@@ -106,11 +105,11 @@ static void copy_text_utf8(rt_buf_t *b, const char *s)
         }
     }
     t[n] = '\0';
-    copy_text(b, t, n);
+    rt_copy_text(b, t, n);
     free(t);
 }
 
-static void copy_null(rt_buf_t *b)
+void rt_copy_null(rt_buf_t *b)
 {
     rt_buf_str(b, "\\N");
 }
@@ -145,12 +144,12 @@ void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t
     if (key)
         copy_bytea(b, key, key_len);
     else
-        copy_null(b);
+        rt_copy_null(b);
     rt_buf_str(b, "\t");
     if (payload)
         copy_bytea(b, payload, len);
     else
-        copy_null(b);
+        rt_copy_null(b);
     snprintf(num, sizeof num, "\t%zu\t%s\t", len, rt_dead_reason_name(why));
     rt_buf_str(b, num);
     copy_text_utf8(b, detail);
@@ -159,7 +158,7 @@ void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t
     if (kafka_ts_ms >= 0 && rt_time_format(kafka_ts_ms * 1000, ts, sizeof ts))
         rt_buf_str(b, ts);
     else
-        copy_null(b);
+        rt_copy_null(b);
     rt_buf_str(b, "\n");
 }
 
@@ -174,17 +173,17 @@ void rt_copy_log_row(rt_buf_t *b, const rt_event_t *ev)
     rt_buf_str(b, rt_log_level_name(ev->level));
     rt_buf_str(b, "\t");
     if (ev->phase)
-        copy_text(b, ev->phase, strlen(ev->phase));
+        rt_copy_text(b, ev->phase, strlen(ev->phase));
     else
-        copy_null(b);
+        rt_copy_null(b);
     rt_buf_str(b, "\t");
-    copy_text(b, ev->message, ev->message_len);
+    rt_copy_text(b, ev->message, ev->message_len);
     rt_buf_str(b, "\t");
     /* The record's own text of the object: jsonb parses it (COPY escapes its whitespace). */
     if (ev->fields.p)
-        copy_text(b, ev->fields.p, ev->fields.n);
+        rt_copy_text(b, ev->fields.p, ev->fields.n);
     else
-        copy_null(b);
+        rt_copy_null(b);
     rt_buf_str(b, "\t");
     rt_buf_str(b, ev->event_id);
     rt_buf_str(b, "\n");

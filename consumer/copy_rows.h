@@ -1,6 +1,6 @@
 /* Rows in PostgreSQL's COPY text format for the tables the consumer COPYs into (run_logs and
- * the dead-letter staging table), in a growable buffer. Built on the main thread as records
- * arrive (batch.c) and again by the record-by-record path (pg_out.c). */
+ * the runs and dead-letter staging tables), in a growable buffer. Built on the main thread as
+ * records arrive (batch.c) and again by the record-by-record path (pg_out.c). */
 #ifndef RT_CONSUMER_COPY_ROWS_H
 #define RT_CONSUMER_COPY_ROWS_H
 
@@ -23,6 +23,11 @@ void rt_buf_str(rt_buf_t *b, const char *s);
 /* Empties b, keeping its memory. */
 void rt_buf_clear(rt_buf_t *b);
 void rt_buf_free(rt_buf_t *b);
+
+/* A COPY text field: s[0..n) with backslash, tab, newline and CR escaped. */
+void rt_copy_text(rt_buf_t *b, const char *s, size_t n);
+/* A NULL field (\N). */
+void rt_copy_null(rt_buf_t *b);
 
 /* One run_logs row (run_id, seq, ts, level, phase, message, fields, event_id) of a run.log. */
 void rt_copy_log_row(rt_buf_t *b, const rt_event_t *ev);

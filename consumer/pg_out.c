@@ -16,6 +16,7 @@ struct rt_pg {
      * planned once instead of on every batch; emptied on (re)connect. */
     const char *prepared[8];
     size_t nprepared;
+    rt_buf_t runs; /* the batch's rt_in_runs rows (COPY text), kept across batches */
 };
 
 /* After a batch's log rows met rows already stored (a re-send, a replay over a filled
@@ -44,6 +45,7 @@ void rt_pg_free(rt_pg_t *pg)
     if (pg->conn)
         PQfinish(pg->conn);
     rt_agg_free(pg->agg);
+    rt_buf_free(&pg->runs);
     free(pg->dsn);
     free(pg);
 }
@@ -113,6 +115,14 @@ int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_logs (run_id uuid, seq bigint, ts timestamptz,"
         " level text, phase text, message text, fields jsonb, event_id uuid)"
         " ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS rt_in_runs (run_id uuid, job text, kind text,"
+        " min_ts timestamptz, max_ts timestamptz, max_seq bigint, producer_host text,"
+        " producer_pid integer, producer_lib text, has_started boolean, started_ts timestamptz,"
+        " start_counts jsonb, params jsonb, planned jsonb, phase_seq bigint, phase text,"
+        " counters_seq bigint, counters jsonb, progress_seq bigint, memory_percent real,"
+        " cpu_percent real, pause_seq bigint, paused boolean, paused_at timestamptz,"
+        " resumed_at timestamptz, finished_at timestamptz, status text, end_counts jsonb,"
+        " error_message text, error_details jsonb, dropped_logs bigint) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_dead (topic text, partition integer,"
         " \"offset\" bigint, msg_key bytea, payload bytea, payload_size integer, reason text,"
         " detail text, kafka_ts timestamptz) ON COMMIT DELETE ROWS;";
@@ -212,15 +222,7 @@ static const char SQL_RUNS[] =
     "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
     "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
     "  x.producer_pid, x.producer_lib"
-    " FROM json_to_recordset($1::json) AS x(run_id uuid, job text, kind text,"
-    "  min_ts timestamptz, max_ts timestamptz, max_seq bigint, producer_host text,"
-    "  producer_pid integer, producer_lib text, has_started boolean, started_ts timestamptz,"
-    "  start_counts jsonb, params jsonb, planned jsonb, phase_seq bigint, phase text,"
-    "  counters_seq bigint, counters jsonb, progress_seq bigint, memory_percent real,"
-    "  cpu_percent real,"
-    "  pause_seq bigint, paused boolean, paused_at timestamptz, resumed_at timestamptz,"
-    "  finished_at timestamptz, status text, end_counts jsonb, error_message text,"
-    "  error_details jsonb, dropped_logs bigint)"
+    " FROM rt_in_runs x"
     " ON CONFLICT (run_id) DO UPDATE SET"
     "  has_started = r.has_started OR EXCLUDED.has_started,"
     "  started_at = CASE WHEN " START_WINS " THEN EXCLUDED.started_at"
@@ -273,14 +275,15 @@ static const char SQL_RUNS[] =
  * and finished arrived in, and identical however a run ended. */
 static const char SQL_DERIVE[] = "SELECT runtrack_derive_results($1::uuid[])";
 
-/* Runs one parameterised statement expecting status want; on failure fills err and returns
- * the classification. */
+/* Runs one statement expecting status want; on failure fills err and returns the
+ * classification. np >= 0: one of the batch's statements (SQL_*), prepared on first use on
+ * this connection and then only executed; np < 0: a plain command (BEGIN, SAVEPOINT...). */
 static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
                        const char *const *params, ExecStatusType want, PGresult **out, char *err,
                        size_t errsize)
 {
     PGresult *r;
-    if (np) {
+    if (np >= 0) {
         char name[16];
         size_t i = 0;
         while (i < pg->nprepared && pg->prepared[i] != sql)
@@ -365,7 +368,7 @@ static rt_pg_rc_t write_logs(rt_pg_t *pg, const rt_buf_t *logs, char *err, size_
     if (pg->logs_staged_left > 0) {
         pg->logs_staged_left--;
     } else {
-        if ((rc = exec(pg, "savepoint", "SAVEPOINT rt_logs", 0, NULL, PGRES_COMMAND_OK, NULL, err,
+        if ((rc = exec(pg, "savepoint", "SAVEPOINT rt_logs", -1, NULL, PGRES_COMMAND_OK, NULL, err,
                        errsize)))
             return rc;
         rc = copy_in(pg, "copy logs into run_logs",
@@ -373,11 +376,11 @@ static rt_pg_rc_t write_logs(rt_pg_t *pg, const rt_buf_t *logs, char *err, size_
                      " FROM STDIN",
                      logs, err, errsize);
         if (rc == RT_PG_OK)
-            return exec(pg, "release savepoint", "RELEASE SAVEPOINT rt_logs", 0, NULL,
+            return exec(pg, "release savepoint", "RELEASE SAVEPOINT rt_logs", -1, NULL,
                         PGRES_COMMAND_OK, NULL, err, errsize);
         if (rc != RT_PG_DATA)
             return rc;
-        if ((rc = exec(pg, "rollback to savepoint", "ROLLBACK TO SAVEPOINT rt_logs", 0, NULL,
+        if ((rc = exec(pg, "rollback to savepoint", "ROLLBACK TO SAVEPOINT rt_logs", -1, NULL,
                        PGRES_COMMAND_OK, NULL, err, errsize)))
             return rc;
         pg->logs_staged_left = LOGS_STAGED_AFTER_CONFLICT;
@@ -454,7 +457,6 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, c
     rt_pg_rc_t rc = RT_PG_OK;
     rt_buf_t derive = {0};
     PGresult *r = NULL;
-    const char *runs_json;
 
     *nruns = 0;
     if (logs->len && (rc = write_logs(pg, logs, err, errsize)))
@@ -466,12 +468,15 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, c
                        errsize)))
             goto out;
     }
-    if (!(runs_json = rt_agg_runs_text(agg, nruns)))
+    rt_buf_clear(&pg->runs);
+    if ((*nruns = rt_agg_runs_copy(agg, &pg->runs)) == (size_t)-1) {
+        *nruns = 0;
         goto oom;
+    }
     if (*nruns == 0)
         goto out;
-    const char *rp[1] = {runs_json};
-    if ((rc = exec(pg, "upsert runs", SQL_RUNS, 1, rp, PGRES_TUPLES_OK, &r, err, errsize)))
+    if ((rc = copy_in(pg, "copy runs", "COPY rt_in_runs FROM STDIN", &pg->runs, err, errsize)) ||
+        (rc = exec(pg, "upsert runs", SQL_RUNS, 0, NULL, PGRES_TUPLES_OK, &r, err, errsize)))
         goto out;
     if ((size_t)PQntuples(r) != *nruns) {
         snprintf(err, errsize, "upsert runs: %zu of %zu runs are stored under another job/kind",
@@ -517,7 +522,7 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
         snprintf(err, errsize, "not connected");
         return RT_PG_TRANSIENT;
     }
-    if ((rc = exec(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
+    if ((rc = exec(pg, "begin", "BEGIN", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
         goto out;
     /* Fence first: the UPDATE locks the offset rows, so a consumer that lost the partition
      * waits here and then finds next_offset moved, instead of writing rows twice. */
@@ -526,7 +531,7 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
     if ((rc = write_rows(pg, rt_batch_agg(b), rt_batch_logs(b), rt_batch_dead(b), &nruns, err,
                          errsize)))
         goto out;
-    rc = exec(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
+    rc = exec(pg, "commit", "COMMIT", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
 out:
     if (rc != RT_PG_OK) {
         rollback(pg);
@@ -558,7 +563,7 @@ rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, r
         if (msgs[i].ok && rt_agg_touch(pg->agg, msgs[i].ev.run_id) != 0)
             goto oom;
     }
-    if ((rc = exec(pg, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
+    if ((rc = exec(pg, "begin", "BEGIN", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
         goto out;
     if (group && npos && (rc = fence(pg, group, topic, pos, npos, err, errsize)))
         goto out;
@@ -612,7 +617,7 @@ rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, r
     if (rc)
         goto out;
     res->runs = nruns;
-    rc = exec(pg, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
+    rc = exec(pg, "commit", "COMMIT", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
     goto out;
 oom:
     snprintf(err, errsize, "out of memory");
