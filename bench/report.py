@@ -6,7 +6,8 @@
                                    idle wait before exit are excluded)
   report.py wrk NAME FILE          "NAME_rps R" and "NAME_p99_ms P" from wrk --latency output
   report.py table RESULTS OUTDIR [RAWDIR]  the results table: printed, OUTDIR/results.md, plots
-                                   (OUTDIR/throughput.png, OUTDIR/latency.png) with gnuplot
+                                   (OUTDIR/throughput.png, OUTDIR/latency.png) with gnuplot; a
+                                   plot whose data did not run is skipped with a note
 """
 import datetime
 import glob
@@ -274,11 +275,17 @@ def cmd_table(res_path, out, rawdir=None):
 
 
 def plots(R, out, pts, rawdir):
+    """The plots whose data this run has; each missing one is skipped with a note on stderr
+    (gnuplot fails on an empty data file: 'x range is invalid')."""
     dat = os.path.join(out, "throughput.dat")
-    with open(dat, "w") as fh:
-        fh.write("# events seconds events_per_s\n")
-        for n, s in sorted(pts):
-            fh.write("%d %.3f %.0f\n" % (n, s, n / s))
+    if pts:
+        with open(dat, "w") as fh:
+            fh.write("# events seconds events_per_s\n")
+            for n, s in sorted(pts):
+                fh.write("%d %.3f %.0f\n" % (n, s, n / s))
+    else:
+        print("report.py: no size-scale figures (section replay did not run): throughput.png "
+              "not drawn", file=sys.stderr)
     cdfs = []
     for path in sorted(glob.glob(os.path.join(rawdir, "latency_fresh_*.txt"))):
         vals = sorted(float(v) for v in open(path) if v.strip())
@@ -291,15 +298,19 @@ def plots(R, out, pts, rawdir):
                 fh.write("%.3f %.4f\n" % (vals[i], (i + 1) / len(vals)))
             fh.write("%.3f 1.0\n" % vals[-1])
         cdfs.append((cdf, os.path.basename(path)[8:-4]))
-    g = ["set terminal pngcairo size 900,560",
-         "set output '%s'" % os.path.join(out, "throughput.png"),
-         "set title 'runtrack-consumer: live consumption, 64 partitions, 2,000 runs'",
-         "set xlabel 'events in the topic'", "set ylabel 'events/s'", "set y2label 'seconds'",
-         "set y2tics", "set ytics nomirror", "set yrange [0:*]", "set y2range [0:*]",
-         "set xrange [0:*]", "set key left top", "set grid",
-         "plot '%s' using 1:3 with linespoints title 'events/s', '' using 1:2 axes x1y2 "
-         "with linespoints title 'seconds'" % dat]
-    if cdfs:
+    g = ["set terminal pngcairo size 900,560"]
+    if pts:
+        g += ["set output '%s'" % os.path.join(out, "throughput.png"),
+              "set title 'runtrack-consumer: live consumption, 64 partitions, 2,000 runs'",
+              "set xlabel 'events in the topic'", "set ylabel 'events/s'",
+              "set y2label 'seconds'", "set y2tics", "set ytics nomirror", "set yrange [0:*]",
+              "set y2range [0:*]", "set xrange [0:*]", "set key left top", "set grid",
+              "plot '%s' using 1:3 with linespoints title 'events/s', '' using 1:2 axes x1y2 "
+              "with linespoints title 'seconds'" % dat]
+    if not cdfs:
+        print("report.py: no freshness latencies (section fresh did not run): latency.png not "
+              "drawn", file=sys.stderr)
+    else:
         g += ["set output '%s'" % os.path.join(out, "latency.png"),
               "unset y2tics", "unset y2label", "set ytics mirror", "set yrange [0:1]",
               "set xrange [0:*]", "set key right bottom",
@@ -307,6 +318,8 @@ def plots(R, out, pts, rawdir):
               "set xlabel 'latency (ms)'", "set ylabel 'fraction of calls'",
               "plot " + ", ".join("'%s' using 1:2 with lines lw 2 title '%s'"
                                   % (c, n.replace("_", " ")) for c, n in cdfs)]
+    if len(g) == 1:
+        return
     try:
         subprocess.run(["gnuplot"], input="\n".join(g) + "\n", text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as e:
