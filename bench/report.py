@@ -10,8 +10,9 @@
                                    plot whose data did not run is skipped with a note
 
 RESULTS holds "key value" lines. A figure measured several times has one "key.rN value" line per
-run N (bench/run.sh); a limit uses the fastest run. A plain "key value" line counts as a single
-run, so results.txt files from before the repeats still load.
+run N (bench/run.sh, section 2); the table shows the median with the min-max range, and ratios and
+targets use the medians (a limit uses the fastest run instead). A plain "key value" line counts
+as a single run, so results.txt files from before the repeats still load.
 """
 import datetime
 import glob
@@ -116,6 +117,20 @@ def cmd_table(res_path, out, rawdir=None):
         return "%s (%s of %d: %s-%s)" % (rate(v), "fastest" if best else "median", len(vals),
                                          rate(min(vals), ""), rate(max(vals), ""))
 
+    def med(vals):
+        """A median figure shown again in another row: its value, without the range."""
+        v = median(vals)
+        return rate(v) + (" (median)" if len(vals) > 1 else "")
+
+    def count(vals):
+        """Events or rows of a figure's runs: one number, or the range when the runs disagree."""
+        vals = sorted(set(int(v) for v in vals))
+        if not vals:
+            return "?"
+        if len(vals) == 1:
+            return "{:,}".format(vals[0])
+        return "{:,}-{:,}".format(vals[0], vals[-1])
+
     def ns(v):
         return "" if not v else " (%.0f ns)" % (1e9 / v)
 
@@ -157,49 +172,55 @@ def cmd_table(res_path, out, rawdir=None):
                      met(None if v is None or ratio is None or key != "log"
                          else v >= 1e6 and ratio >= 0.8)))
 
-    # 2 consumer end to end
-    ev, secs = f("fleet_events"), f("fleet_seconds")
-    e2e = div(ev, secs)
-    seeds = f("seeds_events_per_s")
+    # 2 consumer end to end; each figure the median of its runs (runs(), per_run())
+    evs = list(runs("fleet_events").values())
+    e2es = per_run(div, "fleet_events", "fleet_seconds")
+    e2e = median(e2es)
+    seedss = per_run(lambda v: v, "seeds_events_per_s")
+    seeds = median(seedss)
     ratio = div(e2e, seeds)
-    rows.append(("2 consumer", "end to end, %s events of 2,000 runs, events/s"
-                 % ("{:,}".format(int(ev)) if ev else "?"),
-                 rate(e2e), "seeds' autocommit pattern " + rate(seeds), x(ratio),
+    rows.append(("2 consumer", "end to end, %s events of 2,000 runs, events/s" % count(evs),
+                 spread(e2es), "seeds' autocommit pattern " + spread(seedss), x(ratio),
                  ">= 100k/s, >= 30x", met(None if e2e is None or ratio is None
                                           else e2e >= 1e5 and ratio >= 30)))
     kreads = per_run(div, "fleet_kafka_only_events", "fleet_kafka_only_seconds")
     kread = max(kreads) if kreads else None
     rows.append(("2 consumer", "end to end as a share of librdkafka (kcat, default fetch "
-                 "settings) reading the topic alone, discarding", rate(e2e),
+                 "settings) reading the topic alone, discarding", med(e2es),
                  "Kafka-read limit " + spread(kreads, best=True), x(div(e2e, kread)), "-",
                  "n/a"))
     rows.append(("2 consumer", "end to end, rows written/s (runs, run_logs, run_results, "
-                 "discovery_runs)", rate(div(f("fleet_rows"), secs)), "-", "-", "-", "n/a"))
-    lr, rr = f("fleet_log_rows"), f("fleet_run_rows")
-    cl, cr = f("copy_log_seconds"), f("copy_run_seconds")
-    log_ing, log_copy = div(lr, secs), div(lr, cl)
-    ratio = div(log_ing, log_copy)
+                 "discovery_runs)", spread(per_run(div, "fleet_rows", "fleet_seconds")), "-", "-",
+                 "-", "n/a"))
+    # COPY loads the rows of the last consumer run (copy_*_rows; older results: the fleet's).
+    clr = f("copy_log_rows") or median(list(runs("fleet_log_rows").values()))
+    crr = f("copy_run_rows") or median(list(runs("fleet_run_rows").values()))
+    log_ings = per_run(div, "fleet_log_rows", "fleet_seconds")
+    log_copys = per_run(lambda s: div(clr, s), "copy_log_seconds")
     rows.append(("2 consumer", "log rows/s in the fleet mix (consumer's whole time, all "
-                 "tables)", rate(log_ing), "COPY run_logs " + rate(log_copy), x(ratio), "-",
-                 "n/a"))
+                 "tables)", spread(log_ings), "COPY run_logs " + spread(log_copys),
+                 x(div(median(log_ings), median(log_copys))), "-", "n/a"))
     # Log-row ingest proper: a stream of log lines (bench/gen_fleet.py MIX logs), end to end,
     # next to PostgreSQL's COPY of the very rows that run wrote into an empty run_logs.
-    olr, osecs, ocopy = f("logs_only_log_rows"), f("logs_only_seconds"), f("copy_logs_only_seconds")
-    oing, ocp = div(olr, osecs), div(olr, ocopy)
-    ratio = div(oing, ocp)
+    olr = list(runs("logs_only_log_rows").values())
+    ocr = f("copy_logs_only_rows") or median(olr)
+    oings = per_run(div, "logs_only_log_rows", "logs_only_seconds")
+    ocps = per_run(lambda s: div(ocr, s), "copy_logs_only_seconds")
+    ratio = div(median(oings), median(ocps))
     rows.append(("2 consumer", "log-row ingest: a stream of %s log lines, end to end, log rows/s"
-                 % ("{:,}".format(int(olr)) if olr else "?"), rate(oing),
-                 "COPY run_logs of the same rows " + rate(ocp), x(ratio), ">= 0.5x COPY",
-                 met(None if ratio is None else ratio >= 0.5)))
-    both = (lr or 0) + (rr or 0)
-    ratio = div(div(both, secs), div(both, (cl or 0) + (cr or 0)))
-    rows.append(("2 consumer", "log + run rows/s", rate(div(both, secs)),
-                 "COPY run_logs + runs " + rate(div(both, (cl or 0) + (cr or 0))), x(ratio), "-",
-                 "n/a"))
-    ll = div(ev, f("fleet_ll_seconds"))
-    rows.append(("2 consumer", "end to end with batch_max_events=1000, batch_max_ms=20",
-                 rate(ll), "defaults (3000, 100 ms) " + rate(e2e), x(div(ll, e2e)), "-", "n/a"))
-
+                 % count(olr), spread(oings), "COPY run_logs of the same rows " + spread(ocps),
+                 x(ratio), ">= 0.5x COPY", met(None if ratio is None else ratio >= 0.5)))
+    boths = per_run(lambda lr, rr, s: div(lr + rr, s), "fleet_log_rows", "fleet_run_rows",
+                    "fleet_seconds")
+    bcopys = per_run(lambda cl, cr: div((clr or 0) + (crr or 0), cl + cr),
+                     "copy_log_seconds", "copy_run_seconds")
+    rows.append(("2 consumer", "log + run rows/s", spread(boths),
+                 "COPY run_logs + runs " + spread(bcopys),
+                 x(div(median(boths), median(bcopys))), "-", "n/a"))
+    ll = div(median(evs), f("fleet_ll_seconds"))
+    rows.append(("2 consumer", "end to end with batch_max_events=1000, batch_max_ms=20 (1 run)",
+                 rate(ll), "defaults (3000, 100 ms) " + med(e2es), x(div(ll, e2e)),
+                 "-", "n/a"))
     # 3 freshness
     for name, label in (("fresh_default", "defaults (linger 5 ms, batch_max_ms 100)"),
                         ("fresh_linger50", "producer linger.ms=50"),
@@ -228,8 +249,10 @@ def cmd_table(res_path, out, rawdir=None):
                      R.get("replay_equals_live") == "1")))
 
     # 5 memory
-    rss = f("fleet_rss_kib")
-    rows.append(("5 memory", "consumer peak RSS during (2)", mib(rss), "limit 64 MiB",
+    rsss = list(runs("fleet_rss_kib").values())
+    rss = max(rsss) if rsss else None
+    rows.append(("5 memory", "consumer peak RSS during (2)%s"
+                 % (" (highest of %d runs)" % len(rsss) if len(rsss) > 1 else ""), mib(rss), "limit 64 MiB",
                  x(div(rss, 65536)), "<= 64 MiB", met(None if rss is None else rss <= 65536)))
     rss = f("replay_rss_kib")
     rows.append(("5 memory", "consumer peak RSS during the replay (4)", mib(rss), "limit 64 MiB",
@@ -303,6 +326,9 @@ def cmd_table(res_path, out, rawdir=None):
              "dev broker and PostgreSQL. Ratios compare figures measured in the same run."
              % (", BENCH_QUICK=1" if R.get("quick") == "1" else "", R.get("date", "?"),
                 R.get("cores", "?"), R.get("cpu", "?").replace("_", " ")), "",
+             "Section 2 measures each figure several times (fresh database, new consumer group "
+             "each run) and shows the median with the range; ratios and met? use the medians, "
+             "the Kafka-read limit the fastest run.", "",
              "| # | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")

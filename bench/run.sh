@@ -8,7 +8,8 @@
 #                                               bench/ in the source tree; quick mode: a temp dir)
 #   BENCH_ONLY="producer consumer ..."          run only some sections (producer consumer
 #                                               fresh replay scale memory api)
-#   BENCH_REPEATS=N                             runs of the repeated figures (default 3)
+#   BENCH_REPEATS=N                             runs per figure of section 2 (default 3; the
+#                                               table shows the median and the range)
 #
 # Starts its own PostgreSQL + dev broker (deploy/services.sh) in a temp dir and stops them, and
 # every consumer it started, on every exit path.
@@ -106,8 +107,17 @@ if want producer; then
 fi
 
 # ---- 2 consumer end to end + baselines (a) seeds' pattern and (b) COPY; 5 consumer RSS ----------
+# Each figure of (2), (2a), (2b) and (2c) is measured REPEATS times, every time into a freshly
+# created database and, for consumer runs, as a new consumer group on the same topic (consume's
+# group is g_NAME, and NAME carries the run number). Keys get a ".rN" suffix; report.py shows
+# the median with the min-max range and compares medians.
 res_run() { # KEY RUN VALUE: one run's figure, as "KEY.rRUN VALUE"
     res "$1.r$2" "$3"
+}
+seeds_run() { # FILE RUN DB: the seeds' pattern into a fresh DB
+    newdb "$3"
+    RUNTRACK_PG_DSN=$(dsn "$3") "$BUILD/bench/bench_seeds" "$1" >"$T/${3}_r$2.out"
+    grep '^RESULT' "$T/${3}_r$2.out" | cut -d' ' -f2- | sed "s/^\([^ ]*\)/\1.r$2/" >>"$RES"
 }
 if want consumer; then
     say "(2) consumer end to end: $FLEET events of 2,000 runs already in the topic"
@@ -128,17 +138,20 @@ if want consumer; then
         res_run fleet_kafka_only_events "$r" "$kread"
         res_run fleet_kafka_only_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
     done
-    newdb b_fleet
-    consume fleet b_fleet bench_fleet
-    read -r recs secs < <(batches "$T/fleet.log")
-    res fleet_events "$recs"
-    res fleet_seconds "$secs"
-    res fleet_rss_kib "$(cat "$T/fleet.rss")"
-    rows=$(val b_fleet "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM run_logs) +
-        (SELECT count(*) FROM run_results) + (SELECT count(*) FROM discovery_runs)")
-    res fleet_rows "$rows"
-    res fleet_log_rows "$(val b_fleet 'SELECT count(*) FROM run_logs')"
-    res fleet_run_rows "$(val b_fleet 'SELECT count(*) FROM runs')"
+    for r in $(seq 1 "$REPEATS"); do
+        say "(2) consumer end to end, run $r of $REPEATS: fresh database, new group"
+        newdb b_fleet
+        consume "fleet_r$r" b_fleet bench_fleet
+        read -r recs secs < <(batches "$T/fleet_r$r.log")
+        res_run fleet_events "$r" "$recs"
+        res_run fleet_seconds "$r" "$secs"
+        res_run fleet_rss_kib "$r" "$(cat "$T/fleet_r$r.rss")"
+        res_run fleet_rows "$r" "$(val b_fleet "SELECT (SELECT count(*) FROM runs) +
+            (SELECT count(*) FROM run_logs) + (SELECT count(*) FROM run_results) +
+            (SELECT count(*) FROM discovery_runs)")"
+        res_run fleet_log_rows "$r" "$(val b_fleet 'SELECT count(*) FROM run_logs')"
+        res_run fleet_run_rows "$r" "$(val b_fleet 'SELECT count(*) FROM runs')"
+    done
 
     say "(2) the same stream with low-latency consumer settings (batch 1000 events / 20 ms)"
     topic bench_fleet_ll 8
@@ -148,42 +161,53 @@ if want consumer; then
     read -r recs secs < <(batches "$T/fleet_ll.log")
     res fleet_ll_seconds "$secs"
 
-    say "(2a) seeds' pattern: one autocommit INSERT/UPDATE per event ($SEEDS events, same run shape)"
+    say "(2a) seeds' pattern: one autocommit INSERT/UPDATE per event ($SEEDS events, same run shape), $REPEATS runs"
     gen "$SEEDS" $((SEEDS / 100)) >"$T/seeds.txt"
-    newdb b_seeds
-    RUNTRACK_PG_DSN=$(dsn b_seeds) "$BUILD/bench/bench_seeds" "$T/seeds.txt" >"$T/seeds.out"
-    grep '^RESULT' "$T/seeds.out" | cut -d' ' -f2- >>"$RES"
+    for r in $(seq 1 "$REPEATS"); do
+        seeds_run "$T/seeds.txt" "$r" b_seeds
+    done
 
-    say "(2b) PostgreSQL COPY of the same final log and run rows"
+    say "(2b) PostgreSQL COPY of the same final log and run rows (the last run's), $REPEATS runs"
     psql -XAtq -d "$(dsn b_fleet)" -c "\\copy run_logs TO '$T/logs.copy'" \
         -c "\\copy runs TO '$T/runs.copy'"
-    newdb b_copy
-    t0=$(now)
-    psql -XAtq -d "$(dsn b_copy)" -c "\\copy run_logs FROM '$T/logs.copy'" >/dev/null
-    t1=$(now)
-    psql -XAtq -d "$(dsn b_copy)" -c "\\copy runs FROM '$T/runs.copy'" >/dev/null
-    t2=$(now)
-    res copy_log_seconds "$(echo "$t1 - $t0" | bc -l)"
-    res copy_run_seconds "$(echo "$t2 - $t1" | bc -l)"
-    rm -f "$T/logs.copy" "$T/runs.copy" "$T/seeds.txt"
+    res copy_log_rows "$(wc -l <"$T/logs.copy")" # text format: one line per row
+    res copy_run_rows "$(wc -l <"$T/runs.copy")"
+    for r in $(seq 1 "$REPEATS"); do
+        newdb b_copy
+        t0=$(now)
+        psql -XAtq -d "$(dsn b_copy)" -c "\\copy run_logs FROM '$T/logs.copy'" >/dev/null
+        t1=$(now)
+        psql -XAtq -d "$(dsn b_copy)" -c "\\copy runs FROM '$T/runs.copy'" >/dev/null
+        t2=$(now)
+        res_run copy_log_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
+        res_run copy_run_seconds "$r" "$(echo "$t2 - $t1" | bc -l)"
+    done
+    rm -f "$T/logs.copy" "$T/runs.copy"
 
-    say "(2c) log-row ingest: $FLEET events of 2,000 runs, every body event a run.log"
+    say "(2c) log-row ingest: $FLEET events of 2,000 runs, every body event a run.log, $REPEATS runs"
     gen "$FLEET" 2000 1 logs >"$T/logs.txt"
     topic bench_logs 8
     produce "$T/logs.txt" bench_logs
-    newdb b_logs
-    consume logs b_logs bench_logs
-    read -r recs secs < <(batches "$T/logs.log")
-    res logs_only_events "$recs"
-    res logs_only_seconds "$secs"
-    res logs_only_log_rows "$(val b_logs 'SELECT count(*) FROM run_logs')"
+    for r in $(seq 1 "$REPEATS"); do
+        newdb b_logs
+        consume "logs_r$r" b_logs bench_logs
+        read -r recs secs < <(batches "$T/logs_r$r.log")
+        res_run logs_only_events "$r" "$recs"
+        res_run logs_only_seconds "$r" "$secs"
+        res_run logs_only_log_rows "$r" "$(val b_logs 'SELECT count(*) FROM run_logs')"
+    done
     psql -XAtq -d "$(dsn b_logs)" -c "\\copy run_logs TO '$T/logs_only.copy'"
-    newdb b_logs_copy
-    t0=$(now)
-    psql -XAtq -d "$(dsn b_logs_copy)" -c "\\copy run_logs FROM '$T/logs_only.copy'" >/dev/null
-    t1=$(now)
-    res copy_logs_only_seconds "$(echo "$t1 - $t0" | bc -l)"
+    res copy_logs_only_rows "$(wc -l <"$T/logs_only.copy")"
+    for r in $(seq 1 "$REPEATS"); do
+        newdb b_logs_copy
+        t0=$(now)
+        psql -XAtq -d "$(dsn b_logs_copy)" -c "\\copy run_logs FROM '$T/logs_only.copy'" >/dev/null
+        t1=$(now)
+        res_run copy_logs_only_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
+    done
     rm -f "$T/logs.txt" "$T/logs_only.copy"
+
+    rm -f "$T/seeds.txt"
 fi
 
 # ---- 3 freshness at a steady 2,000 events/s ---------------------------------------------------
