@@ -221,6 +221,20 @@ def cmd_table(res_path, out, rawdir=None):
     rows.append(("2 consumer", "end to end with batch_max_events=1000, batch_max_ms=20 (1 run)",
                  rate(ll), "defaults (3000, 100 ms) " + med(e2es), x(div(ll, e2e)),
                  "-", "n/a"))
+    # The same fleet topic and seeds file against a second server with PostgreSQL's default
+    # durability (fsync on): information next to the targets above, which stay on fsync=off.
+    durs = per_run(div, "durable_fleet_events", "durable_fleet_seconds")
+    dur = median(durs)
+    dseedss = per_run(lambda v: v, "durable_seeds_events_per_s")
+    rows.append(("2 consumer", "end to end on a durable server (PostgreSQL defaults: fsync %s), "
+                 "events/s" % R.get("durable_fsync", "on"), spread(durs),
+                 "seeds' autocommit pattern on the same durable server " + spread(dseedss),
+                 x(div(dur, median(dseedss))), "-", "n/a"))
+    rows.append(("2 consumer", "end to end on the durable server next to the fsync=off server "
+                 "(what the WAL flushes cost the consumer)", med(durs),
+                 "end to end, fsync=off server " + med(e2es), x(div(dur, e2e)), "-",
+                 "n/a"))
+
     # 3 freshness
     for name, label in (("fresh_default", "defaults (linger 5 ms, batch_max_ms 100)"),
                         ("fresh_linger50", "producer linger.ms=50"),
@@ -328,7 +342,11 @@ def cmd_table(res_path, out, rawdir=None):
                 R.get("cores", "?"), R.get("cpu", "?").replace("_", " ")), "",
              "Section 2 measures each figure several times (fresh database, new consumer group "
              "each run) and shows the median with the range; ratios and met? use the medians, "
-             "the Kafka-read limit the fastest run.", "",
+             "the Kafka-read limit the fastest run. Its PostgreSQL runs with fsync=off "
+             "(deploy/pg.sh; SHOW fsync: %s); the durable-server rows use a second server with "
+             "PostgreSQL's default durability (SHOW fsync: %s, full_page_writes: %s)."
+             % (R.get("pg_fsync", "?"), R.get("durable_fsync", "?"),
+                R.get("durable_full_page_writes", "?")), "",
              "| # | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")

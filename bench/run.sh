@@ -12,7 +12,8 @@
 #                                               table shows the median and the range)
 #
 # Starts its own PostgreSQL + dev broker (deploy/services.sh) in a temp dir and stops them, and
-# every consumer it started, on every exit path.
+# every consumer it started, on every exit path; section 2 also starts (and stops) a second
+# PostgreSQL with default durability (deploy/pg.sh, RUNTRACK_PG_DURABLE=1) in $T/pgdur.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${RUNTRACK_BUILD_DIR:-$SRC/build}" && pwd)
@@ -34,6 +35,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     "$SRC/deploy/services.sh" stop "$T/svc" >/dev/null 2>&1 || true
+    "$SRC/deploy/pg.sh" stop "$T/pgdur" >/dev/null 2>&1 || true
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -62,7 +64,6 @@ export RUNTRACK_DEVBROKER=$BUILD/deploy/devbroker/runtrack-devbroker
 say "starting PostgreSQL + dev broker in $T/svc"
 "$SRC/deploy/services.sh" start "$T/svc" >"$T/services.log" 2>&1 || { cat "$T/services.log" >&2; exit 1; }
 . "$T/svc/services.env"
-ADMIN="postgresql://$PGUSER@$PGHOST:$PGPORT/postgres"
 export RUNTRACK_HTTP_PORT=-1 RUNTRACK_STALE_CLOSE_AFTER_S=0 RUNTRACK_RETENTION_DAYS=36500
 
 res cores "$(nproc)"
@@ -70,9 +71,10 @@ res date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 res quick "$QUICK"
 res cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/ /_/g')"
 
+# dsn NAME: database NAME on the server at $PGPORT (the services' one unless a caller sets PGPORT)
 dsn() { echo "postgresql://$PGUSER@$PGHOST:$PGPORT/$1"; }
 newdb() { # NAME: empty migrated database
-    PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$ADMIN" \
+    PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$(dsn postgres)" \
         -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
     RUNTRACK_PG_DSN=$(dsn "$1") "$CONSUMER" migrate >"$T/migrate_$1.log" 2>&1 ||
         { cat "$T/migrate_$1.log" >&2; exit 1; }
@@ -114,10 +116,10 @@ fi
 res_run() { # KEY RUN VALUE: one run's figure, as "KEY.rRUN VALUE"
     res "$1.r$2" "$3"
 }
-seeds_run() { # FILE RUN DB: the seeds' pattern into a fresh DB
+seeds_run() { # FILE RUN DB [KEY_PREFIX]: the seeds' pattern into a fresh DB (server at $PGPORT)
     newdb "$3"
     RUNTRACK_PG_DSN=$(dsn "$3") "$BUILD/bench/bench_seeds" "$1" >"$T/${3}_r$2.out"
-    grep '^RESULT' "$T/${3}_r$2.out" | cut -d' ' -f2- | sed "s/^\([^ ]*\)/\1.r$2/" >>"$RES"
+    grep '^RESULT' "$T/${3}_r$2.out" | cut -d' ' -f2- | sed "s/^\([^ ]*\)/${4:-}\1.r$2/" >>"$RES"
 }
 if want consumer; then
     say "(2) consumer end to end: $FLEET events of 2,000 runs already in the topic"
@@ -207,6 +209,37 @@ if want consumer; then
     done
     rm -f "$T/logs.txt" "$T/logs_only.copy"
 
+    # (2d) The server above trades durability for speed (deploy/pg.sh: fsync=off), which flatters
+    # the seeds' pattern most: on the production servers the Python trackers wrote to, every
+    # autocommit statement waits for its WAL flush. A second server with PostgreSQL's default
+    # durability runs the same seeds file and the same fleet topic (new groups); information
+    # rows, the targets stay on the fsync=off server. Stopped right after, and in cleanup.
+    say "(2d) a second PostgreSQL with PostgreSQL's default durability (fsync on) in $T/pgdur"
+    case $(stat -f -c %T "$T") in
+        tmpfs | ramfs) say "warning: $T is on $(stat -f -c %T "$T"): fsync costs nothing there" ;;
+    esac
+    RUNTRACK_PG_DURABLE=1 "$SRC/deploy/pg.sh" start "$T/pgdur" >"$T/pgdur.log" 2>&1 ||
+        { cat "$T/pgdur.log" >&2; exit 1; }
+    # shellcheck source=/dev/null # written by pg.sh start just above
+    DURPORT=$(. "$T/pgdur/pg.env" && echo "$PGPORT")
+    # PGPORT=... before a helper: dsn (and so newdb, val, consume, seeds_run) uses that server.
+    res pg_fsync "$(val postgres 'SHOW fsync')"
+    res durable_fsync "$(PGPORT=$DURPORT val postgres 'SHOW fsync')"
+    res durable_full_page_writes "$(PGPORT=$DURPORT val postgres 'SHOW full_page_writes')"
+    res durable_fs "$(stat -f -c %T "$T/pgdur")"
+    say "(2d) seeds' pattern on the durable server ($SEEDS events), $REPEATS runs"
+    for r in $(seq 1 "$REPEATS"); do
+        PGPORT=$DURPORT seeds_run "$T/seeds.txt" "$r" b_seeds_dur durable_
+    done
+    for r in $(seq 1 "$REPEATS"); do
+        say "(2d) consumer end to end on the durable server, run $r of $REPEATS"
+        PGPORT=$DURPORT newdb b_fleet_dur
+        PGPORT=$DURPORT consume "fleet_dur_r$r" b_fleet_dur bench_fleet
+        read -r recs secs < <(batches "$T/fleet_dur_r$r.log")
+        res_run durable_fleet_events "$r" "$recs"
+        res_run durable_fleet_seconds "$r" "$secs"
+    done
+    "$SRC/deploy/pg.sh" stop "$T/pgdur"
     rm -f "$T/seeds.txt"
 fi
 
