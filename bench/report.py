@@ -6,12 +6,19 @@
                                    idle wait before exit are excluded)
   report.py wrk NAME FILE          "NAME_rps R" and "NAME_p99_ms P" from wrk --latency output
   report.py table RESULTS OUTDIR [RAWDIR]  the results table: printed, OUTDIR/results.md, plots
-                                   (OUTDIR/throughput.png, OUTDIR/latency.png) with gnuplot
+                                   (OUTDIR/throughput.png, OUTDIR/latency.png) with gnuplot; a
+                                   plot whose data did not run is skipped with a note
+
+RESULTS holds "key value" lines. A figure measured several times has one "key.rN value" line per
+run N (bench/run.sh, section 2); the table shows the median with the min-max range, and ratios and
+targets use the medians (a limit uses the fastest run instead). A plain "key value" line counts
+as a single run, so results.txt files from before the repeats still load.
 """
 import datetime
 import glob
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -67,14 +74,62 @@ def cmd_table(res_path, out, rawdir=None):
     def div(a, b):
         return a / b if a is not None and b not in (None, 0) else None
 
-    def rate(v):
+    def runs(k):
+        """{N: value} of the "k.rN" lines, or {0: value} of a plain "k" line."""
+        out = {}
+        for key, v in R.items():
+            m = re.fullmatch(re.escape(k) + r"\.r(\d+)", key)
+            if m:
+                try:
+                    fv = float(v)
+                except ValueError:
+                    continue
+                if fv == fv:
+                    out[int(m.group(1))] = fv
+        if not out and f(k) is not None:
+            out[0] = f(k)
+        return out
+
+    def per_run(fn, *keys):
+        """fn(k1's value, k2's value, ...) for each run that has every key; Nones dropped."""
+        got = [runs(k) for k in keys]
+        common = sorted(set.intersection(*(set(g) for g in got)))
+        vals = (fn(*(g[n] for g in got)) for n in common)
+        return [v for v in vals if v is not None]
+
+    def median(vals):
+        return statistics.median(vals) if vals else None
+
+    def rate(v, unit="/s"):
         if v is None:
             return "n/a"
         if v >= 1e6:
-            return "%.2fM/s" % (v / 1e6)
+            return "%.2fM%s" % (v / 1e6, unit)
         if v >= 1e3:
-            return "%.1fk/s" % (v / 1e3)
-        return "%.0f/s" % v
+            return "%.1fk%s" % (v / 1e3, unit)
+        return "%.0f%s" % (v, unit)
+
+    def spread(vals, best=False):
+        """The median rate of vals (the highest when best), with the range when several runs."""
+        v = (max(vals) if best else median(vals)) if vals else None
+        if len(vals) < 2:
+            return rate(v)
+        return "%s (%s of %d: %s-%s)" % (rate(v), "fastest" if best else "median", len(vals),
+                                         rate(min(vals), ""), rate(max(vals), ""))
+
+    def med(vals):
+        """A median figure shown again in another row: its value, without the range."""
+        v = median(vals)
+        return rate(v) + (" (median)" if len(vals) > 1 else "")
+
+    def count(vals):
+        """Events or rows of a figure's runs: one number, or the range when the runs disagree."""
+        vals = sorted(set(int(v) for v in vals))
+        if not vals:
+            return "?"
+        if len(vals) == 1:
+            return "{:,}".format(vals[0])
+        return "{:,}-{:,}".format(vals[0], vals[-1])
 
     def ns(v):
         return "" if not v else " (%.0f ns)" % (1e9 / v)
@@ -117,47 +172,68 @@ def cmd_table(res_path, out, rawdir=None):
                      met(None if v is None or ratio is None or key != "log"
                          else v >= 1e6 and ratio >= 0.8)))
 
-    # 2 consumer end to end
-    ev, secs = f("fleet_events"), f("fleet_seconds")
-    e2e = div(ev, secs)
-    seeds = f("seeds_events_per_s")
+    # 2 consumer end to end; each figure the median of its runs (runs(), per_run())
+    evs = list(runs("fleet_events").values())
+    e2es = per_run(div, "fleet_events", "fleet_seconds")
+    e2e = median(e2es)
+    seedss = per_run(lambda v: v, "seeds_events_per_s")
+    seeds = median(seedss)
     ratio = div(e2e, seeds)
-    rows.append(("2 consumer", "end to end, %s events of 2,000 runs, events/s"
-                 % ("{:,}".format(int(ev)) if ev else "?"),
-                 rate(e2e), "seeds' autocommit pattern " + rate(seeds), x(ratio),
+    rows.append(("2 consumer", "end to end, %s events of 2,000 runs, events/s" % count(evs),
+                 spread(e2es), "seeds' autocommit pattern " + spread(seedss), x(ratio),
                  ">= 100k/s, >= 30x", met(None if e2e is None or ratio is None
                                           else e2e >= 1e5 and ratio >= 30)))
-    kev, ksecs = f("fleet_kafka_only_events"), f("fleet_kafka_only_seconds")
-    kread = div(kev, ksecs)
-    rows.append(("2 consumer", "end to end as a share of reading the topic alone (kcat, same "
-                 "fetch settings, discarding)", rate(e2e), "Kafka-read limit " + rate(kread),
-                 x(div(e2e, kread)), "-", "n/a"))
-    rows.append(("2 consumer", "end to end, rows written/s (runs, run_logs, run_results, "
-                 "discovery_runs)", rate(div(f("fleet_rows"), secs)), "-", "-", "-", "n/a"))
-    lr, rr = f("fleet_log_rows"), f("fleet_run_rows")
-    cl, cr = f("copy_log_seconds"), f("copy_run_seconds")
-    log_ing, log_copy = div(lr, secs), div(lr, cl)
-    ratio = div(log_ing, log_copy)
-    rows.append(("2 consumer", "log rows/s in the fleet mix (consumer's whole time, all "
-                 "tables)", rate(log_ing), "COPY run_logs " + rate(log_copy), x(ratio), "-",
+    kreads = per_run(div, "fleet_kafka_only_events", "fleet_kafka_only_seconds")
+    kread = max(kreads) if kreads else None
+    rows.append(("2 consumer", "end to end as a share of librdkafka (kcat, default fetch "
+                 "settings) reading the topic alone, discarding", med(e2es),
+                 "Kafka-read limit " + spread(kreads, best=True), x(div(e2e, kread)), "-",
                  "n/a"))
+    rows.append(("2 consumer", "end to end, rows written/s (runs, run_logs, run_results, "
+                 "discovery_runs)", spread(per_run(div, "fleet_rows", "fleet_seconds")), "-", "-",
+                 "-", "n/a"))
+    # COPY loads the rows of the last consumer run (copy_*_rows; older results: the fleet's).
+    clr = f("copy_log_rows") or median(list(runs("fleet_log_rows").values()))
+    crr = f("copy_run_rows") or median(list(runs("fleet_run_rows").values()))
+    log_ings = per_run(div, "fleet_log_rows", "fleet_seconds")
+    log_copys = per_run(lambda s: div(clr, s), "copy_log_seconds")
+    rows.append(("2 consumer", "log rows/s in the fleet mix (consumer's whole time, all "
+                 "tables)", spread(log_ings), "COPY run_logs " + spread(log_copys),
+                 x(div(median(log_ings), median(log_copys))), "-", "n/a"))
     # Log-row ingest proper: a stream of log lines (bench/gen_fleet.py MIX logs), end to end,
     # next to PostgreSQL's COPY of the very rows that run wrote into an empty run_logs.
-    olr, osecs, ocopy = f("logs_only_log_rows"), f("logs_only_seconds"), f("copy_logs_only_seconds")
-    oing, ocp = div(olr, osecs), div(olr, ocopy)
-    ratio = div(oing, ocp)
+    olr = list(runs("logs_only_log_rows").values())
+    ocr = f("copy_logs_only_rows") or median(olr)
+    oings = per_run(div, "logs_only_log_rows", "logs_only_seconds")
+    ocps = per_run(lambda s: div(ocr, s), "copy_logs_only_seconds")
+    ratio = div(median(oings), median(ocps))
     rows.append(("2 consumer", "log-row ingest: a stream of %s log lines, end to end, log rows/s"
-                 % ("{:,}".format(int(olr)) if olr else "?"), rate(oing),
-                 "COPY run_logs of the same rows " + rate(ocp), x(ratio), ">= 0.5x COPY",
-                 met(None if ratio is None else ratio >= 0.5)))
-    both = (lr or 0) + (rr or 0)
-    ratio = div(div(both, secs), div(both, (cl or 0) + (cr or 0)))
-    rows.append(("2 consumer", "log + run rows/s", rate(div(both, secs)),
-                 "COPY run_logs + runs " + rate(div(both, (cl or 0) + (cr or 0))), x(ratio), "-",
+                 % count(olr), spread(oings), "COPY run_logs of the same rows " + spread(ocps),
+                 x(ratio), ">= 0.5x COPY", met(None if ratio is None else ratio >= 0.5)))
+    boths = per_run(lambda lr, rr, s: div(lr + rr, s), "fleet_log_rows", "fleet_run_rows",
+                    "fleet_seconds")
+    bcopys = per_run(lambda cl, cr: div((clr or 0) + (crr or 0), cl + cr),
+                     "copy_log_seconds", "copy_run_seconds")
+    rows.append(("2 consumer", "log + run rows/s", spread(boths),
+                 "COPY run_logs + runs " + spread(bcopys),
+                 x(div(median(boths), median(bcopys))), "-", "n/a"))
+    ll = div(median(evs), f("fleet_ll_seconds"))
+    rows.append(("2 consumer", "end to end with batch_max_events=1000, batch_max_ms=20 (1 run)",
+                 rate(ll), "defaults (3000, 100 ms) " + med(e2es), x(div(ll, e2e)),
+                 "-", "n/a"))
+    # The same fleet topic and seeds file against a second server with PostgreSQL's default
+    # durability (fsync on): information next to the targets above, which stay on fsync=off.
+    durs = per_run(div, "durable_fleet_events", "durable_fleet_seconds")
+    dur = median(durs)
+    dseedss = per_run(lambda v: v, "durable_seeds_events_per_s")
+    rows.append(("2 consumer", "end to end on a durable server (PostgreSQL defaults: fsync %s), "
+                 "events/s" % R.get("durable_fsync", "on"), spread(durs),
+                 "seeds' autocommit pattern on the same durable server " + spread(dseedss),
+                 x(div(dur, median(dseedss))), "-", "n/a"))
+    rows.append(("2 consumer", "end to end on the durable server next to the fsync=off server "
+                 "(what the WAL flushes cost the consumer)", med(durs),
+                 "end to end, fsync=off server " + med(e2es), x(div(dur, e2e)), "-",
                  "n/a"))
-    ll = div(ev, f("fleet_ll_seconds"))
-    rows.append(("2 consumer", "end to end with batch_max_events=1000, batch_max_ms=20",
-                 rate(ll), "defaults (3000, 100 ms) " + rate(e2e), x(div(ll, e2e)), "-", "n/a"))
 
     # 3 freshness
     for name, label in (("fresh_default", "defaults (linger 5 ms, batch_max_ms 100)"),
@@ -187,8 +263,10 @@ def cmd_table(res_path, out, rawdir=None):
                      R.get("replay_equals_live") == "1")))
 
     # 5 memory
-    rss = f("fleet_rss_kib")
-    rows.append(("5 memory", "consumer peak RSS during (2)", mib(rss), "limit 64 MiB",
+    rsss = list(runs("fleet_rss_kib").values())
+    rss = max(rsss) if rsss else None
+    rows.append(("5 memory", "consumer peak RSS during (2)%s"
+                 % (" (highest of %d runs)" % len(rsss) if len(rsss) > 1 else ""), mib(rss), "limit 64 MiB",
                  x(div(rss, 65536)), "<= 64 MiB", met(None if rss is None else rss <= 65536)))
     rss = f("replay_rss_kib")
     rows.append(("5 memory", "consumer peak RSS during the replay (4)", mib(rss), "limit 64 MiB",
@@ -262,6 +340,13 @@ def cmd_table(res_path, out, rawdir=None):
              "dev broker and PostgreSQL. Ratios compare figures measured in the same run."
              % (", BENCH_QUICK=1" if R.get("quick") == "1" else "", R.get("date", "?"),
                 R.get("cores", "?"), R.get("cpu", "?").replace("_", " ")), "",
+             "Section 2 measures each figure several times (fresh database, new consumer group "
+             "each run) and shows the median with the range; ratios and met? use the medians, "
+             "the Kafka-read limit the fastest run. Its PostgreSQL runs with fsync=off "
+             "(deploy/pg.sh; SHOW fsync: %s); the durable-server rows use a second server with "
+             "PostgreSQL's default durability (SHOW fsync: %s, full_page_writes: %s)."
+             % (R.get("pg_fsync", "?"), R.get("durable_fsync", "?"),
+                R.get("durable_full_page_writes", "?")), "",
              "| # | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")
@@ -274,11 +359,17 @@ def cmd_table(res_path, out, rawdir=None):
 
 
 def plots(R, out, pts, rawdir):
+    """The plots whose data this run has; each missing one is skipped with a note on stderr
+    (gnuplot fails on an empty data file: 'x range is invalid')."""
     dat = os.path.join(out, "throughput.dat")
-    with open(dat, "w") as fh:
-        fh.write("# events seconds events_per_s\n")
-        for n, s in sorted(pts):
-            fh.write("%d %.3f %.0f\n" % (n, s, n / s))
+    if pts:
+        with open(dat, "w") as fh:
+            fh.write("# events seconds events_per_s\n")
+            for n, s in sorted(pts):
+                fh.write("%d %.3f %.0f\n" % (n, s, n / s))
+    else:
+        print("report.py: no size-scale figures (section replay did not run): throughput.png "
+              "not drawn", file=sys.stderr)
     cdfs = []
     for path in sorted(glob.glob(os.path.join(rawdir, "latency_fresh_*.txt"))):
         vals = sorted(float(v) for v in open(path) if v.strip())
@@ -291,15 +382,19 @@ def plots(R, out, pts, rawdir):
                 fh.write("%.3f %.4f\n" % (vals[i], (i + 1) / len(vals)))
             fh.write("%.3f 1.0\n" % vals[-1])
         cdfs.append((cdf, os.path.basename(path)[8:-4]))
-    g = ["set terminal pngcairo size 900,560",
-         "set output '%s'" % os.path.join(out, "throughput.png"),
-         "set title 'runtrack-consumer: live consumption, 64 partitions, 2,000 runs'",
-         "set xlabel 'events in the topic'", "set ylabel 'events/s'", "set y2label 'seconds'",
-         "set y2tics", "set ytics nomirror", "set yrange [0:*]", "set y2range [0:*]",
-         "set xrange [0:*]", "set key left top", "set grid",
-         "plot '%s' using 1:3 with linespoints title 'events/s', '' using 1:2 axes x1y2 "
-         "with linespoints title 'seconds'" % dat]
-    if cdfs:
+    g = ["set terminal pngcairo size 900,560"]
+    if pts:
+        g += ["set output '%s'" % os.path.join(out, "throughput.png"),
+              "set title 'runtrack-consumer: live consumption, 64 partitions, 2,000 runs'",
+              "set xlabel 'events in the topic'", "set ylabel 'events/s'",
+              "set y2label 'seconds'", "set y2tics", "set ytics nomirror", "set yrange [0:*]",
+              "set y2range [0:*]", "set xrange [0:*]", "set key left top", "set grid",
+              "plot '%s' using 1:3 with linespoints title 'events/s', '' using 1:2 axes x1y2 "
+              "with linespoints title 'seconds'" % dat]
+    if not cdfs:
+        print("report.py: no freshness latencies (section fresh did not run): latency.png not "
+              "drawn", file=sys.stderr)
+    else:
         g += ["set output '%s'" % os.path.join(out, "latency.png"),
               "unset y2tics", "unset y2label", "set ytics mirror", "set yrange [0:1]",
               "set xrange [0:*]", "set key right bottom",
@@ -307,6 +402,8 @@ def plots(R, out, pts, rawdir):
               "set xlabel 'latency (ms)'", "set ylabel 'fraction of calls'",
               "plot " + ", ".join("'%s' using 1:2 with lines lw 2 title '%s'"
                                   % (c, n.replace("_", " ")) for c, n in cdfs)]
+    if len(g) == 1:
+        return
     try:
         subprocess.run(["gnuplot"], input="\n".join(g) + "\n", text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as e:

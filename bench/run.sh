@@ -8,14 +8,19 @@
 #                                               bench/ in the source tree; quick mode: a temp dir)
 #   BENCH_ONLY="producer consumer ..."          run only some sections (producer consumer
 #                                               fresh replay scale memory api)
+#   BENCH_REPEATS=N                             runs per figure of section 2 (default 3; the
+#                                               table shows the median and the range)
 #
 # Starts its own PostgreSQL + dev broker (deploy/services.sh) in a temp dir and stops them, and
-# every consumer it started, on every exit path.
+# every consumer it started, on every exit path; section 2 also starts (and stops) a second
+# PostgreSQL with default durability (deploy/pg.sh, RUNTRACK_PG_DURABLE=1) in $T/pgdur.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${RUNTRACK_BUILD_DIR:-$SRC/build}" && pwd)
 QUICK=${BENCH_QUICK:-0}
 ONLY=${BENCH_ONLY:-producer consumer fresh replay scale memory api}
+REPEATS=${BENCH_REPEATS:-3}
+case "$REPEATS" in '' | *[!0-9]* | 0) echo "run.sh: BENCH_REPEATS must be a number >= 1" >&2; exit 2 ;; esac
 T=$(mktemp -d /tmp/rt-bench.XXXXXX)
 chmod 755 "$T" # PostgreSQL runs as the postgres OS user and must reach $T/svc/pg
 if [ "$QUICK" = 1 ]; then OUT=${BENCH_OUT:-$T/out}; else OUT=${BENCH_OUT:-$SRC/bench}; fi
@@ -30,6 +35,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     "$SRC/deploy/services.sh" stop "$T/svc" >/dev/null 2>&1 || true
+    "$SRC/deploy/pg.sh" stop "$T/pgdur" >/dev/null 2>&1 || true
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -58,7 +64,6 @@ export RUNTRACK_DEVBROKER=$BUILD/deploy/devbroker/runtrack-devbroker
 say "starting PostgreSQL + dev broker in $T/svc"
 "$SRC/deploy/services.sh" start "$T/svc" >"$T/services.log" 2>&1 || { cat "$T/services.log" >&2; exit 1; }
 . "$T/svc/services.env"
-ADMIN="postgresql://$PGUSER@$PGHOST:$PGPORT/postgres"
 export RUNTRACK_HTTP_PORT=-1 RUNTRACK_STALE_CLOSE_AFTER_S=0 RUNTRACK_RETENTION_DAYS=36500
 
 res cores "$(nproc)"
@@ -66,9 +71,10 @@ res date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 res quick "$QUICK"
 res cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/ /_/g')"
 
+# dsn NAME: database NAME on the server at $PGPORT (the services' one unless a caller sets PGPORT)
 dsn() { echo "postgresql://$PGUSER@$PGHOST:$PGPORT/$1"; }
 newdb() { # NAME: empty migrated database
-    PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$ADMIN" \
+    PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$(dsn postgres)" \
         -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
     RUNTRACK_PG_DSN=$(dsn "$1") "$CONSUMER" migrate >"$T/migrate_$1.log" 2>&1 ||
         { cat "$T/migrate_$1.log" >&2; exit 1; }
@@ -103,30 +109,51 @@ if want producer; then
 fi
 
 # ---- 2 consumer end to end + baselines (a) seeds' pattern and (b) COPY; 5 consumer RSS ----------
+# Each figure of (2), (2a), (2b) and (2c) is measured REPEATS times, every time into a freshly
+# created database and, for consumer runs, as a new consumer group on the same topic (consume's
+# group is g_NAME, and NAME carries the run number). Keys get a ".rN" suffix; report.py shows
+# the median with the min-max range and compares medians.
+res_run() { # KEY RUN VALUE: one run's figure, as "KEY.rRUN VALUE"
+    res "$1.r$2" "$3"
+}
+seeds_run() { # FILE RUN DB [KEY_PREFIX]: the seeds' pattern into a fresh DB (server at $PGPORT)
+    newdb "$3"
+    RUNTRACK_PG_DSN=$(dsn "$3") "$BUILD/bench/bench_seeds" "$1" >"$T/${3}_r$2.out"
+    grep '^RESULT' "$T/${3}_r$2.out" | cut -d' ' -f2- | sed "s/^\([^ ]*\)/${4:-}\1.r$2/" >>"$RES"
+}
 if want consumer; then
     say "(2) consumer end to end: $FLEET events of 2,000 runs already in the topic"
     gen "$FLEET" 2000 >"$T/fleet.txt"
     topic bench_fleet 8
     produce "$T/fleet.txt" bench_fleet
-    # The Kafka-read limit: librdkafka alone (kcat, the consumer's fetch settings) reading the
-    # same topic from the dev broker to the end, discarding; includes connecting (~0.1 s).
-    t0=$(now)
-    kread=$(kcat -C -b "$RUNTRACK_BROKERS" -t bench_fleet -o beginning -e -q -X fetch.wait.max.ms=50 \
-        -X queued.max.messages.kbytes=2048 -X fetch.message.max.bytes=262144 -f 'x\n' | wc -l)
-    t1=$(now)
-    res fleet_kafka_only_events "$kread"
-    res fleet_kafka_only_seconds "$(echo "$t1 - $t0" | bc -l)"
-    newdb b_fleet
-    consume fleet b_fleet bench_fleet
-    read -r recs secs < <(batches "$T/fleet.log")
-    res fleet_events "$recs"
-    res fleet_seconds "$secs"
-    res fleet_rss_kib "$(cat "$T/fleet.rss")"
-    rows=$(val b_fleet "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM run_logs) +
-        (SELECT count(*) FROM run_results) + (SELECT count(*) FROM discovery_runs)")
-    res fleet_rows "$rows"
-    res fleet_log_rows "$(val b_fleet 'SELECT count(*) FROM run_logs')"
-    res fleet_run_rows "$(val b_fleet 'SELECT count(*) FROM runs')"
+    # The Kafka-read limit: librdkafka alone (kcat, librdkafka's default fetch and queue
+    # settings) reading the same topic from the dev broker to the end, discarding; includes
+    # connecting (~0.1 s). Not the consumer's own settings: with its small queue
+    # (queued.max.messages.kbytes=2048) librdkafka 2.0.2 parks the fetchers whenever the queue is
+    # full and wakes them only on a 1 s timer; the consumer has a fetch waker thread for that,
+    # kcat has none, so kcat would read many times slower than the consumer ingests. The fastest
+    # of REPEATS reads is kept (report.py): a limit is a best case.
+    for r in $(seq 1 "$REPEATS"); do
+        t0=$(now)
+        kread=$(kcat -C -b "$RUNTRACK_BROKERS" -t bench_fleet -o beginning -e -q -f 'x\n' | wc -l)
+        t1=$(now)
+        res_run fleet_kafka_only_events "$r" "$kread"
+        res_run fleet_kafka_only_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
+    done
+    for r in $(seq 1 "$REPEATS"); do
+        say "(2) consumer end to end, run $r of $REPEATS: fresh database, new group"
+        newdb b_fleet
+        consume "fleet_r$r" b_fleet bench_fleet
+        read -r recs secs < <(batches "$T/fleet_r$r.log")
+        res_run fleet_events "$r" "$recs"
+        res_run fleet_seconds "$r" "$secs"
+        res_run fleet_rss_kib "$r" "$(cat "$T/fleet_r$r.rss")"
+        res_run fleet_rows "$r" "$(val b_fleet "SELECT (SELECT count(*) FROM runs) +
+            (SELECT count(*) FROM run_logs) + (SELECT count(*) FROM run_results) +
+            (SELECT count(*) FROM discovery_runs)")"
+        res_run fleet_log_rows "$r" "$(val b_fleet 'SELECT count(*) FROM run_logs')"
+        res_run fleet_run_rows "$r" "$(val b_fleet 'SELECT count(*) FROM runs')"
+    done
 
     say "(2) the same stream with low-latency consumer settings (batch 1000 events / 20 ms)"
     topic bench_fleet_ll 8
@@ -136,42 +163,84 @@ if want consumer; then
     read -r recs secs < <(batches "$T/fleet_ll.log")
     res fleet_ll_seconds "$secs"
 
-    say "(2a) seeds' pattern: one autocommit INSERT/UPDATE per event ($SEEDS events, same run shape)"
+    say "(2a) seeds' pattern: one autocommit INSERT/UPDATE per event ($SEEDS events, same run shape), $REPEATS runs"
     gen "$SEEDS" $((SEEDS / 100)) >"$T/seeds.txt"
-    newdb b_seeds
-    RUNTRACK_PG_DSN=$(dsn b_seeds) "$BUILD/bench/bench_seeds" "$T/seeds.txt" >"$T/seeds.out"
-    grep '^RESULT' "$T/seeds.out" | cut -d' ' -f2- >>"$RES"
+    for r in $(seq 1 "$REPEATS"); do
+        seeds_run "$T/seeds.txt" "$r" b_seeds
+    done
 
-    say "(2b) PostgreSQL COPY of the same final log and run rows"
+    say "(2b) PostgreSQL COPY of the same final log and run rows (the last run's), $REPEATS runs"
     psql -XAtq -d "$(dsn b_fleet)" -c "\\copy run_logs TO '$T/logs.copy'" \
         -c "\\copy runs TO '$T/runs.copy'"
-    newdb b_copy
-    t0=$(now)
-    psql -XAtq -d "$(dsn b_copy)" -c "\\copy run_logs FROM '$T/logs.copy'" >/dev/null
-    t1=$(now)
-    psql -XAtq -d "$(dsn b_copy)" -c "\\copy runs FROM '$T/runs.copy'" >/dev/null
-    t2=$(now)
-    res copy_log_seconds "$(echo "$t1 - $t0" | bc -l)"
-    res copy_run_seconds "$(echo "$t2 - $t1" | bc -l)"
-    rm -f "$T/logs.copy" "$T/runs.copy" "$T/seeds.txt"
+    res copy_log_rows "$(wc -l <"$T/logs.copy")" # text format: one line per row
+    res copy_run_rows "$(wc -l <"$T/runs.copy")"
+    for r in $(seq 1 "$REPEATS"); do
+        newdb b_copy
+        t0=$(now)
+        psql -XAtq -d "$(dsn b_copy)" -c "\\copy run_logs FROM '$T/logs.copy'" >/dev/null
+        t1=$(now)
+        psql -XAtq -d "$(dsn b_copy)" -c "\\copy runs FROM '$T/runs.copy'" >/dev/null
+        t2=$(now)
+        res_run copy_log_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
+        res_run copy_run_seconds "$r" "$(echo "$t2 - $t1" | bc -l)"
+    done
+    rm -f "$T/logs.copy" "$T/runs.copy"
 
-    say "(2c) log-row ingest: $FLEET events of 2,000 runs, every body event a run.log"
+    say "(2c) log-row ingest: $FLEET events of 2,000 runs, every body event a run.log, $REPEATS runs"
     gen "$FLEET" 2000 1 logs >"$T/logs.txt"
     topic bench_logs 8
     produce "$T/logs.txt" bench_logs
-    newdb b_logs
-    consume logs b_logs bench_logs
-    read -r recs secs < <(batches "$T/logs.log")
-    res logs_only_events "$recs"
-    res logs_only_seconds "$secs"
-    res logs_only_log_rows "$(val b_logs 'SELECT count(*) FROM run_logs')"
+    for r in $(seq 1 "$REPEATS"); do
+        newdb b_logs
+        consume "logs_r$r" b_logs bench_logs
+        read -r recs secs < <(batches "$T/logs_r$r.log")
+        res_run logs_only_events "$r" "$recs"
+        res_run logs_only_seconds "$r" "$secs"
+        res_run logs_only_log_rows "$r" "$(val b_logs 'SELECT count(*) FROM run_logs')"
+    done
     psql -XAtq -d "$(dsn b_logs)" -c "\\copy run_logs TO '$T/logs_only.copy'"
-    newdb b_logs_copy
-    t0=$(now)
-    psql -XAtq -d "$(dsn b_logs_copy)" -c "\\copy run_logs FROM '$T/logs_only.copy'" >/dev/null
-    t1=$(now)
-    res copy_logs_only_seconds "$(echo "$t1 - $t0" | bc -l)"
+    res copy_logs_only_rows "$(wc -l <"$T/logs_only.copy")"
+    for r in $(seq 1 "$REPEATS"); do
+        newdb b_logs_copy
+        t0=$(now)
+        psql -XAtq -d "$(dsn b_logs_copy)" -c "\\copy run_logs FROM '$T/logs_only.copy'" >/dev/null
+        t1=$(now)
+        res_run copy_logs_only_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
+    done
     rm -f "$T/logs.txt" "$T/logs_only.copy"
+
+    # (2d) The server above trades durability for speed (deploy/pg.sh: fsync=off), which flatters
+    # the seeds' pattern most: on the production servers the Python trackers wrote to, every
+    # autocommit statement waits for its WAL flush. A second server with PostgreSQL's default
+    # durability runs the same seeds file and the same fleet topic (new groups); information
+    # rows, the targets stay on the fsync=off server. Stopped right after, and in cleanup.
+    say "(2d) a second PostgreSQL with PostgreSQL's default durability (fsync on) in $T/pgdur"
+    case $(stat -f -c %T "$T") in
+        tmpfs | ramfs) say "warning: $T is on $(stat -f -c %T "$T"): fsync costs nothing there" ;;
+    esac
+    RUNTRACK_PG_DURABLE=1 "$SRC/deploy/pg.sh" start "$T/pgdur" >"$T/pgdur.log" 2>&1 ||
+        { cat "$T/pgdur.log" >&2; exit 1; }
+    # shellcheck source=/dev/null # written by pg.sh start just above
+    DURPORT=$(. "$T/pgdur/pg.env" && echo "$PGPORT")
+    # PGPORT=... before a helper: dsn (and so newdb, val, consume, seeds_run) uses that server.
+    res pg_fsync "$(val postgres 'SHOW fsync')"
+    res durable_fsync "$(PGPORT=$DURPORT val postgres 'SHOW fsync')"
+    res durable_full_page_writes "$(PGPORT=$DURPORT val postgres 'SHOW full_page_writes')"
+    res durable_fs "$(stat -f -c %T "$T/pgdur")"
+    say "(2d) seeds' pattern on the durable server ($SEEDS events), $REPEATS runs"
+    for r in $(seq 1 "$REPEATS"); do
+        PGPORT=$DURPORT seeds_run "$T/seeds.txt" "$r" b_seeds_dur durable_
+    done
+    for r in $(seq 1 "$REPEATS"); do
+        say "(2d) consumer end to end on the durable server, run $r of $REPEATS"
+        PGPORT=$DURPORT newdb b_fleet_dur
+        PGPORT=$DURPORT consume "fleet_dur_r$r" b_fleet_dur bench_fleet
+        read -r recs secs < <(batches "$T/fleet_dur_r$r.log")
+        res_run durable_fleet_events "$r" "$recs"
+        res_run durable_fleet_seconds "$r" "$secs"
+    done
+    "$SRC/deploy/pg.sh" stop "$T/pgdur"
+    rm -f "$T/seeds.txt"
 fi
 
 # ---- 3 freshness at a steady 2,000 events/s ---------------------------------------------------

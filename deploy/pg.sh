@@ -16,6 +16,10 @@
 # corrupt this cluster (fine: it is deleted on stop). A crash of the SERVER alone loses nothing
 # committed: synchronous_commit stays on (cheap without fsync).
 #
+# RUNTRACK_PG_DURABLE=1 at start keeps PostgreSQL's default durability instead (fsync and
+# full_page_writes on; every other setting the same), so each commit waits for its WAL flush as
+# on a production server. make bench uses it for the durable-server comparison (bench/run.sh).
+#
 # When run as root the server runs as the `postgres` OS user (PostgreSQL refuses to run as root):
 # DIR is chowned to postgres and initdb/pg_ctl run via `runuser -u postgres --`.
 set -euo pipefail
@@ -31,6 +35,7 @@ usage: $0 start DIR | stop DIR
   start DIR  start a test PostgreSQL (data in DIR/data, socket in DIR, 127.0.0.1:free port),
              create database 'runtrack', write DIR/pg.env
   stop DIR   stop it and remove DIR (no-op when DIR does not exist)
+env RUNTRACK_PG_DURABLE=1 (start): keep fsync and full_page_writes on (PostgreSQL's defaults)
 EOF
 }
 
@@ -82,7 +87,8 @@ free_port() {
 }
 
 cmd_start() {
-    local dir=$1 bindir port tries socket_dir=""
+    local dir=$1 bindir port tries socket_dir="" durable=${RUNTRACK_PG_DURABLE:-0} mode
+    case "$durable" in 0 | 1) ;; *) die "RUNTRACK_PG_DURABLE must be 0 or 1, not '$durable'" ;; esac
     mkdir -p "$dir" || die "cannot create $dir"
     dir=$(rt_abspath "$dir")
     [ ! -e "$dir/data/postmaster.pid" ] || die "a server already runs in $dir (use '$0 stop $dir' first)"
@@ -112,13 +118,18 @@ cmd_start() {
     as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
 
-    cat >>"$dir/data/postgresql.conf" <<EOF
+    mode="speed over durability"
+    [ "$durable" = 0 ] || mode="PostgreSQL's default durability (RUNTRACK_PG_DURABLE=1)"
+    {
+        cat <<EOF
 
-# --- runtrack test cluster (deploy/pg.sh): speed over durability, loopback only ---
+# --- runtrack test cluster (deploy/pg.sh): $mode, loopback only ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$socket_dir'
-fsync = off
-full_page_writes = off
+EOF
+        # The default writes these two lines; RUNTRACK_PG_DURABLE=1 leaves PostgreSQL's defaults.
+        [ "$durable" = 1 ] || printf '%s\n' 'fsync = off' 'full_page_writes = off'
+        cat <<EOF
 # synchronous_commit stays on: with fsync off a commit costs only a write() to the kernel, and
 # a committed transaction then survives a server crash (pg_ctl stop -m immediate), which the
 # consumer's restart tests rely on. Off, the last ~0.6 s of commits vanish on such a crash.
@@ -128,6 +139,7 @@ shared_buffers = 64MB
 log_min_messages = warning
 log_min_error_statement = error
 EOF
+    } >>"$dir/data/postgresql.conf"
 
     for tries in 1 2 3 4 5; do
         port=$(free_port)
