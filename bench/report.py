@@ -219,7 +219,7 @@ def cmd_table(res_path, out, rawdir=None):
                  x(div(median(boths), median(bcopys))), "-", "n/a"))
     ll = div(median(evs), f("fleet_ll_seconds"))
     rows.append(("2 consumer", "end to end with batch_max_events=1000, batch_max_ms=20 (1 run)",
-                 rate(ll), "defaults (3000, 100 ms) " + med(e2es), x(div(ll, e2e)),
+                 rate(ll), "defaults (10000, 100 ms) " + med(e2es), x(div(ll, e2e)),
                  "-", "n/a"))
     # The same fleet topic and seeds file against a second server with PostgreSQL's default
     # durability (fsync on): information next to the targets above, which stay on fsync=off.

@@ -41,9 +41,9 @@ static const cf_entry_t cf_table[] = {
     CF_S(group, "runtrack-consumer", "RUNTRACK_GROUP", 0, 0,
          "Consumer group id; also the group_id key of the consumer_offsets table"),
     CF_S(client_id, "runtrack-consumer", "RUNTRACK_CLIENT_ID", 0, 0, "Kafka client.id"),
-    CF_I(batch_max_events, "3000", "RUNTRACK_BATCH_MAX_EVENTS", 1, 1, 1000000,
-         "Largest number of Kafka records applied in one PostgreSQL transaction; the decoded "
-         "batch is most of the consumer's memory (~2 KB per event, two batches in flight)"),
+    CF_I(batch_max_events, "10000", "RUNTRACK_BATCH_MAX_EVENTS", 1, 1, 1000000,
+         "Largest number of Kafka records applied in one PostgreSQL transaction; a batch keeps "
+         "each record's bytes (~0.5 KB per event) and one row per run, two batches in flight"),
     CF_I(batch_max_ms, "100", "RUNTRACK_BATCH_MAX_MS", 1, 1, 60000,
          "Longest time (ms) a batch collects after its first record; it closes earlier when "
          "no more records are waiting (see docs/operations.md, Latency and throughput)"),

@@ -31,7 +31,8 @@ rt_consumer_itest(consumer.producer test_consumer_producer.sh 240 integration)
 set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
 rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 240 "integration;fault")
 
-# pg_out against the real PostgreSQL: the offsets fence refuses a zombie's batch.
+# pg_out against the real PostgreSQL on both write paths: the offsets fence refuses a zombie's
+# batch, a run stored under another job, derive only where a batch can change the derived rows.
 if(TARGET rt_migrate)
   add_executable(test_consumer_pg test_consumer_pg.c)
   target_link_libraries(test_consumer_pg PRIVATE rt_consumer rt_migrate)

@@ -469,7 +469,7 @@ static void test_config(test_state_t *ts)
     REQUIRE(ts, rt_config_init(&cfg) == 0);
     CHECK_STR(ts, cfg.topic, "runtrack.events");
     CHECK_STR(ts, cfg.group, "runtrack-consumer");
-    CHECK(ts, cfg.batch_max_events == 3000 && cfg.max_event_bytes == 1048576);
+    CHECK(ts, cfg.batch_max_events == 10000 && cfg.max_event_bytes == 1048576);
     const char *path = "test_consumer_unit.conf";
     FILE *f = fopen(path, "w");
     REQUIRE(ts, f != NULL);
