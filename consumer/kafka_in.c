@@ -467,6 +467,28 @@ int rt_kin_assign(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, c
     return 0;
 }
 
+int rt_kin_earliest(rt_kin_t *kin, const char *topic, const int32_t *parts, size_t n, int64_t *out,
+                    int timeout_ms)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = -1;
+        /* ListOffsets with the timestamp "earliest": the log start offset of each partition. */
+        rd_kafka_topic_partition_list_add(l, topic, parts[i])->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (rd_kafka_offsets_for_times(kin->rk, l, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int k = 0; k < l->cnt; k++)
+            for (size_t i = 0; i < n; i++)
+                if (l->elems[k].partition == parts[i] && !l->elems[k].err &&
+                    l->elems[k].offset >= 0)
+                    out[i] = l->elems[k].offset;
+        rc = 0;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
 void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, size_t n)
 {
     if (!kin->use_group || n == 0)

@@ -84,6 +84,14 @@ rd_kafka_topic_partition_list_t *rt_kin_take_rebalance(rt_kin_t *kin);
 int rt_kin_assign(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, char *err,
                   size_t errsize) RT_MUSTCHECK;
 
+/* The log start offset of each of parts[0..n) (out[i] = -1 where the leader did not say),
+ * asking every leader at once; blocks up to timeout_ms. Returns 0, or -1 when the request
+ * failed as a whole. Assigning "beginning" instead makes librdkafka look the offset up itself,
+ * one partition at a time as their leaders' connections come up, and retry 500 ms later where
+ * a connection was not up yet. */
+int rt_kin_earliest(rt_kin_t *kin, const char *topic, const int32_t *parts, size_t n, int64_t *out,
+                    int timeout_ms);
+
 /* Async Kafka commit of the PostgreSQL-committed positions (lag tools only). */
 void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, size_t n);
 

@@ -151,23 +151,41 @@ out:
     return rc;
 }
 
-/* Assigns the current partitions at their stored offsets (no row: from the beginning). */
+/* Assigns the current partitions at their stored offsets. Partitions without a row start at
+ * their log start offset, looked up for all of them at once: left to librdkafka ("beginning"),
+ * the lookup waits for each leader's connection and, where one was not up yet, retries 500 ms
+ * later, which held a new group's first half second of a backlog to one broker's partitions. */
 static int assign_stored(loop_t *L)
 {
     if (read_offsets(L) != 0)
         return -1;
+    size_t n = L->nparts ? L->nparts : 1, nnew = 0;
+    int32_t *fresh = calloc(n, sizeof *fresh);
+    int64_t *start = calloc(n, sizeof *start);
+    for (size_t i = 0; fresh && start && i < L->nparts; i++)
+        if (L->parts[i].expected < 0)
+            fresh[nnew++] = L->parts[i].partition;
+    if (nnew &&
+        (!fresh || !start || rt_kin_earliest(L->kin, L->cfg->topic, fresh, nnew, start, 2000) != 0))
+        nnew = 0; /* librdkafka looks them up itself */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)L->nparts);
     for (size_t i = 0; i < L->nparts; i++) {
-        rd_kafka_topic_partition_list_add(l, L->cfg->topic, L->parts[i].partition)->offset =
-            L->parts[i].expected >= 0 ? L->parts[i].expected : RD_KAFKA_OFFSET_BEGINNING;
-        rt_log(RT_L_INFO, "partition start", "topic=%s partition=%d offset=%lld", L->cfg->topic,
-               (int)L->parts[i].partition, (long long)L->parts[i].expected);
+        int64_t from = L->parts[i].expected >= 0 ? L->parts[i].expected : RD_KAFKA_OFFSET_BEGINNING;
+        for (size_t k = 0; k < nnew && L->parts[i].expected < 0; k++)
+            if (fresh[k] == L->parts[i].partition && start[k] >= 0)
+                from = start[k];
+        rd_kafka_topic_partition_list_add(l, L->cfg->topic, L->parts[i].partition)->offset = from;
+        rt_log(RT_L_INFO, "partition start", "topic=%s partition=%d offset=%lld from=%lld",
+               L->cfg->topic, (int)L->parts[i].partition, (long long)L->parts[i].expected,
+               (long long)from);
     }
     char err[256];
     int rc = rt_kin_assign(L->kin, l, err, sizeof err);
     if (rc != 0)
         rt_log(RT_L_ERROR, "assign failed", "error=\"%s\"", err);
     rd_kafka_topic_partition_list_destroy(l);
+    free(fresh);
+    free(start);
     return rc;
 }
 
