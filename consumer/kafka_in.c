@@ -489,6 +489,26 @@ int rt_kin_earliest(rt_kin_t *kin, const char *topic, const int32_t *parts, size
     return rc;
 }
 
+int rt_kin_assign_change(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, int add,
+                         char *err, size_t errsize)
+{
+    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(kin->rk, parts)
+                              : rd_kafka_incremental_unassign(kin->rk, parts);
+    if (e) {
+        snprintf(err, errsize, "%s: %s", add ? "incremental assign" : "incremental unassign",
+                 rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    /* The waker asks the leaders of what is assigned now. */
+    rd_kafka_topic_partition_list_t *now = NULL;
+    if (rd_kafka_assignment(kin->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        waker_set_parts(kin, now);
+        rd_kafka_topic_partition_list_destroy(now);
+    }
+    return 0;
+}
+
 void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, size_t n)
 {
     if (!kin->use_group || n == 0)

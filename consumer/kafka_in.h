@@ -84,6 +84,12 @@ rd_kafka_topic_partition_list_t *rt_kin_take_rebalance(rt_kin_t *kin);
 int rt_kin_assign(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, char *err,
                   size_t errsize) RT_MUSTCHECK;
 
+/* Adds parts (at their offsets) to the assignment, or takes them out (add 0), leaving the
+ * other partitions as they are (replay's partition window; no group). Returns 0, or -1 with
+ * err filled. */
+int rt_kin_assign_change(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, int add,
+                         char *err, size_t errsize) RT_MUSTCHECK;
+
 /* The log start offset of each of parts[0..n) (out[i] = -1 where the leader did not say),
  * asking every leader at once; blocks up to timeout_ms. Returns 0, or -1 when the request
  * failed as a whole. Assigning "beginning" instead makes librdkafka look the offset up itself,

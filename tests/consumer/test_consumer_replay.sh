@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # replay reproduces the tables: a fleet stream with a few bad records is consumed live
 # (database A); `replay --to-end` into an empty database B must give the same checksums (every
-# table, dead letters included), replaying into A again must change nothing, and
-# `--from-time` after the last record replays nothing.
+# table, dead letters included), replaying into A again must change nothing, a topic of 40
+# partitions replays 16 at a time into its live tables, and `--from-time` after the last record
+# replays nothing.
 set -euo pipefail
 . "$RUNTRACK_SOURCE_DIR/tests/lib/common.sh"
 . "$RUNTRACK_SOURCE_DIR/tests/consumer/lib.sh"
@@ -30,6 +31,30 @@ ct_same_tables "$A" "$RB" "replay into an empty database differs from the live t
 
 ct_consumer replay --to-end || rt_die "replay into the live database failed"
 [ "$(ct_checksum)" = "$A" ] || rt_die "replay into the existing database changed it"
+
+# More partitions than replay reads at a time (16): the window moves over all of them, never
+# more than 16 assigned, and the tables are the live ones.
+ct_new_topic WIDE wide 40
+ct_produce_bulk "$T/ev.txt" "$WIDE"
+ct_new_db E wide_live
+RUNTRACK_PG_DSN=$E RUNTRACK_TOPIC=$WIDE RUNTRACK_GROUP=${RUNTRACK_GROUP:-g}_wide \
+    ct_consumer --exit-when-idle 1500 || rt_die "live consumer of the wide topic failed"
+ct_new_db F wide_replay
+RUNTRACK_PG_DSN=$F RUNTRACK_TOPIC=$WIDE ct_consumer replay --from-beginning --to-end 2>"$T/wide.log" ||
+    { cat "$T/wide.log" >&2; rt_die "replay of the wide topic failed"; }
+ct_same_tables "$(RUNTRACK_PG_DSN=$E ct_checksum)" "$(RUNTRACK_PG_DSN=$F ct_checksum)" \
+    "replay of 40 partitions differs from the live tables"
+python3 - "$T/wide.log" <<'PY' || rt_die "replay window wrong"
+import re, sys
+added = peak = 0
+for l in open(sys.argv[1]):
+    m = re.search(r'msg="replay window" added=(\d+) done=(\d+) reading=(\d+)', l)
+    if m:
+        added += int(m.group(1))
+        peak = max(peak, int(m.group(3)))
+print("replay window: %d partitions added, at most %d assigned" % (added, peak))
+sys.exit(0 if added > 16 and peak <= 16 else 1)
+PY
 
 ct_new_db C future
 RUNTRACK_PG_DSN=$C ct_consumer replay --from-time 2999-01-01T00:00:00Z --to-end ||
