@@ -335,6 +335,27 @@ static void add_result(rt_batch_result_t *to, const rt_batch_result_t *r)
         to->dead_by_reason[d] += r->dead_by_reason[d];
 }
 
+/* Writer thread: the outcome of an attempt that committed n records (RT_PG_OK: results into j)
+ * or met the fence (RT_PG_FENCED). */
+static apply_rc_t written(loop_t *L, job_t *j, rt_pg_rc_t rc, size_t n,
+                          const rt_batch_result_t *res, int64_t t0, const char *err)
+{
+    if (rc == RT_PG_FENCED) {
+        /* Another consumer moved these offsets: it owns the partition now, or we raced it
+         * after a rebalance. Drop the batch and continue from what PostgreSQL says. */
+        rt_log(RT_L_WARN, "offsets fence failed, dropping batch and re-reading offsets",
+               "error=\"%s\"", err);
+        return APPLY_FENCED;
+    }
+    L->backoff_ms = 0;
+    add_result(&j->res, res);
+    j->records += n;
+    j->write_s += (double)(rt_mono_us() - t0) / 1e6;
+    rt_log(RT_L_DEBUG, "batch committed", "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld", n,
+           res->runs, res->logs, res->dead, (long long)((rt_mono_us() - t0) / 1000));
+    return APPLY_OK;
+}
+
 /* Writer thread, record-by-record path: writes msgs[0..n) fenced at pp[0..npos) with retries;
  * results go into j. split: on a data error, apply one record per transaction so that only the
  * record the database rejects becomes a dead letter. Touches no loop state the main thread
@@ -349,22 +370,8 @@ static apply_rc_t write_msgs(loop_t *L, job_t *j, rt_in_msg_t *msgs, size_t n,
         int64_t t0 = rt_mono_us();
         rt_pg_rc_t rc = rt_pg_write_msgs(L->pg, L->group, L->cfg->topic, msgs, n, pp, npos, &res,
                                          err, sizeof err);
-        if (rc == RT_PG_OK) {
-            L->backoff_ms = 0;
-            add_result(&j->res, &res);
-            j->records += n;
-            j->write_s += (double)(rt_mono_us() - t0) / 1e6;
-            rt_log(RT_L_DEBUG, "batch committed", "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld",
-                   n, res.runs, res.logs, res.dead, (long long)((rt_mono_us() - t0) / 1000));
-            return APPLY_OK;
-        }
-        if (rc == RT_PG_FENCED) {
-            /* Another consumer moved these offsets: it owns the partition now, or we raced it
-             * after a rebalance. Drop the batch and continue from what PostgreSQL says. */
-            rt_log(RT_L_WARN, "offsets fence failed, dropping batch and re-reading offsets",
-                   "error=\"%s\"", err);
-            return APPLY_FENCED;
-        }
+        if (rc == RT_PG_OK || rc == RT_PG_FENCED)
+            return written(L, j, rc, n, &res, t0, err);
         if (rc == RT_PG_DATA || rc == RT_PG_CONFLICT) { /* CONFLICT: not from this path */
             j->db_errors++;
             if (!split && n > 1) {
@@ -422,21 +429,8 @@ static apply_rc_t write_job(loop_t *L, job_t *j)
         int64_t t0 = rt_mono_us();
         rt_pg_rc_t rc = rt_pg_write_batch(L->pg, L->group, L->cfg->topic, j->b, j->pos, j->npos,
                                           &res, err, sizeof err);
-        if (rc == RT_PG_OK) {
-            size_t n = rt_batch_count(j->b);
-            L->backoff_ms = 0;
-            add_result(&j->res, &res);
-            j->records += n;
-            j->write_s += (double)(rt_mono_us() - t0) / 1e6;
-            rt_log(RT_L_DEBUG, "batch committed", "records=%zu runs=%zu logs=%zu dead=%zu ms=%lld",
-                   n, res.runs, res.logs, res.dead, (long long)((rt_mono_us() - t0) / 1000));
-            return APPLY_OK;
-        }
-        if (rc == RT_PG_FENCED) {
-            rt_log(RT_L_WARN, "offsets fence failed, dropping batch and re-reading offsets",
-                   "error=\"%s\"", err);
-            return APPLY_FENCED;
-        }
+        if (rc == RT_PG_OK || rc == RT_PG_FENCED)
+            return written(L, j, rc, rt_batch_count(j->b), &res, t0, err);
         if (rc == RT_PG_CONFLICT || rc == RT_PG_DATA) {
             if (rc == RT_PG_DATA)
                 j->db_errors++;
