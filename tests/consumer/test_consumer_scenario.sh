@@ -47,8 +47,10 @@ rt_on_exit "kill -9 $pid 2>/dev/null"
 rt_wait_for "[ \$(ct_offsets_sum) -ge $total ]" 60 || rt_die "re-sent events not consumed"
 port=$(sed -n 's/.*msg="HTTP API listening".* port=\([0-9]*\).*/\1/p' "$T/c.log")
 [ -n "$port" ] || rt_die "HTTP API did not start: $(grep -i http "$T/c.log")"
-curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" || rt_die "GET /metrics failed"
-grep -q '^runtrack_events_consumed_total{.*run.log.*} [1-9]' "$T/metrics.txt" ||
+# The main thread counts a batch when it next settles with the writer, up to one poll
+# (batch_max_ms) after the commit the offsets show.
+rt_wait_for "curl -sf 'http://127.0.0.1:$port/metrics' >'$T/metrics.txt' &&
+    grep -q '^runtrack_events_consumed_total{.*run.log.*} [1-9]' '$T/metrics.txt'" 10 ||
     rt_die "/metrics does not count consumed events: $(grep events_consumed "$T/metrics.txt")"
 run=$(head -1 "$T/events.txt" | cut -f1)
 curl -sf "http://127.0.0.1:$port/api/runs/$run" | grep -q "$run" || rt_die "GET /api/runs/$run failed"
