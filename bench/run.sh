@@ -96,6 +96,13 @@ consume() {
         /usr/bin/time -f %M -o "$T/$name.rss" "$CONSUMER" --exit-when-idle 2000 2>"$T/$name.log" ||
         { tail -5 "$T/$name.log" >&2; return 1; }
 }
+# copy_seconds DB TABLE FILE: seconds PostgreSQL's COPY takes to load FILE into TABLE.
+copy_seconds() {
+    local t0
+    t0=$(now)
+    psql -XAtq -d "$(dsn "$1")" -c "\\copy $2 FROM '$3'" >/dev/null
+    echo "$(now) - $t0" | bc -l
+}
 # batches LOG...: "records seconds" from the first batch's start to the last commit.
 batches() { python3 "$SRC/bench/report.py" batches "$@"; }
 
@@ -176,13 +183,8 @@ if want consumer; then
     res copy_run_rows "$(wc -l <"$T/runs.copy")"
     for r in $(seq 1 "$REPEATS"); do
         newdb b_copy
-        t0=$(now)
-        psql -XAtq -d "$(dsn b_copy)" -c "\\copy run_logs FROM '$T/logs.copy'" >/dev/null
-        t1=$(now)
-        psql -XAtq -d "$(dsn b_copy)" -c "\\copy runs FROM '$T/runs.copy'" >/dev/null
-        t2=$(now)
-        res_run copy_log_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
-        res_run copy_run_seconds "$r" "$(echo "$t2 - $t1" | bc -l)"
+        res_run copy_log_seconds "$r" "$(copy_seconds b_copy run_logs "$T/logs.copy")"
+        res_run copy_run_seconds "$r" "$(copy_seconds b_copy runs "$T/runs.copy")"
     done
     rm -f "$T/logs.copy" "$T/runs.copy"
 
@@ -202,10 +204,7 @@ if want consumer; then
     res copy_logs_only_rows "$(wc -l <"$T/logs_only.copy")"
     for r in $(seq 1 "$REPEATS"); do
         newdb b_logs_copy
-        t0=$(now)
-        psql -XAtq -d "$(dsn b_logs_copy)" -c "\\copy run_logs FROM '$T/logs_only.copy'" >/dev/null
-        t1=$(now)
-        res_run copy_logs_only_seconds "$r" "$(echo "$t1 - $t0" | bc -l)"
+        res_run copy_logs_only_seconds "$r" "$(copy_seconds b_logs_copy run_logs "$T/logs_only.copy")"
     done
     rm -f "$T/logs.txt" "$T/logs_only.copy"
 

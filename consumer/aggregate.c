@@ -64,8 +64,10 @@ typedef struct run_acc {
 #define RUN_TEXTS(X)                                                                               \
     X(job)                                                                                         \
     X(kind)                                                                                        \
-    X(producer_host) X(producer_lib) X(start_counts) X(params) X(planned) X(phase) X(counters)     \
-        X(end_counts) X(error_message) X(error_details)
+    X(producer_host)                                                                               \
+    X(producer_lib)                                                                                \
+    X(start_counts) X(params) X(planned) X(phase) X(counters) X(end_counts) X(error_message)       \
+        X(error_details)
 
 struct rt_agg {
     run_acc_t *runs; /* dense, in order of first appearance; [used, cap) keep their buffers */
@@ -254,6 +256,18 @@ static int earlier(const rt_event_t *ev, const stamp_t *s)
     return ev->ts_us < s->us || (ev->ts_us == s->us && ev->seq < s->seq);
 }
 
+/* The counter map of ev (run.progress, or run.finished with counters): highest seq wins.
+ * Returns 0, or -1 when out of memory. */
+static int fold_counters(run_acc_t *r, const rt_event_t *ev)
+{
+    r->flags |= RT_AGG_COUNTERS;
+    if (r->has_counters && ev->seq <= r->counters_seq)
+        return 0;
+    r->has_counters = 1;
+    r->counters_seq = ev->seq;
+    return text_obj(&r->counters, &ev->counters);
+}
+
 int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_size)
 {
     run_acc_t *r = slot(a, ev->run_id);
@@ -304,13 +318,8 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
         }
         break;
     case RT_EV_PROGRESS:
-        r->flags |= RT_AGG_COUNTERS;
-        if (!r->has_counters || ev->seq > r->counters_seq) {
-            r->has_counters = 1;
-            r->counters_seq = ev->seq;
-            if (text_obj(&r->counters, &ev->counters))
-                return -2;
-        }
+        if (fold_counters(r, ev))
+            return -2;
         if (!r->has_progress || ev->seq > r->progress_seq) {
             r->has_progress = 1;
             r->progress_seq = ev->seq;
@@ -349,15 +358,8 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
         }
         /* A finished event's counters are the run's final absolute values: applied like a last
          * progress event. */
-        if (ev->counters.p) {
-            r->flags |= RT_AGG_COUNTERS;
-            if (!r->has_counters || ev->seq > r->counters_seq) {
-                r->has_counters = 1;
-                r->counters_seq = ev->seq;
-                if (text_obj(&r->counters, &ev->counters))
-                    return -2;
-            }
-        }
+        if (ev->counters.p && fold_counters(r, ev))
+            return -2;
         break;
     case RT_EV_LOG:
     case RT_EV_HEARTBEAT:
@@ -407,46 +409,38 @@ static void col_text(rt_buf_t *b, const text_t *t)
         rt_copy_null(b);
 }
 
-static void col_ts(rt_buf_t *b, int has, const stamp_t *s)
+/* A field that needs no COPY escaping (times, numbers, booleans, names), or NULL unless has. */
+static void col(rt_buf_t *b, int has, const char *v)
 {
     tab(b);
     if (has)
-        rt_buf_str(b, s->ts);
+        rt_buf_str(b, v);
     else
         rt_copy_null(b);
+}
+
+static void col_ts(rt_buf_t *b, int has, const stamp_t *s)
+{
+    col(b, has, s->ts);
 }
 
 static void col_int(rt_buf_t *b, int has, int64_t v)
 {
     char num[32];
-    tab(b);
-    if (!has) {
-        rt_copy_null(b);
-        return;
-    }
     snprintf(num, sizeof num, "%lld", (long long)v);
-    rt_buf_str(b, num);
+    col(b, has, num);
 }
 
 static void col_real(rt_buf_t *b, int has, double v)
 {
     char num[40];
-    tab(b);
-    if (!has) {
-        rt_copy_null(b);
-        return;
-    }
     snprintf(num, sizeof num, "%.17g", v);
-    rt_buf_str(b, num);
+    col(b, has, num);
 }
 
 static void col_bool(rt_buf_t *b, int has, int v)
 {
-    tab(b);
-    if (has)
-        rt_buf_str(b, v ? "t" : "f");
-    else
-        rt_copy_null(b);
+    col(b, has, v ? "t" : "f");
 }
 
 size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
@@ -491,11 +485,7 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
         col_ts(b, r->has_paused_at, &r->paused_at);
         col_ts(b, r->has_resumed_at, &r->resumed_at);
         col_ts(b, r->has_finished, &r->finished);
-        tab(b);
-        if (r->has_finished)
-            rt_buf_str(b, rt_run_status_name(r->status));
-        else
-            rt_copy_null(b);
+        col(b, r->has_finished, rt_run_status_name(r->status));
         col_text(b, r->has_finished ? &r->end_counts : &none);
         col_text(b, r->has_finished ? &r->error_message : &none);
         col_text(b, r->has_finished ? &r->error_details : &none);

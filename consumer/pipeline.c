@@ -22,8 +22,7 @@ typedef struct part {
     int32_t partition;
     int64_t expected; /* next offset PostgreSQL holds (-1: no row yet); replay: next to apply */
     int64_t end;      /* replay --to-end: stop when expected reaches this (-1: no target) */
-    int reading;      /* replay --to-end: in the assignment now */
-    int started;      /* replay --to-end: has been in it (done once it has left) */
+    int reading;      /* replay --to-end: in the assignment now (it leaves at its end) */
 } part_t;
 
 /* replay --to-end reads this many partitions at a time, the others waiting outside the
@@ -568,9 +567,9 @@ static int replay_window(loop_t *L, char *err, size_t errsize)
     }
     for (size_t i = 0; i < L->nparts && reading < REPLAY_PARTITIONS_IN_FLIGHT; i++) {
         part_t *pt = &L->parts[i];
-        if (pt->reading || pt->expected >= pt->end || pt->started)
-            continue;
-        pt->reading = pt->started = 1;
+        if (pt->reading || pt->expected >= pt->end)
+            continue; /* being read, or done (or nothing to read) */
+        pt->reading = 1;
         rd_kafka_topic_partition_list_add(add, L->cfg->topic, pt->partition)->offset = pt->expected;
         reading++;
     }

@@ -18,16 +18,18 @@ static const char *dsn(void)
     return d ? d : "";
 }
 
-static void msg(rt_in_msg_t *m, int32_t part, int64_t off, int64_t seq, const char *type,
-                const char *data, char *buf, size_t size)
+/* Any event of any run in partition part, at 2025-10-24T14:00:00 + sec seconds. */
+static void emsg(rt_in_msg_t *m, int32_t part, int64_t off, const char *run, const char *job,
+                 const char *kind, int64_t seq, int sec, const char *type, const char *data,
+                 char *buf, size_t size)
 {
     snprintf(buf, size,
-             "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-%012lld\",\"run_id\":"
-             "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":%lld,\"ts\":"
-             "\"2025-10-24T14:30:%02lld.000000Z\",\"type\":\"%s\",\"job\":\"fb_v2.py\","
-             "\"kind\":\"scrape\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"0.1.0\"},"
+             "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-%012lld\",\"run_id\":\"%s\","
+             "\"seq\":%lld,\"ts\":\"2025-10-24T%02d:%02d:%02d.000000Z\",\"type\":\"%s\",\"job\":"
+             "\"%s\",\"kind\":\"%s\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"0.1.0\"},"
              "\"data\":%s}",
-             (long long)seq, (long long)seq, (long long)seq, type, data);
+             (long long)(1000 * part + off), run, (long long)seq, 14 + sec / 3600, sec / 60 % 60,
+             sec % 60, type, job, kind, data);
     memset(m, 0, sizeof *m);
     m->partition = part;
     m->offset = off;
@@ -35,6 +37,14 @@ static void msg(rt_in_msg_t *m, int32_t part, int64_t off, int64_t seq, const ch
     m->payload = buf;
     m->len = strlen(buf);
     rt_in_msg_decode(m, 1 << 20);
+}
+
+/* An event of test_fence's run, at 14:30:seq. */
+static void msg(rt_in_msg_t *m, int32_t part, int64_t off, int64_t seq, const char *type,
+                const char *data, char *buf, size_t size)
+{
+    emsg(m, part, off, "019a16a0-5ebb-7312-8643-8b2a38836cfd", "fb_v2.py", "scrape", seq,
+         1800 + (int)seq, type, data, buf, size);
 }
 
 /* Which write path a test goes through. */
@@ -134,24 +144,13 @@ static void test_fence(test_state_t *ts)
     fence_on(ts, PATH_MSGS);
 }
 
-/* One discovery-run event (its own run id, so that it does not meet test_fence's run). */
+/* One discovery-run event (its own run id, so that it does not meet test_fence's run), at
+ * 15:30:seq. */
 static void dmsg(rt_in_msg_t *m, int64_t off, int64_t seq, const char *type, const char *data,
                  char *buf, size_t size)
 {
-    snprintf(buf, size,
-             "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-%012lld\",\"run_id\":"
-             "\"019a16a0-5ebb-7312-8643-000000000d15\",\"seq\":%lld,\"ts\":"
-             "\"2025-10-24T15:30:%02lld.000000Z\",\"type\":\"%s\",\"job\":\"disc.py\","
-             "\"kind\":\"discovery\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"0.1.0\"},"
-             "\"data\":%s}",
-             (long long)(100 + seq), (long long)seq, (long long)seq, type, data);
-    memset(m, 0, sizeof *m);
-    m->partition = 1;
-    m->offset = off;
-    m->kafka_ts_ms = -1;
-    m->payload = buf;
-    m->len = strlen(buf);
-    rt_in_msg_decode(m, 1 << 20);
+    emsg(m, 1, off, "019a16a0-5ebb-7312-8643-000000000d15", "disc.py", "discovery", seq,
+         5400 + (int)seq, type, data, buf, size);
 }
 
 static char *text(PGconn *c, const char *sql, char *out, size_t size)
@@ -208,26 +207,6 @@ static void test_ingest_cost(test_state_t *ts)
     ingest_cost_on(ts, PATH_MSGS);
 }
 
-/* Any event of any run, at ts 2025-10-24T16:MM:SS (sec = 60 * MM + SS). */
-static void emsg(rt_in_msg_t *m, int64_t off, const char *run, const char *job, const char *kind,
-                 int64_t seq, int sec, const char *type, const char *data, char *buf, size_t size)
-{
-    snprintf(buf, size,
-             "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-%012lld\",\"run_id\":\"%s\","
-             "\"seq\":%lld,\"ts\":\"2025-10-24T16:%02d:%02d.000000Z\",\"type\":\"%s\",\"job\":"
-             "\"%s\",\"kind\":\"%s\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"0.1.0\"},"
-             "\"data\":%s}",
-             (long long)(1000 + off), run, (long long)seq, sec / 60, sec % 60, type, job, kind,
-             data);
-    memset(m, 0, sizeof *m);
-    m->partition = 0;
-    m->offset = off;
-    m->kafka_ts_ms = -1;
-    m->payload = buf;
-    m->len = strlen(buf);
-    rt_in_msg_decode(m, 1 << 20);
-}
-
 #define RUN_R "019a16a0-5ebb-7312-8643-0000000000a1"
 #define RUN_Q "019a16a0-5ebb-7312-8643-0000000000a2"
 
@@ -243,15 +222,16 @@ static void test_conflict(test_state_t *ts)
     empty_tables(c);
     rt_in_msg_t m[3];
     rt_batch_result_t res;
-    emsg(&m[0], 0, RUN_R, "fb_v2.py", "scrape", 1, 0, "run.started", "{}", b[0], sizeof b[0]);
+    emsg(&m[0], 0, 0, RUN_R, "fb_v2.py", "scrape", 1, 7200 + 0, "run.started", "{}", b[0],
+         sizeof b[0]);
     rt_part_pos_t p0 = {0, -1, 1};
     CHECK(ts, write_path(PATH_BATCH, a, "g", m, 1, &p0, 1, &res, err, sizeof err) == RT_PG_OK);
     rt_in_msg_clear(&m[0]);
 
-    emsg(&m[0], 1, RUN_Q, "q.py", "scrape", 1, 1, "run.started", "{}", b[0], sizeof b[0]);
-    emsg(&m[1], 2, RUN_R, "other.py", "scrape", 2, 2, "run.log",
+    emsg(&m[0], 0, 1, RUN_Q, "q.py", "scrape", 1, 7200 + 1, "run.started", "{}", b[0], sizeof b[0]);
+    emsg(&m[1], 0, 2, RUN_R, "other.py", "scrape", 2, 7200 + 2, "run.log",
          "{\"level\":\"info\",\"message\":\"x\"}", b[1], sizeof b[1]);
-    emsg(&m[2], 3, RUN_Q, "q.py", "scrape", 2, 3, "run.log",
+    emsg(&m[2], 0, 3, RUN_Q, "q.py", "scrape", 2, 7200 + 3, "run.log",
          "{\"level\":\"info\",\"message\":\"y\"}", b[2], sizeof b[2]);
     REQUIRE(ts, m[0].ok && m[1].ok && m[2].ok);
     rt_part_pos_t p1 = {0, 1, 4};
@@ -337,8 +317,8 @@ static void derive_on(test_state_t *ts, path_t path)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         rt_in_msg_t m;
         rt_batch_result_t res;
-        emsg(&m, (int64_t)i, steps[i].run, steps[i].job, steps[i].kind, steps[i].seq,
-             10 * steps[i].seq, steps[i].type, steps[i].data, b, sizeof b);
+        emsg(&m, 0, (int64_t)i, steps[i].run, steps[i].job, steps[i].kind, steps[i].seq,
+             7200 + 10 * steps[i].seq, steps[i].type, steps[i].data, b, sizeof b);
         REQUIRE(ts, m.ok);
         long before = derive_calls(c);
         CHECK(ts, write_path(path, a, NULL, &m, 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
@@ -360,4 +340,37 @@ static void test_derive(test_state_t *ts)
     derive_on(ts, PATH_MSGS);
 }
 
-TEST_MAIN(TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict), TEST(test_derive))
+/* The runs rows reach PostgreSQL as COPY text: objects as the producer wrote them (with raw
+ * newlines and tabs between tokens) and strings holding backslashes, tabs and quotes arrive as
+ * they were sent. */
+static void test_copy_text(test_state_t *ts)
+{
+    char err[1024], b[2][1024];
+    int applied;
+    rt_pg_t *a = rt_pg_new(dsn());
+    REQUIRE(ts, a && rt_pg_connect(a, err, sizeof err) == 0);
+    REQUIRE(ts, rt_migrate_apply(rt_pg_conn(a), &applied, err, sizeof err) == 0);
+    PGconn *c = rt_pg_conn(a);
+    empty_tables(c);
+    rt_in_msg_t m[2];
+    rt_batch_result_t res;
+    /* job: back\slash<TAB>"job"; phase: a\b<LF>c */
+    emsg(&m[0], 0, 0, RUN_R, "back\\\\slash\\t\\\"job\\\"", "scrape", 1, 0, "run.started",
+         "{\"start_counts\":\n\t{\"events\" :\r\n 3}}", b[0], sizeof b[0]);
+    emsg(&m[1], 0, 1, RUN_R, "back\\\\slash\\t\\\"job\\\"", "scrape", 2, 1, "run.phase",
+         "{\"phase\":\"a\\\\b\\nc\"}", b[1], sizeof b[1]);
+    REQUIRE(ts, m[0].ok && m[1].ok);
+    if (write_path(PATH_BATCH, a, NULL, m, 2, NULL, 0, &res, err, sizeof err) != RT_PG_OK)
+        fprintf(stderr, "test_copy_text: %s\n", err);
+    CHECK(ts, res.runs == 1);
+    char out[256];
+    CHECK_STR(ts, text(c, "SELECT job FROM runs", out, sizeof out), "back\\slash\t\"job\"");
+    CHECK_STR(ts, text(c, "SELECT phase FROM runs", out, sizeof out), "a\\b\nc");
+    CHECK(ts, count(c, "SELECT (start_counts->>'events')::int FROM runs") == 3);
+    for (int i = 0; i < 2; i++)
+        rt_in_msg_clear(&m[i]);
+    rt_pg_free(a);
+}
+
+TEST_MAIN(TEST(test_copy_text), TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict),
+          TEST(test_derive))
