@@ -1,5 +1,5 @@
 # Helpers shared by the script-mode generators that compile files into the binaries
-# (schemas/embed_sql.cmake: migrations; consumer/web/embed_web.cmake: the dashboard).
+# (schemas/embed_sql.cmake: migrations; consumer/api/web/embed_web.cmake: the dashboard).
 # include() it from a `cmake -P` script.
 include_guard(GLOBAL)
 

@@ -12,6 +12,15 @@
 /* Largest event the producer emits and the consumer accepts (bytes of JSON). */
 #define RT_EVENT_MAX_BYTES (1024 * 1024)
 
+/* Field limits of the event contract (docs/events.md), in bytes: the producer refuses longer
+ * values at the call and the consumer dead-letters them (schema). */
+#define RT_JOB_MAX          200   /* job, e.g. "fb_v2.py" */
+#define RT_KIND_MAX         64    /* kind, e.g. "scrape" */
+#define RT_PHASE_MAX        64    /* run.phase and a log line's phase */
+#define RT_LIB_MAX          64    /* producer.lib */
+#define RT_COUNTER_NAME_MAX 64    /* a counter's name */
+#define RT_LOG_MESSAGE_MAX  65536 /* a run.log message (the producer cuts longer ones) */
+
 #define RT_EVENT_TYPES(X)                                                                          \
     X(STARTED, "run.started")                                                                      \
     X(PHASE, "run.phase")                                                                          \

@@ -12,14 +12,12 @@
 
 #include "config.h"
 #include "log.h"
-#include "pipeline.h"
+#include "ingest/pipeline.h"
 #include "ready.h"
 #include "rt_time.h"
-#ifdef RT_HAVE_API
-#include "health.h"
-#include "http_api.h"
+#include "api/health.h"
+#include "api/http_api.h"
 #include "metrics.h"
-#endif
 
 extern char **environ;
 
@@ -69,7 +67,6 @@ static void usage(FILE *f)
     rt_config_print_help(f);
 }
 
-#ifdef RT_HAVE_API
 /* A per-table retention of 0 falls back to the common retention_days. */
 static unsigned retention_or(int days, int common)
 {
@@ -118,7 +115,6 @@ static int api_conf_from(const rt_config_t *cfg, rt_api_conf_t *ac, char *err, s
     ac->health.last_run_alert_s = cfg->health_last_run_alert_s;
     return 0;
 }
-#endif
 
 static int parse_ms(const char *s, int64_t *out)
 {
@@ -216,14 +212,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "runtrack-consumer: %s\n", err);
         goto out;
     }
-#ifdef RT_HAVE_API
     rt_api_conf_t ac;
     rt_api_conf_defaults(&ac);
     if (api_conf_from(&cfg, &ac, err, sizeof err) != 0) {
         fprintf(stderr, "runtrack-consumer: %s\n", err);
         goto out;
     }
-#endif
     g_grace_s = (sig_atomic_t)(cfg.shutdown_timeout_ms / 1000 + 2);
 
     struct sigaction sa;
@@ -248,7 +242,6 @@ int main(int argc, char **argv)
         rt_ready_init(&ready);
         if (!strcmp(cmd, "replay"))
             opts.mode = RT_MODE_REPLAY;
-#ifdef RT_HAVE_API
         /* The HTTP API runs beside the live consumer only. It failing to start (port taken) is
          * logged, not fatal: ingesting matters more than serving. */
         rt_metrics_t *metrics = NULL;
@@ -267,12 +260,9 @@ int main(int argc, char **argv)
                        rt_api_port(api));
             opts.metrics = metrics;
         }
-#endif
         rc = rt_pipeline_run(&cfg, &opts, &g_stop, &stats);
-#ifdef RT_HAVE_API
         rt_api_stop(api);
         rt_metrics_destroy(metrics);
-#endif
     }
     rt_log(rc == 0 ? RT_L_INFO : RT_L_ERROR, "runtrack-consumer exiting", "status=%d", rc);
 out:

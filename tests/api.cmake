@@ -1,8 +1,4 @@
-# HTTP API tests. rt_api normally comes from consumer/CMakeLists.txt; define it here until that
-# includes it (consumer/api.cmake has an include guard).
-if(NOT TARGET rt_api)
-  include(${PROJECT_SOURCE_DIR}/consumer/api.cmake)
-endif()
+# HTTP API tests (rt_api: consumer/api/).
 
 add_executable(test_api ${CMAKE_CURRENT_LIST_DIR}/test_api.c)
 target_include_directories(test_api PRIVATE ${CMAKE_CURRENT_LIST_DIR})
@@ -11,11 +7,8 @@ add_test(NAME unit.api COMMAND test_api)
 set_tests_properties(unit.api PROPERTIES LABELS unit)
 
 # rt_api_serve: the API alone against RUNTRACK_PG_DSN (see tests/api_server_main.c).
-if(NOT TARGET rt_migrate)
-  include(${PROJECT_SOURCE_DIR}/consumer/migrate.cmake)
-endif()
 add_executable(rt_api_serve ${CMAKE_CURRENT_LIST_DIR}/api_server_main.c)
-target_link_libraries(rt_api_serve PRIVATE rt_api rt_migrate)
+target_link_libraries(rt_api_serve PRIVATE rt_api rt_db)
 
 # Every endpoint over real HTTP against the suite's PostgreSQL (SQL fixtures; python3 urllib and
 # Debian's python3-prometheus-client to parse /metrics).

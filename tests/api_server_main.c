@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "health.h"
-#include "http_api.h"
+#include "api/health.h"
+#include "api/http_api.h"
 #include "metrics.h"
-#include "migrate.h"
+#include "db/migrate.h"
 
 static int not_ready(void *arg, char *why, size_t whysize)
 {

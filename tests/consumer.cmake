@@ -33,16 +33,14 @@ rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 240 "integrati
 
 # pg_out against the real PostgreSQL on both write paths: the offsets fence refuses a zombie's
 # batch, a run stored under another job, derive only where a batch can change the derived rows.
-if(TARGET rt_migrate)
-  add_executable(test_consumer_pg test_consumer_pg.c)
-  target_link_libraries(test_consumer_pg PRIVATE rt_consumer rt_migrate)
-  target_include_directories(test_consumer_pg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  add_test(NAME consumer.pg_fence
-    COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh consumer.pg_fence --
-            $<TARGET_FILE:test_consumer_pg>)
-  set_tests_properties(consumer.pg_fence PROPERTIES FIXTURES_REQUIRED services
-                       LABELS integration TIMEOUT 60)
-endif()
+add_executable(test_consumer_pg test_consumer_pg.c)
+target_link_libraries(test_consumer_pg PRIVATE rt_consumer)
+target_include_directories(test_consumer_pg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+add_test(NAME consumer.pg_fence
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh consumer.pg_fence --
+          $<TARGET_FILE:test_consumer_pg>)
+set_tests_properties(consumer.pg_fence PROPERTIES FIXTURES_REQUIRED services
+                     LABELS integration TIMEOUT 60)
 # /readyz follows the brokers and the assignment (private broker); stale runs closed by the
 # maintenance thread with a short interval.
 rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)

@@ -1,13 +1,8 @@
 # Contract tests: the event JSON Schema and its examples, the SQL migrations and their runner.
 
-# rt_migrate normally comes from consumer/CMakeLists.txt; define it here until that includes it.
-if(NOT TARGET rt_migrate)
-  include(${PROJECT_SOURCE_DIR}/consumer/migrate.cmake)
-endif()
-
 add_executable(test_migrate ${CMAKE_CURRENT_LIST_DIR}/test_migrate.c)
 target_include_directories(test_migrate PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(test_migrate PRIVATE rt_migrate Threads::Threads)
+target_link_libraries(test_migrate PRIVATE rt_db Threads::Threads)
 
 add_test(NAME integration.migrate
          COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh migrate -- $<TARGET_FILE:test_migrate>)
@@ -33,13 +28,11 @@ set_tests_properties(integration.contract.producer PROPERTIES LABELS integration
 
 # The consumer's decoder agrees with the same examples: valid ones decode, invalid ones are
 # dead-lettered with the reason in REASONS.tsv column 5.
-if(TARGET rt_consumer)
-  add_executable(test_contract_decode ${CMAKE_CURRENT_LIST_DIR}/test_contract_decode.c)
-  target_include_directories(test_contract_decode PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-  target_link_libraries(test_contract_decode PRIVATE rt_consumer)
-  add_test(NAME unit.contract.decode COMMAND test_contract_decode ${PROJECT_SOURCE_DIR})
-  set_tests_properties(unit.contract.decode PROPERTIES LABELS unit TIMEOUT 60)
-endif()
+add_executable(test_contract_decode ${CMAKE_CURRENT_LIST_DIR}/test_contract_decode.c)
+target_include_directories(test_contract_decode PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_contract_decode PRIVATE rt_consumer)
+add_test(NAME unit.contract.decode COMMAND test_contract_decode ${PROJECT_SOURCE_DIR})
+set_tests_properties(unit.contract.decode PROPERTIES LABELS unit TIMEOUT 60)
 
 # The examples end to end: scenarios' expected rows and invalid examples' dead letters, through
 # Kafka and the real runtrack-consumer into PostgreSQL, twice (replay is idempotent).

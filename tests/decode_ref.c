@@ -1,5 +1,5 @@
 /* The consumer's previous event decoder, on jansson trees, kept ONLY as the reference the
- * tree-less decoder (consumer/decode.c) is held to: tests/test_decode_diff.c and
+ * tree-less decoder (consumer/ingest/decode.c) is held to: tests/test_decode_diff.c and
  * tests/fuzz/fuzz_decode.c assert that both give the same verdict, the same dead-letter reason
  * and the same fields on every input. Not linked into runtrack-consumer. */
 #include "decode_ref.h"

@@ -1,4 +1,4 @@
-/* Reference decoder (the jansson-tree version of consumer/decode.c), for tests only: see
+/* Reference decoder (the jansson-tree version of consumer/ingest/decode.c), for tests only: see
  * tests/decode_ref.c. */
 #ifndef RT_TESTS_DECODE_REF_H
 #define RT_TESTS_DECODE_REF_H
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "decode.h"
+#include "ingest/decode.h"
 
 /* The old rt_event_t: strings and json_t pointers borrowed from root. */
 typedef struct rt_ref_event {

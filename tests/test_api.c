@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_runs.h"
+#include "api/api_runs.h"
 #include "harness.h"
-#include "health.h"
-#include "http_api.h"
+#include "api/health.h"
+#include "api/http_api.h"
 #include "metrics.h"
 
 static void test_cursor_roundtrip(test_state_t *ts)

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "harness.h"
-#include "kafka_in.h"
+#include "ingest/kafka_in.h"
 
 #define NREC 20
 

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "migrate.h"
-#include "pg_out.h"
+#include "db/migrate.h"
+#include "ingest/pg_out.h"
 
 static const char *dsn(void)
 {

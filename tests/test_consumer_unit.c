@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "batch.h"
+#include "ingest/aggregate.h"
+#include "ingest/batch.h"
 #include "config.h"
 #include "ready.h"
-#include "decode.h"
+#include "ingest/decode.h"
 #include "harness.h"
 
 #ifndef SOURCE_DIR
@@ -329,8 +329,8 @@ static void test_aggregate(test_state_t *ts)
         /* The runs rows (the events' own objects as they came) hold the merge inputs. */
         rt_buf_t rows = {0};
         size_t nr = rt_agg_runs_copy(agg, &rows);
-        REQUIRE(ts, nr != (size_t)-1 && rows.p != NULL);
-        json_t *runs = runs_rows(rows.p);
+        REQUIRE(ts, nr != (size_t)-1 && rows.data != NULL);
+        json_t *runs = runs_rows(rows.data);
         rt_buf_free(&rows);
         CHECK(ts, nr == 2 && json_array_size(runs) == 2);
         json_t *a = find_run(runs, A), *b = find_run(runs, B);
@@ -368,7 +368,7 @@ static void test_aggregate(test_state_t *ts)
         CHECK(ts, rt_agg_add(agg, &ev[0], detail, sizeof detail) == 0);
         rt_event_clear(&ev[0]);
         nr = rt_agg_runs_copy(agg, &rows);
-        runs = rows.p ? runs_rows(rows.p) : NULL;
+        runs = rows.data ? runs_rows(rows.data) : NULL;
         CHECK(ts, nr == 1 && json_array_size(runs) == 1);
         json_t *only = json_array_get(runs, 0);
         CHECK(ts, json_object_size(only) == 9); /* ids, times, seq, producer: nothing else */
@@ -428,11 +428,11 @@ static void test_batch(test_state_t *ts)
     CHECK(ts, res->by_type[RT_EV_STARTED] == 1 && res->by_type[RT_EV_LOG] == 1 && res->logs == 1);
     CHECK(ts, res->dead == 2 && res->dead_by_reason[RT_DEAD_RULE] == 1 &&
                   res->dead_by_reason[RT_DEAD_INVALID_JSON] == 1);
-    CHECK(ts, strstr(rt_batch_logs(b)->p, "\twarning\t") && strstr(rt_batch_logs(b)->p, "a\\tb"));
-    CHECK(ts, strstr(rt_batch_dead(b)->p, "events\t3\t102\t") &&
-                  strstr(rt_batch_dead(b)->p, "\trule\t"));
+    CHECK(ts, strstr(rt_batch_logs(b)->data, "\twarning\t") && strstr(rt_batch_logs(b)->data, "a\\tb"));
+    CHECK(ts, strstr(rt_batch_dead(b)->data, "events\t3\t102\t") &&
+                  strstr(rt_batch_dead(b)->data, "\trule\t"));
     rt_buf_t rows = {0};
-    CHECK(ts, rt_agg_runs_copy(rt_batch_agg(b), &rows) == 1 && strstr(rows.p, "{\"events\":7}"));
+    CHECK(ts, rt_agg_runs_copy(rt_batch_agg(b), &rows) == 1 && strstr(rows.data, "{\"events\":7}"));
     rt_buf_free(&rows);
     int32_t p;
     int64_t off;
@@ -453,7 +453,7 @@ static void test_batch(test_state_t *ts)
                   rt_batch_result(b)->dead == 0 && rt_agg_count(rt_batch_agg(b)) == 0);
     /* A record without key or payload (a Kafka tombstone) is a dead letter too. */
     CHECK(ts, rt_batch_add(b, 0, 1, -1, NULL, 0, NULL, 0) == 0);
-    CHECK(ts, rt_batch_result(b)->dead == 1 && strstr(rt_batch_dead(b)->p, "\\N"));
+    CHECK(ts, rt_batch_result(b)->dead == 1 && strstr(rt_batch_dead(b)->data, "\\N"));
     n = rt_batch_msgs(b, &m);
     CHECK(ts, n == 1 && m && !m[0].ok && m[0].payload == NULL && m[0].key == NULL);
     if (m)

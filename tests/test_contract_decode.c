@@ -1,10 +1,10 @@
-/* The consumer's decoder (consumer/decode.c) agrees with the contract's data-driven cases:
+/* The consumer's decoder (consumer/ingest/decode.c) agrees with the contract's data-driven cases:
  * every valid example in schemas/examples/ (single events and each event of the scenarios)
  * decodes, and every schemas/examples/invalid/ file is rejected with the dead-letter reason in
  * column 5 of REASONS.tsv. The same files are checked against the JSON Schema by
  * tests/contract/check_examples.py, so schema and consumer cannot drift apart silently.
  *   test_contract_decode SOURCE_DIR */
-#include "decode.h"
+#include "ingest/decode.h"
 #include "harness.h"
 #include "rt_event.h"
 

@@ -1,11 +1,11 @@
-/* The tree-less decoder (consumer/decode.c + jscan.c) against the jansson decoder it replaced
+/* The tree-less decoder (consumer/ingest/decode.c + jscan.c) against the jansson decoder it replaced
  * (tests/decode_ref.c), on every example in schemas/examples/ (single events, each event of the
  * scenarios, the invalid ones) and on thousands of deterministic mutations of them plus a few
  * hand-made edge cases: same verdict, same dead-letter reason, same detail for rule-level
  * rejections, same fields (strings equal; object texts equal to jansson's values by
  * json_equal after loading them).
  *   test_decode_diff SOURCE_DIR [MUTATIONS] */
-#include "decode.h"
+#include "ingest/decode.h"
 #include "decode_ref.h"
 #include "harness.h"
 

@@ -1,9 +1,9 @@
-/* Integration test of consumer/migrate.c and schemas/sql/ against a real PostgreSQL
+/* Integration test of consumer/db/migrate.c and schemas/sql/ against a real PostgreSQL
  * (RUNTRACK_PG_DSN; the test owns the database it points to and drops what it creates).
  * What users rely on: the migrations apply once and only once, run_results and discovery_runs
  * are the seeds' tables column for column, and the seeds' own queries run unchanged. */
 #include "harness.h"
-#include "migrate.h"
+#include "db/migrate.h"
 
 #include <pthread.h>
 #include <stdio.h>

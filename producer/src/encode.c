@@ -11,104 +11,12 @@
 #include "rt_event.h"
 #include "rt_time.h"
 
-void rt_buf_free(rt_buf_t *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
-
-void rt_buf_reset(rt_buf_t *b)
-{
-    b->len = 0;
-    b->oom = 0;
-    if (b->data)
-        b->data[0] = '\0';
-}
-
-/* Makes room for extra more bytes plus a NUL. Returns 0, or -1 (and sets oom). */
-int rt_buf_reserve(rt_buf_t *b, size_t extra)
-{
-    if (b->oom)
-        return -1;
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-void rt_buf_add(rt_buf_t *b, const char *s, size_t n)
-{
-    if (rt_buf_reserve(b, n) != 0)
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void rt_buf_adds(rt_buf_t *b, const char *s)
-{
-    rt_buf_add(b, s, strlen(s));
-}
-
-void rt_buf_addc(rt_buf_t *b, char c)
-{
-    rt_buf_add(b, &c, 1);
-}
-
-void rt_buf_add_i64(rt_buf_t *b, int64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    if (n > 0)
-        rt_buf_add(b, tmp, (size_t)n);
-}
-
-void rt_buf_add_jstr(rt_buf_t *b, const char *s, size_t n)
-{
-    /* Worst case per input byte: "\u00XX" (6 bytes) or U+FFFD (3 bytes); plus two quotes. */
-    if (n > (SIZE_MAX - 3) / 6) {
-        b->oom = 1;
-        return;
-    }
-    if (rt_buf_reserve(b, n * 6 + 2) != 0)
-        return;
-    size_t need = rt_json_escape(s, n, b->data + b->len, b->cap - b->len);
-    b->len += need;
-}
-
 void rt_buf_add_pct(rt_buf_t *b, double v)
 {
     char tmp[32];
     int n = snprintf(tmp, sizeof tmp, "%.3f", v);
     if (n > 0)
         rt_buf_add(b, tmp, (size_t)n);
-}
-
-char *rt_buf_take(rt_buf_t *b, size_t *len)
-{
-    char *p = b->data;
-    if (len)
-        *len = b->len;
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-    return p;
 }
 
 void rt_enc_counters(rt_buf_t *b, const rt_ctr_t *c, size_t n)

@@ -7,28 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable byte buffer; one owner. On allocation failure `oom` is set and later appends are
- * ignored, so callers check once at the end. data is NUL-terminated when len > 0. */
-typedef struct rt_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    int oom;
-} rt_buf_t;
+#include "rt_buf.h"
 
-void rt_buf_free(rt_buf_t *b);
-void rt_buf_reset(rt_buf_t *b);
-int rt_buf_reserve(rt_buf_t *b, size_t extra);
-void rt_buf_add(rt_buf_t *b, const char *s, size_t n);
-void rt_buf_adds(rt_buf_t *b, const char *s);
-void rt_buf_addc(rt_buf_t *b, char c);
-void rt_buf_add_i64(rt_buf_t *b, int64_t v);
-/* A JSON string literal (quotes included) of s[0..n). */
-void rt_buf_add_jstr(rt_buf_t *b, const char *s, size_t n);
 /* A JSON number for a percentage already checked to be finite. */
 void rt_buf_add_pct(rt_buf_t *b, double v);
-/* Detaches the data (caller frees); the buffer is empty afterwards. */
-char *rt_buf_take(rt_buf_t *b, size_t *len);
 
 /* Counter map entries as stored by the library: copied names, absolute values. */
 typedef struct rt_ctr {
@@ -51,8 +33,6 @@ int rt_enc_envelope(rt_buf_t *b, const char *event_id, const char *run_id, int64
 void rt_enc_run_tail(rt_buf_t *b, const char *job, const char *kind, const char *host, long pid,
                      const char *lib);
 
-/* Largest run.log message in bytes; longer ones are cut at a UTF-8 character boundary. */
-#define RT_LOG_MESSAGE_MAX 65536
 /* Length of s[0..n) cut to at most max bytes without splitting a UTF-8 sequence. */
 size_t rt_utf8_cut(const char *s, size_t n, size_t max);
 

@@ -1,4 +1,4 @@
-/* unit.web: the dashboard compiled into the consumer (consumer/web/embed_web.cmake) is complete
+/* unit.web: the dashboard compiled into the consumer (consumer/api/web/embed_web.cmake) is complete
  * and consistent without a browser: index.html is there, every file has the right content type
  * and a quoted ETag, every /assets/... reference in the HTML and every relative module import
  * in the JS resolves to an embedded file; and the display_tz check (rt_api_valid_tz). */
@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "http_api.h"
-#include "web_assets.h"
+#include "api/http_api.h"
+#include "api/web/web_assets.h"
 
 static const rt_web_asset_t *find(const char *path)
 {

@@ -1,4 +1,4 @@
-/* libFuzzer target: the consumer's event decoder (consumer/decode.c + jscan.c) on arbitrary
+/* libFuzzer target: the consumer's event decoder (consumer/ingest/decode.c + jscan.c) on arbitrary
  * bytes, differentially against the jansson decoder it replaced (tests/decode_ref.c). Every
  * input must either decode in both with the same fields (the event's strings are read back,
  * so ASan sees any dangling pointer; object texts must load to jansson's values) or be rejected
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "ingest/decode.h"
 #include "decode_ref.h"
 
 static int str_eq(const char *a, const char *b)

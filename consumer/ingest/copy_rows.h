@@ -8,21 +8,7 @@
 #include <stdint.h>
 
 #include "decode.h"
-
-/* A growable byte buffer, always NUL-terminated. After a failed allocation oom is set and
- * every later append is a no-op: check oom once at the end. Zero-initialise; free with
- * rt_buf_free. */
-typedef struct rt_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} rt_buf_t;
-
-void rt_buf_put(rt_buf_t *b, const void *s, size_t n);
-void rt_buf_str(rt_buf_t *b, const char *s);
-/* Empties b, keeping its memory. */
-void rt_buf_clear(rt_buf_t *b);
-void rt_buf_free(rt_buf_t *b);
+#include "rt_buf.h"
 
 /* A COPY text field: s[0..n) with backslash, tab, newline and CR escaped. */
 void rt_copy_text(rt_buf_t *b, const char *s, size_t n);

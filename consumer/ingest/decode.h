@@ -1,5 +1,5 @@
 /* Bytes of one Kafka record → a validated event, or a dead-letter reason. No I/O, no global
- * state: the fuzzing work calls rt_decode directly. No jansson tree: one pass of consumer/jscan.c
+ * state: the fuzzing work calls rt_decode directly. No jansson tree: one pass of consumer/ingest/jscan.c
  * over the record (docs/decisions.md, "Event decoder"). The checks are those of docs/events.md and
  * schemas/events.schema.json, plus the few rules the tables need (a discovery run's params must
  * fit its DATE/TEXT[] columns). */

@@ -9,7 +9,7 @@
 
 #include <libpq-fe.h>
 
-#include "http_api.h"
+#include "api/http_api.h"
 
 typedef struct rt_maint rt_maint_t;
 

@@ -332,7 +332,7 @@ static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const 
         return rc;
     }
     PQclear(r);
-    int ok = PQputCopyData(pg->conn, b->p, (int)b->len) == 1 && PQputCopyEnd(pg->conn, NULL) == 1;
+    int ok = PQputCopyData(pg->conn, b->data, (int)b->len) == 1 && PQputCopyEnd(pg->conn, NULL) == 1;
     rt_pg_rc_t rc = RT_PG_OK;
     while ((r = PQgetResult(pg->conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == RT_PG_OK) {
@@ -398,7 +398,7 @@ static rt_pg_rc_t fence(rt_pg_t *pg, const char *group, const char *topic, const
     rt_buf_t b = {0};
     PGresult *r = NULL;
     rt_pg_rc_t rc;
-    rt_buf_str(&b, "[");
+    rt_buf_adds(&b, "[");
     for (size_t i = 0; i < npos; i++) {
         char row[128];
         if (pos[i].expected >= 0)
@@ -407,15 +407,15 @@ static rt_pg_rc_t fence(rt_pg_t *pg, const char *group, const char *topic, const
         else
             snprintf(row, sizeof row, "%s{\"p\":%d,\"next\":%lld}", i ? "," : "",
                      (int)pos[i].partition, (long long)pos[i].next);
-        rt_buf_str(&b, row);
+        rt_buf_adds(&b, row);
     }
-    rt_buf_str(&b, "]");
+    rt_buf_adds(&b, "]");
     if (b.oom) {
         snprintf(err, errsize, "out of memory");
         rc = RT_PG_TRANSIENT;
         goto out;
     }
-    const char *fp[3] = {group, topic, b.p};
+    const char *fp[3] = {group, topic, b.data};
     if ((rc = exec(pg, "fence offsets", SQL_FENCE, 3, fp, PGRES_TUPLES_OK, &r, err, errsize)))
         goto out;
     long long moved = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -468,7 +468,7 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, c
                        errsize)))
             goto out;
     }
-    rt_buf_clear(&pg->runs);
+    rt_buf_reset(&pg->runs);
     if ((*nruns = rt_agg_runs_copy(agg, &pg->runs)) == (size_t)-1) {
         *nruns = 0;
         goto oom;
@@ -484,18 +484,18 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, c
         rc = RT_PG_CONFLICT;
         goto out;
     }
-    rt_buf_str(&derive, "{");
+    rt_buf_adds(&derive, "{");
     for (int row = 0; row < PQntuples(r); row++) {
         if (!needs_derive(agg, r, row))
             continue;
         if (derive.len > 1)
-            rt_buf_str(&derive, ",");
-        rt_buf_str(&derive, PQgetvalue(r, row, 0));
+            rt_buf_adds(&derive, ",");
+        rt_buf_adds(&derive, PQgetvalue(r, row, 0));
     }
-    rt_buf_str(&derive, "}");
+    rt_buf_adds(&derive, "}");
     if (derive.oom)
         goto oom;
-    const char *ip[1] = {derive.p};
+    const char *ip[1] = {derive.data};
     if (derive.len > 2)
         rc = exec(pg, "derive run_results and discovery_runs", SQL_DERIVE, 1, ip, PGRES_TUPLES_OK,
                   NULL, err, errsize);

@@ -396,7 +396,7 @@ char *rt_agg_run_ids(const rt_agg_t *a)
 
 static void tab(rt_buf_t *b)
 {
-    rt_buf_put(b, "\t", 1);
+    rt_buf_add(b, "\t", 1);
 }
 
 /* A text field, or NULL when unset. */
@@ -414,7 +414,7 @@ static void col(rt_buf_t *b, int has, const char *v)
 {
     tab(b);
     if (has)
-        rt_buf_str(b, v);
+        rt_buf_adds(b, v);
     else
         rt_copy_null(b);
 }
@@ -451,7 +451,7 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
         if (r->n_events == 0)
             continue;
         count++;
-        rt_buf_str(b, r->run_id);
+        rt_buf_adds(b, r->run_id);
         col_text(b, &r->job);
         col_text(b, &r->kind);
         col_ts(b, 1, &r->min_ts);
@@ -474,7 +474,7 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
         if (r->has_counters && r->counters.set)
             rt_copy_text(b, r->counters.p, r->counters.n);
         else if (r->has_counters)
-            rt_buf_str(b, "{}");
+            rt_buf_adds(b, "{}");
         else
             rt_copy_null(b);
         col_int(b, r->has_progress, r->progress_seq);
@@ -490,7 +490,7 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
         col_text(b, r->has_finished ? &r->error_message : &none);
         col_text(b, r->has_finished ? &r->error_details : &none);
         col_int(b, r->has_dropped, r->dropped);
-        rt_buf_put(b, "\n", 1);
+        rt_buf_add(b, "\n", 1);
     }
     return b->oom ? (size_t)-1 : count;
 }

@@ -10,12 +10,8 @@
 #include "pg_out.h"
 #include "replay.h"
 #include "rt_time.h"
-#ifdef RT_HAVE_MIGRATE
-#include "migrate.h"
-#endif
-#ifdef RT_HAVE_API
+#include "db/migrate.h"
 #include "metrics.h"
-#endif
 
 /* Per-partition state of the current assignment. */
 typedef struct part {
@@ -227,7 +223,6 @@ static void handle_rebalance(loop_t *L)
 /* Feeds the HTTP API's /metrics (when it runs in this process). */
 static void metrics_batch(loop_t *L, const rt_batch_result_t *res, size_t n, double latency_s)
 {
-#ifdef RT_HAVE_API
     rt_metrics_t *m = L->opts ? L->opts->metrics : NULL;
     if (!m)
         return;
@@ -238,27 +233,16 @@ static void metrics_batch(loop_t *L, const rt_batch_result_t *res, size_t n, dou
         for (size_t i = 0; i < res->dead_by_reason[d]; i++)
             rt_metrics_dead_letter(m, rt_dead_reason_name((rt_dead_reason_t)d));
     rt_metrics_batch(m, n, latency_s);
-#else
-    (void)L;
-    (void)res;
-    (void)n;
-    (void)latency_s;
-#endif
 }
 
 static void metrics_db_error(loop_t *L)
 {
-#ifdef RT_HAVE_API
     if (L->opts && L->opts->metrics)
         rt_metrics_db_error(L->opts->metrics);
-#else
-    (void)L;
-#endif
 }
 
 static void metrics_lag(loop_t *L)
 {
-#ifdef RT_HAVE_API
     if (!L->opts || !L->opts->metrics)
         return;
     for (size_t i = 0; i < L->nparts; i++) {
@@ -268,9 +252,6 @@ static void metrics_lag(loop_t *L)
         if (lag >= 0)
             rt_metrics_lag(L->opts->metrics, L->cfg->topic, p, lag);
     }
-#else
-    (void)L;
-#endif
 }
 
 static void account(loop_t *L, const rt_batch_result_t *res)
@@ -617,7 +598,6 @@ static int connect_pg(loop_t *L)
 
 static int migrate(loop_t *L)
 {
-#ifdef RT_HAVE_MIGRATE
     while (!*L->stop) {
         char err[512];
         int applied = 0;
@@ -633,11 +613,6 @@ static int migrate(loop_t *L)
         backoff(L, &L->stats->db_errors, "migrate", "not connected");
     }
     return -1;
-#else
-    (void)L;
-    rt_log(RT_L_WARN, "this build has no migration runner", NULL);
-    return 0;
-#endif
 }
 
 int rt_pipeline_migrate(const rt_config_t *cfg, const volatile sig_atomic_t *stop)

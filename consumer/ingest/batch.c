@@ -75,10 +75,10 @@ void rt_batch_free(rt_batch_t *b)
 void rt_batch_reset(rt_batch_t *b)
 {
     b->n = 0;
-    rt_buf_clear(&b->bytes);
+    rt_buf_reset(&b->bytes);
     rt_agg_reset(b->agg);
-    rt_buf_clear(&b->logs);
-    rt_buf_clear(&b->dead);
+    rt_buf_reset(&b->logs);
+    rt_buf_reset(&b->dead);
     memset(&b->res, 0, sizeof b->res);
 }
 
@@ -101,9 +101,9 @@ int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka
     r->key_len = key ? key_len : SIZE_MAX;
     r->len = payload ? len : SIZE_MAX;
     if (key)
-        rt_buf_put(&b->bytes, key, key_len);
+        rt_buf_add(&b->bytes, key, key_len);
     if (payload)
-        rt_buf_put(&b->bytes, payload, len);
+        rt_buf_add(&b->bytes, payload, len);
     if (b->bytes.oom)
         return -1;
     b->n++;
@@ -182,8 +182,8 @@ size_t rt_batch_msgs(const rt_batch_t *b, rt_in_msg_t **out)
         return (size_t)-1;
     for (size_t i = 0; i < b->n; i++) {
         const rec_t *r = &b->recs[i];
-        /* bytes.p is NULL only when no record had a key or payload */
-        const char *at = b->bytes.p ? b->bytes.p + r->at : NULL;
+        /* bytes.data is NULL only when no record had a key or payload */
+        const char *at = b->bytes.data ? b->bytes.data + r->at : NULL;
         m[i].partition = r->partition;
         m[i].offset = r->offset;
         m[i].kafka_ts_ms = r->kafka_ts_ms;

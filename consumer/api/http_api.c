@@ -19,10 +19,10 @@
 
 #include "api_runs.h"
 #include "health.h"
-#include "maintenance.h"
+#include "db/maintenance.h"
 #include "metrics.h"
 #include "rt_time.h"
-#include "web_assets.h"
+#include "api/web/web_assets.h"
 
 typedef struct pool_slot {
     PGconn *conn;

@@ -1,4 +1,4 @@
-/* The dashboard's files (consumer/web/), compiled into the consumer by embed_web.cmake. */
+/* The dashboard's files (consumer/api/web/), compiled into the consumer by embed_web.cmake. */
 #ifndef RT_WEB_ASSETS_H
 #define RT_WEB_ASSETS_H
 

@@ -6,46 +6,6 @@
 
 #include "rt_time.h"
 
-void rt_buf_put(rt_buf_t *b, const void *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void rt_buf_str(rt_buf_t *b, const char *s)
-{
-    rt_buf_put(b, s, strlen(s));
-}
-
-void rt_buf_clear(rt_buf_t *b)
-{
-    b->len = 0;
-    b->oom = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-void rt_buf_free(rt_buf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 void rt_copy_text(rt_buf_t *b, const char *s, size_t n)
 {
     size_t start = 0;
@@ -68,12 +28,12 @@ void rt_copy_text(rt_buf_t *b, const char *s, size_t n)
             break;
         }
         if (esc) {
-            rt_buf_put(b, s + start, i - start);
-            rt_buf_str(b, esc);
+            rt_buf_add(b, s + start, i - start);
+            rt_buf_adds(b, esc);
             start = i + 1;
         }
     }
-    rt_buf_put(b, s + start, n - start);
+    rt_buf_add(b, s + start, n - start);
 }
 
 /* Text that must be valid UTF-8 (details quote cut-off event text): invalid bytes become '?'. */
@@ -111,7 +71,7 @@ static void copy_text_utf8(rt_buf_t *b, const char *s)
 
 void rt_copy_null(rt_buf_t *b)
 {
-    rt_buf_str(b, "\\N");
+    rt_buf_adds(b, "\\N");
 }
 
 /* bytea in COPY text: "\x" + hex, with the backslash itself escaped for COPY. */
@@ -121,16 +81,16 @@ static void copy_bytea(rt_buf_t *b, const void *p, size_t n)
     const unsigned char *u = p;
     char chunk[512];
     size_t o = 0;
-    rt_buf_str(b, "\\\\x");
+    rt_buf_adds(b, "\\\\x");
     for (size_t i = 0; i < n; i++) {
         chunk[o++] = hex[u[i] >> 4];
         chunk[o++] = hex[u[i] & 15];
         if (o == sizeof chunk) {
-            rt_buf_put(b, chunk, o);
+            rt_buf_add(b, chunk, o);
             o = 0;
         }
     }
-    rt_buf_put(b, chunk, o);
+    rt_buf_add(b, chunk, o);
 }
 
 void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t offset,
@@ -140,51 +100,51 @@ void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t
     char num[64];
     copy_text_utf8(b, topic);
     snprintf(num, sizeof num, "\t%d\t%lld\t", (int)partition, (long long)offset);
-    rt_buf_str(b, num);
+    rt_buf_adds(b, num);
     if (key)
         copy_bytea(b, key, key_len);
     else
         rt_copy_null(b);
-    rt_buf_str(b, "\t");
+    rt_buf_adds(b, "\t");
     if (payload)
         copy_bytea(b, payload, len);
     else
         rt_copy_null(b);
     snprintf(num, sizeof num, "\t%zu\t%s\t", len, rt_dead_reason_name(why));
-    rt_buf_str(b, num);
+    rt_buf_adds(b, num);
     copy_text_utf8(b, detail);
-    rt_buf_str(b, "\t");
+    rt_buf_adds(b, "\t");
     char ts[RT_TIME_STRLEN];
     if (kafka_ts_ms >= 0 && rt_time_format(kafka_ts_ms * 1000, ts, sizeof ts))
-        rt_buf_str(b, ts);
+        rt_buf_adds(b, ts);
     else
         rt_copy_null(b);
-    rt_buf_str(b, "\n");
+    rt_buf_adds(b, "\n");
 }
 
 void rt_copy_log_row(rt_buf_t *b, const rt_event_t *ev)
 {
     char num[32];
-    rt_buf_str(b, ev->run_id);
+    rt_buf_adds(b, ev->run_id);
     snprintf(num, sizeof num, "\t%lld\t", (long long)ev->seq);
-    rt_buf_str(b, num);
-    rt_buf_str(b, ev->ts);
-    rt_buf_str(b, "\t");
-    rt_buf_str(b, rt_log_level_name(ev->level));
-    rt_buf_str(b, "\t");
+    rt_buf_adds(b, num);
+    rt_buf_adds(b, ev->ts);
+    rt_buf_adds(b, "\t");
+    rt_buf_adds(b, rt_log_level_name(ev->level));
+    rt_buf_adds(b, "\t");
     if (ev->phase)
         rt_copy_text(b, ev->phase, strlen(ev->phase));
     else
         rt_copy_null(b);
-    rt_buf_str(b, "\t");
+    rt_buf_adds(b, "\t");
     rt_copy_text(b, ev->message, ev->message_len);
-    rt_buf_str(b, "\t");
+    rt_buf_adds(b, "\t");
     /* The record's own text of the object: jsonb parses it (COPY escapes its whitespace). */
     if (ev->fields.p)
         rt_copy_text(b, ev->fields.p, ev->fields.n);
     else
         rt_copy_null(b);
-    rt_buf_str(b, "\t");
-    rt_buf_str(b, ev->event_id);
-    rt_buf_str(b, "\n");
+    rt_buf_adds(b, "\t");
+    rt_buf_adds(b, ev->event_id);
+    rt_buf_adds(b, "\n");
 }
