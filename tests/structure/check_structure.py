@@ -220,7 +220,9 @@ def functions(toks):
         elif t == "{":
             if depth == 0:
                 fn = declared_function(toks, chunk_start, i)
-                close = matching_brace(toks, i)
+                close = matching(toks, i)
+                if close is None:   # unbalanced to the end of the file
+                    close = n - 1
                 if fn is not None:
                     name_tok, chunk = fn
                     words = {tk.text for tk in chunk}
@@ -237,17 +239,22 @@ def functions(toks):
         i += 1
 
 
-def matching_brace(toks, i):
+def matching(toks, i, step=1):
+    """Index of the bracket matching toks[i] ('{' or '(' going forward with step 1, '}' or ')'
+    going back with step -1), or None when it is unbalanced."""
+    pairs = {"{": "}", "(": ")", "}": "{", ")": "("}
+    here, there = toks[i].text, pairs[toks[i].text]
     depth = 0
-    for j in range(i, len(toks)):
-        t = toks[j].text
-        if t == "{":
+    while 0 <= i < len(toks):
+        t = toks[i].text
+        if t == here:
             depth += 1
-        elif t == "}":
+        elif t == there:
             depth -= 1
             if depth == 0:
-                return j
-    return len(toks) - 1
+                return i
+        i += step
+    return None
 
 
 def declared_function(toks, start, brace):
@@ -267,7 +274,7 @@ def declared_function(toks, start, brace):
     # Drop trailing attributes: __attribute__((...)) and the like after the parameter list.
     end = len(chunk)
     while end >= 2 and chunk[end - 1].text == ")":
-        open_i = matching_paren_back(chunk, end - 1)
+        open_i = matching(chunk, end - 1, -1)
         if open_i is None:
             return None
         if open_i >= 1 and chunk[open_i - 1].text in ("__attribute__", "__declspec", "__asm__",
@@ -277,14 +284,14 @@ def declared_function(toks, start, brace):
         break
     if end < 2 or chunk[end - 1].text != ")":
         return None
-    open_i = matching_paren_back(chunk, end - 1)
+    open_i = matching(chunk, end - 1, -1)
     if open_i is None or open_i == 0:
         return None
     name = chunk[open_i - 1]
     if name.text == ")":
         # A function returning a function pointer: int (*f(int x))(void) -> the name is inside.
         inner_close = open_i - 1
-        inner_open = matching_paren_back(chunk, inner_close)
+        inner_open = matching(chunk, inner_close, -1)
         if inner_open is None:
             return None
         inner = chunk[inner_open + 1:inner_close]
@@ -295,19 +302,6 @@ def declared_function(toks, start, brace):
     if not IDENT_RE.fullmatch(name.text) or name.text in C_KEYWORDS:
         return None
     return name, chunk
-
-
-def matching_paren_back(chunk, close_i):
-    depth = 0
-    for k in range(close_i, -1, -1):
-        t = chunk[k].text
-        if t == ")":
-            depth += 1
-        elif t == "(":
-            depth -= 1
-            if depth == 0:
-                return k
-    return None
 
 
 def declared_names(toks):
