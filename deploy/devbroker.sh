@@ -47,7 +47,7 @@ cmd_start() {
     if [ -f "$dir/devbroker.pid" ] && is_ours "$(cat "$dir/devbroker.pid")"; then
         die "a devbroker already runs in $dir (use '$0 stop $dir' first)"
     fi
-    [ -z "$(ls -A "$dir")" ] || [ -f "$dir/.runtrack-devbroker" ] ||
+    rt_service_owned "$dir" .runtrack-devbroker ||
         die "$dir is not empty and was not made by '$0 start'; give a new or empty DIR"
     rm -f "$dir/bootstrap" "$dir/broker.env"
     : >"$dir/.runtrack-devbroker"
@@ -95,9 +95,8 @@ cmd_stop() {
     local dir=$1 pid="" sock=""
     [ -e "$dir" ] || return 0
     dir=$(rt_abspath "$dir")
-    if [ ! -f "$dir/.runtrack-devbroker" ] && [ -n "$(ls -A "$dir")" ]; then
+    rt_service_owned "$dir" .runtrack-devbroker ||
         die "$dir was not created by '$0 start' (no .runtrack-devbroker marker); refusing to delete it"
-    fi
     [ -f "$dir/devbroker.pid" ] && pid=$(cat "$dir/devbroker.pid")
     [ -f "$dir/ctl.sock.path" ] && sock=$(cat "$dir/ctl.sock.path")
     if is_ours "$pid"; then
@@ -113,20 +112,4 @@ cmd_stop() {
     [ ! -e "$dir" ] || die "could not remove $dir"
 }
 
-[ $# -ge 1 ] || { usage >&2; exit 2; }
-case "$1" in
-    start)
-        [ $# -ge 2 ] && [ -n "$2" ] || { usage >&2; exit 2; }
-        shift
-        cmd_start "$@"
-        ;;
-    stop)
-        [ $# -eq 2 ] && [ -n "$2" ] || { usage >&2; exit 2; }
-        cmd_stop "$2"
-        ;;
-    -h | --help | help) usage ;;
-    *)
-        usage >&2
-        exit 2
-        ;;
-esac
+rt_service_main more "$@"

@@ -8,6 +8,12 @@
 #   rt_find_devbroker ROOT     print the runtrack-devbroker binary: $RUNTRACK_DEVBROKER, else
 #                              $RUNTRACK_BUILD_DIR/deploy/devbroker/, else ROOT/build/deploy/
 #                              devbroker/; false (nothing printed) when none is executable
+#   rt_service_owned DIR MARKER   true when DIR is empty or holds MARKER (made by our start), so
+#                              start may use it and stop may delete it
+#   rt_service_main START_ARGS "$@"   a service script's command line (deploy/pg.sh,
+#                              deploy/devbroker.sh): `start DIR` -> cmd_start DIR (more arguments
+#                              after DIR only when START_ARGS is "more"), `stop DIR` -> cmd_stop
+#                              DIR, help -> usage; anything else -> usage on stderr, exit 2
 
 rt_abspath() {
     local d=$1
@@ -43,4 +49,32 @@ rt_find_devbroker() {
         fi
     done
     return 1
+}
+
+rt_service_owned() {
+    [ -z "$(ls -A "$1")" ] || [ -f "$1/$2" ]
+}
+
+rt_service_main() {
+    local start_args=$1
+    shift
+    case "${1:-}" in
+        start)
+            if [ $# -lt 2 ] || [ -z "$2" ] || { [ $# -gt 2 ] && [ "$start_args" != more ]; }; then
+                usage >&2
+                exit 2
+            fi
+            shift
+            cmd_start "$@"
+            ;;
+        stop)
+            [ $# -eq 2 ] && [ -n "$2" ] || { usage >&2; exit 2; }
+            cmd_stop "$2"
+            ;;
+        -h | --help | help) usage ;;
+        *)
+            usage >&2
+            exit 2
+            ;;
+    esac
 }

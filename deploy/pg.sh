@@ -92,7 +92,7 @@ cmd_start() {
     mkdir -p "$dir" || die "cannot create $dir"
     dir=$(rt_abspath "$dir")
     [ ! -e "$dir/data/postmaster.pid" ] || die "a server already runs in $dir (use '$0 stop $dir' first)"
-    [ -z "$(ls -A "$dir")" ] || [ -f "$dir/.runtrack-pg" ] ||
+    rt_service_owned "$dir" .runtrack-pg ||
         die "$dir is not empty and was not made by '$0 start'; give a new or empty DIR"
     if [ -e "$dir/data" ]; then
         rm -rf "$dir/data"
@@ -186,9 +186,8 @@ cmd_stop() {
     [ -e "$dir" ] || return 0
     dir=$(rt_abspath "$dir")
     [ -d "$dir" ] || die "$dir is not a directory"
-    if [ ! -f "$dir/.runtrack-pg" ] && [ -n "$(ls -A "$dir")" ]; then
+    rt_service_owned "$dir" .runtrack-pg ||
         die "$dir was not created by '$0 start' (no .runtrack-pg marker); refusing to delete it"
-    fi
     pid=$(postmaster_pid "$dir")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         bindir=$(find_bindir)
@@ -207,21 +206,4 @@ cmd_stop() {
     [ ! -e "$dir" ] || die "could not remove $dir"
 }
 
-[ $# -ge 1 ] || { usage >&2; exit 2; }
-case "$1" in
-    start)
-        [ $# -eq 2 ] && [ -n "$2" ] || { usage >&2; exit 2; }
-        cmd_start "$2"
-        ;;
-    stop)
-        [ $# -eq 2 ] && [ -n "$2" ] || { usage >&2; exit 2; }
-        cmd_stop "$2"
-        ;;
-    -h | --help | help)
-        usage
-        ;;
-    *)
-        usage >&2
-        exit 2
-        ;;
-esac
+rt_service_main dir "$@"

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ingest/decode.h"
 
@@ -42,5 +43,17 @@ typedef struct rt_ref_event {
 int rt_decode_ref(const void *buf, size_t len, size_t max_bytes, rt_ref_event_t *ev,
                   rt_dead_reason_t *why, char *detail, size_t detail_size);
 void rt_ref_event_clear(rt_ref_event_t *ev);
+
+/* Runs both decoders on buf[0..len) with limit max_bytes and holds the new one to the reference.
+ * Returns NULL when they agree, else what differs: "verdict/reason", "detail" (only when details
+ * is non-zero: the same text for every rejection but jansson's own parse messages, which are not
+ * reproduced), "NUL byte", a group of fields ("ids", "seq/ts", ...), or a broken promise of
+ * rt_decode alone ("decoded event", "rejection"). Agreement means the same verdict, the same
+ * dead-letter reason and, for decoded events, the same fields (strings equal; object texts load,
+ * strictly, to values equal to jansson's). Every string of a decoded event is read back, so a
+ * sanitizer sees any dangling pointer. With log non-NULL, a difference of verdict or detail is
+ * described there. */
+const char *rt_decode_compare(const void *buf, size_t len, size_t max_bytes, int details,
+                              FILE *log);
 
 #endif

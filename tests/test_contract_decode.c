@@ -16,33 +16,6 @@
 
 static const char *g_src;
 
-/* Reads a whole file into a NUL-terminated buffer the caller frees; NULL on error. */
-static char *read_file(const char *path, size_t *len)
-{
-    char *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0)
-        goto out;
-    long n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto out;
-    buf = malloc((size_t)n + 1);
-    if (!buf)
-        goto out;
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-        goto out;
-    }
-    buf[n] = '\0';
-    *len = (size_t)n;
-out:
-    fclose(f);
-    return buf;
-}
-
 /* Decodes one record; returns the reason (RT_DEAD_NONE when it decoded). */
 static rt_dead_reason_t decode_one(const char *buf, size_t len, char *detail, size_t size)
 {
@@ -81,7 +54,7 @@ static void test_valid_examples(test_state_t *ts)
         char path[8192];
         size_t len = 0;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        char *buf = read_file(path, &len);
+        char *buf = test_read_file(path, &len);
         CHECK(ts, buf != NULL);
         if (!buf)
             continue;
@@ -117,7 +90,7 @@ static void test_invalid_examples(test_state_t *ts)
     char path[4096];
     size_t len = 0;
     snprintf(path, sizeof path, "%s/schemas/examples/invalid/REASONS.tsv", g_src);
-    char *tsv = read_file(path, &len);
+    char *tsv = test_read_file(path, &len);
     REQUIRE(ts, tsv != NULL);
     int cases = 0;
     char *save = NULL;
@@ -143,7 +116,7 @@ static void test_invalid_examples(test_state_t *ts)
         char file[8192];
         size_t flen = 0;
         snprintf(file, sizeof file, "%s/schemas/examples/invalid/%s", g_src, cols[0]);
-        char *buf = read_file(file, &flen);
+        char *buf = test_read_file(file, &flen);
         CHECK(ts, buf != NULL);
         if (!buf)
             continue;
@@ -170,16 +143,6 @@ int main(int argc, char **argv)
         return 64;
     }
     g_src = argv[1];
-    static const struct {
-        const char *name;
-        test_fn fn;
-    } tests[] = {TEST(test_valid_examples), TEST(test_invalid_examples)};
-    int failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        test_state_t st = {0, 0};
-        tests[i].fn(&st);
-        printf("%s %s (%d checks)\n", st.failures ? "FAIL" : "ok  ", tests[i].name, st.checks);
-        failed += st.failures != 0;
-    }
-    return failed ? 1 : 0;
+    static const test_case_t tests[] = {TEST(test_valid_examples), TEST(test_invalid_examples)};
+    return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

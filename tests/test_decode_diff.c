@@ -44,27 +44,6 @@ static int add(corpus_t *c, const char *p, size_t n)
     return 0;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) &&
-            fread(b, 1, (size_t)n, f) == (size_t)n) {
-            b[n] = '\0';
-            *len = (size_t)n;
-        } else {
-            free(b);
-            b = NULL;
-        }
-    }
-    fclose(f);
-    return b;
-}
-
 /* Every .json in dir; scenarios contribute each event (compact). */
 static int load_dir(corpus_t *c, const char *dir)
 {
@@ -78,7 +57,7 @@ static int load_dir(corpus_t *c, const char *dir)
             continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        char *b = slurp(path, &len);
+        char *b = test_read_file(path, &len);
         if (!b)
             continue;
         add(c, b, len);
@@ -108,110 +87,6 @@ static void show(const char *p, size_t n)
             fprintf(stderr, "\\x%02x", ch);
     }
     fputc('\n', stderr);
-}
-
-static int str_eq(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-/* The decoder's object text loads (strictly) to a value equal to the reference's. */
-static int obj_eq(const rt_json_text_t *t, json_t *ref)
-{
-    if (!t->p || !ref)
-        return !t->p && !ref;
-    json_t *j = json_loadb(t->p, t->n, JSON_REJECT_DUPLICATES, NULL);
-    int eq = j && json_equal(j, ref);
-    json_decref(j);
-    return eq;
-}
-
-/* Compares both decoders on one record; returns 1 when they agree. */
-static int agree(const char *p, size_t n, size_t max, const char **what)
-{
-    rt_event_t ev;
-    rt_ref_event_t rf;
-    rt_dead_reason_t w1 = RT_DEAD_NONE, w2 = RT_DEAD_NONE;
-    char d1[512], d2[512];
-    int r1 = rt_decode(p, n, max, &ev, &w1, d1, sizeof d1);
-    int r2 = rt_decode_ref(p, n, max, &rf, &w2, d2, sizeof d2);
-    int ok = 1;
-    *what = "";
-    size_t nul;
-    if (r1 != 0 && w1 == RT_DEAD_INVALID_JSON && sscanf(d1, "byte %zu: NUL byte", &nul) == 1 &&
-        strstr(d1, ": NUL byte") && nul > 0 && nul < n &&
-        ((p[nul - 1] >= '0' && p[nul - 1] <= '9') || (p[nul - 1] >= 'a' && p[nul - 1] <= 'z'))) {
-        /* The one known difference, on purpose: jansson skips a NUL byte right after a number
-         * or literal (its stream takes NUL for "buffer empty"); we reject it. Holds only if
-         * jansson says the same with a space there (it ends the token, then is dropped). */
-        char *q = malloc(n);
-        rt_ref_event_t r3;
-        rt_dead_reason_t w3 = RT_DEAD_NONE;
-        char d3[512];
-        int same = 0;
-        if (q) {
-            memcpy(q, p, n);
-            q[nul] = ' ';
-            int rc3 = rt_decode_ref(q, n, max, &r3, &w3, d3, sizeof d3);
-            same = rc3 == r2 && w3 == w2;
-            if (rc3 == 0)
-                rt_ref_event_clear(&r3);
-            free(q);
-        }
-        if (r2 == 0)
-            rt_ref_event_clear(&rf);
-        if (!same)
-            *what = "NUL byte";
-        return same;
-    }
-    if (r1 != r2 || w1 != w2) {
-        *what = "verdict/reason";
-        fprintf(stderr, "new: %s (%s) / ref: %s (%s)\n", rt_dead_reason_name(w1), d1,
-                rt_dead_reason_name(w2), d2);
-        ok = 0;
-    } else if (r1 != 0) {
-        /* jansson's own parse messages ("line L column C: ...") are not reproduced. */
-        if (strncmp(d2, "line ", 5) != 0 && strcmp(d1, d2) != 0) {
-            fprintf(stderr, "detail: new \"%s\" / ref \"%s\"\n", d1, d2);
-            *what = "detail";
-            ok = 0;
-        }
-    } else {
-#define F(cond, name)                                                                              \
-    if (ok && !(cond)) {                                                                           \
-        *what = name;                                                                              \
-        ok = 0;                                                                                    \
-    }
-        F(!strcmp(ev.event_id, rf.event_id) && !strcmp(ev.run_id, rf.run_id), "ids");
-        F(ev.seq == rf.seq && ev.ts_us == rf.ts_us && str_eq(ev.ts, rf.ts), "seq/ts");
-        F(ev.type == rf.type && str_eq(ev.job, rf.job) && str_eq(ev.kind, rf.kind), "type/job");
-        F(str_eq(ev.producer_host, rf.producer_host) && ev.producer_pid == rf.producer_pid &&
-              str_eq(ev.producer_lib, rf.producer_lib),
-          "producer");
-        F(str_eq(ev.phase, rf.phase), "phase");
-        F(ev.has_memory == rf.has_memory && ev.has_cpu == rf.has_cpu &&
-              (!ev.has_memory || ev.memory_percent == rf.memory_percent) &&
-              (!ev.has_cpu || ev.cpu_percent == rf.cpu_percent),
-          "percent");
-        F(ev.level == rf.level && str_eq(ev.message, rf.message) &&
-              (!ev.message || ev.message_len == strlen(rf.message)),
-          "log");
-        F(ev.status == rf.status && str_eq(ev.error_message, rf.error_message), "finished");
-        F(ev.has_dropped_logs == rf.has_dropped_logs && ev.dropped_logs == rf.dropped_logs,
-          "dropped_logs");
-        F(obj_eq(&ev.start_counts, rf.start_counts) && obj_eq(&ev.params, rf.params) &&
-              obj_eq(&ev.planned, rf.planned),
-          "started objects");
-        F(obj_eq(&ev.counters, rf.counters) && obj_eq(&ev.end_counts, rf.end_counts), "counters");
-        F(obj_eq(&ev.fields, rf.fields) && obj_eq(&ev.error_details, rf.error_details),
-          "fields/error_details");
-#undef F
-    }
-    if (r1 == 0)
-        rt_event_clear(&ev);
-    if (r2 == 0)
-        rt_ref_event_clear(&rf);
-    return ok;
 }
 
 /* xorshift64*: deterministic mutations, the same on every run. */
@@ -319,7 +194,8 @@ static void test_examples_and_mutations(test_state_t *ts)
     size_t bad = 0, seeds = c.n;
     const char *what;
     for (size_t i = 0; i < seeds; i++)
-        if (!agree(c.rec[i], c.len[i], RT_EVENT_MAX_BYTES, &what) && bad++ < 10) {
+        if ((what = rt_decode_compare(c.rec[i], c.len[i], RT_EVENT_MAX_BYTES, 1, stderr)) &&
+            bad++ < 10) {
             fprintf(stderr, "example %zu disagrees on %s\n", i, what);
             show(c.rec[i], c.len[i]);
         }
@@ -338,7 +214,7 @@ static void test_examples_and_mutations(test_state_t *ts)
         if (rt_decode(m, n, max, &ev, &why, NULL, 0) == 0)
             rt_event_clear(&ev);
         verdicts[why]++;
-        if (!agree(m, n, max, &what) && bad++ < 10) {
+        if ((what = rt_decode_compare(m, n, max, 1, stderr)) && bad++ < 10) {
             fprintf(stderr, "mutation %ld of example %zu disagrees on %s\n", k, i, what);
             show(m, n);
         }
@@ -366,7 +242,6 @@ static void test_edges(test_state_t *ts)
         "\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":1,\"ts\":\"2025-10-24T14:30:10.000000Z\","
         "\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":\"h\",\"pid\":1,\"lib\":\"l\"},"
         "\"type\":\"run.started\",\"data\":{\"params\":";
-    const char *what;
     size_t cap = 20000;
     char *b = malloc(cap);
     REQUIRE(ts, b != NULL);
@@ -378,7 +253,7 @@ static void test_edges(test_state_t *ts)
         for (int i = 0; i < k; i++)
             b[o++] = ']';
         o += (size_t)snprintf(b + o, cap - o, "}}}");
-        CHECK(ts, agree(b, o, RT_EVENT_MAX_BYTES, &what));
+        CHECK(ts, !rt_decode_compare(b, o, RT_EVENT_MAX_BYTES, 1, stderr));
     }
     /* 40 keys with a duplicate at various places, plain and escaped. */
     for (int dup = 0; dup < 40; dup += 3) {
@@ -390,7 +265,7 @@ static void test_edges(test_state_t *ts)
             if (esc)
                 o += (size_t)snprintf(b + o, cap - o, ",\"\\u006b7\":1");
             o += (size_t)snprintf(b + o, cap - o, "}}}");
-            CHECK(ts, agree(b, o, RT_EVENT_MAX_BYTES, &what));
+            CHECK(ts, !rt_decode_compare(b, o, RT_EVENT_MAX_BYTES, 1, stderr));
         }
     }
     /* A duplicate key before / after a number out of range. */
@@ -401,14 +276,14 @@ static void test_edges(test_state_t *ts)
         "{\"a\":99999999999999999999\xc3\xa9}", "{\"a\":[1,2,]}"};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         size_t o = (size_t)snprintf(b, cap, "%s%s}}", head, order[i]);
-        CHECK(ts, agree(b, o, RT_EVENT_MAX_BYTES, &what));
+        CHECK(ts, !rt_decode_compare(b, o, RT_EVENT_MAX_BYTES, 1, stderr));
     }
     /* Reals numeric would refuse are passed on re-encoded, still equal to jansson's values. */
     static const char *const reals[] = {"1e-400", "1e300", "1e-5000", "2.5e+307",
                                         "0.000000000000000000000000000000000000000000000000000000000000000000001"};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
         size_t o = (size_t)snprintf(b, cap, "%s{\"x\":[%s]}}}", head, reals[i]);
-        CHECK(ts, agree(b, o, RT_EVENT_MAX_BYTES, &what));
+        CHECK(ts, !rt_decode_compare(b, o, RT_EVENT_MAX_BYTES, 1, stderr));
         rt_event_t ev;
         rt_dead_reason_t why;
         REQUIRE(ts, rt_decode(b, o, RT_EVENT_MAX_BYTES, &ev, &why, NULL, 0) == 0);
@@ -423,19 +298,9 @@ static void test_edges(test_state_t *ts)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        test_fn fn;
-    } tests[] = {TEST(test_examples_and_mutations), TEST(test_edges)};
-    int failed = 0;
+    static const test_case_t tests[] = {TEST(test_examples_and_mutations), TEST(test_edges)};
     g_src = argc > 1 ? argv[1] : SOURCE_DIR;
     if (argc > 2)
         g_mutations = strtol(argv[2], NULL, 10);
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        test_state_t ts = {0, 0};
-        tests[i].fn(&ts);
-        printf("%s %s (%d checks)\n", ts.failures ? "FAIL" : "ok  ", tests[i].name, ts.checks);
-        failed += ts.failures != 0;
-    }
-    return failed ? 1 : 0;
+    return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -11,6 +11,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_tool.h"
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -20,7 +22,6 @@ static int64_t now_ms(void)
 
 int main(int argc, char **argv)
 {
-    char err[512];
     rd_kafka_t *rk = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     const rd_kafka_metadata_t *md = NULL;
@@ -31,21 +32,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: topic_dump BROKERS TOPIC\n");
         return 64;
     }
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof err) ||
-        rd_kafka_conf_set(conf, "group.id", "runtrack-topic-dump", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err)) {
-        fprintf(stderr, "topic_dump: %s\n", err);
-        rd_kafka_conf_destroy(conf);
+    static const char *const settings[][2] = {{"group.id", "runtrack-topic-dump"},
+                                               {"enable.auto.commit", "false"},
+                                               {"enable.partition.eof", "true"},
+                                               {NULL, NULL}};
+    rk = kafka_tool_client("topic_dump", RD_KAFKA_CONSUMER, argv[1], settings, NULL);
+    if (!rk)
         return 1;
-    }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "topic_dump: %s\n", err);
-        rd_kafka_conf_destroy(conf);
-        return 1;
-    }
     rkt = rd_kafka_topic_new(rk, argv[2], NULL);
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     if (e || md->topic_cnt != 1 || md->topics[0].err) {

@@ -8,6 +8,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_tool.h"
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -46,7 +48,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 int main(int argc, char **argv)
 {
-    char err[512];
     char *line = NULL;
     size_t cap = 0;
     unsigned char *key = NULL, *val = NULL;
@@ -57,21 +58,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: topic_produce BROKERS TOPIC < HEXKEY<TAB>HEXVALUE lines\n");
         return 64;
     }
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof err) ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err) ||
-        rd_kafka_conf_set(conf, "message.max.bytes", "4000000", err, sizeof err)) {
-        fprintf(stderr, "topic_produce: %s\n", err);
-        rd_kafka_conf_destroy(conf);
+    static const char *const settings[][2] = {
+        {"enable.idempotence", "true"}, {"message.max.bytes", "4000000"}, {NULL, NULL}};
+    rk = kafka_tool_client("topic_produce", RD_KAFKA_PRODUCER, argv[1], settings, dr_cb);
+    if (!rk)
         return 1;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "topic_produce: %s\n", err);
-        rd_kafka_conf_destroy(conf);
-        return 1;
-    }
     ssize_t n;
     while ((n = getline(&line, &cap, stdin)) > 0) {
         if (line[n - 1] == '\n')
