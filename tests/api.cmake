@@ -47,3 +47,10 @@ add_test(NAME integration.api.cache
                  $<TARGET_FILE:rt_api_serve>)
 set_tests_properties(integration.api.cache PROPERTIES LABELS integration FIXTURES_REQUIRED services
                      TIMEOUT 120)
+
+# The health report's rules and JSON text, without a database (consumer/api/health_rules.c).
+add_executable(test_health_rules ${CMAKE_CURRENT_LIST_DIR}/test_health_rules.c)
+target_include_directories(test_health_rules PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_health_rules PRIVATE rt_api)
+add_test(NAME unit.api.health_rules COMMAND test_health_rules)
+set_tests_properties(unit.api.health_rules PROPERTIES LABELS unit)

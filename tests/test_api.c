@@ -106,6 +106,10 @@ static void test_parse_windows(test_state_t *ts)
     CHECK(ts, rt_health_parse_windows("8761", w, 4) == -1);
     CHECK(ts, rt_health_parse_windows("1e3", w, 4) == -1);
     CHECK(ts, rt_health_parse_windows("-5", w, 4) == -1);
+    /* digits only: no sign, no leading white space of any kind */
+    CHECK(ts, rt_health_parse_windows("+12", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows(" 12", w, 4) == -1);
+    CHECK(ts, rt_health_parse_windows("12,\t24", w, 4) == -1);
 }
 
 static void test_parse_long(test_state_t *ts)
