@@ -4,10 +4,10 @@
 
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "options.h"
+#include "rt_buf.h"
 
 /* The commands that take no arguments and record one event with no values of their own. */
 typedef enum mark { MARK_PAUSE, MARK_RESUME, MARK_HEARTBEAT } mark_t;
@@ -222,37 +222,27 @@ static int do_log(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv
     }
     log_args_t la = {.level = (runtrack_level_t)level};
     /* MESSAGE words are joined with spaces, like echo. */
-    size_t len = 0;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *msg = malloc(len + 1);
-    if (!msg) {
-        cli_err("out of memory");
-        return EX_SOFTWARE_;
-    }
-    msg[0] = '\0';
-    size_t off = 0;
+    rt_buf_t msg = {0};
     for (int i = 0; i < argc; i++) {
-        size_t l = strlen(argv[i]);
         if (i)
-            msg[off++] = ' ';
-        memcpy(msg + off, argv[i], l);
-        off += l;
+            rt_buf_addc(&msg, ' ');
+        rt_buf_adds(&msg, argv[i]);
     }
-    msg[off] = '\0';
     int code;
     json_error_t je;
     int fields_ok = o->fields_json ? json_object_check(o->fields_json, &je) : 1;
-    if (fields_ok != 1) {
+    if (msg.oom) {
+        cli_err("out of memory");
+        code = EX_SOFTWARE_;
+    } else if (fields_ok != 1) {
         cli_err("log: --fields-json must be a JSON object%s%s", fields_ok == 0 ? "" : ": ",
                 fields_ok == 0 ? "" : je.text);
         code = EX_DATAERR_;
-        goto out;
+    } else {
+        la.msg = msg.data ? msg.data : "";
+        code = emit(o, emit_log, &la);
     }
-    la.msg = msg;
-    code = emit(o, emit_log, &la);
-out:
-    free(msg);
+    rt_buf_free(&msg);
     return code;
 }
 
