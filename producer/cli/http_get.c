@@ -1,5 +1,5 @@
 /* rt_http_get over libcurl's easy interface: one handle per request (the CLI makes few), the
- * body collected into a growing buffer with a hard cap. */
+ * body collected into an rt_buf_t with a hard cap. */
 #include "http_get.h"
 
 #include <curl/curl.h>
@@ -7,36 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt_buf.h"
 #include "runtrack.h"
 
-typedef struct body_buf {
-    char *data;
-    size_t len, cap;
+/* The answer's body as it arrives, refused past RT_HTTP_MAX_BODY. */
+typedef struct body {
+    rt_buf_t buf;
     int too_large;
-} body_buf_t;
+} body_t;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    body_buf_t *b = userdata;
+    body_t *b = userdata;
     size_t n = size * nmemb;
-    if (n > RT_HTTP_MAX_BODY - b->len) {
+    if (n > RT_HTTP_MAX_BODY - b->buf.len) {
         b->too_large = 1;
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p)
-            return 0;
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    rt_buf_add(&b->buf, ptr, n);
+    return b->buf.oom ? 0 : n;
 }
 
 int rt_http_global_init(void)
@@ -79,7 +68,7 @@ rt_http_err_t rt_http_get(const char *url, const char *token, long timeout_ms, r
                           char *err, size_t errsize)
 {
     rt_http_err_t rc = RT_HTTP_INTERNAL;
-    body_buf_t b = {0};
+    body_t b = {0};
     struct curl_slist *hdrs = NULL, *h;
     char *auth = NULL;
     char cerr[CURL_ERROR_SIZE] = "";
@@ -130,15 +119,13 @@ rt_http_err_t rt_http_get(const char *url, const char *token, long timeout_ms, r
     }
     if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK)
         goto out;
-    if (!b.data && !(b.data = calloc(1, 1)))
+    resp->body = rt_buf_take(&b.buf, &resp->len);
+    if (!resp->body && !(resp->body = calloc(1, 1)))
         goto out;
-    resp->body = b.data;
-    resp->len = b.len;
-    b.data = NULL;
     err[0] = '\0';
     rc = RT_HTTP_OK;
 out:
-    free(b.data);
+    rt_buf_free(&b.buf);
     free(auth);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "rt_attr.h"
+
 typedef enum rt_http_err {
     RT_HTTP_OK = 0,      /* an HTTP answer arrived (any status) */
     RT_HTTP_BAD_URL,     /* the URL is malformed or not http/https */
@@ -23,7 +25,7 @@ typedef struct rt_http_resp {
 } rt_http_resp_t;
 
 /* Global libcurl setup/teardown; call once from the main thread before/after any rt_http_get. */
-int rt_http_global_init(void) __attribute__((warn_unused_result));
+int rt_http_global_init(void) RT_MUSTCHECK;
 void rt_http_global_cleanup(void);
 
 /* GETs url (Accept: application/json; "Authorization: Bearer <token>" when token is non-NULL
@@ -32,7 +34,7 @@ void rt_http_global_cleanup(void);
  * and err holds a one-line reason. Blocks; safe to call from one thread at a time per process
  * (no shared handle). */
 rt_http_err_t rt_http_get(const char *url, const char *token, long timeout_ms, rt_http_resp_t *resp,
-                          char *err, size_t errsize) __attribute__((warn_unused_result));
+                          char *err, size_t errsize) RT_MUSTCHECK;
 
 /* Percent-encodes s for a path segment or query value; returns a malloc'd string or NULL. */
 char *rt_http_escape(const char *s);

@@ -2,6 +2,8 @@
  * through pipes; every line is passed through to our own stdout/stderr and recorded as a log
  * event. Signal handlers only write the signal number to a self-pipe; the poll loop forwards
  * it to the child. The library sends heartbeats on its own thread while the child runs. */
+#include "wrap.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "options.h"
 
 #define LINE_BUF (64 * 1024)
 
@@ -140,28 +142,23 @@ static const char *signame(int sig)
     return "signal";
 }
 
-int cli_wrap(cli_opts_t *o, char **argv)
+/* The wrapper's own resources: the child's output pipes (whose read ends become the streams)
+ * and the signal self-pipe. */
+typedef struct wrap {
+    int outp[2], errp[2], sigp[2];
+    stream_t *streams; /* [0] the child's stdout, [1] its stderr */
+    pid_t pid;
+} wrap_t;
+
+/* Creates the pipes and the streams and installs the signal handlers. Returns 0, or -1 with
+ * errno set. */
+static int wrap_setup(wrap_t *w)
 {
-    int code = 0;
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, sigp[2] = {-1, -1};
-    stream_t *streams = NULL;
-    runtrack_run_t *run = NULL;
-    runtrack_t *rt = NULL;
-    run = cli_start_run(o, "run", &rt, &code);
-    if (!run)
-        return code;
-    streams = calloc(2, sizeof *streams);
-    if (!streams || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
-        pipe2(sigp, O_CLOEXEC | O_NONBLOCK)) {
-        cli_err("run: cannot create pipes: %s", strerror(errno));
-        runtrack_run_finish(
-            run, RUNTRACK_FAILED,
-            &(runtrack_finish_opts_t){.error_message = "runtrack run: cannot create pipes"}, NULL,
-            0);
-        code = EX_TEMPFAIL_;
-        goto out;
-    }
-    g_sig_fd = sigp[1];
+    w->streams = calloc(2, sizeof *w->streams);
+    if (!w->streams || pipe2(w->outp, O_CLOEXEC) || pipe2(w->errp, O_CLOEXEC) ||
+        pipe2(w->sigp, O_CLOEXEC | O_NONBLOCK))
+        return -1;
+    g_sig_fd = w->sigp[1];
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;
@@ -171,123 +168,144 @@ int cli_wrap(cli_opts_t *o, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* our stdout going away must not kill the wrapper */
+    return 0;
+}
 
-    setenv("RUNTRACK_RUN_ID", runtrack_run_id(run), 1);
-    setenv("RUNTRACK_JOB", o->job, 1);
-    setenv("RUNTRACK_KIND", o->kind ? o->kind : "scrape", 1);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        cli_err("run: cannot fork: %s", strerror(errno));
-        runtrack_run_finish(run, RUNTRACK_FAILED,
-                            &(runtrack_finish_opts_t){.error_message = "runtrack run: fork failed"},
-                            NULL, 0);
-        code = EX_TEMPFAIL_;
-        goto out;
+/* The child, after fork: default signal handling, output into the pipes, then exec. */
+_Noreturn static void exec_child(const wrap_t *w, char **argv)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(w->outp[1], 1) < 0 || dup2(w->errp[1], 2) < 0)
+        _exit(126);
+    execvp(argv[0], argv);
+    /* Only async-signal-safe calls here: the parent has other threads (libruntrack's). */
+    int e = errno;
+    const char *why = e == ENOENT   ? ": command not found\n"
+                      : e == EACCES ? ": permission denied\n"
+                                    : ": cannot execute\n";
+    if (write(2, "runtrack run: ", 14) < 0 || write(2, argv[0], strlen(argv[0])) < 0 ||
+        write(2, why, strlen(why)) < 0) {
+        /* nothing more we can do */
     }
-    if (pid == 0) {
-        /* Child: default signal handling, output into the pipes, then exec. */
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        signal(SIGPIPE, SIG_DFL);
-        if (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)
-            _exit(126);
-        execvp(argv[0], argv);
-        /* Only async-signal-safe calls here: the parent has other threads (libruntrack's). */
-        int e = errno;
-        const char *why = e == ENOENT   ? ": command not found\n"
-                          : e == EACCES ? ": permission denied\n"
-                                        : ": cannot execute\n";
-        if (write(2, "runtrack run: ", 14) < 0 || write(2, argv[0], strlen(argv[0])) < 0 ||
-            write(2, why, strlen(why)) < 0) {
-            /* nothing more we can do */
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+/* The parent, after fork: closes the pipes' write ends and reads the child's output through
+ * the streams. */
+static void take_streams(wrap_t *w)
+{
+    close(w->outp[1]);
+    close(w->errp[1]);
+    w->outp[1] = w->errp[1] = -1;
+    w->streams[0].fd = w->outp[0];
+    w->streams[0].out_fd = 1;
+    w->streams[0].level = RUNTRACK_INFO;
+    w->streams[1].fd = w->errp[0];
+    w->streams[1].out_fd = 2;
+    w->streams[1].level = RUNTRACK_WARNING;
+    w->outp[0] = w->errp[0] = -1;
+}
+
+/* Waits up to 200 ms for output or a signal, passes output on and forwards signals to the
+ * child. Returns 0, or -1 when poll failed. */
+static int poll_once(wrap_t *w, runtrack_run_t *run)
+{
+    struct pollfd pf[3];
+    int n = 0, idx[3];
+    for (int i = 0; i < 2; i++) {
+        if (w->streams[i].fd >= 0) {
+            pf[n].fd = w->streams[i].fd;
+            pf[n].events = POLLIN;
+            idx[n++] = i;
         }
-        _exit(e == ENOENT ? 127 : 126);
     }
-    close(outp[1]);
-    close(errp[1]);
-    outp[1] = errp[1] = -1;
-    streams[0].fd = outp[0];
-    streams[0].out_fd = 1;
-    streams[0].level = RUNTRACK_INFO;
-    streams[1].fd = errp[0];
-    streams[1].out_fd = 2;
-    streams[1].level = RUNTRACK_WARNING;
-    outp[0] = errp[0] = -1;
+    pf[n].fd = w->sigp[0];
+    pf[n].events = POLLIN;
+    idx[n++] = -1;
+    /* Wake regularly: a grandchild may hold our pipes open after the child exits. */
+    int pr = poll(pf, (nfds_t)n, 200);
+    if (pr < 0 && errno != EINTR)
+        return -1;
+    for (int k = 0; pr > 0 && k < n; k++) {
+        if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        if (idx[k] < 0) {
+            unsigned char b;
+            while (read(w->sigp[0], &b, 1) == 1)
+                kill(w->pid, b);
+        } else {
+            pump(&w->streams[idx[k]], run);
+        }
+    }
+    return 0;
+}
 
+/* Once the child exited: records what is already written to s, then closes it, even if a
+ * grandchild keeps the pipe open. */
+static void drain_stream(stream_t *s, runtrack_run_t *run)
+{
+    if (s->fd < 0)
+        return;
+    fcntl(s->fd, F_SETFL, O_NONBLOCK);
+    while (s->fd >= 0) {
+        ssize_t before = (ssize_t)s->len;
+        errno = 0;
+        if (pump(s, run) != 0)
+            break;
+        if ((ssize_t)s->len == before && errno == EAGAIN)
+            break;
+    }
+    if (s->fd >= 0) {
+        if (s->len)
+            log_line(run, s->level, s->buf, s->len);
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+/* Passes the child's output on (and records it) until both pipes closed, or the child exited
+ * and what it wrote is read. Returns the child's wait status (0 when it could not be read). */
+static int supervise(wrap_t *w, runtrack_run_t *run)
+{
     int status = 0, exited = 0;
     for (;;) {
-        struct pollfd pf[3];
-        int n = 0, idx[3];
-        for (int i = 0; i < 2; i++) {
-            if (streams[i].fd >= 0) {
-                pf[n].fd = streams[i].fd;
-                pf[n].events = POLLIN;
-                idx[n++] = i;
-            }
-        }
-        pf[n].fd = sigp[0];
-        pf[n].events = POLLIN;
-        idx[n++] = -1;
-        /* Wake regularly: a grandchild may hold our pipes open after the child exits. */
-        int pr = poll(pf, (nfds_t)n, 200);
-        if (pr < 0 && errno != EINTR)
+        if (poll_once(w, run) != 0)
             break;
-        for (int k = 0; pr > 0 && k < n; k++) {
-            if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            if (idx[k] < 0) {
-                unsigned char b;
-                while (read(sigp[0], &b, 1) == 1)
-                    kill(pid, b);
-            } else {
-                pump(&streams[idx[k]], run);
-            }
-        }
         if (!exited) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid)
+            pid_t pid = waitpid(w->pid, &status, WNOHANG);
+            if (pid == w->pid)
                 exited = 1;
         }
-        if (streams[0].fd < 0 && streams[1].fd < 0) {
-            if (!exited && waitpid(pid, &status, 0) == pid)
+        if (w->streams[0].fd < 0 && w->streams[1].fd < 0) {
+            if (!exited && waitpid(w->pid, &status, 0) == w->pid)
                 exited = 1;
             break;
         }
         if (exited) {
-            /* Drain what is already written, then stop even if a grandchild keeps the pipes. */
-            for (int i = 0; i < 2; i++) {
-                if (streams[i].fd < 0)
-                    continue;
-                fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
-                while (streams[i].fd >= 0) {
-                    ssize_t before = (ssize_t)streams[i].len;
-                    errno = 0;
-                    if (pump(&streams[i], run) != 0)
-                        break;
-                    if ((ssize_t)streams[i].len == before && errno == EAGAIN)
-                        break;
-                }
-                if (streams[i].fd >= 0) {
-                    if (streams[i].len)
-                        log_line(run, streams[i].level, streams[i].buf, streams[i].len);
-                    close(streams[i].fd);
-                    streams[i].fd = -1;
-                }
-            }
+            for (int i = 0; i < 2; i++)
+                drain_stream(&w->streams[i], run);
             break;
         }
     }
+    return status;
+}
 
+/* Records run.finished from the child's wait status (completed for exit 0, else failed with
+ * the exit code or signal); returns the exit code to pass on (128+N for signal N). */
+static int finish_from_status(runtrack_run_t *run, const char *cmd, int status)
+{
     char msg[128], details[128];
     runtrack_finish_opts_t fo = {0};
     runtrack_status_t st = RUNTRACK_COMPLETED;
+    int code;
     if (WIFEXITED(status)) {
         code = WEXITSTATUS(status);
         if (code != 0) {
             st = RUNTRACK_FAILED;
-            snprintf(msg, sizeof msg, "%s exited with status %d", argv[0], code);
+            snprintf(msg, sizeof msg, "%s exited with status %d", cmd, code);
             snprintf(details, sizeof details, "{\"exit_code\":%d}", code);
             fo.error_message = msg;
             fo.error_details_json = details;
@@ -296,7 +314,7 @@ int cli_wrap(cli_opts_t *o, char **argv)
         int sig = WTERMSIG(status);
         code = 128 + sig;
         st = RUNTRACK_FAILED;
-        snprintf(msg, sizeof msg, "%s killed by signal %d (%s)", argv[0], sig, signame(sig));
+        snprintf(msg, sizeof msg, "%s killed by signal %d (%s)", cmd, sig, signame(sig));
         snprintf(details, sizeof details, "{\"signal\":%d,\"signal_name\":\"%s\"}", sig,
                  signame(sig));
         fo.error_message = msg;
@@ -307,23 +325,80 @@ int cli_wrap(cli_opts_t *o, char **argv)
         fo.error_message = "runtrack run: lost track of the child process";
     }
     runtrack_run_finish(run, st, &fo, NULL, 0);
-out:
-    runtrack_run_destroy(run);
-    {
-        int fcode = cli_finish_client(rt, o->timeout_ms);
-        if (fcode != 0 && code == 0)
-            code = fcode; /* the child succeeded but its run was not recorded: say so */
-    }
-    g_sig_fd = -1;
-    int fds[] = {outp[0], outp[1], errp[0], errp[1], sigp[0], sigp[1]};
+    return code;
+}
+
+/* Records run.finished failed when the command could not even be started. */
+static void finish_not_started(runtrack_run_t *run, const char *why)
+{
+    runtrack_run_finish(run, RUNTRACK_FAILED, &(runtrack_finish_opts_t){.error_message = why}, NULL,
+                        0);
+}
+
+static void wrap_close(wrap_t *w)
+{
+    int fds[] = {w->outp[0], w->outp[1], w->errp[0], w->errp[1], w->sigp[0], w->sigp[1]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    if (streams) {
+    if (w->streams) {
         for (int i = 0; i < 2; i++)
-            if (streams[i].fd >= 0)
-                close(streams[i].fd);
+            if (w->streams[i].fd >= 0)
+                close(w->streams[i].fd);
     }
-    free(streams);
+    free(w->streams);
+}
+
+/* `runtrack run`: argv is the command after "--". Returns the exit code. */
+static int run_wrapped(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv)
+{
+    (void)cmd;
+    if (argc < 1) {
+        cli_err("run: expected -- COMMAND [ARGS...] (see 'runtrack run --help')");
+        return EX_USAGE_;
+    }
+    if (!o->job || !*o->job) {
+        cli_err("run: --job NAME is required (or RUNTRACK_JOB)");
+        return EX_USAGE_;
+    }
+    int code = 0;
+    runtrack_t *rt = NULL;
+    runtrack_run_t *run = cli_start_run(o, "run", &rt, &code);
+    if (!run)
+        return code;
+    wrap_t w = {.outp = {-1, -1}, .errp = {-1, -1}, .sigp = {-1, -1}};
+    if (wrap_setup(&w) != 0) {
+        cli_err("run: cannot create pipes: %s", strerror(errno));
+        finish_not_started(run, "runtrack run: cannot create pipes");
+        code = EX_TEMPFAIL_;
+        goto out;
+    }
+    setenv("RUNTRACK_RUN_ID", runtrack_run_id(run), 1);
+    setenv("RUNTRACK_JOB", o->job, 1);
+    setenv("RUNTRACK_KIND", o->kind ? o->kind : "scrape", 1);
+    fflush(NULL);
+    w.pid = fork();
+    if (w.pid < 0) {
+        cli_err("run: cannot fork: %s", strerror(errno));
+        finish_not_started(run, "runtrack run: fork failed");
+        code = EX_TEMPFAIL_;
+        goto out;
+    }
+    if (w.pid == 0)
+        exec_child(&w, argv);
+    take_streams(&w);
+    code = finish_from_status(run, argv[0], supervise(&w, run));
+out:
+    runtrack_run_destroy(run);
+    int fcode = cli_finish_client(rt, o->timeout_ms);
+    if (fcode != 0 && code == 0)
+        code = fcode; /* the child succeeded but its run was not recorded: say so */
+    g_sig_fd = -1;
+    wrap_close(&w);
     return code;
+}
+
+int cli_cmd_run(const cli_command_t *cmd, int argc, char **argv)
+{
+    return cli_event_main(cmd, argc, argv, CLI_ARGS_COMMAND, run_wrapped);
 }

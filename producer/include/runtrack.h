@@ -29,6 +29,8 @@ extern "C" {
 #define RUNTRACK_API
 #endif
 
+/* RUNTRACK_MUSTCHECK marks the calls whose result must not be dropped: a handle that would
+ * leak, or a flush whose timeout says events were not delivered. */
 #if defined(__GNUC__)
 #define RUNTRACK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define RUNTRACK_MUSTCHECK         __attribute__((warn_unused_result))
@@ -136,7 +138,7 @@ typedef struct runtrack_conf_s runtrack_conf_t;
  * ------------------------------------------------------------------------------------------ */
 
 /* A new conf with defaults (no environment). NULL only when out of memory. Caller owns it. */
-RUNTRACK_API runtrack_conf_t *runtrack_conf_new(void);
+RUNTRACK_API runtrack_conf_t *runtrack_conf_new(void) RUNTRACK_MUSTCHECK;
 /* Frees a conf not handed to runtrack_new(). NULL is a no-op. */
 RUNTRACK_API void runtrack_conf_destroy(runtrack_conf_t *conf);
 /* Sets one key. Unknown keys, bad numbers and invalid librdkafka properties fail with
@@ -165,12 +167,14 @@ RUNTRACK_API void runtrack_conf_set_failure_cb(runtrack_conf_t *conf, runtrack_f
  * On success the client owns conf (do not use or free it any more); on failure returns NULL,
  * fills errstr and conf still belongs to the caller. Does not wait for the broker: an unreachable
  * broker is not an error here (events wait in memory). Call from any thread. */
-RUNTRACK_API runtrack_t *runtrack_new(runtrack_conf_t *conf, char *errstr, size_t errstr_size);
+RUNTRACK_API runtrack_t *runtrack_new(runtrack_conf_t *conf, char *errstr,
+                                      size_t errstr_size) RUNTRACK_MUSTCHECK;
 
 /* Waits up to timeout_ms (-1 = forever) until every event recorded so far is delivered (or
  * finally dropped). Returns RUNTRACK_OK, or RUNTRACK_ERR_TIMEOUT with *undelivered (may be NULL)
  * set to the number still in memory. Any thread except the failure callback. Blocks. */
-RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint64_t *undelivered);
+RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms,
+                                           uint64_t *undelivered) RUNTRACK_MUSTCHECK;
 
 /* Flushes up to timeout_ms, then stops the background thread and frees everything, including
  * runs whose handles were not destroyed (those handles become invalid). Returns like
@@ -214,14 +218,14 @@ typedef struct runtrack_start_opts {
  * or NULL with errstr filled on invalid arguments. */
 RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
                                                 const runtrack_start_opts_t *opts, char *errstr,
-                                                size_t errstr_size);
+                                                size_t errstr_size) RUNTRACK_MUSTCHECK;
 
 /* A handle for a run started elsewhere (another process, e.g. the CLI or a `runtrack run`
  * wrapper): records nothing by itself. run_id must be a UUIDv7 (its time is the run's start,
  * from which seqs are derived); job and kind as for runtrack_run_start. NULL + errstr on error. */
 RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run_id,
                                                  const char *job, const char *kind, char *errstr,
-                                                 size_t errstr_size);
+                                                 size_t errstr_size) RUNTRACK_MUSTCHECK;
 
 /* The run's id (36 characters), valid until runtrack_run_destroy(). */
 RUNTRACK_API const char *runtrack_run_id(const runtrack_run_t *run);

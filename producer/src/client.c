@@ -66,7 +66,7 @@ struct runtrack_run_s {
     int started_here; /* heartbeats only for runs this client started */
     int finished;
     int released; /* handle destroyed */
-    char phase[65];
+    char phase[RT_PHASE_MAX + 1];
     rt_ctr_t ctr[RUNTRACK_MAX_COUNTERS];
     size_t n_ctr;
     double mem, cpu;     /* < 0 = unset */
@@ -252,6 +252,29 @@ static void enqueue_locked(runtrack_t *rt, rt_ev_t *ev)
         rt->bg_sleeping = 0;
         pthread_cond_signal(&rt->wake);
     }
+}
+
+/* A zeroed event of run (not yet stamped or queued); NULL when memory is short. */
+static rt_ev_t *ev_new(rt_run_t *run, rt_event_type_t type)
+{
+    rt_ev_t *ev = calloc(1, sizeof *ev);
+    if (ev) {
+        ev->type = type;
+        ev->run = run;
+    }
+    return ev;
+}
+
+/* Stamps and queues the heartbeat ev of run (lock held); no other heartbeat of the run is sent
+ * by the background thread until this one is out of the FIFO. */
+static void enqueue_heartbeat_locked(runtrack_t *rt, rt_ev_t *ev, int64_t now_mono)
+{
+    rt_run_t *run = ev->run;
+    ev->ts_us = rt_now_us();
+    ev->seq = next_seq(run, ev->ts_us);
+    run->hb_outstanding = 1;
+    run->last_hb_mono = now_mono;
+    enqueue_locked(rt, ev);
 }
 
 static void retry_push(runtrack_t *rt, rt_ev_t *ev)
@@ -562,16 +585,10 @@ static void heartbeats_locked(runtrack_t *rt, int64_t now_mono)
             continue;
         if (now_mono - r->last_hb_mono < ivl)
             continue;
-        rt_ev_t *ev = calloc(1, sizeof *ev);
+        rt_ev_t *ev = ev_new(r, RT_EV_HEARTBEAT);
         if (!ev)
             return;
-        ev->run = r;
-        ev->type = RT_EV_HEARTBEAT;
-        ev->ts_us = rt_now_us();
-        ev->seq = next_seq(r, ev->ts_us);
-        r->hb_outstanding = 1;
-        r->last_hb_mono = now_mono;
-        enqueue_locked(rt, ev);
+        enqueue_heartbeat_locked(rt, ev, now_mono);
     }
 }
 
@@ -915,14 +932,8 @@ static int counters_ok(const runtrack_counter_t *c, size_t n, const char *what, 
 static void enc_counter_arg(rt_buf_t *b, const runtrack_counter_t *c, size_t n)
 {
     rt_buf_addc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            rt_buf_addc(b, ',');
-        rt_buf_addc(b, '"');
-        rt_buf_adds(b, c[i].name);
-        rt_buf_add(b, "\":", 2);
-        rt_buf_add_i64(b, c[i].value);
-    }
+    for (size_t i = 0; i < n; i++)
+        rt_enc_counter(b, i, c[i].name, c[i].value);
     rt_buf_addc(b, '}');
 }
 
@@ -990,12 +1001,12 @@ static rt_run_t *run_new(runtrack_t *rt, const char *id, const char *job, const 
 
 static int check_job_kind(const char *job, const char *kind, char *errstr, size_t errstr_size)
 {
-    if (!str_ok(job, 200)) {
-        rt_seterr(errstr, errstr_size, "job must be 1..200 bytes");
+    if (!str_ok(job, RT_JOB_MAX)) {
+        rt_seterr(errstr, errstr_size, "job must be 1..%d bytes", RT_JOB_MAX);
         return -1;
     }
-    if (!str_ok(kind, 64)) {
-        rt_seterr(errstr, errstr_size, "kind must be 1..64 bytes");
+    if (!str_ok(kind, RT_KIND_MAX)) {
+        rt_seterr(errstr, errstr_size, "kind must be 1..%d bytes", RT_KIND_MAX);
         return -1;
     }
     return 0;
@@ -1119,15 +1130,13 @@ static runtrack_err_t record_lifecycle(rt_run_t *run, rt_event_type_t type, rt_b
                                        size_t errstr_size)
 {
     runtrack_t *rt = run->rt;
-    rt_ev_t *ev = calloc(1, sizeof *ev);
+    rt_ev_t *ev = ev_new(run, type);
     if (!ev || d->oom) {
         free(ev);
         rt_buf_free(d);
         rt_seterr(errstr, errstr_size, "out of memory");
         return RUNTRACK_ERR_NOMEM;
     }
-    ev->type = type;
-    ev->run = run;
     ev->data = d->len ? rt_buf_take(d, &ev->data_len) : NULL;
     rt_buf_free(d);
     pthread_mutex_lock(&rt->lock);
@@ -1152,8 +1161,8 @@ static runtrack_err_t record_lifecycle(rt_run_t *run, rt_event_type_t type, rt_b
 RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *phase, char *errstr,
                                                size_t errstr_size)
 {
-    if (!run || !str_ok(phase, 64)) {
-        rt_seterr(errstr, errstr_size, "phase must be 1..64 bytes");
+    if (!run || !str_ok(phase, RT_PHASE_MAX)) {
+        rt_seterr(errstr, errstr_size, "phase must be 1..%d bytes", RT_PHASE_MAX);
         return RUNTRACK_ERR_INVALID_ARG;
     }
     rt_buf_t d = {0};
@@ -1210,13 +1219,11 @@ RUNTRACK_API runtrack_err_t runtrack_run_progress(runtrack_run_t *run,
     }
     pthread_mutex_unlock(&rt->lock);
     /* Allocate outside the lock, then re-check: another thread may have queued a marker. */
-    ev = calloc(1, sizeof *ev);
+    ev = ev_new(run, RT_EV_PROGRESS);
     if (!ev) {
         rt_seterr(errstr, errstr_size, "out of memory");
         return RUNTRACK_ERR_NOMEM;
     }
-    ev->type = RT_EV_PROGRESS;
-    ev->run = run;
     pthread_mutex_lock(&rt->lock);
     if (run->progress_queued || run->finished) {
         pthread_mutex_unlock(&rt->lock);
@@ -1438,13 +1445,11 @@ RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *er
         return RUNTRACK_ERR_INVALID_ARG;
     }
     runtrack_t *rt = run->rt;
-    rt_ev_t *ev = calloc(1, sizeof *ev);
+    rt_ev_t *ev = ev_new(run, RT_EV_HEARTBEAT);
     if (!ev) {
         rt_seterr(errstr, errstr_size, "out of memory");
         return RUNTRACK_ERR_NOMEM;
     }
-    ev->type = RT_EV_HEARTBEAT;
-    ev->run = run;
     pthread_mutex_lock(&rt->lock);
     if (run->finished) {
         pthread_mutex_unlock(&rt->lock);
@@ -1452,11 +1457,7 @@ RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *er
         rt_seterr(errstr, errstr_size, "run %s is already finished", run->id);
         return RUNTRACK_ERR_STATE;
     }
-    ev->ts_us = rt_now_us();
-    ev->seq = next_seq(run, ev->ts_us);
-    run->hb_outstanding = 1;
-    run->last_hb_mono = rt_mono_us();
-    enqueue_locked(rt, ev);
+    enqueue_heartbeat_locked(rt, ev, rt_mono_us());
     pthread_mutex_unlock(&rt->lock);
     return RUNTRACK_OK;
 }
@@ -1493,15 +1494,13 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
         }
     }
     runtrack_t *rt = run->rt;
-    rt_ev_t *ev = calloc(1, sizeof *ev);
+    rt_ev_t *ev = ev_new(run, RT_EV_FINISHED);
     if (!ev || details.oom) {
         free(ev);
         rt_buf_free(&details);
         rt_seterr(errstr, errstr_size, "out of memory");
         return RUNTRACK_ERR_NOMEM;
     }
-    ev->type = RT_EV_FINISHED;
-    ev->run = run;
     /* Encoded under the lock: the final counter map and dropped_logs must be the run's state at
      * the moment it finished. Rare call, so the longer hold is fine. */
     rt_buf_t d = {0};

@@ -2,7 +2,6 @@
  * which runtrack_conf_set, runtrack_conf_from_env and the docs come, plus librdkafka properties
  * passed through under "kafka." / RUNTRACK_KAFKA_*. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rt_num.h"
 
 extern char **environ;
 
@@ -48,18 +48,6 @@ static const setting_t settings[] = {
 };
 #undef OFF
 
-/* Parses a whole decimal integer in [min, max]. Returns 0 or -1. */
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
 /* Applies one table setting. Returns 0, or -1 with errstr (source names where it came from). */
 static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char *value,
                          const char *source, char *errstr, size_t errstr_size)
@@ -81,7 +69,7 @@ static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char 
         return 0;
     }
     int64_t v;
-    if (parse_i64(value, st->min, st->max, &v) != 0) {
+    if (rt_parse_i64(value, st->min, st->max, &v) != 0) {
         rt_seterr(errstr, errstr_size, "%s: \"%s\" is not an integer in %lld..%lld", source, value,
                   (long long)st->min, (long long)st->max);
         return -1;

@@ -19,18 +19,22 @@ void rt_buf_add_pct(rt_buf_t *b, double v)
         rt_buf_add(b, tmp, (size_t)n);
 }
 
+void rt_enc_counter(rt_buf_t *b, size_t i, const char *name, int64_t value)
+{
+    if (i)
+        rt_buf_addc(b, ',');
+    /* Names are validated [a-z0-9_] so they need no escaping. */
+    rt_buf_addc(b, '"');
+    rt_buf_adds(b, name);
+    rt_buf_add(b, "\":", 2);
+    rt_buf_add_i64(b, value);
+}
+
 void rt_enc_counters(rt_buf_t *b, const rt_ctr_t *c, size_t n)
 {
     rt_buf_addc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            rt_buf_addc(b, ',');
-        /* Names are validated [a-z0-9_] so they need no escaping. */
-        rt_buf_addc(b, '"');
-        rt_buf_adds(b, c[i].name);
-        rt_buf_add(b, "\":", 2);
-        rt_buf_add_i64(b, c[i].value);
-    }
+    for (size_t i = 0; i < n; i++)
+        rt_enc_counter(b, i, c[i].name, c[i].value);
     rt_buf_addc(b, '}');
 }
 

@@ -8,15 +8,20 @@
 #include <stdint.h>
 
 #include "rt_buf.h"
+#include "rt_event.h"
 
 /* A JSON number for a percentage already checked to be finite. */
 void rt_buf_add_pct(rt_buf_t *b, double v);
 
 /* Counter map entries as stored by the library: copied names, absolute values. */
 typedef struct rt_ctr {
-    char name[65];
+    char name[RT_COUNTER_NAME_MAX + 1];
     int64_t value;
 } rt_ctr_t;
+
+/* One member of a counter map: `"name":value`, preceded by ',' unless i (its index) is 0. The
+ * name must be valid (rt_counter_name_valid): it is written unescaped. */
+void rt_enc_counter(rt_buf_t *b, size_t i, const char *name, int64_t value);
 
 /* {"a":1,"b":2} */
 void rt_enc_counters(rt_buf_t *b, const rt_ctr_t *c, size_t n);

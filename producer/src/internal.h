@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
+#include "rt_attr.h"
 #include "runtrack.h"
 
 /* Settings (pgbouncer-style one table in conf.c); runtrack_conf_t is this plus librdkafka's. */
@@ -29,8 +30,7 @@ struct runtrack_conf_s {
 rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t errstr_size);
 
 /* Writes "fmt" into errstr if there is one. */
-void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...) RT_PRINTF(3, 4);
 
 /* Tests only: makes the background thread raise a librdkafka fatal error on its current handle
  * (rd_kafka_test_fatal_error), exercising the handle recreation path. */

@@ -232,21 +232,22 @@ size_t rt_pool_tick(rt_pool_t *p, int idle_ticks)
     return n;
 }
 
+/* Unmaps every chunk of a list of slot_size-byte slots. */
+static void unmap_chunks(rt_pool_chunk_t *c, size_t slot_size)
+{
+    while (c) {
+        rt_pool_chunk_t *next = c->next;
+        UNPOISON(c->slots, c->n * slot_size);
+        munmap(c, c->bytes);
+        c = next;
+    }
+}
+
 void rt_pool_free(rt_pool_t *p)
 {
-    for (rt_pool_chunk_t *c = p->chunks; c;) {
-        rt_pool_chunk_t *next = c->next;
-        UNPOISON(c->slots, c->n * p->slot_size);
-        munmap(c, c->bytes);
-        c = next;
-    }
+    unmap_chunks(p->chunks, p->slot_size);
     p->chunks = NULL;
-    for (rt_pool_chunk_t *c = p->spare; c;) {
-        rt_pool_chunk_t *next = c->next;
-        UNPOISON(c->slots, c->n * p->slot_size);
-        munmap(c, c->bytes);
-        c = next;
-    }
+    unmap_chunks(p->spare, p->slot_size);
     p->spare = NULL;
     atomic_store(&p->want_spare, 0);
     p->free = p->ret_head = p->ret_tail = NULL;

@@ -1,0 +1,34 @@
+/* The query commands' access to the runtrack HTTP API (docs/api.md): GET a path, get its JSON
+ * object or one line on stderr and the exit code that says why not. */
+#ifndef RT_CLI_API_H
+#define RT_CLI_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "rt_attr.h"
+
+typedef struct cli_api {
+    const char *base;  /* URL without a trailing '/' */
+    const char *token; /* bearer token, or NULL */
+    long timeout_ms;
+} cli_api_t;
+
+/* Appends "&name=escaped(value)" (or "?..." for the first) to a query string buffer; skips NULL
+ * values. 0, or -1 when the buffer is full or memory ran out. */
+int api_qs_add(char *buf, size_t size, const char *name, const char *value) RT_MUSTCHECK;
+
+/* GETs base + path and parses the JSON object answer. On 2xx returns 0 with *json (and *raw when
+ * raw is not NULL) owned by the caller. Otherwise prints one line and returns the exit code:
+ * 69 unreachable or 503, 64 for a 400 (a parameter the API refused), 66 with what404 for a 404
+ * when what404 is given, 77 for 401/403, 65 for anything else unexpected. */
+int api_get(const cli_api_t *a, const char *path, const char *what404, json_t **json,
+            char **raw) RT_MUSTCHECK;
+
+/* Prints a JSON value on one line (the API's form, for --json). Returns the exit code. */
+int api_print_json(json_t *v);
+
+/* Prints the API's body as received, newline-terminated. */
+void api_print_raw(const char *raw);
+
+#endif
