@@ -550,7 +550,7 @@ void rt_api_jobs(rt_req_t *req)
     PQclear(r);
     char now[RT_TIME_STRLEN];
     rt_time_format(rt_now_us(), now, sizeof now);
-    /* generated_at: when computed (answers come from the report cache for cache_ttl_ms). */
+    /* generated_at: when computed (answers come from the report cache for http_cache_ms). */
     rt_req_json(req, 200,
                 json_pack("{s:s,s:o}", "generated_at", now, "jobs", jobs ? jobs : json_array()));
 }
