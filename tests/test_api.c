@@ -280,5 +280,6 @@ static void test_server_lifecycle(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
-          TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows), TEST(test_parse_long), TEST(test_token),
-          TEST(test_metrics_text), TEST(test_server_lifecycle))
+          TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows),
+          TEST(test_parse_long), TEST(test_token), TEST(test_metrics_text),
+          TEST(test_server_lifecycle))

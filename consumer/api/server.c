@@ -376,8 +376,8 @@ static int daemon_start(rt_api_t *api, char *err, size_t errsize)
         (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->http_connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->http_max_url_bytes * 2 + 32768, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        api, MHD_OPTION_UNESCAPE_CALLBACK, unescape_refusing_nul, NULL, MHD_OPTION_END);
+        (size_t)cfg->http_max_url_bytes * 2 + 32768, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_refusing_nul, NULL, MHD_OPTION_END);
     if (!api->mhd) {
         snprintf(err, errsize, "http api: cannot listen on %s:%d (in use or not permitted)",
                  cfg->http_addr, cfg->http_port);

@@ -42,8 +42,9 @@ int rt_api_conf_init(rt_api_conf_t *c, const rt_config_t *cfg, char *err, size_t
     h->nwindows = (size_t)nw;
     if (cfg->health_success_critical > cfg->health_success_healthy ||
         cfg->health_freshness_critical > cfg->health_freshness_healthy) {
-        snprintf(err, errsize, "health_*_critical must not be above the matching "
-                               "health_*_healthy bound");
+        snprintf(err, errsize,
+                 "health_*_critical must not be above the matching "
+                 "health_*_healthy bound");
         return -1;
     }
     h->success_healthy = cfg->health_success_healthy;

@@ -19,14 +19,14 @@ typedef struct rt_api_job_interval {
 typedef struct rt_health_conf {
     unsigned windows[RT_API_MAX_WINDOWS]; /* health_windows: default report windows in hours */
     size_t nwindows;
-    double success_healthy; /* % success rate at or above: healthy */
+    double success_healthy;  /* % success rate at or above: healthy */
     double success_critical; /* % below: critical */
     double freshness_healthy;
     double freshness_critical;
-    long failures_alert_24h;   /* alert when a job failed more often in 24 h */
-    double no_success_alert_s; /* alert when a job's last success is older */
-    double last_run_alert_s;   /* alert when the newest run started longer ago */
-    unsigned interval_sample;  /* run starts used for the median interval */
+    long failures_alert_24h;                /* alert when a job failed more often in 24 h */
+    double no_success_alert_s;              /* alert when a job's last success is older */
+    double last_run_alert_s;                /* alert when the newest run started longer ago */
+    unsigned interval_sample;               /* run starts used for the median interval */
     const rt_api_job_interval_t *intervals; /* health_job_intervals (override the median) */
     size_t nintervals;
 } rt_health_conf_t;
