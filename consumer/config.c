@@ -1,13 +1,14 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "rt_event.h"
+#include "rt_num.h"
 
 typedef enum { CF_STR, CF_INT, CF_BOOL } cf_type_t;
 
@@ -22,15 +23,24 @@ typedef struct cf_entry {
     int reload;
     int secret;
     long min, max;
+    /* A string setting's own syntax check (NULL: any text): 0, or -1 with err filled. */
+    int (*check)(const char *v, char *err, size_t errsize);
     const char *help;
 } cf_entry_t;
 
 #define CF_S(n, def, env, reload, secret, help)                                                    \
-    {#n, CF_STR, offsetof(rt_config_t, n), def, env, reload, secret, 0, 0, help}
+    {#n, CF_STR, offsetof(rt_config_t, n), def, env, reload, secret, 0, 0, NULL, help}
+#define CF_SC(n, def, env, reload, check, help)                                                    \
+    {#n, CF_STR, offsetof(rt_config_t, n), def, env, reload, 0, 0, 0, check, help}
 #define CF_I(n, def, env, reload, lo, hi, help)                                                    \
-    {#n, CF_INT, offsetof(rt_config_t, n), def, env, reload, 0, lo, hi, help}
+    {#n, CF_INT, offsetof(rt_config_t, n), def, env, reload, 0, lo, hi, NULL, help}
 #define CF_B(n, def, env, reload, help)                                                            \
-    {#n, CF_BOOL, offsetof(rt_config_t, n), def, env, reload, 0, 0, 1, help}
+    {#n, CF_BOOL, offsetof(rt_config_t, n), def, env, reload, 0, 0, 1, NULL, help}
+
+static int check_job_intervals(const char *v, char *err, size_t errsize)
+{
+    return rt_config_job_intervals(v, NULL, NULL, err, errsize);
+}
 
 static const cf_entry_t cf_table[] = {
     CF_S(pg_dsn, "", "RUNTRACK_PG_DSN", 0, 1,
@@ -66,6 +76,20 @@ static const cf_entry_t cf_table[] = {
     CF_I(http_cache_ms, "1000", "RUNTRACK_HTTP_CACHE_MS", 0, 0, 60000,
          "How long (ms) an answer of GET /api/health or /api/jobs is reused (refreshed ahead while "
          "in demand; docs/api.md#report-cache); 0 computes every request"),
+    CF_I(http_pool_size, "4", "RUNTRACK_HTTP_POOL_SIZE", 0, 1, 64,
+         "PostgreSQL connections (read-only sessions) the HTTP API's requests share"),
+    CF_I(http_threads, "4", "RUNTRACK_HTTP_THREADS", 0, 1, 64, "HTTP API worker threads"),
+    CF_I(http_max_connections, "64", "RUNTRACK_HTTP_MAX_CONNECTIONS", 0, 1, 10000,
+         "Concurrent HTTP connections; more are refused"),
+    CF_I(http_connection_timeout_s, "10", "RUNTRACK_HTTP_CONNECTION_TIMEOUT_S", 0, 1, 3600,
+         "An idle or slow HTTP client is disconnected after this long (s)"),
+    CF_I(http_statement_timeout_ms, "5000", "RUNTRACK_HTTP_STATEMENT_TIMEOUT_MS", 0, 1, 600000,
+         "Longest run (ms) of one SQL statement of an HTTP request, and the longest wait for a "
+         "pooled connection; past it the request answers 503"),
+    CF_I(http_max_body_bytes, "16384", "RUNTRACK_HTTP_MAX_BODY_BYTES", 0, 0, 1048576,
+         "HTTP requests with a larger body (bytes) are answered 413"),
+    CF_I(http_max_url_bytes, "4096", "RUNTRACK_HTTP_MAX_URL_BYTES", 0, 256, 65536,
+         "HTTP requests with a longer path and query (bytes) are answered 414"),
     CF_I(stale_after_s, "300", "RUNTRACK_STALE_AFTER_S", 0, 1, 86400 * 30,
          "A running run without any event for this long (s) is reported stale"),
     CF_I(stale_close_after_s, "3600", "RUNTRACK_STALE_CLOSE_AFTER_S", 0, 0, 86400 * 365,
@@ -85,6 +109,8 @@ static const cf_entry_t cf_table[] = {
          36500, "Retention (days) of discovery_runs rows, by created_at; 0 uses retention_days"),
     CF_I(retention_dead_letters_days, "0", "RUNTRACK_RETENTION_DEAD_LETTERS_DAYS", 0, 0, 36500,
          "Retention (days) of dead_letters rows, by received_at; 0 uses retention_days"),
+    CF_I(retention_batch_rows, "5000", "RUNTRACK_RETENTION_BATCH_ROWS", 0, 1, 1000000,
+         "Rows deleted per retention statement (each its own short transaction)"),
     CF_I(maintenance_interval_s, "30", "RUNTRACK_MAINTENANCE_INTERVAL_S", 0, 0, 86400,
          "How often (s) the maintenance thread closes stale runs and deletes rows past "
          "retention; 0 turns maintenance off"),
@@ -104,6 +130,12 @@ static const cf_entry_t cf_table[] = {
          86400 * 365, "Health: alert when a job's last successful run is older than this (s)"),
     CF_I(health_last_run_alert_s, "5400", "RUNTRACK_HEALTH_LAST_RUN_ALERT_S", 0, 1, 86400 * 365,
          "Health: alert when the newest run started longer ago than this (s)"),
+    CF_I(health_interval_sample, "20", "RUNTRACK_HEALTH_INTERVAL_SAMPLE", 0, 1, 1000,
+         "Health: a job's expected interval is the median gap between its last this many + 1 "
+         "run starts (unless health_job_intervals names the job)"),
+    CF_SC(health_job_intervals, "", "RUNTRACK_HEALTH_JOB_INTERVALS", 0, check_job_intervals,
+          "Health: expected interval (s) per job, overriding the median, as comma-separated "
+          "job=seconds pairs (e.g. \"job_a=3600,job_b=86400\"); empty: the median for every job"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 
@@ -122,6 +154,13 @@ static int set_from_text(rt_config_t *cfg, const cf_entry_t *e, const char *v, c
 {
     switch (e->type) {
     case CF_STR: {
+        if (e->check) {
+            char why[256];
+            if (e->check(v, why, sizeof why) != 0) {
+                snprintf(err, errsize, "%s: %s", e->name, why);
+                return -1;
+            }
+        }
         char *dup = strdup(v);
         if (!dup) {
             snprintf(err, errsize, "out of memory");
@@ -132,10 +171,8 @@ static int set_from_text(rt_config_t *cfg, const cf_entry_t *e, const char *v, c
         return 0;
     }
     case CF_INT: {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end != '\0' || n < e->min || n > e->max) {
+        int64_t n;
+        if (rt_parse_i64(v, e->min, e->max, &n) != 0) {
             snprintf(err, errsize, "%s: expected an integer %ld..%ld, got \"%s\"", e->name,
                      e->min, e->max, v);
             return -1;
@@ -157,6 +194,84 @@ static int set_from_text(rt_config_t *cfg, const cf_entry_t *e, const char *v, c
         return 0;
     }
     return -1;
+}
+
+static const cf_entry_t *find_entry(const char *name)
+{
+    for (size_t i = 0; i < CF_N; i++)
+        if (!strcmp(cf_table[i].name, name))
+            return &cf_table[i];
+    return NULL;
+}
+
+int rt_config_set(rt_config_t *cfg, const char *name, const char *value, char *err,
+                  size_t errsize)
+{
+    const cf_entry_t *e = find_entry(name);
+    if (!e) {
+        snprintf(err, errsize, "unknown setting \"%s\"", name);
+        return -1;
+    }
+    return set_from_text(cfg, e, value, err, errsize);
+}
+
+/* 1 when the pairs of s before stop already name job. */
+static int job_listed_before(const char *s, const char *stop, const char *job, size_t job_len)
+{
+    while (s < stop) {
+        const char *eq = NULL;
+        const char *p = s;
+        for (; p < stop && *p != ','; p++)
+            if (*p == '=')
+                eq = p;
+        if (eq && (size_t)(eq - s) == job_len && !memcmp(s, job, job_len))
+            return 1;
+        s = p + 1;
+    }
+    return 0;
+}
+
+int rt_config_job_intervals(const char *s, rt_config_interval_fn fn, void *arg, char *err,
+                            size_t errsize)
+{
+    const char *p = s;
+    if (!s || !*s)
+        return 0;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = NULL;
+        for (const char *q = p; q < p + len; q++)
+            if (*q == '=')
+                eq = q;
+        size_t job_len = eq ? (size_t)(eq - p) : 0;
+        char num[24];
+        int64_t seconds = 0;
+        if (eq && len - job_len - 1 < sizeof num) {
+            memcpy(num, eq + 1, len - job_len - 1);
+            num[len - job_len - 1] = '\0';
+        } else {
+            num[0] = '\0';
+        }
+        if (job_len == 0 || job_len > RT_JOB_MAX ||
+            rt_parse_i64(num, 1, RT_CONFIG_JOB_INTERVAL_MAX_S, &seconds) != 0) {
+            snprintf(err, errsize,
+                     "expected comma-separated job=seconds pairs (seconds 1..%d), got \"%.*s\"",
+                     RT_CONFIG_JOB_INTERVAL_MAX_S, (int)(len > 120 ? 120 : len), p);
+            return -1;
+        }
+        if (job_listed_before(s, p, p, job_len)) {
+            snprintf(err, errsize, "job \"%.*s\" is given more than one interval",
+                     (int)job_len, p);
+            return -1;
+        }
+        if (fn && fn(arg, p, job_len, seconds) != 0) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        if (!p[len])
+            return 0;
+        p += len + 1;
+    }
 }
 
 int rt_config_init(rt_config_t *cfg)
@@ -316,10 +431,7 @@ int rt_config_load_file(rt_config_t *cfg, const char *path, char *err, size_t er
                 goto out;
             continue;
         }
-        const cf_entry_t *e = NULL;
-        for (size_t j = 0; j < CF_N; j++)
-            if (!strcmp(cf_table[j].name, name))
-                e = &cf_table[j];
+        const cf_entry_t *e = find_entry(name);
         if (!e) {
             snprintf(err, errsize, "%s:%u: unknown setting \"%s\"", path,
                      config_setting_source_line(s), name);

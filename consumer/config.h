@@ -4,9 +4,10 @@
 #define RT_CONSUMER_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#define RT_MUSTCHECK __attribute__((warn_unused_result))
+#include "rt_attr.h"
 
 typedef struct rt_config {
     char *pg_dsn;      /* libpq conninfo; "" = libpq's PG* environment defaults */
@@ -25,6 +26,13 @@ typedef struct rt_config {
     char *http_addr;   /* HTTP API bind address */
     int http_port;     /* HTTP API port; -1 = no HTTP API */
     int http_cache_ms; /* /api/health and /api/jobs answers are reused this long; 0 = off */
+    int http_pool_size;            /* PostgreSQL connections for requests */
+    int http_threads;              /* HTTP worker threads */
+    int http_max_connections;      /* concurrent HTTP connections */
+    int http_connection_timeout_s; /* idle/slow client timeout */
+    int http_statement_timeout_ms; /* per SQL statement of a request */
+    int http_max_body_bytes;       /* larger request bodies get 413 */
+    int http_max_url_bytes;        /* longer path + query gets 414 */
     int stale_after_s; /* a running run without events for this long is reported stale */
     int stale_close_after_s; /* ... and closed as failed after this long (0 = never) */
     int retention_days;      /* rows older than this are deleted by the maintenance thread */
@@ -32,6 +40,7 @@ typedef struct rt_config {
     int retention_run_results_days;
     int retention_discovery_runs_days;
     int retention_dead_letters_days;
+    int retention_batch_rows;   /* rows per retention DELETE statement */
     int maintenance_interval_s; /* stale closing + retention period; 0 = no maintenance */
     char *health_windows;       /* default /api/health windows, hours "12,24,48,72" */
     int health_success_healthy; /* success rate (%) bounds of the health status */
@@ -41,6 +50,8 @@ typedef struct rt_config {
     int health_failures_alert_24h; /* alert thresholds of the health report */
     int health_no_success_alert_s;
     int health_last_run_alert_s;
+    int health_interval_sample; /* run-start gaps for a job's median interval */
+    char *health_job_intervals; /* expected intervals "job=seconds,..." (override the median) */
     char *display_tz;        /* dashboard time zone (IANA name); "" = the viewer's zone */
     /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
     size_t n_kafka;
@@ -62,6 +73,23 @@ int rt_config_load_file(rt_config_t *cfg, const char *path, char *err, size_t er
  * one variable per setting, plus RUNTRACK_KAFKA_<NAME> → librdkafka property <name> with '_'
  * turned into '.' and lower-cased. Returns 0, or -1 with err filled. */
 int rt_config_apply_env(rt_config_t *cfg, char *const *envp, char *err, size_t errsize) RT_MUSTCHECK;
+
+/* Sets one setting by its key from text, as the config file would (checked against the table).
+ * Returns 0, or -1 with err filled (unknown key, bad value, out of memory). */
+int rt_config_set(rt_config_t *cfg, const char *name, const char *value, char *err,
+                  size_t errsize) RT_MUSTCHECK;
+
+/* Longest expected interval of health_job_intervals: ten years, in seconds. */
+#define RT_CONFIG_JOB_INTERVAL_MAX_S 315360000
+
+/* Walks a health_job_intervals text ("job_a=3600,job_b=86400"; "" = none): each pair is a job
+ * name (the text before the pair's last '=', 1..RT_JOB_MAX bytes, no ',') and whole seconds
+ * 1..RT_CONFIG_JOB_INTERVAL_MAX_S; a job may be named once. Calls fn (when not NULL) for each
+ * pair in order; a non-zero return of fn stops the walk as out of memory. Returns 0, or -1 with
+ * a one-line reason in err naming the bad pair. */
+typedef int (*rt_config_interval_fn)(void *arg, const char *job, size_t job_len, int64_t seconds);
+int rt_config_job_intervals(const char *s, rt_config_interval_fn fn, void *arg, char *err,
+                            size_t errsize) RT_MUSTCHECK;
 
 /* Sets one librdkafka pass-through property (replacing an earlier value). Returns 0 or -1. */
 int rt_config_set_kafka(rt_config_t *cfg, const char *name, const char *value) RT_MUSTCHECK;

@@ -1,11 +1,11 @@
-/* runtrack-consumer: wires config, the pipeline (kafka_in → decode → aggregate → pg_out) and
- * the subcommands. All behaviour lives in the modules. */
-#include <errno.h>
+/* runtrack-consumer: wires the settings, the pipeline (kafka_in → decode → aggregate → pg_out),
+ * the HTTP API, maintenance and the subcommands. All behaviour lives in the modules. */
+#include <signal.h>
+#include <stdio.h>
+/* (after a libc header, which defines __GLIBC__) */
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,9 +14,10 @@
 #include "log.h"
 #include "ingest/pipeline.h"
 #include "ready.h"
+#include "rt_num.h"
 #include "rt_time.h"
-#include "api/health.h"
-#include "api/http_api.h"
+#include "api/api.h"
+#include "db/maintenance.h"
 #include "metrics.h"
 
 extern char **environ;
@@ -67,66 +68,6 @@ static void usage(FILE *f)
     rt_config_print_help(f);
 }
 
-/* A per-table retention of 0 falls back to the common retention_days. */
-static unsigned retention_or(int days, int common)
-{
-    return (unsigned)(days > 0 ? days : common);
-}
-
-/* Maps the API-related settings into ac (after rt_api_conf_defaults). Returns 0, or -1 with a
- * one-line reason in err for values the settings table cannot check alone. */
-static int api_conf_from(const rt_config_t *cfg, rt_api_conf_t *ac, char *err, size_t errsize)
-{
-    ac->listen_addr = cfg->http_addr;
-    ac->listen_port = cfg->http_port > 0 ? (unsigned)cfg->http_port : 0;
-    ac->pg_dsn = cfg->pg_dsn;
-    ac->stale_after_s = cfg->stale_after_s;
-    ac->cache_ttl_ms = (unsigned)cfg->http_cache_ms;
-    ac->stale_close_after_s = cfg->stale_close_after_s;
-    ac->display_tz = cfg->display_tz;
-    ac->maintenance_interval_s = (unsigned)cfg->maintenance_interval_s;
-    ac->retention.runs_days = retention_or(cfg->retention_runs_days, cfg->retention_days);
-    ac->retention.run_results_days =
-        retention_or(cfg->retention_run_results_days, cfg->retention_days);
-    ac->retention.discovery_runs_days =
-        retention_or(cfg->retention_discovery_runs_days, cfg->retention_days);
-    ac->retention.dead_letters_days =
-        retention_or(cfg->retention_dead_letters_days, cfg->retention_days);
-    int nw = rt_health_parse_windows(cfg->health_windows, ac->health.windows, RT_API_MAX_WINDOWS);
-    if (nw <= 0) {
-        snprintf(err, errsize,
-                 "health_windows: expected comma-separated hours 1..8760 (at most %d), got \"%s\"",
-                 RT_API_MAX_WINDOWS, cfg->health_windows);
-        return -1;
-    }
-    ac->health.nwindows = (size_t)nw;
-    if (cfg->health_success_critical > cfg->health_success_healthy ||
-        cfg->health_freshness_critical > cfg->health_freshness_healthy) {
-        snprintf(err, errsize, "health_*_critical must not be above the matching "
-                               "health_*_healthy bound");
-        return -1;
-    }
-    ac->health.success_healthy = cfg->health_success_healthy;
-    ac->health.success_critical = cfg->health_success_critical;
-    ac->health.freshness_healthy = cfg->health_freshness_healthy;
-    ac->health.freshness_critical = cfg->health_freshness_critical;
-    ac->health.failures_alert_24h = cfg->health_failures_alert_24h;
-    ac->health.no_success_alert_s = cfg->health_no_success_alert_s;
-    ac->health.last_run_alert_s = cfg->health_last_run_alert_s;
-    return 0;
-}
-
-static int parse_ms(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* glibc's malloc gives each thread that allocates its own arena (librdkafka runs one thread per
  * broker) and, once a large block has been freed, serves blocks up to 32 MiB from the arenas
  * instead of mmap. Fetch responses and decompressed record batches are such blocks: they stay
@@ -144,15 +85,26 @@ static void tune_malloc(void)
 #endif
 }
 
-int main(int argc, char **argv)
-{
-    tune_malloc();
-    const char *config_path = getenv("RUNTRACK_CONFIG");
-    const char *cmd = "run";
-    rt_opts_t opts = {.mode = RT_MODE_RUN, .exit_when_idle_ms = -1, .from_time_us = -1};
-    int rc = 2;
-    rt_config_t cfg;
+/* The command line: which command, the settings file and the pipeline's options. */
+typedef struct cli {
+    const char *config_path;
+    const char *cmd;
+    rt_opts_t opts;
+} cli_t;
 
+static int is_command(const char *a)
+{
+    static const char *const cmds[] = {"run", "migrate", "replay", "config-sample", "config-doc"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(a, cmds[i]))
+            return 1;
+    return 0;
+}
+
+/* Reads argv into cli. Returns -1 to go on, or the exit status (after --help, --version or a
+ * one-line error). */
+static int parse_args(int argc, char **argv, cli_t *cli)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -162,17 +114,18 @@ int main(int argc, char **argv)
             printf("runtrack-consumer %s\n", RUNTRACK_VERSION_STRING);
             return 0;
         } else if (!strcmp(a, "--config") && i + 1 < argc) {
-            config_path = argv[++i];
+            cli->config_path = argv[++i];
         } else if (!strcmp(a, "--exit-when-idle") && i + 1 < argc) {
-            if (parse_ms(argv[++i], &opts.exit_when_idle_ms) != 0) {
+            if (rt_parse_i64(argv[++i], 0, INT64_MAX, &cli->opts.exit_when_idle_ms) != 0) {
                 fprintf(stderr, "runtrack-consumer: --exit-when-idle: not a number of ms: %s\n",
                         argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--from-beginning")) {
-            opts.from_time_us = -1;
+            cli->opts.from_time_us = -1;
         } else if (!strcmp(a, "--from-time") && i + 1 < argc) {
-            if (rt_time_parse(argv[++i], &opts.from_time_us) != 0 || opts.from_time_us < 0) {
+            if (rt_time_parse(argv[++i], &cli->opts.from_time_us) != 0 ||
+                cli->opts.from_time_us < 0) {
                 fprintf(stderr,
                         "runtrack-consumer: --from-time: not an RFC 3339 time: %s "
                         "(e.g. 2026-11-25T11:15:48Z)\n",
@@ -180,46 +133,34 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else if (!strcmp(a, "--to-end")) {
-            opts.to_end = 1;
-        } else if (a[0] != '-' && (!strcmp(a, "run") || !strcmp(a, "migrate") ||
-                                   !strcmp(a, "replay") || !strcmp(a, "config-sample") ||
-                                   !strcmp(a, "config-doc"))) {
-            cmd = a;
+            cli->opts.to_end = 1;
+        } else if (a[0] != '-' && is_command(a)) {
+            cli->cmd = a;
         } else {
             fprintf(stderr, "runtrack-consumer: unknown argument \"%s\" (try --help)\n", a);
             return 2;
         }
     }
-    if (!strcmp(cmd, "config-sample")) {
-        rt_config_print_sample(stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "config-doc")) {
-        rt_config_print_markdown(stdout);
-        return 0;
-    }
+    return -1;
+}
 
-    if (rt_config_init(&cfg) != 0) {
-        fprintf(stderr, "runtrack-consumer: out of memory\n");
-        return 1;
-    }
+/* Settings: defaults, then the file, then RUNTRACK_* (config.h), then what the API checks
+ * beyond the table. Returns 0, or -1 after printing the one-line reason. */
+static int load_settings(rt_config_t *cfg, const char *path)
+{
     char err[512];
-    if (config_path && rt_config_load_file(&cfg, config_path, err, sizeof err) != 0) {
+    if ((path && rt_config_load_file(cfg, path, err, sizeof err) != 0) ||
+        rt_config_apply_env(cfg, environ, err, sizeof err) != 0 ||
+        rt_api_check_settings(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "runtrack-consumer: %s\n", err);
-        goto out;
+        return -1;
     }
-    if (rt_config_apply_env(&cfg, environ, err, sizeof err) != 0) {
-        fprintf(stderr, "runtrack-consumer: %s\n", err);
-        goto out;
-    }
-    rt_api_conf_t ac;
-    rt_api_conf_defaults(&ac);
-    if (api_conf_from(&cfg, &ac, err, sizeof err) != 0) {
-        fprintf(stderr, "runtrack-consumer: %s\n", err);
-        goto out;
-    }
-    g_grace_s = (sig_atomic_t)(cfg.shutdown_timeout_ms / 1000 + 2);
+    return 0;
+}
 
+static void install_signals(const rt_config_t *cfg)
+{
+    g_grace_s = (sig_atomic_t)(cfg->shutdown_timeout_ms / 1000 + 2);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -230,39 +171,83 @@ int main(int argc, char **argv)
     /* Settings are read once at start (no reload yet): a stray SIGHUP (closed terminal) must
      * not kill the consumer. */
     signal(SIGHUP, SIG_IGN);
+}
 
+/* The HTTP API (with /readyz answered from ready) and the maintenance thread run beside the
+ * live consumer only, when the HTTP API is configured. Either failing to start is logged, not
+ * fatal: ingesting matters more than serving. */
+static void start_beside(const rt_config_t *cfg, rt_metrics_t *metrics, rt_ready_t *ready,
+                         rt_api_t **api, rt_maint_t **maint)
+{
+    char err[512];
+    rt_api_hooks_t hooks = {.metrics = metrics, .ready_cb = rt_ready_check, .ready_arg = ready};
+    if (!(*api = rt_api_start(cfg, &hooks, err, sizeof err)))
+        rt_log(RT_L_ERROR, "HTTP API not started", "error=\"%s\"", err);
+    else
+        rt_log(RT_L_INFO, "HTTP API listening", "addr=%s port=%u", cfg->http_addr,
+               rt_api_port(*api));
+    if (cfg->maintenance_interval_s > 0 && !(*maint = rt_maint_start(cfg, err, sizeof err)))
+        rt_log(RT_L_ERROR, "maintenance not started", "error=\"%s\"", err);
+}
+
+/* run and replay: the pipeline until it stops, with the parts beside it. */
+static int run_pipeline(const rt_config_t *cfg, rt_opts_t *opts)
+{
+    rt_stats_t stats;
+    rt_ready_t ready;
+    rt_metrics_t *metrics = NULL;
+    rt_api_t *api = NULL;
+    rt_maint_t *maint = NULL;
+    rt_ready_init(&ready);
+    if (opts->mode == RT_MODE_RUN && cfg->http_port >= 0) {
+        metrics = rt_metrics_new();
+        /* /readyz: brokers reachable and partitions assigned, kept by the ingest loop. */
+        opts->ready = &ready;
+        opts->metrics = metrics;
+        start_beside(cfg, metrics, &ready, &api, &maint);
+    }
+    int rc = rt_pipeline_run(cfg, opts, &g_stop, &stats);
+    rt_maint_stop(maint);
+    rt_api_stop(api);
+    rt_metrics_destroy(metrics);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    tune_malloc();
+    cli_t cli = {.config_path = getenv("RUNTRACK_CONFIG"),
+                 .cmd = "run",
+                 .opts = {.mode = RT_MODE_RUN, .exit_when_idle_ms = -1, .from_time_us = -1}};
+    int rc = parse_args(argc, argv, &cli);
+    if (rc >= 0)
+        return rc;
+    if (!strcmp(cli.cmd, "config-sample")) {
+        rt_config_print_sample(stdout);
+        return 0;
+    }
+    if (!strcmp(cli.cmd, "config-doc")) {
+        rt_config_print_markdown(stdout);
+        return 0;
+    }
+    rt_config_t cfg;
+    if (rt_config_init(&cfg) != 0) {
+        fprintf(stderr, "runtrack-consumer: out of memory\n");
+        return 1;
+    }
+    rc = 2;
+    if (load_settings(&cfg, cli.config_path) != 0)
+        goto out;
+    install_signals(&cfg);
     rt_log(RT_L_INFO, "runtrack-consumer starting", "version=%s command=%s pid=%d",
-           RUNTRACK_VERSION_STRING, cmd, (int)getpid());
+           RUNTRACK_VERSION_STRING, cli.cmd, (int)getpid());
     rt_config_log(&cfg);
-    if (!strcmp(cmd, "migrate")) {
+    if (!strcmp(cli.cmd, "migrate")) {
         rc = rt_pipeline_migrate(&cfg, &g_stop);
     } else {
-        rt_stats_t stats;
-        rt_ready_t ready;
-        rt_ready_init(&ready);
-        if (!strcmp(cmd, "replay"))
-            opts.mode = RT_MODE_REPLAY;
-        /* The HTTP API runs beside the live consumer only. It failing to start (port taken) is
-         * logged, not fatal: ingesting matters more than serving. */
-        rt_metrics_t *metrics = NULL;
-        rt_api_t *api = NULL;
-        if (opts.mode == RT_MODE_RUN && cfg.http_port >= 0) {
-            metrics = rt_metrics_new();
-            ac.metrics = metrics;
-            /* /readyz: brokers reachable and partitions assigned, kept by the ingest loop. */
-            ac.ready_cb = rt_ready_check;
-            ac.ready_arg = &ready;
-            opts.ready = &ready;
-            if (!(api = rt_api_start(&ac, err, sizeof err)))
-                rt_log(RT_L_ERROR, "HTTP API not started", "error=\"%s\"", err);
-            else
-                rt_log(RT_L_INFO, "HTTP API listening", "addr=%s port=%u", cfg.http_addr,
-                       rt_api_port(api));
-            opts.metrics = metrics;
-        }
-        rc = rt_pipeline_run(&cfg, &opts, &g_stop, &stats);
-        rt_api_stop(api);
-        rt_metrics_destroy(metrics);
+        if (!strcmp(cli.cmd, "replay"))
+            cli.opts.mode = RT_MODE_REPLAY;
+        rc = run_pipeline(&cfg, &cli.opts);
     }
     rt_log(rc == 0 ? RT_L_INFO : RT_L_ERROR, "runtrack-consumer exiting", "status=%d", rc);
 out:

@@ -2,13 +2,13 @@
 
 add_executable(test_api ${CMAKE_CURRENT_LIST_DIR}/test_api.c)
 target_include_directories(test_api PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(test_api PRIVATE rt_api)
+target_link_libraries(test_api PRIVATE rt_api rt_core)
 add_test(NAME unit.api COMMAND test_api)
 set_tests_properties(unit.api PROPERTIES LABELS unit)
 
 # rt_api_serve: the API alone against RUNTRACK_PG_DSN (see tests/api_server_main.c).
 add_executable(rt_api_serve ${CMAKE_CURRENT_LIST_DIR}/api_server_main.c)
-target_link_libraries(rt_api_serve PRIVATE rt_api rt_db)
+target_link_libraries(rt_api_serve PRIVATE rt_api rt_db rt_core)
 
 # Every endpoint over real HTTP against the suite's PostgreSQL (SQL fixtures; python3 urllib and
 # Debian's python3-prometheus-client to parse /metrics).

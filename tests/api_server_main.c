@@ -5,7 +5,10 @@
  *                [--maintenance-interval S] [--retention-days D] [--windows 12,24]
  *                [--interval JOB=SECONDS]... [--token T] [--fake-metrics]
  *                [--not-ready REASON] [--pool N] [--statement-timeout-ms N]
- *                [--retention-batch ROWS] [--cache-ttl-ms MS] */
+ *                [--retention-batch ROWS] [--cache-ttl-ms MS]
+ *
+ * Each value option sets one consumer setting (config.h, checked by the settings table); the
+ * others default as in runtrack-consumer, except http_port (0: a free port). */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/health.h"
-#include "api/http_api.h"
-#include "metrics.h"
+#include "api/api.h"
+#include "config.h"
+#include "db/maintenance.h"
 #include "db/migrate.h"
+#include "metrics.h"
+#include "rt_buf.h"
 
 static int not_ready(void *arg, char *why, size_t whysize)
 {
@@ -24,20 +29,38 @@ static int not_ready(void *arg, char *why, size_t whysize)
     return 0;
 }
 
-static int num_arg(const char *opt, const char *s, double min, double max, double *out)
+/* The options that set one setting each, by getopt value. */
+static const struct {
+    int opt;
+    const char *setting;
+} SETTING_OPTS[] = {
+    {'p', "http_port"},
+    {'s', "stale_after_s"},
+    {'c', "stale_close_after_s"},
+    {'i', "maintenance_interval_s"},
+    {'r', "retention_days"},
+    {'w', "health_windows"},
+    {'P', "http_pool_size"},
+    {'T', "http_statement_timeout_ms"},
+    {'b', "retention_batch_rows"},
+    {'C', "http_cache_ms"},
+};
+
+static const char *setting_of(int opt)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || v < min || v > max) {
-        fprintf(stderr, "rt_api_serve: --%s: expected a number from %g to %g, got '%s'\n", opt, min,
-                max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    for (size_t i = 0; i < sizeof SETTING_OPTS / sizeof SETTING_OPTS[0]; i++)
+        if (SETTING_OPTS[i].opt == opt)
+            return SETTING_OPTS[i].setting;
+    return NULL;
 }
 
-int main(int argc, char **argv)
+typedef struct serve_opts {
+    int migrate, fake_metrics;
+    rt_api_hooks_t hooks;
+} serve_opts_t;
+
+/* Reads argv into cfg and o. Returns 0, or 2 after printing why. */
+static int parse_args(int argc, char **argv, rt_config_t *cfg, serve_opts_t *o)
 {
     static const struct option opts[] = {
         {"migrate", no_argument, NULL, 'm'},
@@ -57,123 +80,96 @@ int main(int argc, char **argv)
         {"cache-ttl-ms", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
-    rt_api_conf_t conf;
-    rt_api_job_interval_t intervals[16];
-    size_t nintervals = 0;
-    int migrate = 0, fake = 0, rc = 1;
-    double v;
-    rt_metrics_t *metrics = NULL;
-    rt_api_t *api = NULL;
+    rt_buf_t intervals = {0}; /* --interval pairs, as health_job_intervals */
     char err[512];
-
-    rt_api_conf_defaults(&conf);
-    conf.listen_port = 0;
-    conf.pg_dsn = getenv("RUNTRACK_PG_DSN");
-    int c;
+    int c, rc = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            migrate = 1;
-            break;
-        case 'p':
-            if (num_arg("port", optarg, 0, 65535, &v))
-                return 2;
-            conf.listen_port = (unsigned)v;
-            break;
-        case 's':
-            if (num_arg("stale-after", optarg, 0.001, 1e9, &conf.stale_after_s))
-                return 2;
-            break;
-        case 'c':
-            if (num_arg("stale-close-after", optarg, 0, 1e9, &conf.stale_close_after_s))
-                return 2;
-            break;
-        case 'i':
-            if (num_arg("maintenance-interval", optarg, 0, 86400, &v))
-                return 2;
-            conf.maintenance_interval_s = (unsigned)v;
-            break;
-        case 'r':
-            if (num_arg("retention-days", optarg, 0, 100000, &v))
-                return 2;
-            conf.retention.runs_days = conf.retention.run_results_days =
-                conf.retention.discovery_runs_days = conf.retention.dead_letters_days = (unsigned)v;
-            break;
-        case 'w': {
-            int n = rt_health_parse_windows(optarg, conf.health.windows, RT_API_MAX_WINDOWS);
-            if (n <= 0) {
-                fprintf(stderr, "rt_api_serve: --windows: bad list '%s'\n", optarg);
-                return 2;
+        const char *setting = setting_of(c);
+        if (setting) {
+            if (rt_config_set(cfg, setting, optarg, err, sizeof err) != 0) {
+                fprintf(stderr, "rt_api_serve: %s\n", err);
+                goto out;
             }
-            conf.health.nwindows = (size_t)n;
-            break;
-        }
-        case 'j': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || nintervals == sizeof intervals / sizeof intervals[0] ||
-                num_arg("interval", eq + 1, 0.001, 1e9, &v))
-                return 2;
-            *eq = '\0';
-            intervals[nintervals].job = optarg;
-            intervals[nintervals++].seconds = v;
-            break;
-        }
-        case 't':
-            conf.bearer_token = optarg;
-            break;
-        case 'f':
-            fake = 1;
-            break;
-        case 'n':
-            conf.ready_cb = not_ready;
-            conf.ready_arg = optarg;
-            break;
-        case 'P':
-            if (num_arg("pool", optarg, 1, 64, &v))
-                return 2;
-            conf.pool_size = (unsigned)v;
-            break;
-        case 'T':
-            if (num_arg("statement-timeout-ms", optarg, 1, 600000, &v))
-                return 2;
-            conf.statement_timeout_ms = (unsigned)v;
-            break;
-        case 'b':
-            if (num_arg("retention-batch", optarg, 1, 1e6, &v))
-                return 2;
-            conf.retention.batch_rows = (unsigned)v;
-            break;
-        case 'C':
-            if (num_arg("cache-ttl-ms", optarg, 0, 86400000, &v))
-                return 2;
-            conf.cache_ttl_ms = (unsigned)v;
-            break;
-        default:
+        } else if (c == 'm') {
+            o->migrate = 1;
+        } else if (c == 'j') {
+            rt_buf_addf(&intervals, "%s%s", intervals.len ? "," : "", optarg);
+        } else if (c == 't') {
+            o->hooks.bearer_token = optarg;
+        } else if (c == 'f') {
+            o->fake_metrics = 1;
+        } else if (c == 'n') {
+            o->hooks.ready_cb = not_ready;
+            o->hooks.ready_arg = optarg;
+        } else {
             fprintf(stderr, "usage: see the comment at the top of tests/api_server_main.c\n");
-            return 2;
+            goto out;
         }
     }
-    conf.health.intervals = intervals;
-    conf.health.nintervals = nintervals;
-    if (!conf.pg_dsn) {
+    if (intervals.oom || (intervals.len && rt_config_set(cfg, "health_job_intervals",
+                                                         intervals.data, err, sizeof err) != 0)) {
+        fprintf(stderr, "rt_api_serve: --interval: %s\n", intervals.oom ? "out of memory" : err);
+        goto out;
+    }
+    rc = 0;
+out:
+    rt_buf_free(&intervals);
+    return rc;
+}
+
+static int migrate(const char *dsn)
+{
+    char err[512];
+    int applied = 0, rc = 0;
+    PGconn *pg = PQconnectdb(dsn);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "rt_api_serve: %s", PQerrorMessage(pg));
+        rc = 1;
+    } else if (rt_migrate_apply(pg, &applied, err, sizeof err) != 0) {
+        fprintf(stderr, "rt_api_serve: migrate: %s\n", err);
+        rc = 1;
+    }
+    PQfinish(pg);
+    return rc;
+}
+
+static rt_metrics_t *fake_metrics(void)
+{
+    rt_metrics_t *m = rt_metrics_new();
+    if (!m)
+        return NULL;
+    rt_metrics_event(m, "run.started");
+    rt_metrics_event(m, "run.log");
+    rt_metrics_event(m, "run.log");
+    rt_metrics_dead_letter(m, "invalid_json");
+    rt_metrics_dead_letter(m, "we\"ird\\reason\n");
+    rt_metrics_batch(m, 42, 0.03);
+    rt_metrics_lag(m, "runtrack.events", 0, 5);
+    rt_metrics_db_error(m);
+    return m;
+}
+
+int main(int argc, char **argv)
+{
+    rt_config_t cfg;
+    serve_opts_t o = {0};
+    rt_api_t *api = NULL;
+    rt_maint_t *maint = NULL;
+    char err[512];
+    int rc = 2;
+    const char *dsn = getenv("RUNTRACK_PG_DSN");
+    if (rt_config_init(&cfg) != 0)
+        return 1;
+    if (rt_config_set(&cfg, "http_port", "0", err, sizeof err) != 0 ||
+        parse_args(argc, argv, &cfg, &o) != 0)
+        goto out;
+    if (!dsn) {
         fprintf(stderr, "rt_api_serve: RUNTRACK_PG_DSN is not set\n");
-        return 2;
+        goto out;
     }
-    if (migrate) {
-        PGconn *pg = PQconnectdb(conf.pg_dsn);
-        int applied = 0;
-        if (PQstatus(pg) != CONNECTION_OK) {
-            fprintf(stderr, "rt_api_serve: %s", PQerrorMessage(pg));
-            PQfinish(pg);
-            return 1;
-        }
-        if (rt_migrate_apply(pg, &applied, err, sizeof err) != 0) {
-            fprintf(stderr, "rt_api_serve: migrate: %s\n", err);
-            PQfinish(pg);
-            return 1;
-        }
-        PQfinish(pg);
-    }
+    rc = 1;
+    if (rt_config_set(&cfg, "pg_dsn", dsn, err, sizeof err) != 0 || (o.migrate && migrate(dsn)))
+        goto out;
 
     /* Signals are taken synchronously by sigwait, so no handler runs in an API thread. */
     sigset_t set;
@@ -183,32 +179,22 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (fake) {
-        metrics = rt_metrics_new();
-        if (!metrics)
-            goto out;
-        rt_metrics_event(metrics, "run.started");
-        rt_metrics_event(metrics, "run.log");
-        rt_metrics_event(metrics, "run.log");
-        rt_metrics_dead_letter(metrics, "invalid_json");
-        rt_metrics_dead_letter(metrics, "we\"ird\\reason\n");
-        rt_metrics_batch(metrics, 42, 0.03);
-        rt_metrics_lag(metrics, "runtrack.events", 0, 5);
-        rt_metrics_db_error(metrics);
-    }
-    conf.metrics = metrics;
-    api = rt_api_start(&conf, err, sizeof err);
-    if (!api) {
+    if (o.fake_metrics && !(o.hooks.metrics = fake_metrics()))
+        goto out;
+    if (!(api = rt_api_start(&cfg, &o.hooks, err, sizeof err)) ||
+        (cfg.maintenance_interval_s > 0 && !(maint = rt_maint_start(&cfg, err, sizeof err)))) {
         fprintf(stderr, "rt_api_serve: %s\n", err);
         goto out;
     }
-    printf("listening %s:%u\n", conf.listen_addr, rt_api_port(api));
+    printf("listening %s:%u\n", cfg.http_addr, rt_api_port(api));
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
     rc = 0;
 out:
+    rt_maint_stop(maint);
     rt_api_stop(api);
-    rt_metrics_destroy(metrics);
+    rt_metrics_destroy(o.hooks.metrics);
+    rt_config_free(&cfg);
     return rc;
 }

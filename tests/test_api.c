@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "api/api_runs.h"
-#include "harness.h"
 #include "api/health.h"
-#include "api/http_api.h"
+#include "api/settings.h"
+#include "config.h"
+#include "harness.h"
 #include "metrics.h"
 
 static void test_cursor_roundtrip(test_state_t *ts)
@@ -74,9 +76,15 @@ static void test_eta(test_state_t *ts)
 
 static void test_health_rule(test_state_t *ts)
 {
+    /* The rule with the settings' defaults, through the API's view of them. */
+    rt_config_t cfg;
     rt_api_conf_t c;
-    rt_api_conf_defaults(&c);
+    char err[256];
+    REQUIRE(ts, rt_config_init(&cfg) == 0);
+    REQUIRE(ts, rt_api_conf_init(&c, &cfg, err, sizeof err) == 0);
     const rt_health_conf_t *h = &c.health;
+    CHECK(ts, h->nwindows == 4 && h->windows[0] == 12 && h->windows[3] == 72);
+    CHECK(ts, h->interval_sample == 20 && h->nintervals == 0);
     CHECK(ts, rt_health_classify(h, 85, 70) == RT_HEALTH_HEALTHY);
     CHECK(ts, rt_health_classify(h, 84.99, 100) == RT_HEALTH_WARNING);
     CHECK(ts, rt_health_classify(h, 100, 69.99) == RT_HEALTH_WARNING);
@@ -91,6 +99,47 @@ static void test_health_rule(test_state_t *ts)
     CHECK(ts, rt_health_freshness(3600, 7200) == 50);
     CHECK(ts, rt_health_freshness(3600, -1) == 0);
     CHECK(ts, rt_health_freshness(-1, 100) == -1);
+    rt_api_conf_free(&c);
+    rt_config_free(&cfg);
+}
+
+/* health_job_intervals: checked when the settings are loaded, parsed into the health view. */
+static void test_job_intervals(test_state_t *ts)
+{
+    rt_config_t cfg;
+    rt_api_conf_t c;
+    char err[512];
+    REQUIRE(ts, rt_config_init(&cfg) == 0);
+    CHECK(ts, rt_config_set(&cfg, "health_job_intervals", "job_a=3600,scrapers/fb=v2.py=86400",
+                            err, sizeof err) == 0);
+    REQUIRE(ts, rt_api_conf_init(&c, &cfg, err, sizeof err) == 0);
+    REQUIRE(ts, c.health.nintervals == 2);
+    CHECK_STR(ts, c.health.intervals[0].job, "job_a");
+    CHECK(ts, c.health.intervals[0].seconds == 3600);
+    CHECK_STR(ts, c.health.intervals[1].job, "scrapers/fb=v2.py");
+    CHECK(ts, c.health.intervals[1].seconds == 86400);
+    rt_api_conf_free(&c);
+    static const char *const bad[] = {"job_a", "job_a=", "=60", "job_a=0", "job_a=1.5",
+                                      "job_a=60,", "job_a=60,,job_b=1", "job_a=60,job_a=70",
+                                      "job_a=315360001", "job_a= 60"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK(ts, rt_config_set(&cfg, "health_job_intervals", bad[i], err, sizeof err) == -1);
+        CHECK(ts, strstr(err, "health_job_intervals") != NULL);
+    }
+    CHECK_STR(ts, cfg.health_job_intervals, "job_a=3600,scrapers/fb=v2.py=86400");
+    char *env[] = {"RUNTRACK_HEALTH_JOB_INTERVALS=a=1,b", NULL};
+    CHECK(ts, rt_config_apply_env(&cfg, env, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "RUNTRACK_HEALTH_JOB_INTERVALS") && strstr(err, "\"b\""));
+    CHECK(ts, rt_config_set(&cfg, "health_job_intervals", "", err, sizeof err) == 0);
+    /* Cross-setting checks of the health view. */
+    CHECK(ts, rt_config_set(&cfg, "health_windows", "12,0", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == -1 && strstr(err, "health_windows"));
+    CHECK(ts, rt_config_set(&cfg, "health_windows", "24", err, sizeof err) == 0);
+    CHECK(ts, rt_config_set(&cfg, "health_success_critical", "90", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == -1 && strstr(err, "critical"));
+    CHECK(ts, rt_config_set(&cfg, "nonesuch", "1", err, sizeof err) == -1);
+    rt_config_free(&cfg);
 }
 
 static void test_parse_windows(test_state_t *ts)
@@ -190,14 +239,14 @@ static void test_metrics_text(test_state_t *ts)
  * configuration errors and the bearer check need no PostgreSQL. */
 static void test_server_lifecycle(test_state_t *ts)
 {
-    rt_api_conf_t c;
+    rt_config_t cfg;
     char err[256];
-    rt_api_conf_defaults(&c);
-    c.listen_port = 0;
-    c.maintenance_interval_s = 0;
-    c.pg_dsn = "postgresql://nobody@127.0.0.1:1/none";
-    c.bearer_token = "s3cret";
-    rt_api_t *api = rt_api_start(&c, err, sizeof err);
+    REQUIRE(ts, rt_config_init(&cfg) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "http_port", "0", err, sizeof err) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "pg_dsn", "postgresql://nobody@127.0.0.1:1/none", err,
+                              sizeof err) == 0);
+    rt_api_hooks_t hooks = {.bearer_token = "s3cret"};
+    rt_api_t *api = rt_api_start(&cfg, &hooks, err, sizeof err);
     REQUIRE(ts, api != NULL);
     CHECK(ts, rt_api_port(api) > 0);
     CHECK(ts, rt_api_check_bearer(api, "Bearer s3cret"));
@@ -207,27 +256,34 @@ static void test_server_lifecycle(test_state_t *ts)
     CHECK(ts, !rt_api_check_bearer(api, "Basic czNjcmV0"));
     CHECK(ts, !rt_api_check_bearer(api, NULL));
     /* The same port again is refused with a reason. */
-    rt_api_conf_t c2 = c;
-    c2.listen_port = rt_api_port(api);
+    rt_config_t cfg2;
+    char port[16];
+    snprintf(port, sizeof port, "%u", rt_api_port(api));
+    REQUIRE(ts, rt_config_init(&cfg2) == 0);
+    REQUIRE(ts, rt_config_set(&cfg2, "http_port", port, err, sizeof err) == 0);
     err[0] = '\0';
-    CHECK(ts, rt_api_start(&c2, err, sizeof err) == NULL && strstr(err, "cannot listen"));
+    CHECK(ts, rt_api_start(&cfg2, &hooks, err, sizeof err) == NULL && strstr(err, "cannot listen"));
+    rt_config_free(&cfg2);
     rt_api_stop(api);
 
-    c.bearer_token = NULL; /* no token configured: nothing is authorized */
-    api = rt_api_start(&c, err, sizeof err);
+    hooks.bearer_token = NULL; /* no token configured: nothing is authorized */
+    api = rt_api_start(&cfg, &hooks, err, sizeof err);
     REQUIRE(ts, api != NULL);
     CHECK(ts, !rt_api_check_bearer(api, "Bearer "));
     CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cret"));
     rt_api_stop(api);
     rt_api_stop(NULL);
 
-    c.listen_addr = "localhost"; /* not an IPv4 literal */
-    CHECK(ts, rt_api_start(&c, err, sizeof err) == NULL && strstr(err, "IPv4"));
-    c.listen_addr = "127.0.0.1";
-    c.pg_dsn = NULL;
-    CHECK(ts, rt_api_start(&c, err, sizeof err) == NULL && strstr(err, "required"));
+    REQUIRE(ts, rt_config_set(&cfg, "http_addr", "localhost", err, sizeof err) == 0);
+    CHECK(ts, rt_api_start(&cfg, NULL, err, sizeof err) == NULL && strstr(err, "IPv4"));
+    REQUIRE(ts, rt_config_set(&cfg, "http_addr", "127.0.0.1", err, sizeof err) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "display_tz", "../etc", err, sizeof err) == 0);
+    CHECK(ts, rt_api_start(&cfg, NULL, err, sizeof err) == NULL && strstr(err, "time zone"));
+    CHECK(ts, rt_api_start(NULL, NULL, err, sizeof err) == NULL && strstr(err, "required"));
+    rt_config_free(&cfg);
 }
 
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
-          TEST(test_health_rule), TEST(test_parse_windows), TEST(test_parse_long), TEST(test_token),
-          TEST(test_metrics_text), TEST(test_server_lifecycle))
+          TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows),
+          TEST(test_parse_long), TEST(test_token), TEST(test_metrics_text),
+          TEST(test_server_lifecycle))

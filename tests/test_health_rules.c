@@ -8,13 +8,25 @@
 #include <string.h>
 
 #include "api/health_internal.h"
+#include "api/settings.h"
+#include "config.h"
 #include "harness.h"
 
+/* The health settings as the settings table's defaults make them (no per-job intervals). */
 static rt_health_conf_t default_conf(void)
 {
-    rt_api_conf_t c;
-    rt_api_conf_defaults(&c);
-    return c.health;
+    rt_config_t cfg;
+    rt_api_conf_t c = {0};
+    char err[256];
+    rt_health_conf_t hc = {0};
+    if (rt_config_init(&cfg) != 0)
+        abort();
+    if (rt_api_conf_init(&c, &cfg, err, sizeof err) != 0)
+        abort();
+    hc = c.health;
+    rt_api_conf_free(&c);
+    rt_config_free(&cfg);
+    return hc;
 }
 
 static void test_success_rate(test_state_t *ts)

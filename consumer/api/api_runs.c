@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rt_event.h"
+#include "rt_num.h"
 #include "rt_time.h"
 #include "rt_uuid.h"
 
@@ -474,9 +475,11 @@ void rt_api_run_logs(rt_req_t *req, const char *run_id)
     if (!r)
         return;
     json_t *logs = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    long next = after;
-    if (!PQgetisnull(r, 0, 1))
-        rt_parse_long(PQgetvalue(r, 0, 1), 0, 9007199254740991L, &next);
+    int64_t next = after;
+    /* A bigint seq from PostgreSQL; one out of JSON's exact range keeps the cursor where it was. */
+    if (!PQgetisnull(r, 0, 1) &&
+        rt_parse_i64(PQgetvalue(r, 0, 1), 0, 9007199254740991LL, &next) != 0)
+        next = after;
     rt_req_json(req, 200,
                 json_pack("{s:s,s:o,s:I}", "run_id", run_id, "logs", logs ? logs : json_array(),
                           "next_after_seq", (json_int_t)next));
@@ -547,7 +550,7 @@ void rt_api_jobs(rt_req_t *req)
     PQclear(r);
     char now[RT_TIME_STRLEN];
     rt_time_format(rt_now_us(), now, sizeof now);
-    /* generated_at: when computed (answers come from the report cache for cache_ttl_ms). */
+    /* generated_at: when computed (answers come from the report cache for http_cache_ms). */
     rt_req_json(req, 200,
                 json_pack("{s:s,s:o}", "generated_at", now, "jobs", jobs ? jobs : json_array()));
 }

@@ -1,13 +1,13 @@
 /* Handlers for runs, logs and jobs: GET /api/runs, /api/runs/{id}, /api/runs/{id}/logs,
  * /api/jobs, /api/jobs/{job}/rollup, /api/jobs/{job}/last-success (docs/api.md). Each answers
- * one request through the rt_req_* helpers of http_api.h; none changes the database. */
+ * one request through the rt_req_* helpers of request.h; none changes the database. */
 #ifndef RT_API_RUNS_H
 #define RT_API_RUNS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_api.h"
+#include "request.h"
 
 void rt_api_runs_list(rt_req_t *req);
 void rt_api_run_detail(rt_req_t *req, const char *run_id);

@@ -2,15 +2,19 @@
 #include "maintenance.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "connect.h"
+#include "rt_num.h"
+
 struct rt_maint {
-    const rt_api_conf_t *conf;
+    const rt_config_t *cfg;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -24,7 +28,7 @@ static const char CLOSE_SQL[] = "SELECT runtrack_close_stale($1::float8)";
 
 typedef struct retention_step {
     const char *name;
-    size_t days_off; /* offsetof into rt_retention_conf_t */
+    size_t days_off; /* offsetof into rt_config_t of its retention_*_days */
     const char *sql; /* $1 days, $2 batch rows; deletes at most $2 rows */
     size_t stat_off; /* offsetof into rt_maint_stats_t */
 } retention_step_t;
@@ -33,27 +37,27 @@ typedef struct retention_step {
  * by ctid in an array so the DELETE is a TID scan of exactly the batch (an IN (subquery) join
  * may scan the whole table). */
 static const retention_step_t RETENTION[] = {
-    {"run_logs", offsetof(rt_retention_conf_t, runs_days),
+    {"run_logs", offsetof(rt_config_t, retention_runs_days),
      "DELETE FROM run_logs WHERE ctid = ANY(ARRAY(SELECT l.ctid FROM run_logs l"
      " WHERE l.ts < now() - make_interval(days => $1::int) AND NOT EXISTS (SELECT 1 FROM runs r"
      " WHERE r.run_id = l.run_id AND r.status = 'running') LIMIT $2::int))",
      offsetof(rt_maint_stats_t, logs_deleted)},
-    {"runs", offsetof(rt_retention_conf_t, runs_days),
+    {"runs", offsetof(rt_config_t, retention_runs_days),
      "DELETE FROM runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM runs WHERE status <> 'running'"
      " AND finished_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, runs_deleted)},
-    {"run_results", offsetof(rt_retention_conf_t, run_results_days),
+    {"run_results", offsetof(rt_config_t, retention_run_results_days),
      "DELETE FROM run_results WHERE ctid = ANY(ARRAY(SELECT ctid FROM run_results"
      " WHERE time_stamp < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"
      " LIMIT $2::int))",
      offsetof(rt_maint_stats_t, run_results_deleted)},
-    {"discovery_runs", offsetof(rt_retention_conf_t, discovery_runs_days),
+    {"discovery_runs", offsetof(rt_config_t, retention_discovery_runs_days),
      "DELETE FROM discovery_runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM discovery_runs"
      " WHERE status <> 'running'"
      " AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"
      " LIMIT $2::int))",
      offsetof(rt_maint_stats_t, discovery_runs_deleted)},
-    {"dead_letters", offsetof(rt_retention_conf_t, dead_letters_days),
+    {"dead_letters", offsetof(rt_config_t, retention_dead_letters_days),
      "DELETE FROM dead_letters WHERE ctid = ANY(ARRAY(SELECT ctid FROM dead_letters"
      " WHERE received_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, dead_letters_deleted)},
@@ -62,57 +66,76 @@ static const retention_step_t RETENTION[] = {
 /* Batches per table per pass, so that one pass stays short; the rest waits for the next. */
 #define RETENTION_MAX_BATCHES 200
 
+/* Runs one statement and reads the count it reports: the single value of a SELECT, or the rows
+ * an UPDATE/DELETE touched. Both come from PostgreSQL as plain decimal integers. */
 static int exec_count(PGconn *conn, const char *sql, int n, const char *const *params, long *count,
                       char *err, size_t errsize)
 {
     PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_TUPLES_OK) {
-        *count = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    } else if (st == PGRES_COMMAND_OK) {
-        *count = strtol(PQcmdTuples(r), NULL, 10);
-    } else {
+    int64_t v = 0;
+    const char *text = st == PGRES_TUPLES_OK   ? PQgetvalue(r, 0, 0)
+                       : st == PGRES_COMMAND_OK ? PQcmdTuples(r)
+                                                : NULL;
+    if (!text) {
         const char *m = PQresultErrorMessage(r);
         snprintf(err, errsize, "%.*s", (int)strcspn(m, "\n"), m);
         PQclear(r);
         return -1;
     }
+    /* An empty or odd count (none reported) is 0: the statement itself succeeded. */
+    if (rt_parse_i64(text, 0, INT64_MAX, &v) != 0)
+        v = 0;
+    *count = (long)v;
     PQclear(r);
     return 0;
 }
 
-int rt_maint_run_once(PGconn *conn, const rt_api_conf_t *conf, rt_maint_stats_t *stats, char *err,
+/* Deletes one table's rows past days, batch_rows at a time (at most RETENTION_MAX_BATCHES). */
+static int retention_step(PGconn *conn, const retention_step_t *s, int days, int batch_rows,
+                          rt_maint_stats_t *stats, char *err, size_t errsize)
+{
+    char dbuf[32], bbuf[32];
+    snprintf(dbuf, sizeof dbuf, "%d", days);
+    snprintf(bbuf, sizeof bbuf, "%d", batch_rows);
+    const char *const p[] = {dbuf, bbuf};
+    for (int k = 0; k < RETENTION_MAX_BATCHES; k++) {
+        long n = 0;
+        if (exec_count(conn, s->sql, 2, p, &n, err, errsize) != 0) {
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s", err);
+            snprintf(err, errsize, "retention of %s: %s", s->name, tmp);
+            return -1;
+        }
+        *(long *)((char *)stats + s->stat_off) += n;
+        if (n < batch_rows)
+            break;
+    }
+    return 0;
+}
+
+int rt_maint_run_once(PGconn *conn, const rt_config_t *cfg, rt_maint_stats_t *stats, char *err,
                       size_t errsize)
 {
-    char buf[64];
-    long n = 0;
-    if (conf->stale_close_after_s > 0) {
-        snprintf(buf, sizeof buf, "%.3f", conf->stale_close_after_s);
+    if (cfg->stale_close_after_s > 0) {
+        char buf[32];
+        long n = 0;
+        snprintf(buf, sizeof buf, "%d", cfg->stale_close_after_s);
         const char *const p[] = {buf};
         if (exec_count(conn, CLOSE_SQL, 1, p, &n, err, errsize) != 0)
             return -1;
         stats->stale_closed += n;
     }
-    char batch[32];
-    snprintf(batch, sizeof batch, "%u", conf->retention.batch_rows);
     for (size_t i = 0; i < sizeof RETENTION / sizeof RETENTION[0]; i++) {
         const retention_step_t *s = &RETENTION[i];
-        unsigned days = *(const unsigned *)((const char *)&conf->retention + s->days_off);
-        if (!days)
+        int days = *(const int *)(const void *)((const char *)cfg + s->days_off);
+        /* A per-table 0 falls back to the common retention_days. */
+        if (days <= 0)
+            days = cfg->retention_days;
+        if (days <= 0)
             continue;
-        snprintf(buf, sizeof buf, "%u", days);
-        const char *const p[] = {buf, batch};
-        for (int k = 0; k < RETENTION_MAX_BATCHES; k++) {
-            if (exec_count(conn, s->sql, 2, p, &n, err, errsize) != 0) {
-                char tmp[256];
-                snprintf(tmp, sizeof tmp, "%s", err);
-                snprintf(err, errsize, "retention of %s: %s", s->name, tmp);
-                return -1;
-            }
-            *(long *)((char *)stats + s->stat_off) += n;
-            if (n < (long)conf->retention.batch_rows)
-                break;
-        }
+        if (retention_step(conn, s, days, cfg->retention_batch_rows, stats, err, errsize) != 0)
+            return -1;
     }
     return 0;
 }
@@ -142,12 +165,13 @@ static void *maint_main(void *arg)
             m->conn = NULL;
         }
         if (!m->conn)
-            m->conn = rt_api_pg_connect(m->conf->pg_dsn, 0, 60000, err, sizeof err);
+            m->conn = rt_db_connect(m->cfg->pg_dsn, "runtrack-maintenance", 0, 60000, err,
+                                    sizeof err);
         if (m->conn && !maint_lock(m->conn, "pg_try_advisory_lock")) {
             /* Another consumer instance is doing this pass; wait for the next one. */
         } else if (m->conn) {
             rt_maint_stats_t st = {0};
-            if (rt_maint_run_once(m->conn, m->conf, &st, err, sizeof err) != 0)
+            if (rt_maint_run_once(m->conn, m->cfg, &st, err, sizeof err) != 0)
                 fprintf(stderr, "runtrack maintenance: %s\n", err);
             maint_lock(m->conn, "pg_advisory_unlock");
             if (st.stale_closed || st.runs_deleted || st.logs_deleted || st.run_results_deleted ||
@@ -165,7 +189,7 @@ static void *maint_main(void *arg)
             break;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += m->conf->maintenance_interval_s;
+        until.tv_sec += m->cfg->maintenance_interval_s;
         while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT)
             ;
     }
@@ -173,14 +197,14 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
-rt_maint_t *rt_maint_start(const rt_api_conf_t *conf, char *err, size_t errsize)
+rt_maint_t *rt_maint_start(const rt_config_t *cfg, char *err, size_t errsize)
 {
     rt_maint_t *m = calloc(1, sizeof *m);
     if (!m) {
         snprintf(err, errsize, "maintenance: out of memory");
         return NULL;
     }
-    m->conf = conf;
+    m->cfg = cfg;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     if (pthread_create(&m->thread, NULL, maint_main, m) != 0) {

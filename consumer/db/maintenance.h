@@ -8,8 +8,9 @@
 #define RT_MAINTENANCE_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
-#include "api/http_api.h"
+#include "config.h"
 
 typedef struct rt_maint rt_maint_t;
 
@@ -26,17 +27,19 @@ typedef struct rt_maint_stats {
     long dead_letters_deleted;
 } rt_maint_stats_t;
 
-/* Starts the thread (first pass immediately, then every maintenance_interval_s). conf must
- * outlive the thread (rt_api keeps its copy). NULL + err on failure. */
-rt_maint_t *rt_maint_start(const rt_api_conf_t *conf, char *err, size_t errsize);
+/* Starts the thread (first pass immediately, then every maintenance_interval_s, which must be
+ * > 0) with its own read-write session on cfg->pg_dsn. cfg is read, never copied: it must
+ * outlive the thread. NULL + err on failure. */
+rt_maint_t *rt_maint_start(const rt_config_t *cfg, char *err, size_t errsize);
 /* Wakes and joins the thread, closes its connection. NULL is a no-op. */
 void rt_maint_stop(rt_maint_t *m);
 
-/* One pass with conn: closes runs with no event for stale_close_after_s (as failed, filling
- * run_results and discovery_runs like a normal failure), then deletes past-retention rows in
- * batches of retention.batch_rows, each its own short transaction. Adds to *stats. Returns 0,
- * or -1 with a reason in err (what was committed before stays). */
-int rt_maint_run_once(PGconn *conn, const rt_api_conf_t *conf, rt_maint_stats_t *stats, char *err,
+/* One pass with conn: closes runs with no event for stale_close_after_s (0: none; as failed,
+ * filling run_results and discovery_runs like a normal failure), then deletes rows past each
+ * table's retention_*_days (0: retention_days) in batches of retention_batch_rows, each its own
+ * short transaction. Adds to *stats. Returns 0, or -1 with a reason in err (what was committed
+ * before stays). */
+int rt_maint_run_once(PGconn *conn, const rt_config_t *cfg, rt_maint_stats_t *stats, char *err,
                       size_t errsize);
 
 #endif

@@ -1,5 +1,5 @@
 """Shared pieces of the API tests run by ctest (tests/api/test_*.py): the failure list and
-check(), psql against the test database, and an rt_api_serve process on a free port.
+check() (counted in CHECKS), psql against the test database, and an rt_api_serve process on a free port.
 
 The server binary is argv[1] and the database RUNTRACK_PG_DSN, as tests/api.cmake passes them."""
 import os
@@ -10,9 +10,11 @@ import sys
 SERVE = sys.argv[1]
 DSN = os.environ["RUNTRACK_PG_DSN"]
 FAILURES = []
+CHECKS = [0]
 
 
 def check(cond, what):
+    CHECKS[0] += 1
     if not cond:
         FAILURES.append(what)
         print("FAIL:", what, file=sys.stderr)

@@ -22,25 +22,7 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-SERVE = sys.argv[1]
-DSN = os.environ["RUNTRACK_PG_DSN"]
-FAILURES = []
-CHECKS = [0]
-
-
-def check(cond, what):
-    CHECKS[0] += 1
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", DSN, "-f", "-"],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError("psql failed: " + out.stderr)
-    return out.stdout.strip()
+from apitest import CHECKS, DSN, FAILURES, SERVE, check, psql
 
 
 class Server:

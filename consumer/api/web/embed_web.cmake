@@ -1,6 +1,6 @@
 # Script mode (cmake -P): turns the dashboard's files (consumer/api/web/*.html|css|js|svg) into a C
 # source holding rt_web_assets[] = {path, content type, bytes, size, ETag} (web_assets.h) that
-# consumer/api/http_api.c serves, so the consumer binary carries its web page and needs no files,
+# consumer/api/server.c serves, so the consumer binary carries its web page and needs no files,
 # no CDN and no network at run time.
 #   cmake -DWEB_DIR=<consumer/web> -DOUT=<generated .c> -P embed_web.cmake
 # index.html is served at /index.html (and /); every other file at /assets/<name>. Bytes are

@@ -1,0 +1,72 @@
+/* The runtrack HTTP API: a read-only JSON API over the aggregated tables and the dashboard,
+ * served by libmicrohttpd from inside runtrack-consumer (or alone, by tests/api_server_main.c),
+ * so that no scraper or dashboard needs database credentials.
+ *
+ * It reads the one settings struct (config.h: http_*, stale_after_s, health_*, display_tz) and
+ * has its own small PostgreSQL connection pool (read-only sessions, statement timeout, pool.h);
+ * it never touches the consumer's ingest connection. Endpoints: docs/api.md.
+ *
+ * Lifecycle (consumer main):
+ *     rt_api_hooks_t hooks = {.metrics = metrics, .ready_cb = my_ready, .ready_arg = ctx};
+ *     rt_api_t *api = rt_api_start(&cfg, &hooks, err, sizeof err);   // NULL + err on failure
+ *     ...
+ *     rt_api_stop(api);                // before rt_metrics_destroy(metrics), rt_config_free
+ */
+#ifndef RT_API_H
+#define RT_API_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "rt_attr.h"
+
+typedef struct rt_api rt_api_t;
+
+/* Readiness of the consumer for GET /readyz: return 1 when ready, else 0 and a reason in why.
+ * Called from API threads; must not block for long. */
+typedef int (*rt_api_ready_fn)(void *arg, char *why, size_t whysize);
+
+/* What the API is handed at run time besides the settings. */
+typedef struct rt_api_hooks {
+    rt_metrics_t *metrics;    /* consumer metrics for /metrics; may be NULL */
+    rt_api_ready_fn ready_cb; /* may be NULL (then only the database decides) */
+    void *ready_arg;
+    /* For future state-changing endpoints (none exists yet, so it is no operator setting);
+     * NULL = none allowed. Copied. */
+    const char *bearer_token;
+} rt_api_hooks_t;
+
+/* Checks the health_* settings beyond what the settings table checks alone (rt_api_conf_init:
+ * the windows list, the order of the bounds), so that the consumer refuses them at start like
+ * any bad setting. Returns 0, or -1 with a one-line reason naming the setting. */
+int rt_api_check_settings(const rt_config_t *cfg, char *err, size_t errsize) RT_MUSTCHECK;
+
+/* Starts the server. cfg is read, never copied: it must outlive the server, as must metrics
+ * and ready_arg (hooks may be NULL). Returns NULL and a one-line reason in err on failure (bad
+ * settings, port in use). The database need not be up: requests answer 503 until it is.
+ * Thread: any; does not block beyond binding the socket. */
+rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char *err,
+                       size_t errsize);
+
+/* The bound TCP port (useful with http_port 0). */
+unsigned rt_api_port(const rt_api_t *api);
+
+/* Stops accepting, waits for running requests (bounded by the statement timeout), closes
+ * connections and frees api. NULL is a no-op. */
+void rt_api_stop(rt_api_t *api);
+
+/* Authorization check for state-changing endpoints: 1 when authorization is exactly
+ * "Bearer <configured token>", compared in constant time; 0 otherwise, and always 0 when no
+ * token is configured. */
+int rt_api_check_bearer(const rt_api_t *api, const char *authorization);
+
+/* Constant-time comparison of a presented token with the expected one (time depends only on
+ * the lengths). 1 when equal. */
+int rt_api_token_equal(const char *given, const char *expected);
+
+/* 1 when tz is NULL, empty, or looks like an IANA zone name (letters, digits, '/', '_', '-',
+ * '+'; the browser decides whether the zone exists). */
+int rt_api_valid_tz(const char *tz);
+
+#endif

@@ -1,0 +1,448 @@
+/* The HTTP server: libmicrohttpd daemon, routing, request limits, the built-in endpoints
+ * (/healthz, /readyz, /metrics, /api/config, the dashboard's files) and start/stop (api.h). */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_runs.h"
+#include "cache.h"
+#include "health.h"
+#include "internal.h"
+#include "settings.h"
+
+/* Every response carries a strict Content-Security-Policy: the dashboard loads only its own
+ * scripts, styles and icon and talks only to this server (no inline code, no CDN, no frames). */
+static const char csp_header[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+unsigned rt_api_port(const rt_api_t *api)
+{
+    if (!api || !api->mhd)
+        return 0;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+/* ---------- built-in endpoints ---------- */
+
+static void handle_healthz(rt_req_t *req)
+{
+    rt_req_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void handle_readyz(rt_req_t *req)
+{
+    PGresult *r = rt_req_exec(req, "SELECT 1", 0, NULL);
+    if (!r)
+        return; /* 503 set */
+    PQclear(r);
+    const rt_api_hooks_t *hk = &req->api->hooks;
+    if (hk->ready_cb) {
+        char why[256] = "";
+        if (!hk->ready_cb(hk->ready_arg, why, sizeof why)) {
+            rt_req_error(req, 503, "not_ready", "consumer not ready: %s",
+                         why[0] ? why : "no reason given");
+            return;
+        }
+    }
+    rt_req_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "database", "ok"));
+}
+
+/* Settings the dashboard needs: the fixed display time zone (null = the viewer's own zone). */
+static void handle_config(rt_req_t *req)
+{
+    const rt_api_conf_t *c = &req->api->conf;
+    const char *tz = *c->settings->display_tz ? c->settings->display_tz : NULL;
+    rt_req_json(
+        req, 200,
+        json_pack("{s:s?,s:f}", "display_time_zone", tz, "stale_after_seconds", c->stale_after_s));
+}
+
+/* The dashboard: "/" and "/index.html" are the page, "/assets/<file>" its scripts and styles.
+ * Returns the embedded file, or NULL when path is not one of them. */
+static const rt_web_asset_t *find_asset(const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    for (size_t i = 0; i < rt_web_assets_count; i++)
+        if (strcmp(rt_web_assets[i].path, path) == 0)
+            return &rt_web_assets[i];
+    return NULL;
+}
+
+static void handle_metrics(rt_req_t *req)
+{
+    /* Metrics must render even when the database is down: the 503 rt_req_conn sets without a
+     * connection is replaced by the text below. */
+    PGconn *conn = rt_req_conn(req);
+    char *text = NULL;
+    if (rt_metrics_render(req->api->hooks.metrics, conn, req->api->conf.stale_after_s, &text) !=
+        0) {
+        rt_req_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    rt_req_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+/* ---------- routing ---------- */
+
+typedef void (*handler0_fn)(rt_req_t *);
+typedef void (*handler1_fn)(rt_req_t *, const char *);
+
+/* Matches path against the routes; returns 1 and the handler (with its path argument copied
+ * into arg) when a route matches. */
+static int route(const char *path, handler0_fn *h0, handler1_fn *h1, char *arg, size_t argsize)
+{
+    static const struct {
+        const char *path;
+        handler0_fn fn;
+    } fixed[] = {
+        {"/healthz", handle_healthz},   {"/readyz", handle_readyz},
+        {"/metrics", handle_metrics},   {"/api/runs", rt_api_runs_list},
+        {"/api/jobs", rt_api_jobs},     {"/api/health", rt_health_handle},
+        {"/api/config", handle_config},
+    };
+    *h0 = NULL;
+    *h1 = NULL;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(path, fixed[i].path) == 0) {
+            *h0 = fixed[i].fn;
+            return 1;
+        }
+    const char *rest;
+    if (strncmp(path, "/api/runs/", 10) == 0) {
+        rest = path + 10;
+        const char *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+        if (n == 0 || n >= argsize)
+            return 0;
+        if (!slash)
+            *h1 = rt_api_run_detail;
+        else if (strcmp(slash, "/logs") == 0)
+            *h1 = rt_api_run_logs;
+        else
+            return 0;
+        memcpy(arg, rest, n);
+        arg[n] = '\0';
+        return 1;
+    }
+    if (strncmp(path, "/api/jobs/", 10) == 0) {
+        /* Match by suffix so job names may contain '/' (e.g. "scrapers/fb_v2.py"). */
+        static const struct {
+            const char *suffix;
+            handler1_fn fn;
+        } sub[] = {{"/rollup", rt_api_job_rollup}, {"/last-success", rt_api_job_last_success}};
+        rest = path + 10;
+        size_t len = strlen(rest);
+        for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+            size_t sl = strlen(sub[i].suffix);
+            if (len > sl && strcmp(rest + len - sl, sub[i].suffix) == 0 && len - sl < argsize) {
+                memcpy(arg, rest, len - sl);
+                arg[len - sl] = '\0';
+                *h1 = sub[i].fn;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void dispatch(rt_req_t *req, const char *url, const char *method)
+{
+    const rt_config_t *c = req->api->cfg;
+    size_t ulen = strlen(url);
+    if (ulen + rt_req_query_bytes(req) > (size_t)c->http_max_url_bytes) {
+        rt_req_error(req, 414, "uri_too_long", "request URI longer than %d bytes",
+                     c->http_max_url_bytes);
+        return;
+    }
+    if (req->too_large) {
+        rt_req_error(req, 413, "too_large", "request body larger than %d bytes",
+                     c->http_max_body_bytes);
+        return;
+    }
+    char path[1024], arg[512];
+    if (ulen >= sizeof path) {
+        rt_req_error(req, 404, "not_found", "no such route");
+        return;
+    }
+    memcpy(path, url, ulen + 1);
+    if (ulen > 1 && path[ulen - 1] == '/')
+        path[ulen - 1] = '\0';
+    const rt_web_asset_t *asset = find_asset(path);
+    if (asset || strncmp(path, "/assets/", 8) == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+            req->allow = "GET, HEAD";
+            rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here", method);
+        } else if (!asset) {
+            rt_req_error(req, 404, "not_found", "no such file: %.200s", path);
+        } else {
+            const char *inm = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_IF_NONE_MATCH);
+            req->asset = asset;
+            req->status = 200;
+            /* Weak comparison is enough here: the ETag is a content hash. */
+            if (inm && (strstr(inm, asset->etag) || strcmp(inm, "*") == 0)) {
+                req->not_modified = 1;
+                req->status = 304;
+            }
+        }
+        return;
+    }
+    handler0_fn h0;
+    handler1_fn h1;
+    if (!route(path, &h0, &h1, arg, sizeof arg)) {
+        rt_req_error(req, 404, "not_found", "no such route: %.200s", path);
+        return;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        req->allow = "GET, HEAD";
+        rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here; the API is read-only",
+                     method);
+        return;
+    }
+    if (h0 && req->api->cache && (h0 == rt_health_handle || h0 == rt_api_jobs)) {
+        /* The two reports that aggregate many runs (docs/api.md#report-cache). */
+        req->cacheable = 1;
+        rt_cache_serve(req->api->cache, req, path, h0);
+    } else if (h0) {
+        h0(req);
+    } else {
+        h1(req, arg);
+    }
+    if (!req->status)
+        rt_req_error(req, 500, "internal", "handler produced no response");
+}
+
+static enum MHD_Result send_asset(rt_req_t *req)
+{
+    const rt_web_asset_t *a = req->asset;
+    struct MHD_Response *resp =
+        req->not_modified
+            ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
+    /* Names are not content-hashed, so browsers revalidate each time (a cheap 304). */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp_header);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    enum MHD_Result ret = MHD_queue_response(req->mhd, req->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_response(rt_req_t *req)
+{
+    if (req->asset)
+        return send_asset(req);
+    const char *body = req->body ? req->body : "";
+    size_t len = req->body_len;
+    if (req->blob)
+        body = rt_cache_blob_data(req->blob, &len);
+    struct MHD_Response *resp =
+        req->blob ? MHD_create_response_from_buffer_with_free_callback_cls(
+                        len, (void *)body, rt_cache_blob_unref, req->blob)
+                  : MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    req->blob = NULL; /* its reference is the response's now */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            req->ctype ? req->ctype : "application/json");
+    if (req->cacheable && req->status == 200) {
+        /* Clients may keep it as long as the server does; Age says how old it already is. */
+        char v[32];
+        snprintf(v, sizeof v, "max-age=%d", req->api->cfg->http_cache_ms / 1000);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, v);
+        if (req->age_s >= 0) {
+            snprintf(v, sizeof v, "%ld", req->age_s);
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_AGE, v);
+        }
+    } else {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+    MHD_add_response_header(resp, "Content-Security-Policy", csp_header);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (req->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    enum MHD_Result ret = MHD_queue_response(req->mhd, req->status ? req->status : 500, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* libmicrohttpd decodes %XX before routing, and a decoded NUL would cut the path short:
+ * "/api/runs%00.json" answered as "/api/runs". A path or parameter holding %00 is left undecoded
+ * instead, so it matches no route (404) and no valid value (400). */
+static size_t unescape_refusing_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    for (const char *p = strchr(s, '%'); p; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0')
+            return strlen(s);
+    return MHD_http_unescape(s);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    rt_api_t *api = cls;
+    rt_req_t *req = *con_cls;
+    const long max_body = api->cfg->http_max_body_bytes;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->api = api;
+        req->mhd = connection;
+        req->age_s = -1;
+        *con_cls = req;
+        const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        long n;
+        if (cl && (rt_parse_long(cl, 0, LONG_MAX, &n) != 0 || n > max_body)) {
+            /* Answer before reading a body we would refuse anyway. */
+            req->too_large = 1;
+            rt_req_error(req, 413, "too_large", "request body larger than %ld bytes", max_body);
+            return send_response(req);
+        }
+        return MHD_YES;
+    }
+    if (req->status)
+        return MHD_YES; /* already answered; MHD discards the rest */
+    if (*upload_data_size) {
+        req->upload_bytes += *upload_data_size;
+        *upload_data_size = 0;
+        if (req->upload_bytes > (size_t)max_body)
+            req->too_large = 1;
+        if (req->upload_bytes > 4 * (size_t)max_body + 65536)
+            return MHD_NO; /* a chunked flood: drop the connection */
+        return MHD_YES;
+    }
+    dispatch(req, url, method);
+    rt_req_release_conn(req);
+    return send_response(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)connection;
+    (void)toe;
+    rt_req_t *req = *con_cls;
+    if (!req)
+        return;
+    rt_req_release_conn(req);
+    free(req->body);
+    rt_cache_blob_unref(req->blob);
+    free(req);
+    *con_cls = NULL;
+}
+
+/* ---------- lifecycle ---------- */
+
+static void api_free(rt_api_t *api)
+{
+    if (!api)
+        return;
+    rt_cache_free(api->cache); /* after the server: no request marks entries any more */
+    rt_pool_free(api->pool);
+    rt_api_conf_free(&api->conf);
+    free(api->bearer_token);
+    free(api);
+}
+
+/* Starts libmicrohttpd on api->addr with the http_* limits. Returns 0, or -1 with err. */
+static int daemon_start(rt_api_t *api, char *err, size_t errsize)
+{
+    const rt_config_t *cfg = api->cfg;
+    api->mhd = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD, (uint16_t)cfg->http_port, NULL, NULL, on_request, api,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&api->addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->http_connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->http_max_url_bytes * 2 + 32768, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_refusing_nul, NULL, MHD_OPTION_END);
+    if (!api->mhd) {
+        snprintf(err, errsize, "http api: cannot listen on %s:%d (in use or not permitted)",
+                 cfg->http_addr, cfg->http_port);
+        return -1;
+    }
+    return 0;
+}
+
+rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char *err,
+                       size_t errsize)
+{
+    if (!cfg || cfg->http_port < 0) {
+        snprintf(err, errsize, "http api: settings with an http_port are required");
+        return NULL;
+    }
+    if (!rt_api_valid_tz(cfg->display_tz)) {
+        snprintf(err, errsize,
+                 "http api: display time zone '%.80s' is not an IANA zone name like "
+                 "Europe/Berlin",
+                 cfg->display_tz);
+        return NULL;
+    }
+    rt_api_t *api = calloc(1, sizeof *api);
+    if (!api) {
+        snprintf(err, errsize, "http api: out of memory");
+        return NULL;
+    }
+    api->cfg = cfg;
+    if (hooks)
+        api->hooks = *hooks;
+    if (rt_api_conf_init(&api->conf, cfg, err, errsize) != 0)
+        goto fail;
+    if (hooks && hooks->bearer_token && !(api->bearer_token = strdup(hooks->bearer_token))) {
+        snprintf(err, errsize, "http api: out of memory");
+        goto fail;
+    }
+    api->hooks.bearer_token = api->bearer_token;
+    api->pool = rt_pool_new(cfg->pg_dsn, (unsigned)cfg->http_pool_size,
+                            (unsigned)cfg->http_statement_timeout_ms);
+    if (!api->pool) {
+        snprintf(err, errsize, "http api: out of memory");
+        goto fail;
+    }
+    api->addr.sin_family = AF_INET;
+    api->addr.sin_port = htons((uint16_t)cfg->http_port);
+    if (inet_pton(AF_INET, cfg->http_addr, &api->addr.sin_addr) != 1) {
+        snprintf(err, errsize, "http api: listen address '%s' is not an IPv4 address",
+                 cfg->http_addr);
+        goto fail;
+    }
+    if (cfg->http_cache_ms && !(api->cache = rt_cache_new(api, err, errsize)))
+        goto fail;
+    if (daemon_start(api, err, errsize) != 0)
+        goto fail;
+    return api;
+fail:
+    api_free(api);
+    return NULL;
+}
+
+void rt_api_stop(rt_api_t *api)
+{
+    if (!api)
+        return;
+    if (api->mhd)
+        MHD_stop_daemon(api->mhd);
+    api_free(api);
+}
