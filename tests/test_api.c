@@ -6,7 +6,8 @@
 
 #include "api/api.h"
 #include "api/api_runs.h"
-#include "api/health.h"
+#include "api/health_internal.h"
+#include "api/health_parse.h"
 #include "api/settings.h"
 #include "config.h"
 #include "harness.h"

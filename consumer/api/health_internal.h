@@ -10,8 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "health.h"
+#include "request.h"
 #include "rt_attr.h"
+
+typedef enum rt_health_status {
+    RT_HEALTH_HEALTHY,
+    RT_HEALTH_WARNING,
+    RT_HEALTH_CRITICAL
+} rt_health_status_t;
+
+/* The seed's rule: critical if either rate is below its critical bound, warning if either is
+ * below its healthy bound, else healthy. A negative rate is unknown and ignored. */
+rt_health_status_t rt_health_classify(const rt_health_conf_t *c, double success_rate,
+                                      double freshness_rate);
+const char *rt_health_status_name(rt_health_status_t s);
+
+/* Freshness of a job in percent: 100 while its last success is at most one expected interval
+ * old, then interval/age (so 70% means 1.43 intervals old). -1 when the interval is unknown;
+ * 0 when it never succeeded (age < 0). */
+double rt_health_freshness(double interval_s, double age_s);
 
 /* What the request asks for. job and kind point into the request (valid while it is). */
 typedef struct rt_health_request {

@@ -1,4 +1,6 @@
 /* GET /api/health, part 1: the query parameters (docs/api.md#health). */
+#include "health_parse.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

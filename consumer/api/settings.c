@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "health.h"
+#include "health_parse.h"
 
 /* Appends one health_job_intervals pair to c's array (rt_config_job_intervals' callback). */
 static int add_interval(void *arg, const char *job, size_t job_len, int64_t seconds)

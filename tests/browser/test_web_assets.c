@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "api/http_api.h"
+#include "api/api.h"
 #include "api/web/web_assets.h"
 
 static const rt_web_asset_t *find(const char *path)
