@@ -45,3 +45,11 @@ add_test(NAME integration.producer_examples
                  ${_pdir}/test_examples.sh)
 set_tests_properties(integration.producer_examples PROPERTIES LABELS integration
                      FIXTURES_REQUIRED services TIMEOUT 120)
+
+add_executable(test_producer_fork ${CMAKE_CURRENT_LIST_DIR}/test_producer_fork.c)
+target_link_libraries(test_producer_fork PRIVATE runtrack_static)
+add_test(NAME integration.producer_fork
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh producer_fork --
+                 ${_pdir}/run_and_check.sh $<TARGET_FILE:test_producer_fork>)
+set_tests_properties(integration.producer_fork PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 120)
