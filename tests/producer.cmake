@@ -53,3 +53,11 @@ add_test(NAME integration.producer_fork
                  ${_pdir}/run_and_check.sh $<TARGET_FILE:test_producer_fork>)
 set_tests_properties(integration.producer_fork PROPERTIES LABELS integration
                      FIXTURES_REQUIRED services TIMEOUT 120)
+
+add_executable(test_producer_size ${CMAKE_CURRENT_LIST_DIR}/test_producer_size.c)
+target_link_libraries(test_producer_size PRIVATE runtrack_static)
+add_test(NAME integration.producer_size
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh producer_size --
+                 ${_pdir}/run_and_check.sh $<TARGET_FILE:test_producer_size>)
+set_tests_properties(integration.producer_size PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 120)
