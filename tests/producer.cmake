@@ -61,3 +61,9 @@ add_test(NAME integration.producer_size
                  ${_pdir}/run_and_check.sh $<TARGET_FILE:test_producer_size>)
 set_tests_properties(integration.producer_size PROPERTIES LABELS integration
                      FIXTURES_REQUIRED services TIMEOUT 120)
+
+add_test(NAME integration.producer_fork_python
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh producer_fork_python --
+                 ${_pdir}/test_fork.sh)
+set_tests_properties(integration.producer_fork_python PROPERTIES LABELS integration
+                     FIXTURES_REQUIRED services TIMEOUT 120)
