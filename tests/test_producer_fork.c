@@ -89,6 +89,7 @@ static void *busy(void *arg)
  * _exit: the child must not run the parent's atexit handlers or stdio flushes twice. */
 static void child_records(runtrack_t *rt, runtrack_run_t *a, int fd)
 {
+    g_fail = 0; /* the parent's verdict so far is not the child's */
     alarm(CHILD_BOUND);
     char err[512];
     for (int i = 0; i < CHILD_LINES; i++)
@@ -124,6 +125,7 @@ static void child_records(runtrack_t *rt, runtrack_run_t *a, int fd)
 /* Child of part 3: records nothing; destroy must not wait for anything. */
 static void child_idle(runtrack_t *rt)
 {
+    g_fail = 0; /* the parent's verdict so far is not the child's */
     alarm(CHILD_BOUND);
     uint64_t left = 99;
     int64_t t0 = rt_mono_us();
