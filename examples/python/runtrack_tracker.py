@@ -18,6 +18,14 @@ Configuration is libruntrack's environment: RUNTRACK_BROKERS, RUNTRACK_TOPIC, RU
 (see docs/producer.md). RUNTRACK_LIB names the shared library if it is not on the loader path.
 Calls never block on Kafka; write_results() waits at most RUNTRACK_PY_FLUSH_TIMEOUT_MS
 (default 10000) for delivery and returns False if the events could not be delivered.
+
+fork (os.fork, multiprocessing with the "fork" start method, pre-forking servers): a child can
+keep using the trackers it inherited and start its own; libruntrack gives the child its own
+connection and sends what the child records. What the child has not delivered yet is flushed
+when it exits: through atexit after a normal exit, and through multiprocessing's finalizers in
+a multiprocessing child (which leaves with os._exit). A child killed by a signal (for example by
+Pool.terminate(), which `with Pool()` calls) loses what it had not delivered: close() and join()
+a pool, or call write_results() in the task.
 """
 import atexit
 import ctypes
@@ -25,6 +33,7 @@ import ctypes.util
 import json
 import logging
 import os
+import sys
 import threading
 from datetime import datetime, timezone
 
@@ -36,6 +45,7 @@ INFO, SUCCESS, WARNING, ERROR = 0, 1, 2, 3
 COMPLETED, FAILED, PARTIAL = 1, 2, 3
 _LEVELS = {"info": INFO, "success": SUCCESS, "warning": WARNING, "error": ERROR}
 _PERCENT_UNSET = -1.0
+_QUEUE_FULL = 7  # RUNTRACK_ERR_QUEUE_FULL: the line is dropped and counted, reported by the run
 
 
 class RuntrackError(RuntimeError):
@@ -119,6 +129,41 @@ def _shutdown():
             if _lib.runtrack_destroy(_client, _flush_timeout_ms(), ctypes.byref(left)) != 0:
                 log.warning("runtrack: %d events not delivered at exit", left.value)
             _client = None
+
+
+class _ForkToken:
+    """multiprocessing's after-fork registry holds its objects by weak reference."""
+
+
+_fork_token = _ForkToken()
+
+
+def _add_exit_finalizer(_token):
+    import multiprocessing.util as mp_util  # loaded already: we run inside it
+    mp_util.Finalize(None, _shutdown, exitpriority=0)
+
+
+def _after_fork_in_child():
+    """In a fork child: a fresh module lock (another thread may have held it at the fork), and,
+    for a multiprocessing child, which leaves through os._exit and so skips atexit, a finalizer
+    that flushes and closes the client like atexit does. The finalizer is added by an
+    after-fork hook of multiprocessing because a Process child clears the finalizers it
+    inherited after os.register_at_fork hooks ran and before its after-fork hooks run."""
+    global _lock
+    _lock = threading.Lock()
+    mp_util = sys.modules.get("multiprocessing.util")
+    if _client is not None and mp_util is not None:
+        mp_util.register_after_fork(_fork_token, _add_exit_finalizer)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _warn_rc(what, rc):
+    """Tracking must never break the scraper: a refused call is a warning, not an exception."""
+    if rc not in (0, _QUEUE_FULL):
+        log.warning("runtrack: %s: %s", what, _lib.runtrack_strerror(rc).decode(errors="replace"))
 
 
 def _flush_timeout_ms():
@@ -234,7 +279,7 @@ class RunResultsTracker:
 
     def phase(self, name):
         if self._run:
-            self._lib.runtrack_run_phase(self._run, name.encode(), None, 0)
+            _warn_rc("phase", self._lib.runtrack_run_phase(self._run, name.encode(), None, 0))
 
     def progress(self, memory_percent=None, cpu_percent=None, **counters):
         """Absolute counters, e.g. progress(sites_completed=5, sites_total=15)."""
@@ -242,12 +287,14 @@ class RunResultsTracker:
             arr, n = _counters(counters)
             mem = _PERCENT_UNSET if memory_percent is None else float(memory_percent)
             cpu = _PERCENT_UNSET if cpu_percent is None else float(cpu_percent)
-            self._lib.runtrack_run_progress(self._run, arr, n, mem, cpu, None, 0)
+            _warn_rc("progress", self._lib.runtrack_run_progress(self._run, arr, n, mem, cpu,
+                                                                 None, 0))
 
     def log(self, message, level="info", **fields):
         if self._run:
-            self._lib.runtrack_run_log(self._run, _LEVELS[level], str(message).encode(),
-                                       json.dumps(fields).encode() if fields else None)
+            _warn_rc("log", self._lib.runtrack_run_log(
+                self._run, _LEVELS[level], str(message).encode(),
+                json.dumps(fields).encode() if fields else None))
 
     def fail(self, error_message, error_details=None):
         """Finishes the run as failed (instead of write_results)."""

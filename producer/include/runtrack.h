@@ -11,7 +11,24 @@
  * are never dropped (re-sent until delivered); progress is coalesced per run (the newest value is
  * sent); log lines beyond "log.queue.max" undelivered lines are dropped and counted (reported in
  * heartbeats and in run.finished as dropped_logs). A kill -9 loses whatever was not delivered yet;
- * runtrack_flush() bounds that. See docs/producer.md. */
+ * runtrack_flush() bounds that. See docs/producer.md.
+ *
+ * Size: an event is at most 1 MiB of JSON (the contract, docs/events.md). A call whose event
+ * would be larger records nothing and returns RUNTRACK_ERR_TOO_LARGE (run_start: NULL with
+ * errstr); every event up to 1 MiB is sent (the library sets librdkafka's message.max.bytes to
+ * fit it; the topic must accept it too: docs/producer.md, "Event size").
+ *
+ * fork(): the child keeps a working client. Its first call notices the fork and gives the child
+ * its own librdkafka handle and background thread; the handles it inherited (client and runs)
+ * stay valid, and what it records from then on is delivered like the parent's. Events the parent
+ * recorded before the fork are the parent's to send: the child drops its copy of them. The
+ * parent's librdkafka handle and thread are never touched in the child (librdkafka's rule: they
+ * are left, unused, to the child's exit). runtrack_destroy() in a child that recorded nothing
+ * returns at once. A child that records into a run it inherited shares that run with the parent,
+ * like two processes do (see "Ordering" in docs/producer.md); the parent stays the one that
+ * heartbeats it. A fork while another thread is inside a runtrack call is safe (the library's
+ * fork handlers hold its locks across fork()); only the thread that forks survives in the child,
+ * as usual. */
 #ifndef RUNTRACK_H
 #define RUNTRACK_H
 
@@ -60,7 +77,8 @@ RUNTRACK_API int runtrack_version_hex(void);
     X(QUEUE_FULL, 7, "log queue full: line dropped and counted")                                   \
     X(LIMIT, 8, "too many counters for one run")                                                   \
     X(JSON, 9, "invalid JSON (an object is required)")                                             \
-    X(SYSTEM, 10, "system call failed")
+    X(SYSTEM, 10, "system call failed")                                                           \
+    X(TOO_LARGE, 11, "event larger than 1 MiB: not recorded")
 
 typedef enum runtrack_err {
 #define RUNTRACK_X_(name, code, msg) RUNTRACK_ERR_##name = code,
@@ -215,7 +233,8 @@ typedef struct runtrack_start_opts {
 
 /* Starts a run of `job` (1..200 bytes, e.g. "fb_v2.py"): picks a UUIDv7 run id and records
  * run.started (seq 1). opts may be NULL. Returns the handle (caller owns it: runtrack_run_destroy)
- * or NULL with errstr filled on invalid arguments. */
+ * or NULL with errstr filled on invalid arguments (params making run.started larger than 1 MiB
+ * included). */
 RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
                                                 const runtrack_start_opts_t *opts, char *errstr,
                                                 size_t errstr_size) RUNTRACK_MUSTCHECK;
@@ -248,7 +267,7 @@ RUNTRACK_API runtrack_err_t runtrack_run_counter(runtrack_run_t *run, const char
 
 /* Log calls are the hot path and return a code only (no errstr): INVALID_ARG (NULL run or
  * message, unknown level), JSON (fields_json not an object), STATE (run finished), QUEUE_FULL,
- * NOMEM say everything there is to say.
+ * NOMEM, TOO_LARGE (fields make the event larger than 1 MiB) say everything there is to say.
  * Records a run.log line. Messages over 65536 bytes are cut at a UTF-8 boundary; invalid UTF-8
  * becomes U+FFFD. fields_json is a JSON object or NULL. Returns RUNTRACK_ERR_QUEUE_FULL when
  * log.queue.max undelivered lines are already held (the line is dropped and counted). */
@@ -281,7 +300,8 @@ typedef struct runtrack_finish_opts {
 } runtrack_finish_opts_t;
 
 /* Records run.finished with status and dropped_logs. After it every call on the run except
- * runtrack_run_id/runtrack_run_destroy returns RUNTRACK_ERR_STATE. opts may be NULL. */
+ * runtrack_run_id/runtrack_run_destroy returns RUNTRACK_ERR_STATE. opts may be NULL.
+ * RUNTRACK_ERR_TOO_LARGE (error details over 1 MiB) leaves the run open: finish it again. */
 RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_status_t status,
                                                 const runtrack_finish_opts_t *opts, char *errstr,
                                                 size_t errstr_size);

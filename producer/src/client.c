@@ -61,6 +61,7 @@ struct runtrack_run_s {
     int64_t ev_enq;  /* events queued (lock held) */
     char id[RT_UUID_STRLEN];
     char *tail;       /* pre-encoded "job":..,"kind":..,"producer":{..} */
+    size_t env_base;  /* bytes of this run's envelope without seq, type and data (event_size) */
     int64_t start_us; /* from the UUIDv7 time: seqs are microseconds since then */
     int64_t last_seq;
     int started_here; /* heartbeats only for runs this client started */
@@ -81,6 +82,9 @@ struct runtrack_run_s {
 
 struct runtrack_s {
     runtrack_conf_t *conf;
+    /* RT_FORK_*: read without the lock on every call (one relaxed load), changed under it. */
+    atomic_int fork_state;
+    runtrack_t *fork_next; /* the fork handlers' client list (g_clients_lock) */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
@@ -219,14 +223,30 @@ static void ev_free(runtrack_t *rt, rt_ev_t *ev)
         free(ev);
 }
 
-/* Next seq of a run (lock held): microseconds since the run's start, but always > the last. */
-static int64_t next_seq(rt_run_t *run, int64_t now_us)
+/* The seq an event of the run recorded at now_us gets (lock held): microseconds since the run's
+ * start, but always > the last. */
+static int64_t seq_at(const rt_run_t *run, int64_t now_us)
 {
     int64_t s = now_us - run->start_us;
-    if (s <= run->last_seq)
-        s = run->last_seq + 1;
-    run->last_seq = s;
-    return s;
+    return s <= run->last_seq ? run->last_seq + 1 : s;
+}
+
+/* Next seq of a run (lock held). */
+static int64_t next_seq(rt_run_t *run, int64_t now_us)
+{
+    run->last_seq = seq_at(run, now_us);
+    return run->last_seq;
+}
+
+/* Bytes of the run's event of this type, seq and data object (data_len 0: "{}"): what
+ * rt_enc_envelope will write, so a call can refuse an event over RT_EVENT_MAX_BYTES. */
+static size_t event_size(const rt_run_t *run, rt_event_type_t type, int64_t seq, size_t data_len)
+{
+    size_t digits = 1;
+    for (int64_t v = seq; v >= 10 || v <= -10; v /= 10)
+        digits++;
+    return run->env_base + digits + (seq < 0) + strlen(rt_event_type_name(type)) +
+           (data_len ? data_len : 2);
 }
 
 /* Appends ev to the FIFO (lock held), taking a run reference and waking the background thread
@@ -289,6 +309,25 @@ static void retry_push(runtrack_t *rt, rt_ev_t *ev)
 
 /* ---------------------------------------------------------------- background thread: encode */
 
+/* A run.log data object; phase and fields (compact JSON) may be NULL. */
+static void enc_log_data(rt_buf_t *d, int level, const char *msg, size_t msg_len,
+                         const char *phase, const char *fields)
+{
+    rt_buf_adds(d, "{\"level\":\"");
+    rt_buf_adds(d, rt_log_level_name((rt_log_level_t)level));
+    rt_buf_adds(d, "\",\"message\":");
+    rt_buf_add_jstr(d, msg, msg_len);
+    if (phase) {
+        rt_buf_adds(d, ",\"phase\":");
+        rt_buf_add_jstr(d, phase, strlen(phase));
+    }
+    if (fields) {
+        rt_buf_adds(d, ",\"fields\":");
+        rt_buf_adds(d, fields);
+    }
+    rt_buf_addc(d, '}');
+}
+
 /* Encodes ev's data object into rt->data_buf. Progress markers take the run's newest counters
  * (and mark the run as having no queued marker, so the next update queues a new one). */
 static void encode_data(runtrack_t *rt, rt_ev_t *ev)
@@ -297,19 +336,7 @@ static void encode_data(runtrack_t *rt, rt_ev_t *ev)
     rt_buf_reset(d);
     switch (ev->type) {
     case RT_EV_LOG:
-        rt_buf_adds(d, "{\"level\":\"");
-        rt_buf_adds(d, rt_log_level_name((rt_log_level_t)ev->level));
-        rt_buf_adds(d, "\",\"message\":");
-        rt_buf_add_jstr(d, ev->msg, ev->msg_len);
-        if (ev->phase) {
-            rt_buf_adds(d, ",\"phase\":");
-            rt_buf_add_jstr(d, ev->phase, strlen(ev->phase));
-        }
-        if (ev->fields) {
-            rt_buf_adds(d, ",\"fields\":");
-            rt_buf_adds(d, ev->fields);
-        }
-        rt_buf_addc(d, '}');
+        enc_log_data(d, ev->level, ev->msg, ev->msg_len, ev->phase, ev->fields);
         break;
     case RT_EV_PROGRESS: {
         rt_ctr_t ctr[RUNTRACK_MAX_COUNTERS];
@@ -404,6 +431,15 @@ static int produce_one(runtrack_t *rt, rt_ev_t *ev)
         atomic_fetch_add(&rt->st_retried, 1);
         ev->retry_at = 0;
         retry_push(rt, ev);
+        return 0;
+    }
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        /* librdkafka refuses it locally, so every re-send would fail too. The library's
+         * message.max.bytes admits any event up to RT_EVENT_MAX_BYTES (conf.c) and calls
+         * refuse larger ones, so this is a backstop against re-sending it forever. */
+        atomic_fetch_add(&rt->st_failed, 1);
+        report_failure(rt, ev, rd_kafka_err2str(err), 0);
+        ev_free(rt, ev);
         return 0;
     }
     if (err) {
@@ -730,6 +766,199 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
+/* ------------------------------------------------------------------------------------ fork */
+
+/* After fork() only the forking thread exists in the child: the background thread is gone and
+ * the librdkafka handle is the parent's (librdkafka forbids using or destroying it in a child).
+ * The child's first recording call makes the client its own (runtrack.h, "fork()").
+ *   RT_FORK_NONE       the thread and handle are this process's
+ *   RT_FORK_INHERITED  set in the child by fork_child: everything in flight is the parent's
+ *   RT_FORK_IDLE       the child dropped the parent's share; no thread or handle yet */
+enum { RT_FORK_NONE = 0, RT_FORK_INHERITED, RT_FORK_IDLE };
+
+/* Process-wide state, because pthread_atfork handlers take no argument: the list of live
+ * clients, which fork_prepare locks so that the child's copy of each is consistent and
+ * fork_child can mark it. g_atfork_err is the registration's result (set once, under
+ * g_atfork_once). Nothing else in the library is global. */
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+static int g_atfork_err;
+static pthread_mutex_t g_clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static runtrack_t *g_clients; /* linked by fork_next, under g_clients_lock */
+
+/* Before fork(): hold every client's lock, so no caller or background thread is half-way
+ * through a change the child would inherit. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_clients_lock);
+    for (runtrack_t *rt = g_clients; rt; rt = rt->fork_next)
+        pthread_mutex_lock(&rt->lock);
+}
+
+static void fork_parent(void)
+{
+    for (runtrack_t *rt = g_clients; rt; rt = rt->fork_next)
+        pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&g_clients_lock);
+}
+
+/* In the child, still alone: the locks fork_prepare took are made new (their owner was a thread
+ * of the parent), and so is the condition variable, which may count the parent's sleeping
+ * background thread as a waiter. */
+static void fork_child(void)
+{
+    for (runtrack_t *rt = g_clients; rt; rt = rt->fork_next) {
+        pthread_mutex_init(&rt->lock, NULL);
+        pthread_cond_init(&rt->wake, NULL);
+        atomic_store(&rt->fork_state, RT_FORK_INHERITED);
+    }
+    pthread_mutex_init(&g_clients_lock, NULL);
+}
+
+static void atfork_register(void)
+{
+    g_atfork_err = pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Registers the fork handlers once per process. Returns 0 or an errno. */
+static int fork_handlers(void)
+{
+    pthread_once(&g_atfork_once, atfork_register);
+    return g_atfork_err;
+}
+
+/* Puts rt on the fork handlers' list. */
+static void fork_track(runtrack_t *rt)
+{
+    pthread_mutex_lock(&g_clients_lock);
+    rt->fork_next = g_clients;
+    g_clients = rt;
+    pthread_mutex_unlock(&g_clients_lock);
+}
+
+static void fork_untrack(runtrack_t *rt)
+{
+    pthread_mutex_lock(&g_clients_lock);
+    for (runtrack_t **pp = &g_clients; *pp; pp = &(*pp)->fork_next) {
+        if (*pp == rt) {
+            *pp = rt->fork_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_clients_lock);
+}
+
+/* Makes each run's pre-encoded producer.pid this process's (lock held, no background thread).
+ * Inside a JSON string every '"' is escaped, so the first `,"pid":` is the field. Out of
+ * memory keeps the old tail: still a valid event, with the parent's pid. */
+static void fork_retag_runs_locked(runtrack_t *rt)
+{
+    for (rt_run_t *r = rt->runs; r; r = r->next) {
+        const char *p = strstr(r->tail, ",\"pid\":");
+        if (!p)
+            continue;
+        const char *num = p + strlen(",\"pid\":"), *end = num;
+        while (*end >= '0' && *end <= '9')
+            end++;
+        rt_buf_t b = {0};
+        rt_buf_add(&b, r->tail, (size_t)(num - r->tail));
+        rt_buf_add_i64(&b, rt->pid);
+        rt_buf_adds(&b, end);
+        if (b.oom) {
+            rt_buf_free(&b);
+            continue;
+        }
+        size_t old_len = strlen(r->tail);
+        free(r->tail);
+        r->tail = rt_buf_take(&b, NULL);
+        r->env_base = r->env_base - old_len + strlen(r->tail);
+    }
+}
+
+/* In a child, drops the parent's share of rt (lock held; RT_FORK_INHERITED -> RT_FORK_IDLE).
+ * Queued events are the parent's to send. The FIFO, consistent under the lock, is freed; what
+ * the background thread held outside it (the batch it was sending, the retry list, its
+ * buffers, slots parked for reclaim) may have been mid-change at the fork and is abandoned
+ * with the parent's librdkafka handle and thread (their slots stay taken until rt_pool_free).
+ * Counting restarts from "nothing outstanding"; the ids' generators are reseeded (copies
+ * would repeat the parent's event and run ids). */
+static void fork_forget_locked(runtrack_t *rt)
+{
+    for (rt_ev_t *ev = rt->q_head; ev;) {
+        rt_ev_t *next = ev->next;
+        free(ev->data);
+        if (ev->cls)
+            rt_pool_put(&rt->pools[ev->cls - 1], ev);
+        else
+            free(ev);
+        ev = next;
+    }
+    rt->q_head = rt->q_tail = NULL;
+    rt->retry_head = rt->retry_tail = NULL;
+    rt->rk = NULL;
+    rt->rkt = NULL;
+    rt->thread_started = rt->stop = rt->bg_sleeping = rt->recreating = 0;
+    memset(&rt->buf, 0, sizeof rt->buf);
+    memset(&rt->data_buf, 0, sizeof rt->data_buf);
+    for (int i = 0; i < RT_POOLS; i++) {
+        rt->pools[i].ret_head = rt->pools[i].ret_tail = NULL;
+        rt->pools[i].ret_n = 0;
+    }
+    rt->bg_done_events = atomic_load(&rt->enq_events);
+    rt->bg_done_logs = atomic_load(&rt->enq_logs);
+    publish_done(rt);
+    for (rt_run_t *r = rt->runs; r; r = r->next) {
+        r->ev_done = r->ev_enq;
+        r->progress_queued = 0;
+        r->hb_outstanding = 0;
+        r->started_here = 0; /* the parent heartbeats the runs it started */
+    }
+    rt_rng_seed(&rt->id_rng);
+    rt_rng_seed(&rt->bg_rng);
+    rt->pid = (long)getpid();
+    fork_retag_runs_locked(rt);
+    atomic_store(&rt->fork_state, RT_FORK_IDLE);
+}
+
+/* Lock held. In a child, drops the parent's share and, when `start` is set, gives rt a
+ * librdkafka handle and a background thread of its own. Returns RUNTRACK_OK (also when there
+ * was nothing to do), or KAFKA / SYSTEM with errstr; the next call tries again. */
+static runtrack_err_t fork_adopt_locked(runtrack_t *rt, int start, char *errstr,
+                                        size_t errstr_size)
+{
+    if (atomic_load(&rt->fork_state) == RT_FORK_INHERITED)
+        fork_forget_locked(rt);
+    if (!start || atomic_load(&rt->fork_state) == RT_FORK_NONE)
+        return RUNTRACK_OK;
+    if (kafka_open(rt, errstr, errstr_size) != 0)
+        return RUNTRACK_ERR_KAFKA;
+    int e = pthread_create(&rt->thread, NULL, bg_main, rt);
+    if (e != 0) {
+        rt_seterr(errstr, errstr_size, "cannot start background thread: %s", strerror(e));
+        rd_kafka_topic_destroy(rt->rkt);
+        rd_kafka_destroy(rt->rk);
+        rt->rk = NULL;
+        rt->rkt = NULL;
+        return RUNTRACK_ERR_SYSTEM;
+    }
+    rt->thread_started = 1;
+    atomic_store(&rt->fork_state, RT_FORK_NONE);
+    return RUNTRACK_OK;
+}
+
+/* Every call's fork check: one relaxed load while the client is this process's. Recording
+ * calls pass start = 1 (they need the thread); flush, stats and destroy pass 0. */
+static runtrack_err_t fork_check(runtrack_t *rt, int start, char *errstr, size_t errstr_size)
+{
+    if (__builtin_expect(atomic_load_explicit(&rt->fork_state, memory_order_relaxed) ==
+                             RT_FORK_NONE,
+                         1))
+        return RUNTRACK_OK;
+    pthread_mutex_lock(&rt->lock);
+    runtrack_err_t err = fork_adopt_locked(rt, start, errstr, errstr_size);
+    pthread_mutex_unlock(&rt->lock);
+    return err;
+}
+
 /* ------------------------------------------------------------------------------ client API */
 
 static void client_free(runtrack_t *rt)
@@ -775,9 +1004,14 @@ RUNTRACK_API runtrack_t *runtrack_new(runtrack_conf_t *conf, char *errstr, size_
         snprintf(rt->host, sizeof rt->host, "unknown");
     rt_rng_seed(&rt->id_rng);
     rt_rng_seed(&rt->bg_rng);
+    int e = fork_handlers();
+    if (e != 0) {
+        rt_seterr(errstr, errstr_size, "cannot register fork handlers: %s", strerror(e));
+        goto fail;
+    }
     if (kafka_open(rt, errstr, errstr_size) != 0)
         goto fail;
-    int e = pthread_create(&rt->thread, NULL, bg_main, rt);
+    e = pthread_create(&rt->thread, NULL, bg_main, rt);
     if (e != 0) {
         rt_seterr(errstr, errstr_size, "cannot start background thread: %s", strerror(e));
         rd_kafka_topic_destroy(rt->rkt);
@@ -785,6 +1019,7 @@ RUNTRACK_API runtrack_t *runtrack_new(runtrack_conf_t *conf, char *errstr, size_
         goto fail;
     }
     rt->thread_started = 1;
+    fork_track(rt);
     return rt;
 fail:
     rt->conf = NULL;
@@ -798,6 +1033,7 @@ RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint6
 {
     if (!rt)
         return RUNTRACK_ERR_INVALID_ARG;
+    (void)fork_check(rt, 0, NULL, 0); /* in a child: nothing of the parent's to wait for */
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : rt_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
         long long left = outstanding(rt);
@@ -823,6 +1059,10 @@ RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uin
             *undelivered = 0;
         return RUNTRACK_OK;
     }
+    /* In a child that never recorded, this leaves no thread to join and no handle to close:
+     * destroy returns at once without touching the parent's. */
+    fork_untrack(rt);
+    (void)fork_check(rt, 0, NULL, 0);
     runtrack_err_t err = runtrack_flush(rt, timeout_ms, undelivered);
     pthread_mutex_lock(&rt->lock);
     rt->stop = 1;
@@ -878,6 +1118,7 @@ RUNTRACK_API void runtrack_stats(runtrack_t *rt, runtrack_stats_t *st)
     memset(st, 0, sizeof *st);
     if (!rt)
         return;
+    (void)fork_check(rt, 0, NULL, 0);
     st->recorded = (uint64_t)atomic_load(&rt->enq_events);
     st->produced = atomic_load(&rt->st_produced);
     st->delivered = atomic_load(&rt->st_delivered);
@@ -973,6 +1214,21 @@ static int64_t uuid_ms(const char *id)
     return ms;
 }
 
+/* Bytes of the envelope around a run tail without its seq, type and data (see event_size), or
+ * 0 when out of memory. Measured with the encoder itself, so the two cannot disagree. */
+static size_t envelope_base(const char *tail)
+{
+    char id[RT_UUID_STRLEN];
+    memset(id, '0', RT_UUID_STRLEN - 1);
+    id[RT_UUID_STRLEN - 1] = '\0';
+    rt_buf_t b = {0};
+    size_t n = 0;
+    if (rt_enc_envelope(&b, id, id, 0, 0, "", tail, NULL, 0) == 0 && !b.oom)
+        n = b.len - strlen("0") - strlen("{}");
+    rt_buf_free(&b);
+    return n;
+}
+
 static rt_run_t *run_new(runtrack_t *rt, const char *id, const char *job, const char *kind,
                          char *errstr, size_t errstr_size)
 {
@@ -983,7 +1239,8 @@ static rt_run_t *run_new(runtrack_t *rt, const char *id, const char *job, const 
     }
     rt_buf_t b = {0};
     rt_enc_run_tail(&b, job, kind, rt->host, rt->pid, RUNTRACK_VERSION_STR);
-    if (b.oom) {
+    run->env_base = b.oom ? 0 : envelope_base(b.data);
+    if (b.oom || !run->env_base) {
         rt_buf_free(&b);
         free(run);
         rt_seterr(errstr, errstr_size, "out of memory");
@@ -1027,6 +1284,8 @@ RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
         rt_seterr(errstr, errstr_size, "client is NULL");
         return NULL;
     }
+    if (fork_check(rt, 1, errstr, errstr_size) != RUNTRACK_OK)
+        return NULL;
     if (check_job_kind(job, kind, errstr, errstr_size) ||
         counters_ok(opts->start_counts, opts->n_start_counts, "start_counts", errstr,
                     errstr_size) ||
@@ -1068,6 +1327,13 @@ RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
     run = run_new(rt, id, job, kind, errstr, errstr_size);
     if (!run)
         goto fail;
+    size_t size = event_size(run, RT_EV_STARTED, 1, d.len);
+    if (size > RT_EVENT_MAX_BYTES) {
+        rt_seterr(errstr, errstr_size, "run.started would be %zu bytes, over the %d-byte limit",
+                  size, RT_EVENT_MAX_BYTES);
+        run_free(run);
+        goto fail;
+    }
     run->started_here = 1;
     run->last_hb_mono = rt_mono_us();
     atomic_fetch_add(&run->refs, 1); /* the caller's handle */
@@ -1102,7 +1368,8 @@ RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run
         rt_seterr(errstr, errstr_size, "run id \"%s\" is not a UUIDv7", run_id ? run_id : "(null)");
         return NULL;
     }
-    if (check_job_kind(job, kind, errstr, errstr_size))
+    if (check_job_kind(job, kind, errstr, errstr_size) ||
+        fork_check(rt, 0, errstr, errstr_size) != RUNTRACK_OK)
         return NULL;
     char id[RT_UUID_STRLEN];
     for (int i = 0; i < 36; i++)
@@ -1130,6 +1397,12 @@ static runtrack_err_t record_lifecycle(rt_run_t *run, rt_event_type_t type, rt_b
                                        size_t errstr_size)
 {
     runtrack_t *rt = run->rt;
+    runtrack_err_t err = fork_check(rt, 1, errstr, errstr_size);
+    if (err != RUNTRACK_OK) {
+        rt_buf_free(d);
+        return err;
+    }
+    /* No size check: phase (64 bytes) and reason (1 KiB) keep these events far below 1 MiB. */
     rt_ev_t *ev = ev_new(run, type);
     if (!ev || d->oom) {
         free(ev);
@@ -1193,6 +1466,9 @@ RUNTRACK_API runtrack_err_t runtrack_run_progress(runtrack_run_t *run,
         return RUNTRACK_ERR_INVALID_ARG;
     }
     runtrack_t *rt = run->rt;
+    runtrack_err_t err = fork_check(rt, 1, errstr, errstr_size);
+    if (err != RUNTRACK_OK)
+        return err;
     rt_ev_t *ev = NULL;
     pthread_mutex_lock(&rt->lock);
     if (run->finished) {
@@ -1262,6 +1538,18 @@ static rt_ev_t *log_slot_get_locked(runtrack_t *rt, size_t need)
     return NULL;
 }
 
+/* Exact bytes of a run.log event recorded at now (lock held: the run's phase is part of it),
+ * or SIZE_MAX when out of memory. Only for the rare line whose fields approach 1 MiB. */
+static size_t log_size_locked(const rt_run_t *run, int level, const char *msg, size_t len,
+                              const char *fields, int64_t now)
+{
+    rt_buf_t d = {0};
+    enc_log_data(&d, level, msg ? msg : "", len, run->phase[0] ? run->phase : NULL, fields);
+    size_t n = d.oom ? SIZE_MAX : event_size(run, RT_EV_LOG, seq_at(run, now), d.len);
+    rt_buf_free(&d);
+    return n;
+}
+
 /* Records a log line of len bytes (copied). fields is compact JSON or NULL.
  * In steady use this allocates nothing: the event goes into a recycled pool slot, taken and
  * filled in one critical section (the copy is a few hundred bytes at most). Messages too long
@@ -1274,10 +1562,16 @@ static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const ch
     if (!run || (int)level < 0 || (int)level >= RT_LOG__COUNT || (!msg && len))
         return RUNTRACK_ERR_INVALID_ARG;
     runtrack_t *rt = run->rt;
+    runtrack_err_t err = fork_check(rt, 1, NULL, 0);
+    if (err != RUNTRACK_OK)
+        return err;
     /* Cheap early drop without locking the queue when the bound is reached. */
     if (log_pending(rt) >= rt->conf->log_queue_max)
         goto drop;
     len = rt_utf8_cut(msg ? msg : "", len, RT_LOG_MESSAGE_MAX);
+    /* Only huge fields can take a line over 1 MiB: the message is cut to 64 KiB (at most 6
+     * bytes of JSON per byte) and the rest is under 512 bytes. Those lines are measured. */
+    int measure = fields_len + 6 * len + run->env_base + 512 > RT_EVENT_MAX_BYTES;
     size_t base = len + 1 + (fields ? fields_len + 1 : 0);
     size_t heap_size = sizeof(rt_ev_t) + base + sizeof run->phase;
     rt_ev_t *ev = NULL;
@@ -1294,6 +1588,13 @@ static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const ch
         pthread_mutex_unlock(&rt->lock);
         free(ev);
         return RUNTRACK_ERR_STATE;
+    }
+    int64_t now = rt_now_us();
+    size_t size = measure ? log_size_locked(run, (int)level, msg, len, fields, now) : 0;
+    if (size > RT_EVENT_MAX_BYTES) {
+        pthread_mutex_unlock(&rt->lock);
+        free(ev);
+        return size == SIZE_MAX ? RUNTRACK_ERR_NOMEM : RUNTRACK_ERR_TOO_LARGE;
     }
     if (log_pending(rt) >= rt->conf->log_queue_max) {
         run->dropped_logs++;
@@ -1336,8 +1637,8 @@ static runtrack_err_t record_log(rt_run_t *run, runtrack_level_t level, const ch
     ev->type = RT_EV_LOG;
     ev->level = (int)level;
     ev->run = run;
-    ev->ts_us = rt_now_us();
-    ev->seq = next_seq(run, ev->ts_us);
+    ev->ts_us = now;
+    ev->seq = next_seq(run, now);
     enqueue_locked(rt, ev);
     pthread_mutex_unlock(&rt->lock);
     return RUNTRACK_OK;
@@ -1445,6 +1746,9 @@ RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *er
         return RUNTRACK_ERR_INVALID_ARG;
     }
     runtrack_t *rt = run->rt;
+    runtrack_err_t err = fork_check(rt, 1, errstr, errstr_size);
+    if (err != RUNTRACK_OK)
+        return err;
     rt_ev_t *ev = ev_new(run, RT_EV_HEARTBEAT);
     if (!ev) {
         rt_seterr(errstr, errstr_size, "out of memory");
@@ -1484,6 +1788,9 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
     if (counters_ok(opts->end_counts, opts->n_end_counts, "end_counts", errstr, errstr_size) ||
         counters_ok(opts->counters, opts->n_counters, "counters", errstr, errstr_size))
         return RUNTRACK_ERR_INVALID_ARG;
+    runtrack_err_t err = fork_check(run->rt, 1, errstr, errstr_size);
+    if (err != RUNTRACK_OK)
+        return err;
     rt_buf_t details = {0};
     if (opts->error_details_json) {
         char jerr[200];
@@ -1504,7 +1811,6 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
     /* Encoded under the lock: the final counter map and dropped_logs must be the run's state at
      * the moment it finished. Rare call, so the longer hold is fine. */
     rt_buf_t d = {0};
-    runtrack_err_t err = RUNTRACK_OK;
     pthread_mutex_lock(&rt->lock);
     if (run->finished) {
         err = RUNTRACK_ERR_STATE;
@@ -1546,9 +1852,17 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
         rt_seterr(errstr, errstr_size, "out of memory");
         goto unlock;
     }
+    int64_t now = rt_now_us();
+    size_t size = event_size(run, RT_EV_FINISHED, seq_at(run, now), d.len);
+    if (size > RT_EVENT_MAX_BYTES) {
+        err = RUNTRACK_ERR_TOO_LARGE;
+        rt_seterr(errstr, errstr_size, "run.finished would be %zu bytes, over the %d-byte limit",
+                  size, RT_EVENT_MAX_BYTES);
+        goto unlock;
+    }
     ev->data = rt_buf_take(&d, &ev->data_len);
-    ev->ts_us = rt_now_us();
-    ev->seq = next_seq(run, ev->ts_us);
+    ev->ts_us = now;
+    ev->seq = next_seq(run, now);
     run->finished = 1;
     enqueue_locked(rt, ev);
     ev = NULL;

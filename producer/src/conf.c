@@ -9,7 +9,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rt_event.h"
 #include "rt_num.h"
+
+/* librdkafka's message.max.bytes for the producer: the largest event the contract allows plus
+ * the record's framing (the 36-byte key and librdkafka's per-record overhead bound, under 100
+ * bytes). librdkafka's default, 1,000,000, refused events of 1,000,001..1 MiB at produce time. */
+#define RT_KAFKA_MESSAGE_MAX_BYTES (RT_EVENT_MAX_BYTES + 1024)
 
 extern char **environ;
 
@@ -85,6 +91,14 @@ static int apply_kafka(runtrack_conf_t *conf, const char *prop, const char *valu
     char kerr[512];
     if (strcmp(prop, "enable.idempotence") == 0 && strcmp(value, "true") != 0) {
         rt_seterr(errstr, errstr_size, "%s: runtrack requires enable.idempotence=true", source);
+        return -1;
+    }
+    int64_t max_bytes;
+    if (strcmp(prop, "message.max.bytes") == 0 &&
+        rt_parse_i64(value, 0, RT_KAFKA_MESSAGE_MAX_BYTES - 1, &max_bytes) == 0) {
+        rt_seterr(errstr, errstr_size,
+                  "%s: runtrack requires message.max.bytes >= %d (events up to 1 MiB)", source,
+                  RT_KAFKA_MESSAGE_MAX_BYTES);
         return -1;
     }
     if (strcmp(prop, "dr_msg_cb") == 0 || strcmp(prop, "opaque") == 0) {
@@ -209,6 +223,17 @@ RUNTRACK_API void runtrack_conf_set_failure_cb(runtrack_conf_t *conf, runtrack_f
     conf->failure_opaque = opaque;
 }
 
+/* 1 if kc's message.max.bytes already lets every event through (set by the user, who may not
+ * set it lower: apply_kafka). */
+static int message_max_set(rd_kafka_conf_t *kc)
+{
+    char cur[32];
+    size_t cur_size = sizeof cur;
+    int64_t v;
+    return rd_kafka_conf_get(kc, "message.max.bytes", cur, &cur_size) == RD_KAFKA_CONF_OK &&
+           rt_parse_i64(cur, RT_KAFKA_MESSAGE_MAX_BYTES, INT64_MAX, &v) == 0;
+}
+
 rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_dup(conf->kconf);
@@ -217,12 +242,17 @@ rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t
         return NULL;
     }
     char kerr[512];
+    char max_bytes[24];
+    snprintf(max_bytes, sizeof max_bytes, "%d", RT_KAFKA_MESSAGE_MAX_BYTES);
     /* Idempotence keeps broker-side retries from duplicating or reordering a run's events; an
      * infinite message timeout keeps librdkafka retrying while the broker is gone, so lifecycle
      * events are not failed after the default 5 minutes. */
     if ((!conf->kafka_bootstrap_set &&
          rd_kafka_conf_set(kc, "bootstrap.servers", conf->brokers, kerr, sizeof kerr)) ||
         rd_kafka_conf_set(kc, "enable.idempotence", "true", kerr, sizeof kerr) ||
+        /* A value set explicitly is at least this (apply_kafka) and is kept. */
+        (!message_max_set(kc) &&
+         rd_kafka_conf_set(kc, "message.max.bytes", max_bytes, kerr, sizeof kerr)) ||
         (!conf->kafka_timeout_set &&
          rd_kafka_conf_set(kc, "message.timeout.ms", "0", kerr, sizeof kerr)) ||
         /* Runs' JSON events are repetitive: lz4 batches are several times smaller on the wire
