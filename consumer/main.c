@@ -17,6 +17,7 @@
 #include "rt_time.h"
 #include "api/health.h"
 #include "api/http_api.h"
+#include "db/migrate_wait.h"
 #include "metrics.h"
 
 extern char **environ;
@@ -234,20 +235,24 @@ int main(int argc, char **argv)
     rt_log(RT_L_INFO, "runtrack-consumer starting", "version=%s command=%s pid=%d",
            RUNTRACK_VERSION_STRING, cmd, (int)getpid());
     rt_config_log(&cfg);
-    if (!strcmp(cmd, "migrate")) {
-        rc = rt_pipeline_migrate(&cfg, &g_stop);
+    /* One set of counters for the whole process: the pipeline records, /metrics and the exit
+     * summary read them. */
+    rt_metrics_t *metrics = rt_metrics_new();
+    if (!metrics) {
+        rt_log(RT_L_ERROR, "out of memory", NULL);
+        rc = 1;
+    } else if (!strcmp(cmd, "migrate")) {
+        rc = rt_db_migrate_wait(&cfg, NULL, &g_stop) == 0 ? 0 : 1;
     } else {
-        rt_stats_t stats;
         rt_ready_t ready;
         rt_ready_init(&ready);
         if (!strcmp(cmd, "replay"))
             opts.mode = RT_MODE_REPLAY;
         /* The HTTP API runs beside the live consumer only. It failing to start (port taken) is
          * logged, not fatal: ingesting matters more than serving. */
-        rt_metrics_t *metrics = NULL;
         rt_api_t *api = NULL;
+        opts.metrics = metrics;
         if (opts.mode == RT_MODE_RUN && cfg.http_port >= 0) {
-            metrics = rt_metrics_new();
             ac.metrics = metrics;
             /* /readyz: brokers reachable and partitions assigned, kept by the ingest loop. */
             ac.ready_cb = rt_ready_check;
@@ -258,12 +263,15 @@ int main(int argc, char **argv)
             else
                 rt_log(RT_L_INFO, "HTTP API listening", "addr=%s port=%u", cfg.http_addr,
                        rt_api_port(api));
-            opts.metrics = metrics;
         }
-        rc = rt_pipeline_run(&cfg, &opts, &g_stop, &stats);
+        /* Stopped before PostgreSQL was reached (1): a clean stop. */
+        if (cfg.migrate_on_start && (rc = rt_db_migrate_wait(&cfg, metrics, &g_stop)) != 0)
+            rc = rc > 0 ? 0 : 1;
+        else
+            rc = rt_pipeline_run(&cfg, &opts, &g_stop);
         rt_api_stop(api);
-        rt_metrics_destroy(metrics);
     }
+    rt_metrics_destroy(metrics);
     rt_log(rc == 0 ? RT_L_INFO : RT_L_ERROR, "runtrack-consumer exiting", "status=%d", rc);
 out:
     rt_config_free(&cfg);

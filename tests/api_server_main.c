@@ -187,13 +187,12 @@ int main(int argc, char **argv)
         metrics = rt_metrics_new();
         if (!metrics)
             goto out;
-        rt_metrics_event(metrics, "run.started");
-        rt_metrics_event(metrics, "run.log");
-        rt_metrics_event(metrics, "run.log");
-        rt_metrics_dead_letter(metrics, "invalid_json");
-        rt_metrics_dead_letter(metrics, "we\"ird\\reason\n");
+        rt_metrics_events(metrics, RT_EV_STARTED, 1);
+        rt_metrics_events(metrics, RT_EV_LOG, 2);
+        rt_metrics_dead_letters(metrics, RT_DEAD_INVALID_JSON, 1);
         rt_metrics_batch(metrics, 42, 0.03);
         rt_metrics_lag(metrics, "runtrack.events", 0, 5);
+        rt_metrics_lag(metrics, "we\"ird\\topic\n", 1, 3); /* a label that needs escaping */
         rt_metrics_db_error(metrics);
     }
     conf.metrics = metrics;

@@ -20,7 +20,7 @@
 #include "api_runs.h"
 #include "health.h"
 #include "db/maintenance.h"
-#include "metrics.h"
+#include "prom.h"
 #include "rt_time.h"
 #include "api/web/web_assets.h"
 

@@ -9,17 +9,6 @@
 #include "jscan.h"
 #include "rt_time.h"
 
-static const char *const dead_names[] = {
-#define X(n, s) s,
-    RT_DEAD_REASONS(X)
-#undef X
-};
-
-const char *rt_dead_reason_name(rt_dead_reason_t r)
-{
-    return (unsigned)r < RT_DEAD__COUNT ? dead_names[r] : "unknown";
-}
-
 /* Decoding context; the first failure wins. The checks, their order and their messages are
  * those of the jansson decoder this one replaced (tests/decode_ref.c), which the differential
  * test and the fuzz target compare it with. */
