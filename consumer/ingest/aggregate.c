@@ -10,7 +10,10 @@
 #include "runs_cols.h"
 
 /* Owned bytes copied from an event; the buffer is kept when the slot is reused by the next
- * batch, so a steady stream allocates almost nothing. set == 0: absent (NULL). */
+ * batch, so a steady stream allocates almost nothing. set == 0: absent (NULL). Not an rt_buf_t:
+ * a slot holds a dozen of these per run and keeps them across batches, and rt_buf_t's first
+ * allocation is 256 bytes where these texts (job, kind, host, phase...) are mostly under 32,
+ * which would multiply the aggregate's memory per run by about eight. */
 typedef struct text {
     char *p;
     size_t n, cap;

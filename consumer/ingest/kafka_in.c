@@ -24,7 +24,7 @@ struct rt_kin {
     int64_t next_probe_us;     /* while all brokers are down: when to probe for them again */
     int64_t last_batch_us;     /* when the previous non-empty batch was handed to the caller */
     int64_t last_trim_us;      /* when free heap pages were last given back (malloc_trim) */
-    rt_kin_poll_times_t times; /* of the last rt_kin_poll */
+    rt_kin_poll_times_t times; /* of the last rt_kin_poll_each */
     /* The waker thread (see waker_main): asks each partition leader for its high watermark when
      * the main loop signals, so that broker threads parked on a full fetch queue wake up. */
     pthread_mutex_t wmu;

@@ -93,11 +93,18 @@ static rt_pg_rc_t failed(rt_pg_t *pg, const char *what, PGresult *r, char *err, 
     return rc;
 }
 
+/* Out of memory in the middle of a batch: the attempt fails and the batch is retried. */
+static rt_pg_rc_t out_of_memory(char *err, size_t errsize)
+{
+    snprintf(err, errsize, "out of memory");
+    return RT_PG_TRANSIENT;
+}
+
 /* The rt_in_runs staging table, column for column from runs_cols.h. */
 #define DDL_COL(name, type, write) ", " #name " " type
-static const char SQL_RUNS_STAGING[] = "CREATE TEMP TABLE IF NOT EXISTS rt_in_runs (run_id uuid"
-    RT_RUNS_COLS(DDL_COL) ") ON COMMIT DELETE ROWS;";
-#undef DDL_COL
+#define SQL_RUNS_STAGING                                                                           \
+    "CREATE TEMP TABLE IF NOT EXISTS rt_in_runs (run_id uuid" RT_RUNS_COLS(DDL_COL)                \
+    ") ON COMMIT DELETE ROWS;"
 
 int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
 {
@@ -128,20 +135,19 @@ int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_logs (run_id uuid, seq bigint, ts timestamptz,"
         " level text, phase text, message text, fields jsonb, event_id uuid)"
         " ON COMMIT DELETE ROWS;"
+        SQL_RUNS_STAGING
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_dead (topic text, partition integer,"
         " \"offset\" bigint, msg_key bytea, payload bytea, payload_size integer, reason text,"
         " detail text, kafka_ts timestamptz) ON COMMIT DELETE ROWS;";
-    for (int i = 0; i < 2; i++) {
-        PGresult *r = PQexec(pg->conn, i == 0 ? setup : SQL_RUNS_STAGING);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            set_err(err, errsize, "session setup", pg->conn, r);
-            PQclear(r);
-            PQfinish(pg->conn);
-            pg->conn = NULL;
-            return -1;
-        }
+    PGresult *r = PQexec(pg->conn, setup);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errsize, "session setup", pg->conn, r);
         PQclear(r);
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return -1;
     }
+    PQclear(r);
     return 0;
 }
 
@@ -408,8 +414,7 @@ static rt_pg_rc_t fence(rt_pg_t *pg, const char *group, const char *topic, const
     }
     rt_buf_adds(&b, "]");
     if (b.oom) {
-        snprintf(err, errsize, "out of memory");
-        rc = RT_PG_TRANSIENT;
+        rc = out_of_memory(err, errsize);
         goto out;
     }
     const char *fp[3] = {group, topic, b.data};
@@ -499,8 +504,7 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_batch_t *b, size_t *nruns, char *er
                   NULL, err, errsize);
     goto out;
 oom:
-    snprintf(err, errsize, "out of memory");
-    rc = RT_PG_TRANSIENT;
+    rc = out_of_memory(err, errsize);
 out:
     if (r)
         PQclear(r);
@@ -514,22 +518,15 @@ out:
 static rt_pg_rc_t read_known(rt_pg_t *pg, rt_agg_t *agg, char *err, size_t errsize)
 {
     PGresult *r = NULL;
-    rt_pg_rc_t rc = RT_PG_OK;
     char *ids = rt_agg_run_ids(agg);
     if (!ids)
-        goto oom;
+        return out_of_memory(err, errsize);
     const char *kp[1] = {ids};
-    if ((rc = exec(pg, "read runs", SQL_KNOWN, 1, kp, PGRES_TUPLES_OK, &r, err, errsize)))
-        goto out;
-    for (int row = 0; row < PQntuples(r); row++)
+    rt_pg_rc_t rc = exec(pg, "read runs", SQL_KNOWN, 1, kp, PGRES_TUPLES_OK, &r, err, errsize);
+    for (int row = 0; rc == RT_PG_OK && row < PQntuples(r); row++)
         if (rt_agg_set_known(agg, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
                              PQgetvalue(r, row, 2)) != 0)
-            goto oom;
-    goto out;
-oom:
-    snprintf(err, errsize, "out of memory");
-    rc = RT_PG_TRANSIENT;
-out:
+            rc = out_of_memory(err, errsize);
     if (r)
         PQclear(r);
     free(ids);
@@ -542,10 +539,11 @@ out:
  * path): folded into b first, against the job/kind PostgreSQL holds for their runs. */
 static rt_pg_rc_t write_tx(rt_pg_t *pg, const char *group, const char *topic, rt_batch_t *b,
                            rt_in_msg_t *msgs, size_t n, const rt_part_pos_t *pos, size_t npos,
-                           size_t *nruns, char *err, size_t errsize)
+                           rt_batch_result_t *res, char *err, size_t errsize)
 {
     rt_pg_rc_t rc;
-    *nruns = 0;
+    size_t nruns = 0;
+    memset(res, 0, sizeof *res);
     if (!rt_pg_conn(pg)) {
         snprintf(err, errsize, "not connected");
         return RT_PG_TRANSIENT;
@@ -559,11 +557,10 @@ static rt_pg_rc_t write_tx(rt_pg_t *pg, const char *group, const char *topic, rt
         goto out;
     for (size_t i = 0; i < n; i++)
         if (rt_batch_fold(b, &msgs[i]) != 0) {
-            snprintf(err, errsize, "out of memory");
-            rc = RT_PG_TRANSIENT;
+            rc = out_of_memory(err, errsize);
             goto out;
         }
-    rc = write_rows(pg, b, nruns, err, errsize);
+    rc = write_rows(pg, b, &nruns, err, errsize);
     /* The record-by-record path read the stored job/kind above: a row stored under another
      * job since then (another writer) is read by retrying. */
     if (msgs && rc == RT_PG_CONFLICT)
@@ -571,8 +568,12 @@ static rt_pg_rc_t write_tx(rt_pg_t *pg, const char *group, const char *topic, rt
     if (rc == RT_PG_OK)
         rc = exec(pg, "commit", "COMMIT", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
 out:
-    if (rc != RT_PG_OK)
+    if (rc != RT_PG_OK) {
         rollback(pg);
+    } else {
+        *res = *rt_batch_result(b);
+        res->runs = nruns;
+    }
     return rc;
 }
 
@@ -580,14 +581,7 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
                              const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
                              char *err, size_t errsize)
 {
-    size_t nruns = 0;
-    rt_pg_rc_t rc = write_tx(pg, group, topic, b, NULL, 0, pos, npos, &nruns, err, errsize);
-    memset(res, 0, sizeof *res);
-    if (rc == RT_PG_OK) {
-        *res = *rt_batch_result(b);
-        res->runs = nruns;
-    }
-    return rc;
+    return write_tx(pg, group, topic, b, NULL, 0, pos, npos, res, err, errsize);
 }
 
 rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
@@ -595,23 +589,17 @@ rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, r
                             char *err, size_t errsize)
 {
     rt_batch_t *b = rt_batch_new(topic, 0);
-    rt_pg_rc_t rc = RT_PG_TRANSIENT;
+    rt_pg_rc_t rc = RT_PG_OK;
     memset(res, 0, sizeof *res);
-    snprintf(err, errsize, "out of memory");
     if (!b)
-        return rc;
+        return out_of_memory(err, errsize);
     /* Every run of the records gets its slot first, so that their stored job/kind can be read
      * in one statement before any event is folded. */
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; rc == RT_PG_OK && i < n; i++)
         if (msgs[i].ok && rt_agg_touch(rt_batch_agg(b), msgs[i].ev.run_id) != 0)
-            goto out;
-    size_t nruns = 0;
-    rc = write_tx(pg, group, topic, b, msgs, n, pos, npos, &nruns, err, errsize);
-    if (rc == RT_PG_OK) {
-        *res = *rt_batch_result(b);
-        res->runs = nruns;
-    }
-out:
+            rc = out_of_memory(err, errsize);
+    if (rc == RT_PG_OK)
+        rc = write_tx(pg, group, topic, b, msgs, n, pos, npos, res, err, errsize);
     rt_batch_free(b);
     return rc;
 }
