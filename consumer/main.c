@@ -18,6 +18,7 @@
 #include "rt_time.h"
 #include "api/api.h"
 #include "db/maintenance.h"
+#include "db/migrate_wait.h"
 #include "metrics.h"
 
 extern char **environ;
@@ -190,26 +191,28 @@ static void start_beside(const rt_config_t *cfg, rt_metrics_t *metrics, rt_ready
         rt_log(RT_L_ERROR, "maintenance not started", "error=\"%s\"", err);
 }
 
-/* run and replay: the pipeline until it stops, with the parts beside it. */
-static int run_pipeline(const rt_config_t *cfg, rt_opts_t *opts)
+/* run and replay: the pending migrations when migrate_on_start, then the pipeline until it
+ * stops, with the parts beside it. */
+static int run_pipeline(const rt_config_t *cfg, rt_opts_t *opts, rt_metrics_t *metrics)
 {
-    rt_stats_t stats;
     rt_ready_t ready;
-    rt_metrics_t *metrics = NULL;
     rt_api_t *api = NULL;
     rt_maint_t *maint = NULL;
+    int rc;
     rt_ready_init(&ready);
+    opts->metrics = metrics;
     if (opts->mode == RT_MODE_RUN && cfg->http_port >= 0) {
-        metrics = rt_metrics_new();
         /* /readyz: brokers reachable and partitions assigned, kept by the ingest loop. */
         opts->ready = &ready;
-        opts->metrics = metrics;
         start_beside(cfg, metrics, &ready, &api, &maint);
     }
-    int rc = rt_pipeline_run(cfg, opts, &g_stop, &stats);
+    /* Stopped before PostgreSQL was reached (1): a clean stop. */
+    if (cfg->migrate_on_start && (rc = rt_db_migrate_wait(cfg, metrics, &g_stop)) != 0)
+        rc = rc > 0 ? 0 : 1;
+    else
+        rc = rt_pipeline_run(cfg, opts, &g_stop);
     rt_maint_stop(maint);
     rt_api_stop(api);
-    rt_metrics_destroy(metrics);
     return rc;
 }
 
@@ -242,13 +245,20 @@ int main(int argc, char **argv)
     rt_log(RT_L_INFO, "runtrack-consumer starting", "version=%s command=%s pid=%d",
            RUNTRACK_VERSION_STRING, cli.cmd, (int)getpid());
     rt_config_log(&cfg);
-    if (!strcmp(cli.cmd, "migrate")) {
-        rc = rt_pipeline_migrate(&cfg, &g_stop);
+    /* One set of counters for the whole process: the pipeline records, /metrics and the exit
+     * summary read them. */
+    rt_metrics_t *metrics = rt_metrics_new();
+    if (!metrics) {
+        rt_log(RT_L_ERROR, "out of memory", NULL);
+        rc = 1;
+    } else if (!strcmp(cli.cmd, "migrate")) {
+        rc = rt_db_migrate_wait(&cfg, NULL, &g_stop) == 0 ? 0 : 1;
     } else {
         if (!strcmp(cli.cmd, "replay"))
             cli.opts.mode = RT_MODE_REPLAY;
-        rc = run_pipeline(&cfg, &cli.opts);
+        rc = run_pipeline(&cfg, &cli.opts, metrics);
     }
+    rt_metrics_destroy(metrics);
     rt_log(rc == 0 ? RT_L_INFO : RT_L_ERROR, "runtrack-consumer exiting", "status=%d", rc);
 out:
     rt_config_free(&cfg);

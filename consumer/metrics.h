@@ -1,16 +1,20 @@
-/* Consumer metrics that the HTTP API exposes at GET /metrics (Prometheus text format 0.0.4).
+/* The consumer's counters, kept once: the ingest pipeline records into them (events by type,
+ * dead letters by reason, batches, failed database attempts, fences, rebalances, lag), the exit
+ * summary in the log reads them, and the HTTP API renders them at GET /metrics (api/prom.c).
  *
- * The consumer owns one rt_metrics_t (rt_metrics_new in main, rt_metrics_destroy after
- * rt_api_stop) and records into it from any thread; the API reads it when /metrics is scraped
- * and adds figures it queries from PostgreSQL (runs running per job, seconds since each job's
- * last success). Recording never blocks on I/O: event counts are atomics, the rest takes a
- * short mutex. */
+ * main owns one rt_metrics_t (rt_metrics_new, rt_metrics_destroy after the pipeline and the API
+ * have stopped) and always creates it, so the log and /metrics read the same numbers. Counters
+ * are indexed by the enums of the event vocabulary (rt_event.h) and the dead-letter reasons
+ * (ingest/dead_reason.h), so no name is looked up on the way in. Recording takes a short mutex
+ * and never blocks on I/O; any thread may record or read. No libpq, no HTTP here. */
 #ifndef RT_METRICS_H
 #define RT_METRICS_H
 
-#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ingest/dead_reason.h"
+#include "rt_event.h"
 
 typedef struct rt_metrics rt_metrics_t;
 
@@ -26,38 +30,65 @@ typedef struct rt_metrics rt_metrics_t;
     }
 #define RT_METRICS_LATENCY_NBUCKETS 10
 
-/* Distinct dead-letter reasons and (topic, partition) lag entries kept; more are folded into
- * reason "other" / dropped, so that a misbehaving input cannot grow memory without bound. */
-#define RT_METRICS_MAX_REASONS    32
+/* (topic, partition) lag entries kept, and the longest topic name kept: more partitions are
+ * dropped and a longer topic is not recorded, so that the label set stays bounded. */
 #define RT_METRICS_MAX_PARTITIONS 512
+#define RT_METRICS_TOPIC_MAX      128
 
-/* Returns a zeroed metrics object, or NULL when out of memory. Thread: any. */
+/* Returns a zeroed metrics object, or NULL when out of memory. */
 rt_metrics_t *rt_metrics_new(void);
-/* Frees m; NULL is a no-op. Nobody may record into or render m afterwards. */
+/* Frees m; NULL is a no-op. Nobody may record into or read m afterwards. */
 void rt_metrics_destroy(rt_metrics_t *m);
 
-/* One consumed event of this type name ("run.started", ...); unknown names count as "other".
- * Lock-free. NULL m is a no-op (for all recording functions). */
-void rt_metrics_event(rt_metrics_t *m, const char *type);
-/* One dead-lettered message with this reason code ("invalid_json", "schema", ...). */
-void rt_metrics_dead_letter(rt_metrics_t *m, const char *reason);
-/* One batch written to PostgreSQL: its number of events and the time from the first message's
- * arrival to the commit, in seconds. */
-void rt_metrics_batch(rt_metrics_t *m, size_t events, double latency_s);
-/* Current consumer lag (high watermark - next offset) of one partition; -1 forgets it (for
- * partitions revoked in a rebalance). */
+/* n events of type t committed; a t outside the vocabulary counts as "other". */
+void rt_metrics_events(rt_metrics_t *m, rt_event_type_t t, uint64_t n);
+/* n records dead-lettered with reason why; an out-of-range reason counts as "other". */
+void rt_metrics_dead_letters(rt_metrics_t *m, rt_dead_reason_t why, uint64_t n);
+/* One batch committed to PostgreSQL: its number of records and the time its write took, in
+ * seconds. */
+void rt_metrics_batch(rt_metrics_t *m, size_t records, double latency_s);
+/* Current lag (high watermark - next offset) of one partition; -1 forgets it. */
 void rt_metrics_lag(rt_metrics_t *m, const char *topic, int32_t partition, int64_t lag);
-/* One failed database statement/transaction on the ingest path. */
+/* Lag summed over the assigned partitions (-1: unknown), for the log. */
+void rt_metrics_lag_total(rt_metrics_t *m, int64_t lag);
+/* One failed database attempt on the ingest path that is waited out (connection, server,
+ * locks...): /metrics' runtrack_db_errors_total. */
 void rt_metrics_db_error(rt_metrics_t *m);
+/* One batch dropped because the offsets fence failed. */
+void rt_metrics_fenced(rt_metrics_t *m);
+/* One rebalance (assign or revoke) handled. */
+void rt_metrics_rebalance(rt_metrics_t *m);
 
-/* Appends the Prometheus text of m (may be NULL: then only the SQL part) and, when conn is not
- * NULL, of the per-job run figures read with conn, to a malloc'ed string in *out (caller frees).
- * stale_after_s marks which running runs count as stale. Returns 0, or -1 when out of memory.
- * A database error does not fail the call: it sets runtrack_api_db_up 0 and skips the SQL part. */
-int rt_metrics_render(rt_metrics_t *m, PGconn *conn, double stale_after_s, char **out);
+/* A consistent copy of the counters. events[RT_EV__COUNT] and dead[RT_DEAD__COUNT] are the
+ * "other" slots; dead_order lists the reasons (slots of dead[]) in the order they were first
+ * recorded, which is the order /metrics shows them in. Buckets are not cumulative. */
+typedef struct rt_metrics_counts {
+    uint64_t events[RT_EV__COUNT + 1];
+    uint64_t dead[RT_DEAD__COUNT + 1];
+    unsigned char dead_order[RT_DEAD__COUNT + 1];
+    size_t ndead;
+    uint64_t batches;
+    uint64_t records; /* records committed: the sum of the batch sizes */
+    uint64_t size_buckets[RT_METRICS_BATCH_SIZE_NBUCKETS];
+    uint64_t lat_buckets[RT_METRICS_LATENCY_NBUCKETS];
+    double lat_sum;
+    uint64_t db_errors;
+    uint64_t fenced;
+    uint64_t rebalances;
+    int64_t lag_total;
+} rt_metrics_counts_t;
 
-/* Escapes a Prometheus label value (backslash, double quote, newline) into buf like snprintf
- * (returns the full length needed). Exposed for tests. */
-size_t rt_metrics_escape_label(const char *s, char *buf, size_t size);
+void rt_metrics_counts(rt_metrics_t *m, rt_metrics_counts_t *out);
+
+/* One partition's lag as rt_metrics_lag last recorded it. */
+typedef struct rt_metrics_lag {
+    char topic[RT_METRICS_TOPIC_MAX];
+    int32_t partition;
+    int64_t lag;
+} rt_metrics_lag_t;
+
+/* Copies up to max lag entries (in the order they were first recorded) into out; returns how
+ * many. */
+size_t rt_metrics_lags(rt_metrics_t *m, rt_metrics_lag_t *out, size_t max);
 
 #endif

@@ -138,13 +138,12 @@ static rt_metrics_t *fake_metrics(void)
     rt_metrics_t *m = rt_metrics_new();
     if (!m)
         return NULL;
-    rt_metrics_event(m, "run.started");
-    rt_metrics_event(m, "run.log");
-    rt_metrics_event(m, "run.log");
-    rt_metrics_dead_letter(m, "invalid_json");
-    rt_metrics_dead_letter(m, "we\"ird\\reason\n");
+    rt_metrics_events(m, RT_EV_STARTED, 1);
+    rt_metrics_events(m, RT_EV_LOG, 2);
+    rt_metrics_dead_letters(m, RT_DEAD_INVALID_JSON, 1);
     rt_metrics_batch(m, 42, 0.03);
     rt_metrics_lag(m, "runtrack.events", 0, 5);
+    rt_metrics_lag(m, "we\"ird\\topic\n", 1, 3); /* a label that needs escaping */
     rt_metrics_db_error(m);
     return m;
 }

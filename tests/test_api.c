@@ -11,6 +11,7 @@
 #include "api/settings.h"
 #include "config.h"
 #include "harness.h"
+#include "api/prom.h"
 #include "metrics.h"
 
 static void test_cursor_roundtrip(test_state_t *ts)
@@ -197,22 +198,19 @@ static void test_metrics_text(test_state_t *ts)
 
     rt_metrics_t *m = rt_metrics_new();
     REQUIRE(ts, m);
-    rt_metrics_event(m, "run.started");
-    rt_metrics_event(m, "run.started");
-    rt_metrics_event(m, "bogus");
-    rt_metrics_dead_letter(m, "schema");
-    rt_metrics_dead_letter(m, "schema");
+    rt_metrics_events(m, RT_EV_STARTED, 1);
+    rt_metrics_events(m, RT_EV_STARTED, 1);
+    rt_metrics_events(m, RT_EV__COUNT, 1); /* outside the vocabulary: "other" */
+    rt_metrics_dead_letters(m, RT_DEAD_SCHEMA, 1);
+    rt_metrics_dead_letters(m, RT_DEAD_SCHEMA, 1);
     rt_metrics_batch(m, 7, 0.02);
     rt_metrics_batch(m, 700, 3);
     rt_metrics_lag(m, "runtrack.events", 3, 12);
     rt_metrics_lag(m, "runtrack.events", 4, 1);
     rt_metrics_lag(m, "runtrack.events", 4, -1);
     rt_metrics_db_error(m);
-    for (int i = 0; i < 100; i++) {
-        char reason[16];
-        snprintf(reason, sizeof reason, "r%d", i);
-        rt_metrics_dead_letter(m, reason); /* bounded: folded into "other" */
-    }
+    for (int i = 0; i < 100; i++) /* bounded: folded into "other" */
+        rt_metrics_dead_letters(m, (rt_dead_reason_t)(RT_DEAD__COUNT + i), 1);
     char *text = NULL;
     REQUIRE(ts, rt_metrics_render(m, NULL, 300, &text) == 0 && text);
     CHECK(ts, strstr(text, "runtrack_events_consumed_total{type=\"run.started\"} 2\n") != NULL);

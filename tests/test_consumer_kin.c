@@ -5,6 +5,7 @@
  * behaviour would run into the ctest timeout), and never holds more than max records; a backlog
  * larger than the fetch queue is read without the ~1 s stalls of librdkafka 2.0.2's parked
  * fetchers (the waker thread of kafka_in.c). */
+#include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,10 +34,25 @@ static int new_cfg(rt_config_t *cfg)
 
 static int prop(rt_kin_t *kin, const char *name, char *out, size_t size)
 {
-    return rd_kafka_conf_get(rd_kafka_conf(rt_kin_handle(kin)), name, out, &size) ==
-                   RD_KAFKA_CONF_OK
-               ? 0
-               : -1;
+    return rt_kin_conf_get(kin, name, out, size);
+}
+
+/* A poll's taker that only counts the records (kafka_in frees them). */
+static int count_rec(void *arg, const rt_kin_rec_t *r)
+{
+    (void)r;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* rt_kin_poll_each counting what it hands over; checks the two counts agree. */
+static size_t poll_n(test_state_t *ts, rt_kin_t *kin, size_t max, int max_ms,
+                     const volatile sig_atomic_t *stop)
+{
+    size_t got = 0;
+    size_t n = rt_kin_poll_each(kin, max, max_ms, stop, count_rec, &got);
+    CHECK(ts, got == n);
+    return n;
 }
 
 static void test_defaults(test_state_t *ts)
@@ -112,30 +128,24 @@ static void test_poll_closes_on_empty_queue(test_state_t *ts)
     rt_config_t cfg;
     char err[512];
     volatile sig_atomic_t stop = 0;
-    rd_kafka_message_t *out[NREC + 8];
     REQUIRE(ts, new_cfg(&cfg) == 0);
     REQUIRE(ts, produce_n(cfg.brokers, cfg.topic, NREC, 0, 0, 1) == 0);
     rt_kin_t *kin = rt_kin_new(&cfg, 0, err, sizeof err);
     REQUIRE(ts, kin != NULL);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, cfg.topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    CHECK(ts, rt_kin_assign(kin, l, err, sizeof err) == 0);
-    rd_kafka_topic_partition_list_destroy(l);
+    int32_t p0 = 0;
+    int64_t from0 = RT_KIN_OFFSET_BEGINNING;
+    CHECK(ts, rt_kin_assign(kin, cfg.topic, &p0, &from0, 1, err, sizeof err) == 0);
 
     /* max 5: a batch never holds more than max records. */
-    size_t n = rt_kin_poll(kin, out, 5, 600000, &stop);
+    size_t n = poll_n(ts, kin, 5, 600000, &stop);
     CHECK(ts, n >= 1 && n <= 5);
     size_t total = n;
-    for (size_t i = 0; i < n; i++)
-        rd_kafka_message_destroy(out[i]);
     /* The rest with room to spare and a 10-minute window: every call returns once the queue
      * is empty, so this finishes in well under the test's timeout. */
     for (int calls = 0; total < NREC && calls < 50; calls++) {
-        n = rt_kin_poll(kin, out, NREC + 8, 600000, &stop);
+        n = poll_n(ts, kin, NREC + 8, 600000, &stop);
         CHECK(ts, n >= 1);
         total += n;
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(out[i]);
     }
     CHECK(ts, total == NREC);
     rt_kin_destroy(kin, 1000);
@@ -160,7 +170,6 @@ static void test_backlog_not_starved(test_state_t *ts)
     rt_config_t cfg;
     char err[512];
     volatile sig_atomic_t stop = 0;
-    static rd_kafka_message_t *out[500];
     REQUIRE(ts, new_cfg(&cfg) == 0);
     /* Partitions 1-3 (the test above reads partition 0). */
     REQUIRE(ts, produce_n(cfg.brokers, cfg.topic, NBIG, 1024, 1, 3) == 0);
@@ -168,19 +177,14 @@ static void test_backlog_not_starved(test_state_t *ts)
     CHECK(ts, rt_config_set_kafka(&cfg, "fetch.message.max.bytes", "16384") == 0);
     rt_kin_t *kin = rt_kin_new(&cfg, 0, err, sizeof err);
     REQUIRE(ts, kin != NULL);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3);
-    for (int p = 1; p <= 3; p++)
-        rd_kafka_topic_partition_list_add(l, cfg.topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    CHECK(ts, rt_kin_assign(kin, l, err, sizeof err) == 0);
-    rd_kafka_topic_partition_list_destroy(l);
+    int32_t ps[3] = {1, 2, 3};
+    int64_t from[3] = {RT_KIN_OFFSET_BEGINNING, RT_KIN_OFFSET_BEGINNING, RT_KIN_OFFSET_BEGINNING};
+    CHECK(ts, rt_kin_assign(kin, cfg.topic, ps, from, 3, err, sizeof err) == 0);
 
     double t0 = now_s();
     size_t total = 0;
     while (total < NBIG && now_s() - t0 < 25) {
-        size_t n = rt_kin_poll(kin, out, 500, 100, &stop);
-        total += n;
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(out[i]);
+        total += poll_n(ts, kin, 500, 100, &stop);
     }
     CHECK(ts, total == NBIG);
     /* The request is sent on the waker thread: give it a moment to complete. */

@@ -42,12 +42,14 @@ static int decode_str(const char *s, rt_event_t *ev, rt_dead_reason_t *why, char
     return rt_decode(s, strlen(s), RT_EVENT_MAX_BYTES, ev, why, detail, 256);
 }
 
-/* Every valid example decodes; scenario files hold {"events": [...]}. */
-static void test_valid_examples(test_state_t *ts)
+/* Calls check(ts, name, bytes, len) for every *.json file of dir; returns how many it read. */
+typedef void (*json_file_fn)(test_state_t *ts, const char *name, const char *buf, size_t len);
+static int each_json_file(test_state_t *ts, const char *dir, json_file_fn check)
 {
-    const char *dir = SOURCE_DIR "/schemas/examples";
     DIR *d = opendir(dir);
-    REQUIRE(ts, d != NULL);
+    CHECK(ts, d != NULL);
+    if (!d)
+        return 0;
     struct dirent *e;
     int files = 0;
     while ((e = readdir(d))) {
@@ -62,71 +64,65 @@ static void test_valid_examples(test_state_t *ts)
         if (!buf)
             continue;
         files++;
-        json_t *root = json_loadb(buf, len, 0, NULL);
-        json_t *events = json_object_get(root, "events");
-        size_t n = events ? json_array_size(events) : 1;
-        for (size_t i = 0; i < n; i++) {
-            char *one = events ? json_dumps(json_array_get(events, i), JSON_COMPACT) : strdup(buf);
-            rt_event_t ev;
-            rt_dead_reason_t why;
-            char detail[256];
-            int rc = decode_str(one, &ev, &why, detail);
-            if (rc != 0)
-                fprintf(stderr, "%s[%zu]: %s: %s\n", e->d_name, i, rt_dead_reason_name(why),
-                        detail);
-            CHECK(ts, rc == 0);
-            rt_event_clear(&ev);
-            free(one);
-        }
-        json_decref(root);
+        check(ts, e->d_name, buf, len);
         free(buf);
     }
     closedir(d);
-    CHECK(ts, files >= 10);
+    return files;
+}
+
+static void valid_example(test_state_t *ts, const char *name, const char *buf, size_t len)
+{
+    json_t *root = json_loadb(buf, len, 0, NULL);
+    json_t *events = json_object_get(root, "events");
+    size_t n = events ? json_array_size(events) : 1;
+    for (size_t i = 0; i < n; i++) {
+        char *one = events ? json_dumps(json_array_get(events, i), JSON_COMPACT) : strdup(buf);
+        rt_event_t ev;
+        rt_dead_reason_t why;
+        char detail[256];
+        int rc = decode_str(one, &ev, &why, detail);
+        if (rc != 0)
+            fprintf(stderr, "%s[%zu]: %s: %s\n", name, i, rt_dead_reason_name(why), detail);
+        CHECK(ts, rc == 0);
+        rt_event_clear(&ev);
+        free(one);
+    }
+    json_decref(root);
+}
+
+/* Every valid example decodes; scenario files hold {"events": [...]}. */
+static void test_valid_examples(test_state_t *ts)
+{
+    CHECK(ts, each_json_file(ts, SOURCE_DIR "/schemas/examples", valid_example) >= 10);
+}
+
+static void invalid_example(test_state_t *ts, const char *name, const char *buf, size_t len)
+{
+    rt_event_t ev;
+    rt_dead_reason_t why = RT_DEAD_NONE;
+    char detail[256] = "";
+    int rc = rt_decode(buf, len, RT_EVENT_MAX_BYTES, &ev, &why, detail, sizeof detail);
+    if (rc == 0)
+        fprintf(stderr, "%s: accepted but is invalid\n", name);
+    CHECK(ts, rc == -1);
+    CHECK(ts, detail[0] != '\0');
+    CHECK(ts, ev.mem == NULL && ev.fields.p == NULL);
+    rt_dead_reason_t want = RT_DEAD_SCHEMA;
+    if (strstr(name, "future_version"))
+        want = RT_DEAD_UNSUPPORTED_VERSION;
+    else if (!strcmp(name, "unknown_type.json"))
+        want = RT_DEAD_UNKNOWN_TYPE;
+    if (why != want)
+        fprintf(stderr, "%s: reason %s (%s), expected %s\n", name, rt_dead_reason_name(why),
+                detail, rt_dead_reason_name(want));
+    CHECK(ts, why == want);
 }
 
 /* Every invalid example is rejected; version and type errors carry their own reason. */
 static void test_invalid_examples(test_state_t *ts)
 {
-    const char *dir = SOURCE_DIR "/schemas/examples/invalid";
-    DIR *d = opendir(dir);
-    REQUIRE(ts, d != NULL);
-    struct dirent *e;
-    int files = 0;
-    while ((e = readdir(d))) {
-        size_t nl = strlen(e->d_name);
-        if (nl < 6 || strcmp(e->d_name + nl - 5, ".json") != 0)
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len;
-        char *buf = slurp(path, &len);
-        CHECK(ts, buf != NULL);
-        if (!buf)
-            continue;
-        files++;
-        rt_event_t ev;
-        rt_dead_reason_t why = RT_DEAD_NONE;
-        char detail[256] = "";
-        int rc = rt_decode(buf, len, RT_EVENT_MAX_BYTES, &ev, &why, detail, sizeof detail);
-        if (rc == 0)
-            fprintf(stderr, "%s: accepted but is invalid\n", e->d_name);
-        CHECK(ts, rc == -1);
-        CHECK(ts, detail[0] != '\0');
-        CHECK(ts, ev.mem == NULL && ev.fields.p == NULL);
-        rt_dead_reason_t want = RT_DEAD_SCHEMA;
-        if (strstr(e->d_name, "future_version"))
-            want = RT_DEAD_UNSUPPORTED_VERSION;
-        else if (!strcmp(e->d_name, "unknown_type.json"))
-            want = RT_DEAD_UNKNOWN_TYPE;
-        if (why != want)
-            fprintf(stderr, "%s: reason %s (%s), expected %s\n", e->d_name,
-                    rt_dead_reason_name(why), detail, rt_dead_reason_name(want));
-        CHECK(ts, why == want);
-        free(buf);
-    }
-    closedir(d);
-    CHECK(ts, files >= 20);
+    CHECK(ts, each_json_file(ts, SOURCE_DIR "/schemas/examples/invalid", invalid_example) >= 20);
 }
 
 #define GOOD_HEAD                                                                                  \

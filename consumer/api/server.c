@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "health.h"
 #include "internal.h"
+#include "prom.h"
 #include "settings.h"
 
 /* Every response carries a strict Content-Security-Policy: the dashboard loads only its own

@@ -7,9 +7,13 @@
 
 #include "copy_rows.h"
 #include "rt_time.h"
+#include "runs_cols.h"
 
 /* Owned bytes copied from an event; the buffer is kept when the slot is reused by the next
- * batch, so a steady stream allocates almost nothing. set == 0: absent (NULL). */
+ * batch, so a steady stream allocates almost nothing. set == 0: absent (NULL). Not an rt_buf_t:
+ * a slot holds a dozen of these per run and keeps them across batches, and rt_buf_t's first
+ * allocation is 256 bytes where these texts (job, kind, host, phase...) are mostly under 32,
+ * which would multiply the aggregate's memory per run by about eight. */
 typedef struct text {
     char *p;
     size_t n, cap;
@@ -392,17 +396,13 @@ char *rt_agg_run_ids(const rt_agg_t *a)
     return s;
 }
 
-/* ---- the runs upsert's input ---- */
+/* ---- the runs upsert's input: the columns of runs_cols.h ---- */
 
-static void tab(rt_buf_t *b)
-{
-    rt_buf_add(b, "\t", 1);
-}
+static const text_t none = {0};
 
 /* A text field, or NULL when unset. */
 static void col_text(rt_buf_t *b, const text_t *t)
 {
-    tab(b);
     if (t->set)
         rt_copy_text(b, t->p, t->n);
     else
@@ -412,7 +412,6 @@ static void col_text(rt_buf_t *b, const text_t *t)
 /* A field that needs no COPY escaping (times, numbers, booleans, names), or NULL unless has. */
 static void col(rt_buf_t *b, int has, const char *v)
 {
-    tab(b);
     if (has)
         rt_buf_adds(b, v);
     else
@@ -443,6 +442,15 @@ static void col_bool(rt_buf_t *b, int has, int v)
     col(b, has, v ? "t" : "f");
 }
 
+/* The counter map: a progress event without one stands for "{}". */
+static void col_counters(rt_buf_t *b, const run_acc_t *r)
+{
+    if (r->has_counters && r->counters.set)
+        rt_copy_text(b, r->counters.p, r->counters.n);
+    else
+        col(b, r->has_counters, "{}");
+}
+
 size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
 {
     size_t count = 0;
@@ -452,45 +460,12 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
             continue;
         count++;
         rt_buf_adds(b, r->run_id);
-        col_text(b, &r->job);
-        col_text(b, &r->kind);
-        col_ts(b, 1, &r->min_ts);
-        col_ts(b, 1, &r->max_ts);
-        col_int(b, 1, r->max_seq);
-        col_text(b, &r->producer_host);
-        col_int(b, 1, r->producer_pid);
-        col_text(b, &r->producer_lib);
-        col_bool(b, r->has_started, 1);
-        col_ts(b, r->has_started, &r->started);
-        /* The run.started objects only when it is in the batch: an unset text is NULL. */
-        static const text_t none = {0};
-        col_text(b, r->has_started ? &r->start_counts : &none);
-        col_text(b, r->has_started ? &r->params : &none);
-        col_text(b, r->has_started ? &r->planned : &none);
-        col_int(b, r->has_phase, r->phase_seq);
-        col_text(b, r->has_phase ? &r->phase : &none);
-        col_int(b, r->has_counters, r->counters_seq);
-        tab(b);
-        if (r->has_counters && r->counters.set)
-            rt_copy_text(b, r->counters.p, r->counters.n);
-        else if (r->has_counters)
-            rt_buf_adds(b, "{}");
-        else
-            rt_copy_null(b);
-        col_int(b, r->has_progress, r->progress_seq);
-        col_real(b, r->has_progress && r->has_memory, r->memory_percent);
-        col_real(b, r->has_progress && r->has_cpu, r->cpu_percent);
-        col_int(b, r->has_pause, r->pause_seq);
-        col_bool(b, r->has_pause, r->paused);
-        col_ts(b, r->has_paused_at, &r->paused_at);
-        col_ts(b, r->has_resumed_at, &r->resumed_at);
-        col_ts(b, r->has_finished, &r->finished);
-        col(b, r->has_finished, rt_run_status_name(r->status));
-        col_text(b, r->has_finished ? &r->end_counts : &none);
-        col_text(b, r->has_finished ? &r->error_message : &none);
-        col_text(b, r->has_finished ? &r->error_details : &none);
-        col_int(b, r->has_dropped, r->dropped);
-        rt_buf_add(b, "\n", 1);
+#define X(name, type, write)                                                                       \
+    rt_buf_addc(b, '\t');                                                                         \
+    write;
+        RT_RUNS_COLS(X)
+#undef X
+        rt_buf_addc(b, '\n');
     }
     return b->oom ? (size_t)-1 : count;
 }

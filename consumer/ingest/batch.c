@@ -82,6 +82,39 @@ void rt_batch_reset(rt_batch_t *b)
     memset(&b->res, 0, sizeof b->res);
 }
 
+/* The fold, the one place a record turns into the batch's rows: a decoded event goes into its
+ * run's aggregate (and run_logs for a run.log), unless it breaks a rule against the run; a
+ * record that could not be decoded, or broke the rule, becomes a dead-letter row. Returns 0, or
+ * -1 when out of memory. */
+int rt_batch_fold(rt_batch_t *b, rt_in_msg_t *m)
+{
+    rt_dead_reason_t why = m->ok ? RT_DEAD_NONE : m->why;
+    m->rule_dead = 0;
+    if (m->ok) {
+        int a = rt_agg_add(b->agg, &m->ev, m->rule_detail, sizeof m->rule_detail);
+        if (a == -2)
+            return -1;
+        if (a == -1) {
+            m->rule_dead = 1;
+            why = RT_DEAD_RULE;
+        } else {
+            b->res.by_type[m->ev.type]++;
+            if (m->ev.type == RT_EV_LOG) {
+                rt_copy_log_row(&b->logs, &m->ev);
+                b->res.logs++;
+            }
+        }
+    }
+    if (why != RT_DEAD_NONE) {
+        rt_copy_dead_row(&b->dead, b->topic, m->partition, m->offset, m->key, m->key_len,
+                         m->payload, m->len, m->kafka_ts_ms, why,
+                         m->rule_dead ? m->rule_detail : m->detail);
+        b->res.dead++;
+        b->res.dead_by_reason[why]++;
+    }
+    return b->logs.oom || b->dead.oom ? -1 : 0;
+}
+
 int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka_ts_ms,
                  const void *key, size_t key_len, const void *payload, size_t len)
 {
@@ -110,37 +143,18 @@ int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka
 
     /* Decoded from the caller's bytes: the event's object texts point into them, and the
      * aggregate copies what it keeps before they go. */
-    rt_event_t ev;
-    rt_dead_reason_t why = RT_DEAD_NONE;
-    char detail[256];
-    int rc = 0;
-    memset(&ev, 0, sizeof ev);
-    if (rt_decode(payload, len, b->max_event_bytes, &ev, &why, detail, sizeof detail) == 0) {
-        int a = rt_agg_add(b->agg, &ev, detail, sizeof detail);
-        if (a == -2) {
-            rc = -1;
-            goto out;
-        }
-        if (a == -1) {
-            why = RT_DEAD_RULE;
-        } else {
-            b->res.by_type[ev.type]++;
-            if (ev.type == RT_EV_LOG) {
-                rt_copy_log_row(&b->logs, &ev);
-                b->res.logs++;
-            }
-        }
-    }
-    if (why != RT_DEAD_NONE) {
-        rt_copy_dead_row(&b->dead, b->topic, partition, offset, key, key_len, payload, len,
-                         kafka_ts_ms, why, detail);
-        b->res.dead++;
-        b->res.dead_by_reason[why]++;
-    }
-    if (b->logs.oom || b->dead.oom)
-        rc = -1;
-out:
-    rt_event_clear(&ev);
+    rt_in_msg_t m;
+    m.partition = partition;
+    m.offset = offset;
+    m.kafka_ts_ms = kafka_ts_ms;
+    m.key = key;
+    m.key_len = key_len;
+    m.payload = payload;
+    m.len = len;
+    memset(&m.ev, 0, sizeof m.ev);
+    rt_in_msg_decode(&m, b->max_event_bytes);
+    int rc = rt_batch_fold(b, &m);
+    rt_in_msg_clear(&m);
     return rc;
 }
 

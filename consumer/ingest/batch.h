@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 #include "aggregate.h"
-#include "config.h"
 #include "copy_rows.h"
 #include "decode.h"
+#include "rt_attr.h"
 
 /* One Kafka record of a batch, decoded on its own (the record-by-record path). key/payload are
  * borrowed (from the batch, or the Kafka message, which must outlive it). */
@@ -31,7 +31,8 @@ typedef struct rt_in_msg {
     rt_event_t ev;
     rt_dead_reason_t why;
     char detail[256];
-    /* Per write attempt: the event broke a rule against the stored run (→ dead letter). */
+    /* Set by the fold (rt_batch_add, rt_batch_fold): the event broke a rule against its run
+     * (another job or kind) and became a dead letter. */
     int rule_dead;
     char rule_detail[256];
 } rt_in_msg_t;
@@ -42,7 +43,7 @@ void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes);
 void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail);
 void rt_in_msg_clear(rt_in_msg_t *m);
 
-/* What a committed batch contained, for the counters in rt_stats. */
+/* What a committed batch contained, for the counters (metrics.h). */
 typedef struct rt_batch_result {
     size_t runs;
     size_t logs;
@@ -65,7 +66,14 @@ void rt_batch_reset(rt_batch_t *b);
 int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka_ts_ms,
                  const void *key, size_t key_len, const void *payload, size_t len) RT_MUSTCHECK;
 
-/* Records added since the last reset. */
+/* Folds one record decoded on its own (the record-by-record path, rt_batch_msgs) the way
+ * rt_batch_add folds a polled one, without keeping its bytes: a good event into the aggregate
+ * and its log row, a bad one or one that breaks a rule against its run (m->rule_dead, detail in
+ * m->rule_detail) into a dead-letter row. Job/kind PostgreSQL holds can be set first on the
+ * aggregate (rt_agg_set_known). Returns 0, or -1 when out of memory (drop the batch). */
+int rt_batch_fold(rt_batch_t *b, rt_in_msg_t *m) RT_MUSTCHECK;
+
+/* Records added since the last reset (rt_batch_add; rt_batch_fold keeps none). */
 size_t rt_batch_count(const rt_batch_t *b);
 /* Partition and offset of record i (< rt_batch_count). */
 void rt_batch_position(const rt_batch_t *b, size_t i, int32_t *partition, int64_t *offset);

@@ -9,17 +9,6 @@
 #include "jscan.h"
 #include "rt_time.h"
 
-static const char *const dead_names[] = {
-#define X(n, s) s,
-    RT_DEAD_REASONS(X)
-#undef X
-};
-
-const char *rt_dead_reason_name(rt_dead_reason_t r)
-{
-    return (unsigned)r < RT_DEAD__COUNT ? dead_names[r] : "unknown";
-}
-
 /* Decoding context; the first failure wins. The checks, their order and their messages are
  * those of the jansson decoder this one replaced (tests/decode_ref.c), which the differential
  * test and the fuzz target compare it with. */
@@ -198,7 +187,7 @@ static int get_counters(dctx_t *c, size_t data, const char *name, rt_json_text_t
     for (size_t k = o + 1; k + 1 < T(c, o)->skip; k = T(c, k + 1)->skip) {
         char key[128];
         size_t n = rt_jscan_string(c->s, k, key, sizeof key);
-        if (n > 64 || !rt_counter_name_valid(key))
+        if (n > RT_COUNTER_NAME_MAX || !rt_counter_name_valid(key))
             return fail(c, RT_DEAD_SCHEMA, "data.%s: bad counter name \"%.80s\"", name, key);
         const rt_jtok_t *v = T(c, k + 1);
         if (v->type != RT_JT_INTEGER || v->v.i < 0)
@@ -262,7 +251,7 @@ static int decode_data(dctx_t *c, rt_event_t *ev, size_t data)
     case RT_EV_PHASE: {
         static const char *const ok[] = {"phase", NULL};
         return only_members(c, data, "data", ok) ||
-                       get_string(c, data, "data", "phase", 1, 64, 1, &ev->phase)
+                       get_string(c, data, "data", "phase", 1, RT_PHASE_MAX, 1, &ev->phase)
                    ? -1
                    : 0;
     }
@@ -279,7 +268,7 @@ static int decode_data(dctx_t *c, rt_event_t *ev, size_t data)
         static const char *const ok[] = {"level", "message", "phase", "fields", NULL};
         if (only_members(c, data, "data", ok) ||
             get_string(c, data, "data", "level", 1, 0, 1, &s) ||
-            get_string(c, data, "data", "phase", 1, 64, 0, &ev->phase) ||
+            get_string(c, data, "data", "phase", 1, RT_PHASE_MAX, 0, &ev->phase) ||
             get_object(c, data, "data", "fields", 0, &o, &ev->fields))
             return -1;
         if (rt_log_level_from_name(s, &ev->level) != 0)
@@ -290,9 +279,9 @@ static int decode_data(dctx_t *c, rt_event_t *ev, size_t data)
             return fail(c, RT_DEAD_SCHEMA, "data: missing \"message\"");
         if (T(c, m)->type != RT_JT_STRING)
             return fail(c, RT_DEAD_SCHEMA, "data.message: must be a string");
-        if (T(c, m)->n > 65536)
-            return fail(c, RT_DEAD_SCHEMA, "data.message: %zu bytes, more than 65536",
-                        (size_t)T(c, m)->n);
+        if (T(c, m)->n > RT_LOG_MESSAGE_MAX)
+            return fail(c, RT_DEAD_SCHEMA, "data.message: %zu bytes, more than %d",
+                        (size_t)T(c, m)->n, RT_LOG_MESSAGE_MAX);
         if (!(ev->message = str(c, m)))
             return nomem(c);
         ev->message_len = T(c, m)->n;
@@ -418,8 +407,8 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
         get_uuid(&c, 0, "run_id", ev->run_id) ||
         get_int(&c, 0, "event", "seq", 1, INT64_MAX, 1, NULL, &ev->seq) ||
         get_string(&c, 0, "event", "ts", 1, 0, 1, &ev->ts) ||
-        get_string(&c, 0, "event", "job", 1, 200, 1, &ev->job) ||
-        get_string(&c, 0, "event", "kind", 1, 64, 1, &ev->kind))
+        get_string(&c, 0, "event", "job", 1, RT_JOB_MAX, 1, &ev->job) ||
+        get_string(&c, 0, "event", "kind", 1, RT_KIND_MAX, 1, &ev->kind))
         goto bad;
     /* Exactly the contract's form: 27 characters, six fraction digits, 'Z'. */
     if (strlen(ev->ts) != 27 || ev->ts[10] != 'T' || ev->ts[19] != '.' || ev->ts[26] != 'Z' ||
@@ -435,7 +424,7 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
     if (only_members(&c, prod, "producer", pm) ||
         get_string(&c, prod, "producer", "host", 0, 255, 1, &ev->producer_host) ||
         get_int(&c, prod, "producer", "pid", 0, INT32_MAX, 1, NULL, &n) ||
-        get_string(&c, prod, "producer", "lib", 0, 64, 1, &ev->producer_lib))
+        get_string(&c, prod, "producer", "lib", 0, RT_LIB_MAX, 1, &ev->producer_lib))
         goto bad;
     ev->producer_pid = n;
     size_t data;

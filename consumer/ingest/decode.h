@@ -9,26 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dead_reason.h"
 #include "rt_event.h"
 #include "rt_uuid.h"
-
-#define RT_DEAD_REASONS(X)                                                                         \
-    X(NONE, "none")                                                                                \
-    X(INVALID_JSON, "invalid_json")                                                                \
-    X(SCHEMA, "schema")                                                                            \
-    X(UNKNOWN_TYPE, "unknown_type")                                                                \
-    X(UNSUPPORTED_VERSION, "unsupported_version")                                                  \
-    X(OVERSIZE, "oversize")                                                                        \
-    X(RULE, "rule")
-
-typedef enum rt_dead_reason {
-#define X(n, s) RT_DEAD_##n,
-    RT_DEAD_REASONS(X)
-#undef X
-        RT_DEAD__COUNT
-} rt_dead_reason_t;
-
-const char *rt_dead_reason_name(rt_dead_reason_t r);
 
 /* Raw JSON text of an object the consumer only stores (PostgreSQL's jsonb parses it): validated
  * by the decoder, equal in meaning to what jansson would have produced, never holding \u0000.

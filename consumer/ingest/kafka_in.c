@@ -1,5 +1,6 @@
 #include "kafka_in.h"
 
+#include <librdkafka/rdkafka.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -11,6 +12,9 @@
 #include "log.h"
 #include "rt_time.h"
 
+_Static_assert(RT_KIN_OFFSET_BEGINNING == RD_KAFKA_OFFSET_BEGINNING, "logical offset");
+_Static_assert(RT_KIN_OFFSET_END == RD_KAFKA_OFFSET_END, "logical offset");
+
 struct rt_kin {
     rd_kafka_t *rk;
     int use_group;
@@ -20,7 +24,7 @@ struct rt_kin {
     int64_t next_probe_us;     /* while all brokers are down: when to probe for them again */
     int64_t last_batch_us;     /* when the previous non-empty batch was handed to the caller */
     int64_t last_trim_us;      /* when free heap pages were last given back (malloc_trim) */
-    rt_kin_poll_times_t times; /* of the last rt_kin_poll */
+    rt_kin_poll_times_t times; /* of the last rt_kin_poll_each */
     /* The waker thread (see waker_main): asks each partition leader for its high watermark when
      * the main loop signals, so that broker threads parked on a full fetch queue wake up. */
     pthread_mutex_t wmu;
@@ -291,9 +295,23 @@ void rt_kin_destroy(rt_kin_t *kin, int timeout_ms)
     free(kin);
 }
 
-rd_kafka_t *rt_kin_handle(rt_kin_t *kin)
+int rt_kin_conf_get(rt_kin_t *kin, const char *name, char *out, size_t size)
 {
-    return kin->rk;
+    return rd_kafka_conf_get(rd_kafka_conf(kin->rk), name, out, &size) == RD_KAFKA_CONF_OK ? 0
+                                                                                           : -1;
+}
+
+/* A partition list of topic's parts[0..n), at offsets[i] when offsets is not NULL. */
+static rd_kafka_topic_partition_list_t *plist(const char *topic, const int32_t *parts,
+                                              const int64_t *offsets, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)(n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, topic, parts[i]);
+        if (offsets)
+            t->offset = offsets[i];
+    }
+    return l;
 }
 
 int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize)
@@ -396,7 +414,17 @@ size_t rt_kin_poll_each(rt_kin_t *kin, size_t max, int max_ms, const volatile si
             deadline = now + (int64_t)max_ms * 1000;
         }
         n++;
-        if (take(arg, m) != 0)
+        rd_kafka_timestamp_type_t tst;
+        rt_kin_rec_t rec = {.partition = m->partition,
+                            .offset = m->offset,
+                            .ts_ms = rd_kafka_message_timestamp(m, &tst),
+                            .key = m->key,
+                            .key_len = m->key_len,
+                            .payload = m->payload,
+                            .len = m->len};
+        int close = take(arg, &rec);
+        rd_kafka_message_destroy(m);
+        if (close)
             break;
         /* A batch larger than the fetch queue: wake parked fetchers as it drains, not after. */
         if (n % 1024 == 0)
@@ -407,26 +435,6 @@ size_t rt_kin_poll_each(rt_kin_t *kin, size_t max, int max_ms, const volatile si
     kin->times.wait_us = (first_us >= 0 ? first_us : end) - t0 - kin->times.trim_us;
     kin->times.fill_us = first_us >= 0 ? end - first_us : 0;
     return n;
-}
-
-/* rt_kin_poll's taker: into the caller's array. */
-typedef struct into_array {
-    rd_kafka_message_t **out;
-    size_t n;
-} into_array_t;
-
-static int take_into_array(void *arg, rd_kafka_message_t *m)
-{
-    into_array_t *a = arg;
-    a->out[a->n++] = m;
-    return 0;
-}
-
-size_t rt_kin_poll(rt_kin_t *kin, rd_kafka_message_t **out, size_t max, int max_ms,
-                   const volatile sig_atomic_t *stop)
-{
-    into_array_t a = {out, 0};
-    return rt_kin_poll_each(kin, max, max_ms, stop, take_into_array, &a);
 }
 
 void rt_kin_last_poll_times(const rt_kin_t *kin, rt_kin_poll_times_t *out)
@@ -447,53 +455,96 @@ int rt_kin_rebalance_pending(rt_kin_t *kin)
     return kin->pending;
 }
 
-rd_kafka_topic_partition_list_t *rt_kin_take_rebalance(rt_kin_t *kin)
+int rt_kin_take_rebalance(rt_kin_t *kin, const char *topic, int32_t **parts, size_t *n)
 {
     rd_kafka_topic_partition_list_t *l = kin->pending_assign;
+    int rc = 0;
     kin->pending_assign = NULL;
     kin->pending = 0;
-    return l;
+    *parts = NULL;
+    *n = 0;
+    if (!l)
+        return 0;
+    if (!(*parts = malloc((size_t)(l->cnt ? l->cnt : 1) * sizeof **parts)))
+        rc = -1;
+    for (int i = 0; rc == 0 && i < l->cnt; i++)
+        if (strcmp(l->elems[i].topic, topic) == 0)
+            (*parts)[(*n)++] = l->elems[i].partition;
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
 }
 
-int rt_kin_assign(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, char *err,
-                  size_t errsize)
+int rt_kin_assign(rt_kin_t *kin, const char *topic, const int32_t *parts, const int64_t *offsets,
+                  size_t n, char *err, size_t errsize)
 {
-    rd_kafka_resp_err_t e = rd_kafka_assign(kin->rk, parts);
+    rd_kafka_topic_partition_list_t *l = plist(topic, parts, offsets, n);
+    rd_kafka_resp_err_t e = rd_kafka_assign(kin->rk, l);
+    int rc = 0;
     if (e) {
         snprintf(err, errsize, "assign: %s", rd_kafka_err2str(e));
-        return -1;
-    }
-    waker_set_parts(kin, parts);
-    return 0;
-}
-
-int rt_kin_earliest(rt_kin_t *kin, const char *topic, const int32_t *parts, size_t n, int64_t *out,
-                    int timeout_ms)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-    int rc = -1;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = -1;
-        /* ListOffsets with the timestamp "earliest": the log start offset of each partition. */
-        rd_kafka_topic_partition_list_add(l, topic, parts[i])->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    if (rd_kafka_offsets_for_times(kin->rk, l, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int k = 0; k < l->cnt; k++)
-            for (size_t i = 0; i < n; i++)
-                if (l->elems[k].partition == parts[i] && !l->elems[k].err &&
-                    l->elems[k].offset >= 0)
-                    out[i] = l->elems[k].offset;
-        rc = 0;
+        rc = -1;
+    } else {
+        waker_set_parts(kin, l);
     }
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }
 
-int rt_kin_assign_change(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts, int add,
-                         char *err, size_t errsize)
+/* ListOffsets for parts[0..n) of topic with the same query (a timestamp in ms, or
+ * RD_KAFKA_OFFSET_BEGINNING: the log start), one request to every leader: out[i] = the offset,
+ * -1 where the answer had none. strict: a partition's error fails the call (err names it);
+ * otherwise its out[i] stays -1. Returns 0, or -1 with err filled. */
+static int offsets_query(rt_kin_t *kin, const char *topic, const int32_t *parts, size_t n,
+                         int64_t query, int64_t *out, int timeout_ms, int strict, char *err,
+                         size_t errsize)
 {
-    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(kin->rk, parts)
-                              : rd_kafka_incremental_unassign(kin->rk, parts);
+    rd_kafka_topic_partition_list_t *l = plist(topic, parts, NULL, n);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = -1;
+        l->elems[i].offset = query;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(kin->rk, l, timeout_ms);
+    if (e) {
+        snprintf(err, errsize, "offsets for time: %s", rd_kafka_err2str(e));
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(l, topic, parts[i]);
+        if (strict && (!t || t->err)) {
+            snprintf(err, errsize, "offsets for time [%d]: %s", (int)parts[i],
+                     t ? rd_kafka_err2str(t->err) : "missing");
+            rc = -1;
+        } else if (t && !t->err && t->offset >= 0) {
+            out[i] = t->offset;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+int rt_kin_earliest(rt_kin_t *kin, const char *topic, const int32_t *parts, size_t n, int64_t *out,
+                    int timeout_ms)
+{
+    char err[256];
+    /* "earliest" as the timestamp: the log start offset of each partition. */
+    return offsets_query(kin, topic, parts, n, RD_KAFKA_OFFSET_BEGINNING, out, timeout_ms, 0, err,
+                         sizeof err);
+}
+
+int rt_kin_offsets_for_time(rt_kin_t *kin, const char *topic, const int32_t *parts, size_t n,
+                            int64_t ts_ms, int64_t *out, int timeout_ms, char *err, size_t errsize)
+{
+    return offsets_query(kin, topic, parts, n, ts_ms, out, timeout_ms, 1, err, errsize);
+}
+
+int rt_kin_assign_change(rt_kin_t *kin, const char *topic, const int32_t *parts,
+                         const int64_t *offsets, size_t n, int add, char *err, size_t errsize)
+{
+    rd_kafka_topic_partition_list_t *l = plist(topic, parts, add ? offsets : NULL, n);
+    rd_kafka_error_t *e =
+        add ? rd_kafka_incremental_assign(kin->rk, l) : rd_kafka_incremental_unassign(kin->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
     if (e) {
         snprintf(err, errsize, "%s: %s", add ? "incremental assign" : "incremental unassign",
                  rd_kafka_error_string(e));
@@ -505,6 +556,55 @@ int rt_kin_assign_change(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *p
     if (rd_kafka_assignment(kin->rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         waker_set_parts(kin, now);
         rd_kafka_topic_partition_list_destroy(now);
+    }
+    return 0;
+}
+
+int rt_kin_topic_partitions(rt_kin_t *kin, const char *topic, int timeout_ms, int32_t **parts,
+                            size_t *n, char *err, size_t errsize)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(kin->rk, topic, NULL);
+    int rc = -1;
+    *parts = NULL;
+    *n = 0;
+    if (!rkt) {
+        snprintf(err, errsize, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_metadata(kin->rk, 0, rkt, &md, timeout_ms);
+    if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
+        snprintf(err, errsize, "%s",
+                 e                    ? rd_kafka_err2str(e)
+                 : md->topic_cnt != 1 ? "no such topic"
+                                      : rd_kafka_err2str(md->topics[0].err));
+        goto out;
+    }
+    int cnt = md->topics[0].partition_cnt;
+    if (!(*parts = malloc((size_t)cnt * sizeof **parts))) {
+        snprintf(err, errsize, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < cnt; i++)
+        (*parts)[i] = md->topics[0].partitions[i].id;
+    *n = (size_t)cnt;
+    rc = 0;
+out:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+int rt_kin_watermarks(rt_kin_t *kin, const char *topic, int32_t partition, int timeout_ms,
+                      int64_t *lo, int64_t *hi, char *err, size_t errsize)
+{
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(kin->rk, topic, partition, lo, hi, timeout_ms);
+    if (e) {
+        snprintf(err, errsize, "watermarks of %s [%d]: %s", topic, (int)partition,
+                 rd_kafka_err2str(e));
+        return -1;
     }
     return 0;
 }

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "aggregate.h"
-#include "rt_time.h"
+#include "rt_num.h"
+#include "runs_cols.h"
 
 struct rt_pg {
     char *dsn;
     PGconn *conn;
-    rt_agg_t *agg;
     int logs_staged_left; /* batches to stage log rows before trying COPY into run_logs again */
     /* The batch statements prepared on this connection (index = statement name "rt_N"):
      * planned once instead of on every batch; emptied on (re)connect. */
@@ -30,8 +30,7 @@ rt_pg_t *rt_pg_new(const char *dsn)
     if (!pg)
         return NULL;
     pg->dsn = strdup(dsn ? dsn : "");
-    pg->agg = rt_agg_new();
-    if (!pg->dsn || !pg->agg) {
+    if (!pg->dsn) {
         rt_pg_free(pg);
         return NULL;
     }
@@ -44,7 +43,6 @@ void rt_pg_free(rt_pg_t *pg)
         return;
     if (pg->conn)
         PQfinish(pg->conn);
-    rt_agg_free(pg->agg);
     rt_buf_free(&pg->runs);
     free(pg->dsn);
     free(pg);
@@ -86,6 +84,28 @@ static rt_pg_rc_t classify(PGconn *c, PGresult *r)
     return RT_PG_DATA;
 }
 
+/* A failed statement: err says what failed and why; returns the classification. Clears r. */
+static rt_pg_rc_t failed(rt_pg_t *pg, const char *what, PGresult *r, char *err, size_t errsize)
+{
+    set_err(err, errsize, what, pg->conn, r);
+    rt_pg_rc_t rc = classify(pg->conn, r);
+    PQclear(r);
+    return rc;
+}
+
+/* Out of memory in the middle of a batch: the attempt fails and the batch is retried. */
+static rt_pg_rc_t out_of_memory(char *err, size_t errsize)
+{
+    snprintf(err, errsize, "out of memory");
+    return RT_PG_TRANSIENT;
+}
+
+/* The rt_in_runs staging table, column for column from runs_cols.h. */
+#define DDL_COL(name, type, write) ", " #name " " type
+#define SQL_RUNS_STAGING                                                                           \
+    "CREATE TEMP TABLE IF NOT EXISTS rt_in_runs (run_id uuid" RT_RUNS_COLS(DDL_COL)                \
+    ") ON COMMIT DELETE ROWS;"
+
 int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
 {
     if (pg->conn) {
@@ -115,14 +135,7 @@ int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_logs (run_id uuid, seq bigint, ts timestamptz,"
         " level text, phase text, message text, fields jsonb, event_id uuid)"
         " ON COMMIT DELETE ROWS;"
-        "CREATE TEMP TABLE IF NOT EXISTS rt_in_runs (run_id uuid, job text, kind text,"
-        " min_ts timestamptz, max_ts timestamptz, max_seq bigint, producer_host text,"
-        " producer_pid integer, producer_lib text, has_started boolean, started_ts timestamptz,"
-        " start_counts jsonb, params jsonb, planned jsonb, phase_seq bigint, phase text,"
-        " counters_seq bigint, counters jsonb, progress_seq bigint, memory_percent real,"
-        " cpu_percent real, pause_seq bigint, paused boolean, paused_at timestamptz,"
-        " resumed_at timestamptz, finished_at timestamptz, status text, end_counts jsonb,"
-        " error_message text, error_details jsonb, dropped_logs bigint) ON COMMIT DELETE ROWS;"
+        SQL_RUNS_STAGING
         "CREATE TEMP TABLE IF NOT EXISTS rt_in_dead (topic text, partition integer,"
         " \"offset\" bigint, msg_key bytea, payload bytea, payload_size integer, reason text,"
         " detail text, kafka_ts timestamptz) ON COMMIT DELETE ROWS;";
@@ -153,21 +166,23 @@ rt_pg_rc_t rt_pg_read_offsets(rt_pg_t *pg, const char *group, const char *topic,
                                "SELECT partition, next_offset FROM consumer_offsets"
                                " WHERE group_id = $1 AND topic = $2",
                                2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        set_err(err, errsize, "read offsets", pg->conn, r);
-        rt_pg_rc_t rc = classify(pg->conn, r);
-        PQclear(r);
-        return rc;
-    }
-    for (int row = 0; row < PQntuples(r); row++) {
-        long p = strtol(PQgetvalue(r, row, 0), NULL, 10);
-        long long o = strtoll(PQgetvalue(r, row, 1), NULL, 10);
-        for (size_t i = 0; i < n; i++)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return failed(pg, "read offsets", r, err, errsize);
+    rt_pg_rc_t rc = RT_PG_OK;
+    for (int row = 0; row < PQntuples(r) && rc == RT_PG_OK; row++) {
+        int64_t p = 0, o = 0;
+        if (rt_parse_i64(PQgetvalue(r, row, 0), INT32_MIN, INT32_MAX, &p) != 0 ||
+            rt_parse_i64(PQgetvalue(r, row, 1), INT64_MIN, INT64_MAX, &o) != 0) {
+            snprintf(err, errsize, "read offsets: not a partition and offset: %s %s",
+                     PQgetvalue(r, row, 0), PQgetvalue(r, row, 1));
+            rc = RT_PG_DATA;
+        }
+        for (size_t i = 0; rc == RT_PG_OK && i < n; i++)
             if (parts[i] == p)
                 next[i] = o;
     }
     PQclear(r);
-    return RT_PG_OK;
+    return rc;
 }
 
 /* ---- the batch statements ---- */
@@ -295,12 +310,8 @@ static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
                 return RT_PG_DATA;
             }
             r = PQprepare(pg->conn, name, sql, np, NULL);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                set_err(err, errsize, what, pg->conn, r);
-                rt_pg_rc_t rc = classify(pg->conn, r);
-                PQclear(r);
-                return rc;
-            }
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                return failed(pg, what, r, err, errsize);
             PQclear(r);
             pg->prepared[pg->nprepared++] = sql;
         }
@@ -308,12 +319,8 @@ static rt_pg_rc_t exec(rt_pg_t *pg, const char *what, const char *sql, int np,
     } else {
         r = PQexec(pg->conn, sql);
     }
-    if (PQresultStatus(r) != want) {
-        set_err(err, errsize, what, pg->conn, r);
-        rt_pg_rc_t rc = classify(pg->conn, r);
-        PQclear(r);
-        return rc;
-    }
+    if (PQresultStatus(r) != want)
+        return failed(pg, what, r, err, errsize);
     if (out)
         *out = r;
     else
@@ -325,12 +332,8 @@ static rt_pg_rc_t copy_in(rt_pg_t *pg, const char *what, const char *sql, const 
                           char *err, size_t errsize)
 {
     PGresult *r = PQexec(pg->conn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        set_err(err, errsize, what, pg->conn, r);
-        rt_pg_rc_t rc = classify(pg->conn, r);
-        PQclear(r);
-        return rc;
-    }
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return failed(pg, what, r, err, errsize);
     PQclear(r);
     int ok = PQputCopyData(pg->conn, b->data, (int)b->len) == 1 && PQputCopyEnd(pg->conn, NULL) == 1;
     rt_pg_rc_t rc = RT_PG_OK;
@@ -411,17 +414,16 @@ static rt_pg_rc_t fence(rt_pg_t *pg, const char *group, const char *topic, const
     }
     rt_buf_adds(&b, "]");
     if (b.oom) {
-        snprintf(err, errsize, "out of memory");
-        rc = RT_PG_TRANSIENT;
+        rc = out_of_memory(err, errsize);
         goto out;
     }
     const char *fp[3] = {group, topic, b.data};
     if ((rc = exec(pg, "fence offsets", SQL_FENCE, 3, fp, PGRES_TUPLES_OK, &r, err, errsize)))
         goto out;
-    long long moved = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    if (moved != (long long)npos) {
+    int64_t moved = -1;
+    if (rt_parse_i64(PQgetvalue(r, 0, 0), 0, INT64_MAX, &moved) != 0 || moved != (int64_t)npos) {
         snprintf(err, errsize, "offsets fence: %lld of %zu partitions at the expected offset",
-                 moved, npos);
+                 (long long)moved, npos);
         rc = RT_PG_FENCED;
     }
 out:
@@ -451,9 +453,10 @@ static int needs_derive(const rt_agg_t *agg, PGresult *r, int row)
 /* A batch's rows, in its open transaction: log rows, dead letters, the runs upsert, then the
  * derived tables. *nruns = runs upserted. When the upsert leaves runs alone because
  * PostgreSQL holds them under another job or kind, returns RT_PG_CONFLICT. */
-static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, const rt_buf_t *dead,
-                             size_t *nruns, char *err, size_t errsize)
+static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_batch_t *b, size_t *nruns, char *err, size_t errsize)
 {
+    rt_agg_t *agg = rt_batch_agg(b);
+    const rt_buf_t *logs = rt_batch_logs(b), *dead = rt_batch_dead(b);
     rt_pg_rc_t rc = RT_PG_OK;
     rt_buf_t derive = {0};
     PGresult *r = NULL;
@@ -501,8 +504,7 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_agg_t *agg, const rt_buf_t *logs, c
                   NULL, err, errsize);
     goto out;
 oom:
-    snprintf(err, errsize, "out of memory");
-    rc = RT_PG_TRANSIENT;
+    rc = out_of_memory(err, errsize);
 out:
     if (r)
         PQclear(r);
@@ -510,13 +512,37 @@ out:
     return rc;
 }
 
-rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, rt_batch_t *b,
-                             const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
-                             char *err, size_t errsize)
+/* The job/kind PostgreSQL already holds for the runs of b's aggregate (their slots made by
+ * rt_agg_touch), in the open transaction: an event of another job is then a rule breach
+ * wherever it is in the batch. */
+static rt_pg_rc_t read_known(rt_pg_t *pg, rt_agg_t *agg, char *err, size_t errsize)
+{
+    PGresult *r = NULL;
+    char *ids = rt_agg_run_ids(agg);
+    if (!ids)
+        return out_of_memory(err, errsize);
+    const char *kp[1] = {ids};
+    rt_pg_rc_t rc = exec(pg, "read runs", SQL_KNOWN, 1, kp, PGRES_TUPLES_OK, &r, err, errsize);
+    for (int row = 0; rc == RT_PG_OK && row < PQntuples(r); row++)
+        if (rt_agg_set_known(agg, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
+                             PQgetvalue(r, row, 2)) != 0)
+            rc = out_of_memory(err, errsize);
+    if (r)
+        PQclear(r);
+    free(ids);
+    return rc;
+}
+
+/* One transaction: BEGIN, the fence (first: the UPDATE locks the offset rows, so a consumer
+ * that lost the partition waits here and then finds next_offset moved, instead of writing rows
+ * twice), the rows of b, COMMIT; rolled back on any failure. msgs[0..n) (the record-by-record
+ * path): folded into b first, against the job/kind PostgreSQL holds for their runs. */
+static rt_pg_rc_t write_tx(rt_pg_t *pg, const char *group, const char *topic, rt_batch_t *b,
+                           rt_in_msg_t *msgs, size_t n, const rt_part_pos_t *pos, size_t npos,
+                           rt_batch_result_t *res, char *err, size_t errsize)
 {
     rt_pg_rc_t rc;
     size_t nruns = 0;
-
     memset(res, 0, sizeof *res);
     if (!rt_pg_conn(pg)) {
         snprintf(err, errsize, "not connected");
@@ -524,14 +550,23 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
     }
     if ((rc = exec(pg, "begin", "BEGIN", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
         goto out;
-    /* Fence first: the UPDATE locks the offset rows, so a consumer that lost the partition
-     * waits here and then finds next_offset moved, instead of writing rows twice. */
     if (group && npos && (rc = fence(pg, group, topic, pos, npos, err, errsize)))
         goto out;
-    if ((rc = write_rows(pg, rt_batch_agg(b), rt_batch_logs(b), rt_batch_dead(b), &nruns, err,
-                         errsize)))
+    if (msgs && rt_agg_count(rt_batch_agg(b)) &&
+        (rc = read_known(pg, rt_batch_agg(b), err, errsize)))
         goto out;
-    rc = exec(pg, "commit", "COMMIT", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
+    for (size_t i = 0; i < n; i++)
+        if (rt_batch_fold(b, &msgs[i]) != 0) {
+            rc = out_of_memory(err, errsize);
+            goto out;
+        }
+    rc = write_rows(pg, b, &nruns, err, errsize);
+    /* The record-by-record path read the stored job/kind above: a row stored under another
+     * job since then (another writer) is read by retrying. */
+    if (msgs && rc == RT_PG_CONFLICT)
+        rc = RT_PG_TRANSIENT;
+    if (rc == RT_PG_OK)
+        rc = exec(pg, "commit", "COMMIT", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
 out:
     if (rc != RT_PG_OK) {
         rollback(pg);
@@ -542,95 +577,29 @@ out:
     return rc;
 }
 
+rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, rt_batch_t *b,
+                             const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
+                             char *err, size_t errsize)
+{
+    return write_tx(pg, group, topic, b, NULL, 0, pos, npos, res, err, errsize);
+}
+
 rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
                             size_t n, const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
                             char *err, size_t errsize)
 {
+    rt_batch_t *b = rt_batch_new(topic, 0);
     rt_pg_rc_t rc = RT_PG_OK;
-    rt_buf_t logs = {0}, dead = {0};
-    char *ids = NULL;
-    size_t nruns = 0;
-    PGresult *r = NULL;
-
     memset(res, 0, sizeof *res);
-    if (!rt_pg_conn(pg)) {
-        snprintf(err, errsize, "not connected");
-        return RT_PG_TRANSIENT;
-    }
-    rt_agg_reset(pg->agg);
-    for (size_t i = 0; i < n; i++) {
-        msgs[i].rule_dead = 0;
-        if (msgs[i].ok && rt_agg_touch(pg->agg, msgs[i].ev.run_id) != 0)
-            goto oom;
-    }
-    if ((rc = exec(pg, "begin", "BEGIN", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize)))
-        goto out;
-    if (group && npos && (rc = fence(pg, group, topic, pos, npos, err, errsize)))
-        goto out;
-
-    /* The job/kind PostgreSQL already holds for the batch's runs: an event of another job is
-     * a rule breach, wherever it is in the batch. */
-    if (!(ids = rt_agg_run_ids(pg->agg)))
-        goto oom;
-    if (rt_agg_count(pg->agg)) {
-        const char *kp[1] = {ids};
-        if ((rc = exec(pg, "read runs", SQL_KNOWN, 1, kp, PGRES_TUPLES_OK, &r, err, errsize)))
-            goto out;
-        for (int row = 0; row < PQntuples(r); row++)
-            if (rt_agg_set_known(pg->agg, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
-                                 PQgetvalue(r, row, 2)) != 0)
-                goto oom;
-        PQclear(r);
-        r = NULL;
-    }
-
-    /* Fold events into per-run rows; collect log rows and dead letters for COPY. */
-    for (size_t i = 0; i < n; i++) {
-        rt_in_msg_t *m = &msgs[i];
-        if (m->ok) {
-            int a = rt_agg_add(pg->agg, &m->ev, m->rule_detail, sizeof m->rule_detail);
-            if (a == -2)
-                goto oom;
-            if (a == -1)
-                m->rule_dead = 1;
-        }
-        if (!m->ok || m->rule_dead) {
-            rt_dead_reason_t why = m->ok ? RT_DEAD_RULE : m->why;
-            rt_copy_dead_row(&dead, topic, m->partition, m->offset, m->key, m->key_len, m->payload,
-                             m->len, m->kafka_ts_ms, why, m->ok ? m->rule_detail : m->detail);
-            res->dead++;
-            res->dead_by_reason[why]++;
-            continue;
-        }
-        res->by_type[m->ev.type]++;
-        if (m->ev.type == RT_EV_LOG) {
-            rt_copy_log_row(&logs, &m->ev);
-            res->logs++;
-        }
-    }
-    if (logs.oom || dead.oom)
-        goto oom;
-    /* A row stored under another job between the read above and the upsert (another writer):
-     * retrying the batch reads it. */
-    if ((rc = write_rows(pg, pg->agg, &logs, &dead, &nruns, err, errsize)) == RT_PG_CONFLICT)
-        rc = RT_PG_TRANSIENT;
-    if (rc)
-        goto out;
-    res->runs = nruns;
-    rc = exec(pg, "commit", "COMMIT", -1, NULL, PGRES_COMMAND_OK, NULL, err, errsize);
-    goto out;
-oom:
-    snprintf(err, errsize, "out of memory");
-    rc = RT_PG_TRANSIENT;
-out:
-    if (r)
-        PQclear(r);
-    if (rc != RT_PG_OK) {
-        rollback(pg);
-        memset(res, 0, sizeof *res);
-    }
-    free(ids);
-    rt_buf_free(&logs);
-    rt_buf_free(&dead);
+    if (!b)
+        return out_of_memory(err, errsize);
+    /* Every run of the records gets its slot first, so that their stored job/kind can be read
+     * in one statement before any event is folded. */
+    for (size_t i = 0; rc == RT_PG_OK && i < n; i++)
+        if (msgs[i].ok && rt_agg_touch(rt_batch_agg(b), msgs[i].ev.run_id) != 0)
+            rc = out_of_memory(err, errsize);
+    if (rc == RT_PG_OK)
+        rc = write_tx(pg, group, topic, b, msgs, n, pos, npos, res, err, errsize);
+    rt_batch_free(b);
     return rc;
 }

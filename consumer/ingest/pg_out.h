@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #include "batch.h"
-#include "config.h"
+#include "parts.h"
+#include "rt_attr.h"
 
 typedef struct rt_pg rt_pg_t;
 
@@ -20,14 +21,6 @@ typedef enum rt_pg_rc {
     RT_PG_CONFLICT   /* rt_pg_write_batch: a run is stored under another job or kind; write the
                       * batch with rt_pg_write_msgs, which decides event by event */
 } rt_pg_rc_t;
-
-/* Offsets of one partition for the fence: the batch moves next_offset from expected (-1: no
- * row yet, insert it) to next. */
-typedef struct rt_part_pos {
-    int32_t partition;
-    int64_t expected;
-    int64_t next;
-} rt_part_pos_t;
 
 /* A handle on one connection; does not connect yet. Returns NULL when out of memory. */
 rt_pg_t *rt_pg_new(const char *dsn);
@@ -55,8 +48,9 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
 
 /* The same for records decoded one by one (rt_batch_msgs), checking each event against the
  * job/kind PostgreSQL holds for its run: an event of another job becomes a dead letter (rule)
- * while the run's other events are applied. The record-by-record path of the pipeline calls it
- * with one record at a time. */
+ * while the run's other events are applied. The records are folded into a batch of their own
+ * by rt_batch_fold, the fold of rt_batch_add, and written with rt_pg_write_batch's statements.
+ * The record-by-record path of the pipeline calls it with one record at a time. */
 rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
                             size_t n, const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
                             char *err, size_t errsize) RT_MUSTCHECK;

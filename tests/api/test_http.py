@@ -502,7 +502,9 @@ def test_metrics(srv):
                 return s.value
         return None
     check(value("runtrack_events_consumed", type="run.log") == 2, "events by type")
-    check(value("runtrack_dead_letters", reason='we"ird\\reason\n') == 1, "escaped label parsed")
+    check(value("runtrack_dead_letters", reason="invalid_json") == 1, "dead letters by reason")
+    check(value("runtrack_consumer_lag_messages", topic='we"ird\\topic\n', partition="1") == 3,
+          "escaped label parsed")
     check(value("runtrack_consumer_lag_messages", topic="runtrack.events", partition="0") == 5,
           "lag")
     check(value("runtrack_runs_running", job="stale.py") == 1, "running per job (stale excluded)")

@@ -1,0 +1,35 @@
+/* Why a Kafka record became a dead letter: one list, from which the enum, the names stored in
+ * dead_letters.reason and the /metrics labels all come. Header-only so that the metrics
+ * counters (consumer/metrics.h) can be indexed by it without linking the decoder. Append,
+ * never renumber. */
+#ifndef RT_CONSUMER_DEAD_REASON_H
+#define RT_CONSUMER_DEAD_REASON_H
+
+#define RT_DEAD_REASONS(X)                                                                         \
+    X(NONE, "none")                                                                                \
+    X(INVALID_JSON, "invalid_json")                                                                \
+    X(SCHEMA, "schema")                                                                            \
+    X(UNKNOWN_TYPE, "unknown_type")                                                                \
+    X(UNSUPPORTED_VERSION, "unsupported_version")                                                  \
+    X(OVERSIZE, "oversize")                                                                        \
+    X(RULE, "rule")
+
+typedef enum rt_dead_reason {
+#define X(n, s) RT_DEAD_##n,
+    RT_DEAD_REASONS(X)
+#undef X
+        RT_DEAD__COUNT
+} rt_dead_reason_t;
+
+/* The reason's name ("invalid_json", ...), "unknown" for an out-of-range value. */
+static inline const char *rt_dead_reason_name(rt_dead_reason_t r)
+{
+    static const char *const names[] = {
+#define X(n, s) s,
+        RT_DEAD_REASONS(X)
+#undef X
+    };
+    return (unsigned)r < RT_DEAD__COUNT ? names[r] : "unknown";
+}
+
+#endif
