@@ -5,7 +5,7 @@
  * main owns one rt_metrics_t (rt_metrics_new, rt_metrics_destroy after the pipeline and the API
  * have stopped) and always creates it, so the log and /metrics read the same numbers. Counters
  * are indexed by the enums of the event vocabulary (rt_event.h) and the dead-letter reasons
- * (ingest/dead_reason.h), so no name is looked up on the way in. Recording takes a short mutex
+ * (dead_reason.h), so no name is looked up on the way in. Recording takes a short mutex
  * and never blocks on I/O; any thread may record or read. No libpq, no HTTP here. */
 #ifndef RT_METRICS_H
 #define RT_METRICS_H
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ingest/dead_reason.h"
+#include "dead_reason.h"
 #include "rt_event.h"
 
 typedef struct rt_metrics rt_metrics_t;

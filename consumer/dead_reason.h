@@ -1,6 +1,6 @@
 /* Why a Kafka record became a dead letter: one list, from which the enum, the names stored in
  * dead_letters.reason and the /metrics labels all come. Header-only so that the metrics
- * counters (consumer/metrics.h) can be indexed by it without linking the decoder. Append,
+ * counters (metrics.h) and the decoder (ingest/decode.h) share it without linking each other. Append,
  * never renumber. */
 #ifndef RT_CONSUMER_DEAD_REASON_H
 #define RT_CONSUMER_DEAD_REASON_H
