@@ -51,7 +51,7 @@ PARTS = {
     "consumer": ["common"],                    # top level: config, log, metrics, ready
     "consumer/main.c": ["consumer", "consumer/ingest", "consumer/db", "consumer/api", "common"],
     "consumer/db": ["consumer", "common"],
-    "consumer/ingest": ["consumer", "consumer/db", "common"],
+    "consumer/ingest": ["consumer", "common"],
     "consumer/api": ["consumer", "consumer/db", "common"],
 }
 
