@@ -547,8 +547,8 @@ int rt_config_kafka_secret(const char *name)
     /* Substrings first (existing rule, deliberately broad: a key's path or a public
      * certificate masked is a smaller loss than a private one shown), then the free-text
      * properties whose values may carry credentials among other things. */
-    static const char *const parts[] = {"password", "secret", "passphrase", "sasl.jaas", ".pem",
-                                        "key"};
+    static const char *const parts[] = {"password",  "secret", "passphrase",
+                                        "sasl.jaas", ".pem",   "key"};
     static const char *const whole[] = {"sasl.oauthbearer.config", "sasl.oauthbearer.extensions",
                                         "sasl.kerberos.kinit.cmd"};
     char low[256];

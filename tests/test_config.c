@@ -58,15 +58,23 @@ static void test_mask_dsn(test_state_t *ts)
 
 static void test_kafka_secret(test_state_t *ts)
 {
-    static const char *const secret[] = {
-        "sasl.password",          "ssl.key.password",       "ssl.keystore.password",
-        "ssl.key.pem",            "ssl_key",                "sasl.oauthbearer.config",
-        "sasl.oauthbearer.client.secret", "sasl.oauthbearer.extensions",
-        "sasl.kerberos.kinit.cmd", "sasl.kerberos.keytab",  "sasl.jaas.config",
-        "SASL.PASSWORD",          "Sasl.OAuthBearer.Config", "ssl.key.passphrase"};
-    static const char *const plain[] = {"sasl.username", "security.protocol", "sasl.mechanisms",
-                                        "bootstrap.servers", "client.id",
-                                        "sasl.oauthbearer.method", "ssl.ca.location"};
+    static const char *const secret[] = {"sasl.password",
+                                         "ssl.key.password",
+                                         "ssl.keystore.password",
+                                         "ssl.key.pem",
+                                         "ssl_key",
+                                         "sasl.oauthbearer.config",
+                                         "sasl.oauthbearer.client.secret",
+                                         "sasl.oauthbearer.extensions",
+                                         "sasl.kerberos.kinit.cmd",
+                                         "sasl.kerberos.keytab",
+                                         "sasl.jaas.config",
+                                         "SASL.PASSWORD",
+                                         "Sasl.OAuthBearer.Config",
+                                         "ssl.key.passphrase"};
+    static const char *const plain[] = {
+        "sasl.username", "security.protocol",       "sasl.mechanisms", "bootstrap.servers",
+        "client.id",     "sasl.oauthbearer.method", "ssl.ca.location"};
     for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
         CHECK(ts, rt_config_kafka_secret(secret[i]));
         if (!rt_config_kafka_secret(secret[i]))
@@ -115,10 +123,10 @@ static void test_allowed_hosts_setting(test_state_t *ts)
     char err[256];
     REQUIRE(ts, rt_config_init(&cfg) == 0);
     CHECK_STR(ts, cfg.http_allowed_hosts, "");
-    static const char *const good[] = {"", "*", "runtrack.example.com",
-                                       "a.example,b.example,10.0.0.5", "[::1]", "dash-1_x"};
-    static const char *const bad[] = {"a b", "a,,b", ",a", "a,", "host:8080", "*,a", "a,*",
-                                      "[::1", "http://x", "a/b", "[zz]"};
+    static const char *const good[] = {
+        "", "*", "runtrack.example.com", "a.example,b.example,10.0.0.5", "[::1]", "dash-1_x"};
+    static const char *const bad[] = {"a b", "a,,b", ",a",       "a,",  "host:8080", "*,a",
+                                      "a,*", "[::1", "http://x", "a/b", "[zz]"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         CHECK(ts, rt_config_set(&cfg, "http_allowed_hosts", good[i], err, sizeof err) == 0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

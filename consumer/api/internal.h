@@ -21,8 +21,8 @@ struct rt_cache_blob;
  * only): its detail is logged when the reason changes, so a poller cannot flood the log. */
 typedef struct rt_api_state {
     pthread_mutex_t mu;
-    atomic_int set;  /* 1 while reason is not empty: lets the healthy path skip the lock */
-    char reason[48]; /* "" = well */
+    atomic_int set;   /* 1 while reason is not empty: lets the healthy path skip the lock */
+    char reason[48];  /* "" = well */
     const char *what; /* the subject in the log line: "database", "readiness" */
 } rt_api_state_t;
 

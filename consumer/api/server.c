@@ -46,14 +46,14 @@ static int is_reason_code(const char *s)
 }
 
 /* Answers 503 {"status":"not ready","reason":reason,"error":{...}}: the fields of the ready
- * answer beside the error object every other failure has (docs/api.md#get-healthz-and-get-readyz). */
+ * answer beside the error object every other failure has (docs/api.md, /readyz). */
 static void readyz_refuse(rt_req_t *req, const char *code, const char *reason)
 {
     char msg[96];
     snprintf(msg, sizeof msg, "consumer not ready: %s", reason);
     rt_req_json(req, 503,
-                json_pack("{s:s,s:s,s:{s:s,s:s}}", "status", "not ready", "reason", reason,
-                          "error", "code", code, "message", msg));
+                json_pack("{s:s,s:s,s:{s:s,s:s}}", "status", "not ready", "reason", reason, "error",
+                          "code", code, "message", msg));
 }
 
 /* /readyz tells anyone who asks whether to send traffic here, so it answers with a reason
@@ -213,8 +213,7 @@ static int refuse_host(rt_req_t *req, const char *version)
     const rt_config_t *c = req->api->cfg;
     unsigned hosts = 0;
     MHD_get_connection_values(req->mhd, MHD_HEADER_KIND, count_host, &hosts);
-    const char *host =
-        MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *host = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (hosts > 1) {
         rt_req_error(req, 400, "bad_request", "more than one Host header");
     } else if (!host && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
