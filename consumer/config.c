@@ -2,11 +2,13 @@
 
 #include <ctype.h>
 #include <libconfig.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "rt_buf.h"
 #include "rt_event.h"
 #include "rt_num.h"
 
@@ -40,6 +42,31 @@ typedef struct cf_entry {
 static int check_job_intervals(const char *v, char *err, size_t errsize)
 {
     return rt_config_job_intervals(v, NULL, NULL, err, errsize);
+}
+
+/* http_allowed_hosts: "*" alone, or comma-separated host names / IPv4 literals / bracketed
+ * IPv6 literals, without ports (a Host header's port is not compared, docs/api.md#host). */
+static int check_allowed_hosts(const char *v, char *err, size_t errsize)
+{
+    if (!strcmp(v, "*") || !*v)
+        return 0;
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, ",");
+        int bracket = len > 2 && p[0] == '[' && p[len - 1] == ']';
+        size_t bad = bracket ? strspn(p + 1, "0123456789abcdefABCDEF:.") + 1
+                             : strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789.-_");
+        if (len == 0 || len > 253 || (bracket ? bad != len - 1 : bad != len)) {
+            snprintf(err, errsize,
+                     "expected \"*\" or comma-separated host names or IP literals without a "
+                     "port, got \"%.*s\"",
+                     (int)(len > 80 ? 80 : len), p);
+            return -1;
+        }
+        if (!p[len])
+            return 0;
+        p += len + 1;
+    }
 }
 
 static const cf_entry_t cf_table[] = {
@@ -90,6 +117,10 @@ static const cf_entry_t cf_table[] = {
          "HTTP requests with a larger body (bytes) are answered 413"),
     CF_I(http_max_url_bytes, "4096", "RUNTRACK_HTTP_MAX_URL_BYTES", 0, 256, 65536,
          "HTTP requests with a longer path and query (bytes) are answered 414"),
+    CF_SC(http_allowed_hosts, "", "RUNTRACK_HTTP_ALLOWED_HOSTS", 0, check_allowed_hosts,
+          "Host names (comma-separated, no port) the HTTP API answers besides its bind address; "
+          "other Host headers get 421 (docs/api.md#host-header). \"*\" turns the check off, "
+          "for a proxy that rewrites Host"),
     CF_I(stale_after_s, "300", "RUNTRACK_STALE_AFTER_S", 0, 1, 86400 * 30,
          "A running run without any event for this long (s) is reported stale"),
     CF_I(stale_close_after_s, "3600", "RUNTRACK_STALE_CLOSE_AFTER_S", 0, 0, 86400 * 365,
@@ -513,62 +544,89 @@ int rt_config_apply_env(rt_config_t *cfg, char *const *envp, char *err, size_t e
 
 int rt_config_kafka_secret(const char *name)
 {
-    return strstr(name, "password") || strstr(name, "secret") || strstr(name, "sasl.jaas") ||
-           strstr(name, ".pem") || strstr(name, "key");
+    /* Substrings first (existing rule, deliberately broad: a key's path or a public
+     * certificate masked is a smaller loss than a private one shown), then the free-text
+     * properties whose values may carry credentials among other things. */
+    static const char *const parts[] = {"password",  "secret", "passphrase",
+                                        "sasl.jaas", ".pem",   "key"};
+    static const char *const whole[] = {"sasl.oauthbearer.config", "sasl.oauthbearer.extensions",
+                                        "sasl.kerberos.kinit.cmd"};
+    char low[256];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)tolower((unsigned char)name[i]);
+    low[i] = '\0';
+    if (name[i])
+        return 1; /* a name this long is no librdkafka property; show nothing of it */
+    for (i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strstr(low, parts[i]))
+            return 1;
+    for (i = 0; i < sizeof whole / sizeof whole[0]; i++)
+        if (!strcmp(low, whole[i]))
+            return 1;
+    return 0;
+}
+
+/* 1 for a libpq option whose value must not be printed: libpq's own mark ("*": "password
+ * field - hide value", PQconndefaults) or a name known to carry one. */
+static int dsn_option_secret(const PQconninfoOption *o)
+{
+    return (o->dispchar && o->dispchar[0] == '*') || !strcmp(o->keyword, "password") ||
+           !strcmp(o->keyword, "sslpassword");
+}
+
+/* Appends v as a conninfo value: bare when it is plain, else single-quoted with \ and '
+ * escaped; control characters as \xHH (display only: one setting, one log line). */
+static void dsn_add_value(rt_buf_t *b, const char *v)
+{
+    int quote = !*v || v[strcspn(v, " \t\n\r\f\v'\\\"")] != '\0';
+    if (quote)
+        rt_buf_addc(b, '\'');
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            rt_buf_addf(b, "\\x%02x", *p);
+        else if (*p == '\'' || *p == '\\')
+            rt_buf_addf(b, "\\%c", *p);
+        else
+            rt_buf_addc(b, (char)*p);
+    }
+    if (quote)
+        rt_buf_addc(b, '\'');
 }
 
 void rt_config_mask_dsn(const char *dsn, char *out, size_t size)
 {
+    char *perr = NULL;
+    rt_buf_t b = {0};
     if (size == 0)
         return;
-    const char *scheme = strstr(dsn, "://");
-    if (scheme) {
-        /* URI form: scheme://user:password@host/db?password=... */
-        const char *ui = scheme + 3;
-        const char *at = strchr(ui, '@');
-        const char *slash = strchr(ui, '/');
-        const char *colon = at ? memchr(ui, ':', (size_t)(at - ui)) : NULL;
-        if (at && (!slash || at < slash) && colon) {
-            snprintf(out, size, "%.*s:****%s", (int)(colon - dsn), dsn, at);
-        } else {
-            snprintf(out, size, "%s", dsn);
-        }
-        char *q = strstr(out, "password=");
-        if (q)
-            snprintf(q, size - (size_t)(q - out), "password=****");
+    out[0] = '\0';
+    if (!dsn || !*dsn)
         return;
+    /* Parsing, not pattern matching: whatever spelling libpq accepts (whitespace of any kind
+     * between pairs, quoting, URI userinfo, percent-encoded keys and values) reaches the same
+     * option, so a password cannot slip past in a form the mask did not foresee. */
+    PQconninfoOption *opts = PQconninfoParse(dsn, &perr);
+    if (!opts) {
+        snprintf(out, size, "%s", RT_CONFIG_DSN_UNPARSEABLE);
+        goto out;
     }
-    size_t o = 0;
-    const char *p = dsn;
-    while (*p && o + 1 < size) {
-        /* conninfo form: password=value or password='quoted value' */
-        if (!strncmp(p, "password", 8) && (p == dsn || p[-1] == ' ')) {
-            const char *q = p + 8;
-            while (*q == ' ')
-                q++;
-            if (*q == '=') {
-                q++;
-                while (*q == ' ')
-                    q++;
-                if (*q == '\'') {
-                    for (q++; *q && *q != '\''; q++)
-                        if (*q == '\\' && q[1])
-                            q++;
-                    if (*q)
-                        q++;
-                } else {
-                    while (*q && *q != ' ')
-                        q++;
-                }
-                int w = snprintf(out + o, size - o, "password=****");
-                o = w > 0 && (size_t)w < size - o ? o + (size_t)w : size - 1;
-                p = q;
-                continue;
-            }
-        }
-        out[o++] = *p++;
+    for (const PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue; /* not given in dsn (PQconninfoParse adds no defaults) */
+        if (b.len)
+            rt_buf_addc(&b, ' ');
+        rt_buf_addf(&b, "%s=", o->keyword);
+        if (dsn_option_secret(o))
+            rt_buf_adds(&b, "****");
+        else
+            dsn_add_value(&b, o->val);
     }
-    out[o] = '\0';
+    snprintf(out, size, "%s", b.oom ? "<out of memory>" : b.len ? b.data : "");
+out:
+    rt_buf_free(&b);
+    PQconninfoFree(opts);
+    PQfreemem(perr);
 }
 
 void rt_config_log(const rt_config_t *cfg)

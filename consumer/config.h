@@ -33,6 +33,7 @@ typedef struct rt_config {
     int http_statement_timeout_ms; /* per SQL statement of a request */
     int http_max_body_bytes;       /* larger request bodies get 413 */
     int http_max_url_bytes;        /* longer path + query gets 414 */
+    char *http_allowed_hosts;      /* Host names served besides the bind address; "*" = any */
     int stale_after_s; /* a running run without events for this long is reported stale */
     int stale_close_after_s; /* ... and closed as failed after this long (0 = never) */
     int retention_days;      /* rows older than this are deleted by the maintenance thread */
@@ -100,14 +101,25 @@ void rt_config_print_help(FILE *f);
 void rt_config_print_sample(FILE *f);
 void rt_config_print_markdown(FILE *f);
 
-/* Logs the effective settings on one line each; secrets (the DSN password, Kafka passwords
- * and secrets) are masked. */
+/* Logs the effective settings on one line each; secrets (the DSN's password options, Kafka
+ * properties rt_config_kafka_secret names) are masked. */
 void rt_config_log(const rt_config_t *cfg);
 
-/* 1 if a librdkafka property name holds a secret that must never be printed. */
+/* 1 if a librdkafka property name (any case) may hold a secret that must never be printed:
+ * every name containing "password", "secret", "passphrase", "key" or ".pem", the JAAS
+ * config, and the properties whose value is free text that may embed credentials
+ * (sasl.oauthbearer.config, sasl.oauthbearer.extensions, sasl.kerberos.kinit.cmd). */
 int rt_config_kafka_secret(const char *name);
 
-/* Copies dsn into out with any password=... value replaced by "****". */
+/* What rt_config_mask_dsn prints for a DSN libpq cannot parse. */
+#define RT_CONFIG_DSN_UNPARSEABLE "<unparseable DSN, not shown>"
+
+/* Writes a printable form of dsn into out (truncated to size): libpq parses it
+ * (PQconninfoParse: keyword=value or URI form, percent-decoding included) and the options it
+ * holds are written back as keyword=value pairs, each option libpq marks as a password (and
+ * password, sslpassword by name) as ****. A DSN libpq refuses is shown as
+ * RT_CONFIG_DSN_UNPARSEABLE, never as its text; "" stays "". Control characters in values
+ * are written as \xHH so that one setting stays one log line. */
 void rt_config_mask_dsn(const char *dsn, char *out, size_t size);
 
 #endif

@@ -44,16 +44,17 @@ static inline int rt_ready_brokers_down(rt_ready_t *r)
     return r ? atomic_load(&r->brokers_down) : 0;
 }
 
-/* An rt_api_ready_fn: 1 when ready, else 0 and the reason in why. Never blocks. */
+/* An rt_api_ready_fn: 1 when ready, else 0 and the reason code in why (brokers_down,
+ * no_partitions: what /readyz shows). Never blocks. */
 static inline int rt_ready_check(void *arg, char *why, size_t whysize)
 {
     rt_ready_t *r = arg;
     if (atomic_load(&r->brokers_down)) {
-        snprintf(why, whysize, "all brokers down");
+        snprintf(why, whysize, "brokers_down");
         return 0;
     }
     if (atomic_load(&r->partitions) <= 0) {
-        snprintf(why, whysize, "no partitions assigned");
+        snprintf(why, whysize, "no_partitions");
         return 0;
     }
     return 1;

@@ -5,7 +5,8 @@
  *                [--maintenance-interval S] [--retention-days D] [--windows 12,24]
  *                [--interval JOB=SECONDS]... [--token T] [--fake-metrics]
  *                [--not-ready REASON] [--pool N] [--statement-timeout-ms N]
- *                [--retention-batch ROWS] [--cache-ttl-ms MS]
+ *                [--retention-batch ROWS] [--cache-ttl-ms MS] [--addr IPV4]
+ *                [--allowed-hosts NAMES]
  *
  * Each value option sets one consumer setting (config.h, checked by the settings table); the
  * others default as in runtrack-consumer, except http_port (0: a free port). */
@@ -44,6 +45,8 @@ static const struct {
     {'T', "http_statement_timeout_ms"},
     {'b', "retention_batch_rows"},
     {'C', "http_cache_ms"},
+    {'A', "http_addr"},
+    {'H', "http_allowed_hosts"},
 };
 
 static const char *setting_of(int opt)
@@ -78,6 +81,8 @@ static int parse_args(int argc, char **argv, rt_config_t *cfg, serve_opts_t *o)
         {"statement-timeout-ms", required_argument, NULL, 'T'},
         {"retention-batch", required_argument, NULL, 'b'},
         {"cache-ttl-ms", required_argument, NULL, 'C'},
+        {"addr", required_argument, NULL, 'A'},
+        {"allowed-hosts", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     rt_buf_t intervals = {0}; /* --interval pairs, as health_job_intervals */

@@ -282,7 +282,67 @@ static void test_server_lifecycle(test_state_t *ts)
     rt_config_free(&cfg);
 }
 
+/* The Host rule (docs/api.md#host-header): which Host headers each kind of bind address
+ * answers. */
+static void test_host_rule(test_state_t *ts)
+{
+    static const struct {
+        const char *host, *bind, *allowed;
+        int want;
+    } cases[] = {
+        /* loopback bind */
+        {"127.0.0.1", "127.0.0.1", "", 1},
+        {"127.0.0.1:8080", "127.0.0.1", "", 1},
+        {"127.0.0.1:", "127.0.0.1", "", 1},
+        {"localhost:8080", "127.0.0.1", "", 1},
+        {"LocalHost", "127.0.0.1", "", 1},
+        {"[::1]:8080", "127.0.0.1", "", 1},
+        {"127.0.0.2:8080", "127.0.0.2", "", 1},
+        {"evil.example", "127.0.0.1", "", 0},
+        {"evil.example:8080", "127.0.0.1", "", 0},
+        {"localhost.evil.example", "127.0.0.1", "", 0},
+        {"127.0.0.1.evil.example", "127.0.0.1", "", 0},
+        {"10.0.0.5", "127.0.0.1", "", 0},
+        {"dash.example", "127.0.0.1", "dash.example", 1},
+        {"DASH.example:443", "127.0.0.1", "a.example,dash.example", 1},
+        {"dash.example.evil", "127.0.0.1", "dash.example", 0},
+        {"dash", "127.0.0.1", "dash.example", 0},
+        {"anything.at.all", "127.0.0.1", "*", 1},
+        /* malformed */
+        {"", "127.0.0.1", "", 0},
+        {"127.0.0.1:80:80", "127.0.0.1", "", 0},
+        {"127.0.0.1:http", "127.0.0.1", "", 0},
+        {"127.0.0.1:123456", "127.0.0.1", "", 0},
+        {"[::1", "127.0.0.1", "", 0},
+        {"[::1]x", "127.0.0.1", "", 0},
+        {":8080", "127.0.0.1", "", 0},
+        /* every address */
+        {"10.0.0.5:8080", "0.0.0.0", "", 1},
+        {"192.168.1.20", "0.0.0.0", "", 1},
+        {"[fe80::1]:8080", "0.0.0.0", "", 1},
+        {"localhost:8080", "0.0.0.0", "", 1},
+        {"evil.example", "0.0.0.0", "", 0},
+        {"10.0.0.5.nip.io", "0.0.0.0", "", 0},
+        {"[zz]", "0.0.0.0", "", 0},
+        {"runtrack.internal", "0.0.0.0", "runtrack.internal", 1},
+        /* one other address */
+        {"10.0.0.5:8080", "10.0.0.5", "", 1},
+        {"10.0.0.6", "10.0.0.5", "", 0},
+        {"localhost", "10.0.0.5", "", 0},
+        {"evil.example", "10.0.0.5", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = rt_api_host_allowed(cases[i].host, cases[i].bind, cases[i].allowed);
+        CHECK(ts, got == cases[i].want);
+        if (got != cases[i].want)
+            fprintf(stderr, "  Host \"%s\" bound to %s, allowed \"%s\": %d\n", cases[i].host,
+                    cases[i].bind, cases[i].allowed, got);
+    }
+    CHECK(ts, rt_api_host_allowed(NULL, "127.0.0.1", "") == 0);
+    CHECK(ts, rt_api_host_allowed("127.0.0.1", "127.0.0.1", NULL) == 1);
+}
+
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
           TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows),
           TEST(test_parse_long), TEST(test_token), TEST(test_metrics_text),
-          TEST(test_server_lifecycle))
+          TEST(test_server_lifecycle), TEST(test_host_rule))

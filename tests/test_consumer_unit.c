@@ -496,13 +496,7 @@ static void test_config(test_state_t *ts)
     CHECK(ts, rt_config_load_file(&cfg, path, err, sizeof err) == -1);
     CHECK(ts, strstr(err, "topik") != NULL);
     remove(path);
-    char m[256];
-    rt_config_mask_dsn("host=x password=secret user=u", m, sizeof m);
-    CHECK_STR(ts, m, "host=x password=**** user=u");
-    rt_config_mask_dsn("postgresql://u:secret@h:5/db", m, sizeof m);
-    CHECK_STR(ts, m, "postgresql://u:****@h:5/db");
-    rt_config_mask_dsn("postgresql://u@h:5/db", m, sizeof m);
-    CHECK_STR(ts, m, "postgresql://u@h:5/db");
+    /* DSN masking: tests/test_config.c. */
     rt_config_free(&cfg);
 }
 
@@ -529,12 +523,12 @@ static void test_config_api_and_ready(test_state_t *ts)
     char why[64] = "";
     rt_ready_init(&r);
     CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
-    CHECK_STR(ts, why, "no partitions assigned");
+    CHECK_STR(ts, why, "no_partitions");
     rt_ready_set_partitions(&r, 2);
     CHECK(ts, rt_ready_check(&r, why, sizeof why) == 1);
     rt_ready_set_brokers_down(&r, 1);
     CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
-    CHECK_STR(ts, why, "all brokers down");
+    CHECK_STR(ts, why, "brokers_down");
     rt_ready_set_brokers_down(&r, 0);
     rt_ready_set_partitions(&r, 0);
     CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);

@@ -23,8 +23,9 @@
 
 typedef struct rt_api rt_api_t;
 
-/* Readiness of the consumer for GET /readyz: return 1 when ready, else 0 and a reason in why.
- * Called from API threads; must not block for long. */
+/* Readiness of the consumer for GET /readyz: return 1 when ready, else 0 and a reason code in
+ * why (1..47 of [a-z0-9_], e.g. "brokers_down"), which /readyz shows; any other text is logged
+ * but shown as "not_ready". Called from API threads; must not block for long. */
 typedef int (*rt_api_ready_fn)(void *arg, char *why, size_t whysize);
 
 /* What the API is handed at run time besides the settings. */
@@ -64,6 +65,13 @@ int rt_api_check_bearer(const rt_api_t *api, const char *authorization);
 /* Constant-time comparison of a presented token with the expected one (time depends only on
  * the lengths). 1 when equal. */
 int rt_api_token_equal(const char *given, const char *expected);
+
+/* The Host rule of every request (docs/api.md#host-header): 1 when host, a Host header value
+ * ("name" or "address", optional ":port", which is not compared), names bind_addr, a name of
+ * the comma-separated allowed list (any case; "*" allows every Host), localhost / 127.0.0.1 /
+ * [::1] when bind_addr is a loopback address, or localhost or any IP literal when bind_addr
+ * is 0.0.0.0. 0 for anything else, a malformed value or NULL. */
+int rt_api_host_allowed(const char *host, const char *bind_addr, const char *allowed);
 
 /* 1 when tz is NULL, empty, or looks like an IANA zone name (letters, digits, '/', '_', '-',
  * '+'; the browser decides whether the zone exists). */

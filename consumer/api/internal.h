@@ -5,6 +5,8 @@
 
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "api.h"
 #include "view.h"
@@ -15,6 +17,18 @@ typedef struct rt_req rt_req_t;
 struct rt_cache;
 struct rt_cache_blob;
 
+/* A condition the API reports in the log rather than to clients (a client sees a reason code
+ * only): its detail is logged when the reason changes, so a poller cannot flood the log. */
+typedef struct rt_api_state {
+    pthread_mutex_t mu;
+    atomic_int set;   /* 1 while reason is not empty: lets the healthy path skip the lock */
+    char reason[48];  /* "" = well */
+    const char *what; /* the subject in the log line: "database", "readiness" */
+} rt_api_state_t;
+
+/* Notes reason (NULL or "" = well again) with a detail for the log; logs on a change only. */
+void rt_api_state_note(rt_api_state_t *st, const char *reason, const char *detail);
+
 struct rt_api {
     const rt_config_t *cfg; /* the caller's settings */
     rt_api_conf_t conf;     /* their parsed view (handlers' rt_req_conf) */
@@ -24,6 +38,8 @@ struct rt_api {
     struct MHD_Daemon *mhd;
     rt_pool_t *pool;
     struct rt_cache *cache; /* NULL when http_cache_ms is 0 */
+    rt_api_state_t db;      /* the pool's PostgreSQL: reachable or why not */
+    rt_api_state_t ready;   /* the consumer's readiness as /readyz last saw it */
 };
 
 struct rt_req {
@@ -33,6 +49,7 @@ struct rt_req {
     size_t nargs;
     rt_pool_slot_t *slot;
     unsigned status;
+    const char *error_code; /* the code of the last rt_req_error (a literal), or NULL */
     char *body;
     size_t body_len;
     const char *ctype;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "log.h"
 #include "rt_num.h"
 #include "rt_time.h"
 
@@ -22,6 +23,38 @@ int rt_parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
+void rt_api_state_note(rt_api_state_t *st, const char *reason, const char *detail)
+{
+    char d[256];
+    size_t n = 0;
+    /* One logfmt value: libpq's text quotes the host ("at \"db\", port 5432") and may run over
+     * several lines. */
+    for (const char *p = detail ? detail : ""; *p && n + 1 < sizeof d; p++)
+        d[n++] = *p == '"' ? '\'' : (unsigned char)*p < 0x20 ? ' ' : *p;
+    d[n] = '\0';
+    if (!reason)
+        reason = "";
+    pthread_mutex_lock(&st->mu);
+    if (strcmp(st->reason, reason) != 0) {
+        if (*reason)
+            rt_log(RT_L_WARN, "http api: problem", "what=%s reason=%s detail=\"%s\"", st->what,
+                   reason, d);
+        else
+            rt_log(RT_L_INFO, "http api: recovered", "what=%s was=%s", st->what, st->reason);
+        snprintf(st->reason, sizeof st->reason, "%s", reason);
+        atomic_store(&st->set, *reason != '\0');
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Clients learn that the database is unreachable, never libpq's text (host, port, user,
+ * server messages): that goes to the log, once per change. */
+static void req_db_unreachable(rt_req_t *req, const char *detail)
+{
+    rt_api_state_note(&req->api->db, "database_unreachable", detail);
+    rt_req_error(req, 503, "database_unavailable", "database unreachable");
+}
+
 PGconn *rt_req_conn(rt_req_t *req)
 {
     if (!req->slot) {
@@ -31,7 +64,9 @@ PGconn *rt_req_conn(rt_req_t *req)
         if (!req->slot && busy)
             rt_req_error(req, 503, "busy", "all database connections are busy");
         else if (!req->slot)
-            rt_req_error(req, 503, "database_unavailable", "%s", err);
+            req_db_unreachable(req, err);
+        else if (atomic_load(&req->api->db.set))
+            rt_api_state_note(&req->api->db, NULL, NULL);
     }
     return req->slot ? rt_pool_conn(req->slot) : NULL;
 }
@@ -59,7 +94,7 @@ PGresult *rt_req_exec(rt_req_t *req, const char *sql, int nparams, const char *c
     int len = (int)strcspn(msg, "\n");
     if (PQstatus(conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0)
-        rt_req_error(req, 503, "database_unavailable", "database unreachable: %.*s", len, msg);
+        req_db_unreachable(req, msg);
     else if (strcmp(state, "57014") == 0)
         rt_req_error(req, 503, "database_timeout", "query took too long: %.*s", len, msg);
     else if (strncmp(state, "22", 2) == 0)
@@ -99,6 +134,7 @@ void rt_req_error(rt_req_t *req, unsigned status, const char *code, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rt_req_json(req, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+    req->error_code = code;
 }
 
 void rt_req_text(rt_req_t *req, unsigned status, const char *content_type, char *body)

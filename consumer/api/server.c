@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_runs.h"
 #include "cache.h"
@@ -38,21 +39,51 @@ static void handle_healthz(rt_req_t *req)
     rt_req_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* 1 when s is a reason code as /readyz shows it: 1..47 of [a-z0-9_]. */
+static int is_reason_code(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    return n > 0 && n < 48 && s[n] == '\0';
+}
+
+/* Answers 503 {"status":"not ready","reason":reason,"error":{...}}: the fields of the ready
+ * answer beside the error object every other failure has (docs/api.md, /readyz). */
+static void readyz_refuse(rt_req_t *req, const char *code, const char *reason)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "consumer not ready: %s", reason);
+    rt_req_json(req, 503,
+                json_pack("{s:s,s:s,s:{s:s,s:s}}", "status", "not ready", "reason", reason, "error",
+                          "code", code, "message", msg));
+}
+
+/* /readyz tells anyone who asks whether to send traffic here, so it answers with a reason
+ * code only; libpq's text (host, port, user) and the consumer's own words go to the log, once
+ * per change of reason (rt_api_state_note). */
 static void handle_readyz(rt_req_t *req)
 {
+    rt_api_t *api = req->api;
     PGresult *r = rt_req_exec(req, "SELECT 1", 0, NULL);
-    if (!r)
-        return; /* 503 set */
-    PQclear(r);
-    const rt_api_hooks_t *hk = &req->api->hooks;
-    if (hk->ready_cb) {
-        char why[256] = "";
-        if (!hk->ready_cb(hk->ready_arg, why, sizeof why)) {
-            rt_req_error(req, 503, "not_ready", "consumer not ready: %s",
-                         why[0] ? why : "no reason given");
-            return;
-        }
+    if (!r) {
+        const char *c = req->error_code ? req->error_code : "";
+        readyz_refuse(req, *c ? c : "internal",
+                      !strcmp(c, "database_unavailable") ? "database_unreachable"
+                      : !strcmp(c, "database_timeout")   ? "database_timeout"
+                      : !strcmp(c, "busy")               ? "database_busy"
+                                                         : "database_error");
+        return;
     }
+    PQclear(r);
+    const rt_api_hooks_t *hk = &api->hooks;
+    char why[256] = "";
+    if (hk->ready_cb && !hk->ready_cb(hk->ready_arg, why, sizeof why)) {
+        const char *reason = is_reason_code(why) ? why : "not_ready";
+        rt_api_state_note(&api->ready, reason, why);
+        readyz_refuse(req, "not_ready", reason);
+        return;
+    }
+    if (atomic_load(&api->ready.set))
+        rt_api_state_note(&api->ready, NULL, NULL);
     rt_req_json(req, 200, json_pack("{s:s,s:s}", "status", "ready", "database", "ok"));
 }
 
@@ -90,6 +121,109 @@ static void handle_metrics(rt_req_t *req)
         return;
     }
     rt_req_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+/* ---------- Host header (DNS rebinding) ---------- */
+
+/* Length of the host part of a Host header value ("name", "1.2.3.4", "[::1]", each with an
+ * optional ":port" of digits), or 0 when the value is malformed. */
+static size_t host_part(const char *h)
+{
+    size_t n;
+    if (h[0] == '[') {
+        const char *close = strchr(h, ']');
+        if (!close)
+            return 0;
+        n = (size_t)(close - h) + 1;
+    } else {
+        n = strcspn(h, ":");
+    }
+    if (n == 0 || n > 255)
+        return 0;
+    if (h[n] == '\0')
+        return n;
+    const char *port = h + n + 1;
+    size_t digits = strspn(port, "0123456789");
+    return h[n] == ':' && digits <= 5 && port[digits] == '\0' ? n : 0;
+}
+
+static int host_is(const char *h, size_t n, const char *name)
+{
+    return strlen(name) == n && strncasecmp(h, name, n) == 0;
+}
+
+/* 1 when the n bytes at h are an IPv4 literal or a bracketed IPv6 literal. */
+static int host_ip_literal(const char *h, size_t n)
+{
+    char lit[64];
+    unsigned char addr[sizeof(struct in6_addr)];
+    int v6 = h[0] == '[';
+    if (n - 2 * (size_t)v6 >= sizeof lit)
+        return 0;
+    memcpy(lit, h + v6, n - 2 * (size_t)v6);
+    lit[n - 2 * (size_t)v6] = '\0';
+    return inet_pton(v6 ? AF_INET6 : AF_INET, lit, addr) == 1;
+}
+
+int rt_api_host_allowed(const char *host, const char *bind_addr, const char *allowed)
+{
+    struct in_addr bind;
+    if (allowed && strcmp(allowed, "*") == 0)
+        return 1;
+    size_t n = host ? host_part(host) : 0;
+    if (n == 0)
+        return 0;
+    if (host_is(host, n, bind_addr))
+        return 1;
+    for (const char *p = allowed ? allowed : ""; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncasecmp(p, host, n) == 0)
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    if (inet_pton(AF_INET, bind_addr, &bind) != 1)
+        return 0;
+    uint32_t b = ntohl(bind.s_addr);
+    int loopback_name =
+        host_is(host, n, "localhost") || host_is(host, n, "127.0.0.1") || host_is(host, n, "[::1]");
+    if (b >> 24 == 127)
+        return loopback_name;
+    /* Bound to every address: a client may name any of them, and an IP literal (like
+     * localhost) is no name an attacker's DNS answers for, which is what rebinding needs. */
+    if (b == INADDR_ANY)
+        return loopback_name || host_ip_literal(host, n);
+    return 0;
+}
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
+/* Refuses a request whose Host header is missing (HTTP/1.1), repeated, or names a site this
+ * server does not serve: a page on evil.example whose name the attacker re-points at
+ * 127.0.0.1 (DNS rebinding) would otherwise read the API as if it were same-origin. Sets the
+ * answer and returns 1 when refused (docs/api.md#host-header). */
+static int refuse_host(rt_req_t *req, const char *version)
+{
+    const rt_config_t *c = req->api->cfg;
+    unsigned hosts = 0;
+    MHD_get_connection_values(req->mhd, MHD_HEADER_KIND, count_host, &hosts);
+    const char *host = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (hosts > 1) {
+        rt_req_error(req, 400, "bad_request", "more than one Host header");
+    } else if (!host && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
+        rt_req_error(req, 400, "bad_request", "an HTTP/1.1 request needs a Host header");
+    } else if (host && !rt_api_host_allowed(host, c->http_addr, c->http_allowed_hosts)) {
+        rt_req_error(req, 421, "misdirected_request",
+                     "this server does not answer for that Host (setting http_allowed_hosts)");
+    }
+    return req->status != 0;
 }
 
 /* ---------- routing ---------- */
@@ -298,7 +432,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     (void)upload_data;
     rt_api_t *api = cls;
     rt_req_t *req = *con_cls;
@@ -311,6 +444,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         req->mhd = connection;
         req->age_s = -1;
         *con_cls = req;
+        if (refuse_host(req, version))
+            return send_response(req); /* before reading a body, as for 413 below */
         const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         long n;
@@ -364,6 +499,8 @@ static void api_free(rt_api_t *api)
     rt_pool_free(api->pool);
     rt_api_conf_free(&api->conf);
     free(api->bearer_token);
+    pthread_mutex_destroy(&api->db.mu);
+    pthread_mutex_destroy(&api->ready.mu);
     free(api);
 }
 
@@ -407,6 +544,10 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
         return NULL;
     }
     api->cfg = cfg;
+    pthread_mutex_init(&api->db.mu, NULL);
+    pthread_mutex_init(&api->ready.mu, NULL);
+    api->db.what = "database";
+    api->ready.what = "readiness";
     if (hooks)
         api->hooks = *hooks;
     if (rt_api_conf_init(&api->conf, cfg, err, errsize) != 0)

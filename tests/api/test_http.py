@@ -26,9 +26,10 @@ from apitest import CHECKS, DSN, FAILURES, SERVE, check, psql
 
 
 class Server:
-    def __init__(self, *args, dsn=DSN):
+    def __init__(self, *args, dsn=DSN, stderr=None):
         env = dict(os.environ, RUNTRACK_PG_DSN=dsn)
-        self.proc = subprocess.Popen([SERVE, *args], stdout=subprocess.PIPE, env=env, text=True)
+        self.proc = subprocess.Popen([SERVE, *args], stdout=subprocess.PIPE, env=env, text=True,
+                                     stderr=stderr)
         line = self.proc.stdout.readline()
         m = re.match(r"listening ([0-9.]+):(\d+)", line)
         if not m:
@@ -534,7 +535,7 @@ def test_errors(srv):
     check(status in (414, 431) , "long URL -> %s" % status)
     # A large body announced by Content-Length is refused before it is read.
     s = socket.create_connection((srv.host, srv.port), timeout=10)
-    s.sendall(b"GET /api/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    s.sendall(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n")
     resp = s.recv(4096).decode(errors="replace")
     s.close()
     check(resp.startswith("HTTP/1.1 413") and "too_large" in resp, "413 for a large body")
@@ -593,29 +594,142 @@ def test_statement_timeout():
 
 
 def test_not_ready_and_db_down():
-    srv = Server("--not-ready", "broker unreachable", "--maintenance-interval", "0")
+    srv = Server("--not-ready", "brokers_down", "--maintenance-interval", "0")
     try:
         b = srv.json("/readyz", expect=503)
-        check(b["error"]["code"] == "not_ready" and "broker unreachable" in b["error"]["message"],
-              "readyz names the consumer's reason")
+        check(b["error"]["code"] == "not_ready" and b.get("reason") == "brokers_down" and
+              b.get("status") == "not ready" and "brokers_down" in b["error"]["message"],
+              "readyz names the consumer's reason code: %s" % b)
     finally:
         srv.stop()
-    # A database nobody listens on: 503 JSON for data, metrics still served.
+    # A reason that is not a code (free text may name hosts) is logged, never shown.
+    srv = Server("--not-ready", "broker at kafka-7.internal:9093 refused", "--maintenance-interval",
+                 "0")
+    try:
+        status, _, body = srv.get("/readyz")
+        check(status == 503 and json.loads(body).get("reason") == "not_ready" and
+              "kafka-7" not in body, "readyz hides a free-text reason: %s" % body)
+    finally:
+        srv.stop()
+    # A database nobody listens on: 503 JSON for data, metrics still served; libpq's text
+    # (host, port) goes to the log once, never into an answer.
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    srv = Server("--maintenance-interval", "0", "--fake-metrics",
+    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "api_http_dbdown.%d.log" % os.getpid()),
+               "w+")
+    srv = Server("--maintenance-interval", "0", "--fake-metrics", stderr=log,
                  dsn="postgresql://postgres@127.0.0.1:%d/none?connect_timeout=2" % port)
     try:
-        for path in ("/api/runs", "/api/health", "/api/jobs", "/readyz",
+        for path in ("/api/runs", "/api/health", "/api/jobs", "/readyz", "/readyz", "/readyz",
                      "/api/runs/%s" % new_id()):
-            b = srv.json(path, expect=503)
-            check(b["error"]["code"] == "database_unavailable", "%s: db down code" % path)
+            status, _, body = srv.get(path)
+            b = json.loads(body)
+            check(status == 503 and b["error"]["code"] == "database_unavailable",
+                  "%s: db down code" % path)
+            check(str(port) not in body and "127.0.0.1" not in body and "refused" not in body,
+                  "%s: no connection detail in the answer: %s" % (path, body))
+        b = srv.json("/readyz", expect=503)
+        check(b.get("status") == "not ready" and b.get("reason") == "database_unreachable",
+              "readyz reason with the database down: %s" % b)
         srv.json("/healthz")
         status, _, text = srv.get("/metrics")
         check(status == 200 and "runtrack_api_db_up 0" in text and
               "runtrack_events_consumed_total" in text, "metrics with the database down")
+    finally:
+        srv.stop()
+        log.seek(0)
+        logged = [ln for ln in log.read().splitlines() if "database_unreachable" in ln]
+        log.close()
+        os.unlink(log.name)
+    check(len(logged) == 1 and str(port) in logged[0],
+          "the database detail is logged once (on the change): %s" % logged)
+
+
+def raw_status(srv, request):
+    """Sends a raw request to srv; returns (status, body) of the answer."""
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d+)", head)
+    return (int(m.group(1)) if m else None), body.decode(errors="replace")
+
+
+def test_host_header():
+    """Host names the server, or the request is refused (DNS rebinding): loopback bind, a
+    configured name, and a server bound to every address."""
+    def req(host, version="1.1", path="/healthz"):
+        h = b"" if host is None else b"Host: " + host.encode() + b"\r\n"
+        return ("GET %s HTTP/%s\r\n" % (path, version)).encode() + h + b"Connection: close\r\n\r\n"
+
+    def expect(srv, host, status, version="1.1", code=None, path="/healthz"):
+        st, body = raw_status(srv, req(host, version, path))
+        ok = st == status
+        if ok and code:
+            try:
+                ok = json.loads(body)["error"]["code"] == code
+            except ValueError:
+                ok = False
+        check(ok, "bound to %s, Host %r over HTTP/%s -> %s (expected %s %s): %s" %
+              (srv.host, host, version, st, status, code or "", body[:200]))
+
+    srv = Server("--maintenance-interval", "0")
+    try:
+        hp = "127.0.0.1:%d" % srv.port
+        expect(srv, "evil.example", 421, code="misdirected_request")
+        expect(srv, "evil.example:%d" % srv.port, 421, code="misdirected_request")
+        expect(srv, "evil.example", 421, code="misdirected_request", path="/api/runs")
+        expect(srv, "evil.example", 421, code="misdirected_request", path="/")
+        expect(srv, "evil.example", 421, version="1.0", code="misdirected_request")
+        expect(srv, "127.0.0.1.evil.example", 421, code="misdirected_request")
+        expect(srv, None, 400, code="bad_request")
+        expect(srv, None, 200, version="1.0")
+        expect(srv, hp, 200)
+        expect(srv, "127.0.0.1", 200)
+        expect(srv, "localhost:%d" % srv.port, 200)
+        expect(srv, "[::1]:%d" % srv.port, 200)
+        st, body = raw_status(srv, b"GET /healthz HTTP/1.1\r\nHost: " + hp.encode() +
+                              b"\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        check(st == 400, "two Host headers -> %s %s" % (st, body[:100]))
+        # urllib (as a browser does) names the address it connects to: the dashboard works.
+        status, _, _ = srv.get("/")
+        check(status == 200, "dashboard over 127.0.0.1: %s" % status)
+    finally:
+        srv.stop()
+    srv = Server("--maintenance-interval", "0", "--allowed-hosts", "dash.example,Other.Example")
+    try:
+        expect(srv, "dash.example", 200)
+        expect(srv, "other.example:443", 200)
+        expect(srv, "127.0.0.1:%d" % srv.port, 200)
+        expect(srv, "dash.example.evil", 421, code="misdirected_request")
+        expect(srv, "evil.example", 421, code="misdirected_request")
+    finally:
+        srv.stop()
+    srv = Server("--maintenance-interval", "0", "--addr", "0.0.0.0",
+                 "--allowed-hosts", "runtrack.internal")
+    try:
+        srv.host = "127.0.0.1"
+        expect(srv, "10.20.30.40:%d" % srv.port, 200)
+        expect(srv, "[fe80::1]", 200)
+        expect(srv, "localhost", 200)
+        expect(srv, "runtrack.internal:8080", 200)
+        expect(srv, "evil.example", 421, code="misdirected_request")
+        expect(srv, "10.20.30.40.nip.io", 421, code="misdirected_request")
+    finally:
+        srv.stop()
+    srv = Server("--maintenance-interval", "0", "--allowed-hosts", "*")
+    try:
+        expect(srv, "evil.example", 200)
     finally:
         srv.stop()
 
@@ -645,8 +759,14 @@ def main():
             print("%s %s" % ("ok  " if len(FAILURES) == before else "FAIL", t.__name__))
     finally:
         srv.stop()
-    test_not_ready_and_db_down()
-    test_statement_timeout()
+    for t in (test_not_ready_and_db_down, test_host_header, test_statement_timeout):
+        before = len(FAILURES)
+        try:
+            t()
+        except Exception as e:
+            FAILURES.append("%s raised %r" % (t.__name__, e))
+            print("FAIL:", t.__name__, "raised", repr(e), file=sys.stderr)
+        print("%s %s" % ("ok  " if len(FAILURES) == before else "FAIL", t.__name__))
     print("%d checks, %d failures" % (CHECKS[0], len(FAILURES)))
     return 1 if FAILURES else 0
 

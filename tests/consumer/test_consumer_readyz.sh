@@ -63,7 +63,7 @@ echo "stale run closed: $reason"
 rt_ctl down -1 >/dev/null || rt_die "could not take the brokers down"
 rt_wait_for "[ \"\$(code)\" = 503 ]" 45 || rt_die "/readyz still ready with the brokers down"
 echo "brokers down: $(cat "$T/body")"
-grep -Eq 'all brokers down|no partitions assigned' "$T/body" || rt_die "/readyz reason: $(cat "$T/body")"
+grep -Eq '"reason":"(brokers_down|no_partitions)"' "$T/body" || rt_die "/readyz reason: $(cat "$T/body")"
 
 # 5. Brokers back: ready again.
 rt_ctl up -1 >/dev/null || rt_die "could not bring the brokers back"

@@ -6,10 +6,11 @@
 
 Raw-socket requests (so paths reach the server untouched): path tricks (/../, %2e%2e, %00,
 encoded slashes, backslashes), bad parameters, long URLs, huge headers, oversize bodies,
-malformed request lines. Each must get a 4xx (or, for a request that is not HTTP, a closed
-connection) - never a 5xx, a 200 for a traversal, a hang or a crash. Then slowloris: many
-connections sending one byte per second; the service must still answer a normal request
-meanwhile and after, and its memory (RSS) stay bounded. Prints a JSON summary on the last line.
+malformed request lines, a foreign or missing Host (421 / 400: DNS rebinding). Each must get
+a 4xx (or, for a request that is not HTTP, a closed connection) - never a 5xx, a 200 for a
+traversal, a hang or a crash. Then slowloris: many connections sending one byte per second;
+the service must still answer a normal request meanwhile and after, and its memory (RSS) stay
+bounded. Prints a JSON summary on the last line.
 """
 import json
 import os
@@ -80,7 +81,7 @@ def main():
 
 
 def get_ok(host, port):
-    r = raw(host, port, b"GET /api/runs?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    r = raw(host, port, b"GET /api/runs?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     return status_of(r) == 200
 
 
@@ -89,7 +90,7 @@ def run(proc, pid, host, port):
         print("FAIL: the API does not answer a normal request")
         return 1
     rss0 = rss_kb(pid)
-    H = b"Host: x\r\nConnection: close\r\n"
+    H = b"Host: 127.0.0.1\r\nConnection: close\r\n"
     cases = [
         ("dot-dot path", b"GET /../../../etc/passwd HTTP/1.1\r\n" + H + b"\r\n", "4xx"),
         ("dot-dot in API path", b"GET /api/runs/../../etc/passwd HTTP/1.1\r\n" + H + b"\r\n", "4xx"),
@@ -118,6 +119,8 @@ def run(proc, pid, host, port):
         ("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64) + b"\r\n\r\n", "4xx|closed"),
         ("request line garbage", b"GET\r\n\r\n", "4xx|closed"),
         ("HTTP/9.9", b"GET /api/runs HTTP/9.9\r\n" + H + b"\r\n", "4xx|505|closed"),
+        ("foreign Host (rebinding)", b"GET /api/runs HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n", "421"),
+        ("no Host over HTTP/1.1", b"GET /api/runs HTTP/1.1\r\nConnection: close\r\n\r\n", "400"),
         ("invalid UTF-8 in parameter", b"GET /api/runs?job=%ff%fe HTTP/1.1\r\n" + H + b"\r\n", "4xx"),
     ]
     results = []
@@ -168,7 +171,7 @@ def run(proc, pid, host, port):
         except OSError:
             refused += 1
     closed_by_server = [0]
-    payload = b"ET /api/runs HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 1000
+    payload = b"ET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 1000
 
     def drip():
         i = 0

@@ -7,7 +7,10 @@
 #    missing CA file is refused by name.
 #  - Secrets never appear: a password configured as a Kafka property and in the PostgreSQL DSN
 #    is absent from --help, config-sample, the start-up log and every error line (both
-#    programs).
+#    programs). Also for spellings a pattern would miss, each in its own consumer run whose
+#    /readyz body is checked too: a DSN password after a tab or a newline, a percent-encoded
+#    key in a URI (pass%77ord=), a DSN libpq refuses, sasl.oauthbearer.config; with the
+#    database down /readyz shows a reason code, not libpq's text (host, port).
 #  - Least privilege: deploy/sql/runtrack_role.sql's role (only those grants) runs the consumer
 #    on a stream with a dead letter: the tables equal the owner's clean replay; the role cannot
 #    create tables, truncate, or delete offsets.
@@ -44,6 +47,58 @@ fi
 grep -aq 'sasl.password.*\*\*\*\*' "$T/sasl.out" && ok "consumer: sasl.password logged as ****" || bad "consumer: sasl.password not shown masked"
 no_secret "$T/sasl.out" "consumer log (Kafka password + DSN password)"
 no_secret "$T/help.out" "consumer --help / config-sample"
+
+# --- hostile spellings of secrets (one consumer run each, /readyz fetched meanwhile) ---
+hostile() { # NAME DSN [VAR=VALUE...]
+    local name=$1 dsn=$2 port="" pid
+    shift 2
+    (
+        export RUNTRACK_PG_DSN="$dsn" RUNTRACK_MIGRATE_ON_START=false RUNTRACK_HTTP_PORT=0 "$@"
+        timeout -s INT 6 "$CT_BIN" >"$T/$name.out" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do
+            port=$(grep -ao 'msg="HTTP API listening".* port=[0-9]*' "$T/$name.out" | grep -o '[0-9]*$')
+            [ -n "$port" ] && break
+            sleep 0.1
+        done
+        if [ -n "$port" ]; then
+            sleep 1 # the pipeline's first connection attempt, so /readyz has something to say
+            curl -s -H "Host: 127.0.0.1:$port" "http://127.0.0.1:$port/readyz" >"$T/$name.readyz"
+        else
+            echo "no HTTP API" >"$T/$name.readyz"
+        fi
+        wait "$pid"
+        "$CT_BIN" --help >>"$T/$name.help" 2>&1
+        "$CT_BIN" config-sample >>"$T/$name.help" 2>&1
+    )
+    no_secret "$T/$name.out" "consumer log ($name)"
+    no_secret "$T/$name.help" "consumer --help / config-sample ($name)"
+    no_secret "$T/$name.readyz" "/readyz body ($name)"
+}
+PGKV="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER"
+hostile dsn_tab "$PGKV"$'\t'"password=$SECRET"
+hostile dsn_newline "$PGKV"$'\n'"password=$SECRET"
+hostile dsn_uri_pctkey "$RUNTRACK_PG_DSN?pass%77ord=$SECRET"
+hostile dsn_unparseable "$PGKV password='$SECRET"
+hostile kafka_oauthbearer "$RUNTRACK_PG_DSN" \
+    "RUNTRACK_KAFKA_SASL_OAUTHBEARER_CONFIG=principal=runtrack secret=$SECRET"
+for n in dsn_tab dsn_newline dsn_uri_pctkey; do
+    grep -aq 'name=pg_dsn value=".*password=\*\*\*\*' "$T/$n.out" &&
+        ok "$n: DSN logged with password=****" || bad "$n: DSN not logged masked"
+done
+grep -aqF 'name=pg_dsn value="<unparseable DSN, not shown>"' "$T/dsn_unparseable.out" &&
+    ok "dsn_unparseable: logged as a placeholder" || bad "dsn_unparseable: no placeholder logged"
+grep -aq 'name=kafka.sasl.oauthbearer.config value="\*\*\*\*"' "$T/kafka_oauthbearer.out" &&
+    ok "sasl.oauthbearer.config logged as ****" || bad "sasl.oauthbearer.config not shown masked"
+# The database down: /readyz names a reason code, and libpq's text (which names the host and
+# port) stays in the log.
+DOWN_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+hostile db_down "postgresql://$PGUSER@127.0.0.1:$DOWN_PORT/none?connect_timeout=2"
+if grep -q '"reason":"database_unreachable"' "$T/db_down.readyz" && ! grep -q "$DOWN_PORT" "$T/db_down.readyz"; then
+    ok "/readyz with the database down: a reason code only ($(cat "$T/db_down.readyz"))"
+else
+    bad "/readyz with the database down: $(cat "$T/db_down.readyz")"
+fi
 
 # --- TLS passes through: a missing CA file is refused by name ---
 RUNTRACK_KAFKA_SECURITY_PROTOCOL=SSL RUNTRACK_KAFKA_SSL_CA_LOCATION=/nonexistent/ca.pem \
