@@ -112,7 +112,8 @@ static void render_consumer(rt_buf_t *b, rt_metrics_t *m)
     rt_buf_addf(b,
                 "# HELP runtrack_ingest_stalled_seconds Seconds since the last commit while records"
                 " wait (0 when nothing waits).\n"
-                "# TYPE runtrack_ingest_stalled_seconds gauge\nruntrack_ingest_stalled_seconds %.3f\n",
+                "# TYPE runtrack_ingest_stalled_seconds gauge\n"
+                "runtrack_ingest_stalled_seconds %.3f\n",
                 waited > 0 ? (double)waited / 1e6 : 0.0);
 }
 
