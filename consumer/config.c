@@ -167,6 +167,18 @@ static const cf_entry_t cf_table[] = {
     CF_SC(health_job_intervals, "", "RUNTRACK_HEALTH_JOB_INTERVALS", 0, check_job_intervals,
           "Health: expected interval (s) per job, overriding the median, as comma-separated "
           "job=seconds pairs (e.g. \"job_a=3600,job_b=86400\"); empty: the median for every job"),
+    /* Environment errors are waited out, and stalls are visible (lock/statement timeouts of
+     * the ingest session, /readyz after no progress). */
+    CF_I(pg_lock_timeout_ms, "10000", "RUNTRACK_PG_LOCK_TIMEOUT_MS", 0, 0, 3600000,
+         "Longest wait (ms) of an ingest statement for a lock (a table locked by a migration or "
+         "by hand); past it the batch is retried with back-off and counted in db_errors; 0 waits "
+         "forever"),
+    CF_I(pg_statement_timeout_ms, "60000", "RUNTRACK_PG_STATEMENT_TIMEOUT_MS", 0, 0, 3600000,
+         "Longest run (ms) of one ingest statement; past it the batch is retried with back-off; "
+         "0 = no limit"),
+    CF_I(ready_stall_s, "60", "RUNTRACK_READY_STALL_S", 0, 0, 86400,
+         "GET /readyz answers 503 ingest_stalled once records have waited this long (s) without "
+         "a commit; 0 turns the check off"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

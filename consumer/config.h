@@ -58,6 +58,10 @@ typedef struct rt_config {
     size_t n_kafka;
     char **kafka_names;
     char **kafka_values;
+    /* Environment errors waited out, stalls visible. */
+    int pg_lock_timeout_ms;      /* lock_timeout of the ingest session; 0 = none */
+    int pg_statement_timeout_ms; /* statement_timeout of the ingest session; 0 = none */
+    int ready_stall_s;           /* /readyz 503 after this long without progress; 0 = off */
 } rt_config_t;
 
 /* Fills every setting with its default. Returns 0, or -1 when out of memory. */

@@ -130,6 +130,13 @@ void rt_metrics_lag_total(rt_metrics_t *m, int64_t lag)
     pthread_mutex_unlock(&m->mu);
 }
 
+void rt_metrics_ingest_wait(rt_metrics_t *m, int64_t since_us)
+{
+    pthread_mutex_lock(&m->mu);
+    m->c.wait_since_us = since_us;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void rt_metrics_counts(rt_metrics_t *m, rt_metrics_counts_t *out)
 {
     pthread_mutex_lock(&m->mu);

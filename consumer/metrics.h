@@ -54,6 +54,9 @@ void rt_metrics_lag_total(rt_metrics_t *m, int64_t lag);
 /* One failed database attempt on the ingest path that is waited out (connection, server,
  * locks...): /metrics' runtrack_db_errors_total. */
 void rt_metrics_db_error(rt_metrics_t *m);
+/* Since when (rt_mono_us) records have waited without a commit; 0: nothing waits. /metrics
+ * shows the seconds since as runtrack_ingest_stalled_seconds. */
+void rt_metrics_ingest_wait(rt_metrics_t *m, int64_t since_us);
 /* One batch dropped because the offsets fence failed. */
 void rt_metrics_fenced(rt_metrics_t *m);
 /* One rebalance (assign or revoke) handled. */
@@ -76,6 +79,7 @@ typedef struct rt_metrics_counts {
     uint64_t fenced;
     uint64_t rebalances;
     int64_t lag_total;
+    int64_t wait_since_us; /* rt_metrics_ingest_wait; 0: nothing waits */
 } rt_metrics_counts_t;
 
 void rt_metrics_counts(rt_metrics_t *m, rt_metrics_counts_t *out);

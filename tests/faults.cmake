@@ -47,6 +47,11 @@ rt_fault_test(faults.badinput 120 "integration;fault" ${_fdir}/badinput.sh)
 
 # A restarted scraper re-sending (new producer ids, same run ids and seqs).
 rt_fault_test(faults.consumer.resend 120 "integration;fault" ${_fdir}/consumer_faults.sh resend 300)
+# Environment errors are waited out, never dead-lettered, and stalls show in /readyz and
+# /metrics: INSERT revoked from the consumer's role, a read-only server, a table lock.
+rt_fault_test(faults.env.privilege 120 "integration;fault" ${_fdir}/envstall.sh privilege)
+rt_fault_test(faults.env.readonly 120 "integration;fault" ${_fdir}/envstall.sh readonly)
+rt_fault_test(faults.env.lock 120 "integration;fault" ${_fdir}/envstall.sh lock)
 # SASL/TLS pass-through, secrets never printed, least-privilege PostgreSQL role.
 rt_fault_test(faults.security 120 "integration;fault" ${_fdir}/security.sh)
 

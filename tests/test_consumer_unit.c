@@ -11,6 +11,7 @@
 #include "config.h"
 #include "ready.h"
 #include "ingest/decode.h"
+#include "ingest/pg_out.h"
 #include "harness.h"
 
 #ifndef SOURCE_DIR
@@ -536,6 +537,49 @@ static void test_config_api_and_ready(test_state_t *ts)
     CHECK(ts, rt_ready_brokers_down(NULL) == 0);
 }
 
+/* Only the event's own values are bad data (SQLSTATE classes 22, 23); a privilege, a missing
+ * table, a read-only server, a full disk, a lock or statement timeout and anything unknown are
+ * the environment: waited out, never a dead letter. And /readyz says so, by code. */
+static void test_env_errors_and_stalls(test_state_t *ts)
+{
+    static const char *const data[] = {"22P02", "22003", "22021", "23505", "23514"};
+    /* ...and anything not listed, or not a SQLSTATE at all. */
+    static const char *const env[] = {"42501", "42P01", "25006", "53100", "55P03", "57014",
+                                      "08006", "28000", "40P01", "54000", "58030", "XX000",
+                                      "0A000", "P0001", "HV000", "2",     "223",   "22"};
+    for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
+        CHECK(ts, rt_pg_classify_sqlstate(data[i]) == RT_PG_DATA);
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
+        CHECK(ts, rt_pg_classify_sqlstate(env[i]) == RT_PG_TRANSIENT);
+    CHECK(ts, rt_pg_classify_sqlstate(NULL) == RT_PG_TRANSIENT);
+
+    rt_config_t cfg;
+    CHECK(ts, rt_config_init(&cfg) == 0);
+    CHECK(ts, cfg.pg_lock_timeout_ms == 10000 && cfg.pg_statement_timeout_ms == 60000);
+    CHECK(ts, cfg.ready_stall_s == 60);
+    rt_config_free(&cfg);
+
+    rt_ready_t r;
+    char why[64] = "";
+    rt_ready_init(&r);
+    rt_ready_set_partitions(&r, 1);
+    rt_ready_set_stall_s(&r, 1);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 1);
+    rt_ready_set_db_error(&r, 1);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
+    CHECK_STR(ts, why, "database_error");
+    rt_ready_set_wait_since(&r, rt_mono_us() - 2000000); /* waiting for 2 s > 1 s */
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 0);
+    CHECK_STR(ts, why, "ingest_stalled");
+    rt_ready_set_db_error(&r, 0);
+    rt_ready_set_stall_s(&r, 0); /* the stall check off */
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 1);
+    rt_ready_set_stall_s(&r, 1);
+    rt_ready_set_wait_since(&r, 0);
+    CHECK(ts, rt_ready_check(&r, why, sizeof why) == 1);
+    rt_ready_set_db_error(NULL, 1); /* no API: a no-op */
+}
+
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
           TEST(test_aggregate), TEST(test_batch), TEST(test_config),
-          TEST(test_config_api_and_ready))
+          TEST(test_config_api_and_ready), TEST(test_env_errors_and_stalls))

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rt_buf.h"
+#include "rt_time.h"
 
 size_t rt_metrics_escape_label(const char *s, char *buf, size_t size)
 {
@@ -107,6 +108,13 @@ static void render_consumer(rt_buf_t *b, rt_metrics_t *m)
                 "# HELP runtrack_db_errors_total Failed database statements on the ingest path.\n"
                 "# TYPE runtrack_db_errors_total counter\nruntrack_db_errors_total %llu\n",
                 (unsigned long long)c.db_errors);
+    int64_t waited = c.wait_since_us ? rt_mono_us() - c.wait_since_us : 0;
+    rt_buf_addf(b,
+                "# HELP runtrack_ingest_stalled_seconds Seconds since the last commit while records"
+                " wait (0 when nothing waits).\n"
+                "# TYPE runtrack_ingest_stalled_seconds gauge\n"
+                "runtrack_ingest_stalled_seconds %.3f\n",
+                waited > 0 ? (double)waited / 1e6 : 0.0);
 }
 
 /* A gauge with one sample per row of r: name{job="<column 0>"} <column col>. */

@@ -8,12 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "rt_time.h"
 
 _Static_assert(RT_KIN_OFFSET_BEGINNING == RD_KAFKA_OFFSET_BEGINNING, "logical offset");
 _Static_assert(RT_KIN_OFFSET_END == RD_KAFKA_OFFSET_END, "logical offset");
+
+/* One assigned partition's lag, under wmu: where PostgreSQL holds it and its high watermark as
+ * last asked (-1: not known yet). */
+typedef struct lag_part {
+    int32_t partition;
+    int64_t next;
+    int64_t hw;
+} lag_part_t;
 
 struct rt_kin {
     rd_kafka_t *rk;
@@ -34,7 +43,99 @@ struct rt_kin {
     int w_want, w_quit;
     rd_kafka_topic_partition_list_t *w_parts; /* copy of the current assignment, under wmu */
     uint64_t kicks;                           /* requests sent (tests, logs) */
+    /* Lag for /metrics (rt_kin_set_metrics), under wmu: the waker thread refreshes the high
+     * watermarks every RT_KIN_LAG_REFRESH_MS whether or not batches commit, so the gauges
+     * show a backlog that a stalled PostgreSQL holds back. */
+    rt_metrics_t *lag_m;
+    lag_part_t *lp;
+    size_t nlp;
+    char lp_topic[RT_METRICS_TOPIC_MAX];
 };
+
+/* The lag gauges from lp (wmu held): hw - next per partition where both are known, and their
+ * sum (-1 when none is known). */
+static void publish_lag(rt_kin_t *kin)
+{
+    if (!kin->lag_m)
+        return;
+    int64_t total = kin->nlp ? -1 : 0;
+    for (size_t i = 0; i < kin->nlp; i++) {
+        const lag_part_t *p = &kin->lp[i];
+        if (p->next < 0 || p->hw < 0)
+            continue;
+        int64_t lag = p->hw > p->next ? p->hw - p->next : 0;
+        rt_metrics_lag(kin->lag_m, kin->lp_topic, p->partition, lag);
+        total = (total < 0 ? 0 : total) + lag;
+    }
+    rt_metrics_lag_total(kin->lag_m, total);
+}
+
+static lag_part_t *lag_find(rt_kin_t *kin, int32_t partition)
+{
+    for (size_t i = 0; i < kin->nlp; i++)
+        if (kin->lp[i].partition == partition)
+            return &kin->lp[i];
+    return NULL;
+}
+
+/* The lag partitions become those of parts (NULL: none; wmu held): a partition that stays
+ * keeps what is known of it unless parts holds a real offset for it; one that left leaves the
+ * gauges. */
+static void lag_set_parts(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t n = parts ? (size_t)parts->cnt : 0;
+    lag_part_t *np = n ? calloc(n, sizeof *np) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; np && i < n; i++) {
+        const rd_kafka_topic_partition_t *t = &parts->elems[i];
+        const lag_part_t *old = lag_find(kin, t->partition);
+        np[k].partition = t->partition;
+        np[k].next = t->offset >= 0 ? t->offset : old ? old->next : -1;
+        np[k].hw = old ? old->hw : -1;
+        k++;
+    }
+    for (size_t i = 0; kin->lag_m && i < kin->nlp; i++) {
+        size_t j = 0;
+        while (j < k && np[j].partition != kin->lp[i].partition)
+            j++;
+        if (j == k)
+            rt_metrics_lag(kin->lag_m, kin->lp_topic, kin->lp[i].partition, -1);
+    }
+    if (n && parts->elems[0].topic)
+        snprintf(kin->lp_topic, sizeof kin->lp_topic, "%s", parts->elems[0].topic);
+    free(kin->lp);
+    kin->lp = np;
+    kin->nlp = k;
+    publish_lag(kin);
+}
+
+/* The high watermarks a waker request returned (l: offsets asked as "latest"; wmu held). */
+static void lag_note_watermarks(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *l)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        lag_part_t *p = lag_find(kin, l->elems[i].partition);
+        if (p && !l->elems[i].err && l->elems[i].offset >= 0)
+            p->hw = l->elems[i].offset;
+    }
+    publish_lag(kin);
+}
+
+/* Waits on wcv (wmu held) until signalled or the monotonic time until_us. */
+static void waker_wait(rt_kin_t *kin, int64_t until_us)
+{
+    int64_t left = until_us - rt_mono_us();
+    if (left <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(left / 1000000);
+    ts.tv_nsec += (long)(left % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&kin->wcv, &kin->wmu, &ts);
+}
 
 /* librdkafka 2.0.2 parks a partition's fetcher without a wake-up time once the consumer queue
  * holds queued.max.messages.kbytes; the broker thread then sleeps until some other event on
@@ -47,13 +148,21 @@ struct rt_kin {
 static void *waker_main(void *arg)
 {
     rt_kin_t *kin = arg;
+    int64_t refresh_at = rt_mono_us() + RT_KIN_LAG_REFRESH_MS * 1000LL;
     pthread_mutex_lock(&kin->wmu);
     while (1) {
-        while (!kin->w_want && !kin->w_quit)
-            pthread_cond_wait(&kin->wcv, &kin->wmu);
+        /* Without metrics there is no lag to refresh: only kicks wake the thread. */
+        while (!kin->w_want && !kin->w_quit && (!kin->lag_m || rt_mono_us() < refresh_at)) {
+            if (kin->lag_m)
+                waker_wait(kin, refresh_at);
+            else
+                pthread_cond_wait(&kin->wcv, &kin->wmu);
+        }
         if (kin->w_quit)
             break;
+        int kicked = kin->w_want;
         kin->w_want = 0;
+        refresh_at = rt_mono_us() + RT_KIN_LAG_REFRESH_MS * 1000LL;
         rd_kafka_topic_partition_list_t *l =
             kin->w_parts ? rd_kafka_topic_partition_list_copy(kin->w_parts) : NULL;
         pthread_mutex_unlock(&kin->wmu);
@@ -61,14 +170,17 @@ static void *waker_main(void *arg)
         if (l && l->cnt > 0) {
             for (int i = 0; i < l->cnt; i++)
                 l->elems[i].offset = RD_KAFKA_OFFSET_END; /* "latest": the high watermark */
-            /* Errors (a broker down) need no handling: the fetcher reports them itself. */
+            /* Errors (a broker down) need no handling: the fetcher reports them itself, and
+             * the lag keeps the watermarks last known. */
             (void)rd_kafka_offsets_for_times(kin->rk, l, RT_KIN_WAKE_TIMEOUT_MS);
             sent = 1;
         }
+        pthread_mutex_lock(&kin->wmu);
+        if (sent)
+            lag_note_watermarks(kin, l);
         if (l)
             rd_kafka_topic_partition_list_destroy(l);
-        pthread_mutex_lock(&kin->wmu);
-        kin->kicks += (uint64_t)sent;
+        kin->kicks += (uint64_t)(sent && kicked);
     }
     pthread_mutex_unlock(&kin->wmu);
     return NULL;
@@ -84,7 +196,7 @@ static void waker_kick(rt_kin_t *kin)
     pthread_mutex_unlock(&kin->wmu);
 }
 
-/* Replaces the waker's copy of the assignment (NULL: none). */
+/* Replaces the waker's copy of the assignment (NULL: none), and the lag's partitions with it. */
 static void waker_set_parts(rt_kin_t *kin, const rd_kafka_topic_partition_list_t *parts)
 {
     if (!kin->w_init)
@@ -94,6 +206,7 @@ static void waker_set_parts(rt_kin_t *kin, const rd_kafka_topic_partition_list_t
     if (kin->w_parts)
         rd_kafka_topic_partition_list_destroy(kin->w_parts);
     kin->w_parts = c;
+    lag_set_parts(kin, parts);
     pthread_mutex_unlock(&kin->wmu);
 }
 
@@ -111,6 +224,9 @@ static void waker_stop(rt_kin_t *kin)
         if (kin->w_parts)
             rd_kafka_topic_partition_list_destroy(kin->w_parts);
         kin->w_parts = NULL;
+        free(kin->lp);
+        kin->lp = NULL;
+        kin->nlp = 0;
         pthread_mutex_destroy(&kin->wmu);
         pthread_cond_destroy(&kin->wcv);
         kin->w_init = 0;
@@ -330,6 +446,26 @@ int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize
 void rt_kin_set_ready(rt_kin_t *kin, rt_ready_t *ready)
 {
     kin->ready = ready;
+}
+
+void rt_kin_set_metrics(rt_kin_t *kin, rt_metrics_t *m)
+{
+    pthread_mutex_lock(&kin->wmu);
+    kin->lag_m = m;
+    pthread_cond_signal(&kin->wcv); /* the waker starts its refresh timer */
+    pthread_mutex_unlock(&kin->wmu);
+}
+
+void rt_kin_note_committed(rt_kin_t *kin, const rt_part_pos_t *pos, size_t n)
+{
+    pthread_mutex_lock(&kin->wmu);
+    for (size_t i = 0; i < n; i++) {
+        lag_part_t *p = lag_find(kin, pos[i].partition);
+        if (p && pos[i].next > p->next)
+            p->next = pos[i].next;
+    }
+    publish_lag(kin);
+    pthread_mutex_unlock(&kin->wmu);
 }
 
 /* librdkafka reports "all brokers down" but not their return, and an idle consumer may fetch
@@ -620,19 +756,4 @@ void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, s
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         rt_log(RT_L_WARN, "kafka commit (lag tools only) failed", "error=%s", rd_kafka_err2name(e));
     rd_kafka_topic_partition_list_destroy(l);
-}
-
-int64_t rt_kin_lag(rt_kin_t *kin, const char *topic, const int32_t *parts, const int64_t *next,
-                   size_t n)
-{
-    int64_t lag = 0;
-    for (size_t i = 0; i < n; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(kin->rk, topic, parts[i], &lo, &hi) != 0 || hi < 0)
-            return -1;
-        int64_t pos = next[i] >= 0 ? next[i] : lo;
-        if (hi > pos)
-            lag += hi - pos;
-    }
-    return lag;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "parts.h"
 #include "ready.h"
 #include "rt_attr.h"
@@ -25,6 +26,9 @@ typedef struct rt_kin rt_kin_t;
 /* Bound of one wake-up request of the waker thread (rt_kin_poll_each), also the longest it can hold
  * up rt_kin_destroy. */
 #define RT_KIN_WAKE_TIMEOUT_MS 250
+/* How often the waker thread asks the leaders for the high watermarks of the lag gauges when
+ * no batch has asked sooner. */
+#define RT_KIN_LAG_REFRESH_MS 1000
 
 /* Offsets to assign at besides a real one: the partition's first offset, or its end (only what
  * is produced from now on). Equal to librdkafka's logical offsets. */
@@ -56,6 +60,16 @@ int rt_kin_conf_get(rt_kin_t *kin, const char *name, char *out, size_t size);
 
 /* Readiness to keep up to date (brokers down/up; see ready.h), or NULL. Before polling. */
 void rt_kin_set_ready(rt_kin_t *kin, rt_ready_t *ready);
+
+/* Where to record the lag (runtrack_consumer_lag_messages per assigned partition and the sum),
+ * or NULL. From then on a thread of kafka_in asks every partition leader for its high watermark
+ * at least every RT_KIN_LAG_REFRESH_MS, whether or not batches commit, and the lag is that minus
+ * the next offset PostgreSQL holds (the assigned offset, then rt_kin_note_committed). A
+ * partition that leaves the assignment leaves the gauges. Before polling. */
+void rt_kin_set_metrics(rt_kin_t *kin, rt_metrics_t *m);
+
+/* PostgreSQL committed pos[0..n): the lag counts from their next offsets. Main thread. */
+void rt_kin_note_committed(rt_kin_t *kin, const rt_part_pos_t *pos, size_t n);
 
 /* Joins the group on topic. Returns 0, or -1 with err filled. */
 int rt_kin_subscribe(rt_kin_t *kin, const char *topic, char *err, size_t errsize) RT_MUSTCHECK;
@@ -137,9 +151,5 @@ int rt_kin_earliest(rt_kin_t *kin, const char *topic, const int32_t *parts, size
 
 /* Async Kafka commit of the PostgreSQL-committed positions (lag tools only). */
 void rt_kin_commit(rt_kin_t *kin, const char *topic, const rt_part_pos_t *pos, size_t n);
-
-/* Sum over the partitions in pos of (cached high watermark - next), or -1 when unknown. */
-int64_t rt_kin_lag(rt_kin_t *kin, const char *topic, const int32_t *parts, const int64_t *next,
-                   size_t n);
 
 #endif

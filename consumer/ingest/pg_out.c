@@ -11,6 +11,7 @@
 struct rt_pg {
     char *dsn;
     PGconn *conn;
+    int lock_timeout_ms, statement_timeout_ms; /* session settings; -1: the server's */
     int logs_staged_left; /* batches to stage log rows before trying COPY into run_logs again */
     /* The batch statements prepared on this connection (index = statement name "rt_N"):
      * planned once instead of on every batch; emptied on (re)connect. */
@@ -29,6 +30,7 @@ rt_pg_t *rt_pg_new(const char *dsn)
     rt_pg_t *pg = calloc(1, sizeof *pg);
     if (!pg)
         return NULL;
+    pg->lock_timeout_ms = pg->statement_timeout_ms = -1;
     pg->dsn = strdup(dsn ? dsn : "");
     if (!pg->dsn) {
         rt_pg_free(pg);
@@ -46,6 +48,12 @@ void rt_pg_free(rt_pg_t *pg)
     rt_buf_free(&pg->runs);
     free(pg->dsn);
     free(pg);
+}
+
+void rt_pg_set_timeouts(rt_pg_t *pg, int lock_timeout_ms, int statement_timeout_ms)
+{
+    pg->lock_timeout_ms = lock_timeout_ms;
+    pg->statement_timeout_ms = statement_timeout_ms;
 }
 
 PGconn *rt_pg_conn(rt_pg_t *pg)
@@ -67,21 +75,27 @@ static void set_err(char *err, size_t errsize, const char *what, PGconn *c, PGre
             *p = ' ';
 }
 
-/* Whether a failure may go away by itself (retry the batch) or is about the data. */
+rt_pg_rc_t rt_pg_classify_sqlstate(const char *st)
+{
+    /* Only an error about the values themselves is the event's fault: class 22 (data exception:
+     * bad text representation, out of range, bad encoding...) and 23 (integrity constraint).
+     * Every other class is the environment and goes away once someone fixes it: 08 connection,
+     * 25 transaction state (read-only), 28 authorization, 40 serialization/deadlock, 42
+     * privilege or missing object, 53 resources (disk full), 54 limits, 55 object state (lock
+     * not available), 57 operator intervention (shutdown, statement timeout), 58 system, XX
+     * internal, and whatever PostgreSQL may add: the unknown waits rather than turning valid
+     * events into dead letters. */
+    if (st && strlen(st) == 5 && (!strncmp(st, "22", 2) || !strncmp(st, "23", 2)))
+        return RT_PG_DATA;
+    return RT_PG_TRANSIENT;
+}
+
+/* Whether a failure is about the data or the environment (retry the batch). */
 static rt_pg_rc_t classify(PGconn *c, PGresult *r)
 {
     if (!c || PQstatus(c) != CONNECTION_OK || !r)
         return RT_PG_TRANSIENT;
-    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (!st)
-        return RT_PG_TRANSIENT;
-    /* 08 connection, 53 resources, 57 operator intervention (shutdown), 40 serialization or
-     * deadlock, 55P03 lock not available, 58 system errors, XX internal. */
-    if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2) || !strncmp(st, "57", 2) ||
-        !strncmp(st, "40", 2) || !strcmp(st, "55P03") || !strncmp(st, "58", 2) ||
-        !strncmp(st, "XX", 2))
-        return RT_PG_TRANSIENT;
-    return RT_PG_DATA;
+    return rt_pg_classify_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
 }
 
 /* A failed statement: err says what failed and why; returns the classification. Clears r. */
@@ -105,6 +119,24 @@ static rt_pg_rc_t out_of_memory(char *err, size_t errsize)
 #define SQL_RUNS_STAGING                                                                           \
     "CREATE TEMP TABLE IF NOT EXISTS rt_in_runs (run_id uuid" RT_RUNS_COLS(DDL_COL)                \
     ") ON COMMIT DELETE ROWS;"
+
+/* lock_timeout and statement_timeout of the session (those set): a batch that waits on a lock
+ * (LOCK TABLE runs, a long migration) or a statement that hangs fails after them instead of
+ * stalling ingestion silently; the writer then retries with back-off, counted in db_errors.
+ * Returns the result of the SET (caller clears it), or NULL when they are not set. */
+static PGresult *set_timeouts(rt_pg_t *pg)
+{
+    char lt[24], st[24];
+    if (pg->lock_timeout_ms < 0 || pg->statement_timeout_ms < 0)
+        return NULL;
+    snprintf(lt, sizeof lt, "%dms", pg->lock_timeout_ms);
+    snprintf(st, sizeof st, "%dms", pg->statement_timeout_ms);
+    const char *p[2] = {lt, st};
+    return PQexecParams(pg->conn,
+                        "SELECT set_config('lock_timeout', $1, false),"
+                        " set_config('statement_timeout', $2, false)",
+                        2, NULL, p, NULL, NULL, 0);
+}
 
 int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
 {
@@ -140,15 +172,20 @@ int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize)
         " \"offset\" bigint, msg_key bytea, payload bytea, payload_size integer, reason text,"
         " detail text, kafka_ts timestamptz) ON COMMIT DELETE ROWS;";
     PGresult *r = PQexec(pg->conn, setup);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        set_err(err, errsize, "session setup", pg->conn, r);
-        PQclear(r);
-        PQfinish(pg->conn);
-        pg->conn = NULL;
-        return -1;
-    }
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        goto fail;
+    PQclear(r);
+    r = NULL;
+    if ((r = set_timeouts(pg)) && PQresultStatus(r) != PGRES_TUPLES_OK)
+        goto fail;
     PQclear(r);
     return 0;
+fail:
+    set_err(err, errsize, "session setup", pg->conn, r);
+    PQclear(r);
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+    return -1;
 }
 
 rt_pg_rc_t rt_pg_read_offsets(rt_pg_t *pg, const char *group, const char *topic,

@@ -16,8 +16,12 @@ typedef struct rt_pg rt_pg_t;
 typedef enum rt_pg_rc {
     RT_PG_OK = 0,
     RT_PG_FENCED,    /* the stored offsets moved: another consumer owns the partition now */
-    RT_PG_TRANSIENT, /* connection lost, server restarting, deadlock...: retry the same batch */
-    RT_PG_DATA,      /* the server rejected the data: retrying the same batch cannot help */
+    RT_PG_TRANSIENT, /* the environment failed (connection, privilege, missing table, read-only,
+                      * disk full, lock or statement timeout, deadlock...): retry the same batch
+                      * with back-off; never a dead letter, never an offset moved */
+    RT_PG_DATA,      /* the server rejected the values (SQLSTATE class 22 or 23): retrying the
+                      * same batch cannot help; the record-by-record path dead-letters the one
+                      * record that causes it */
     RT_PG_CONFLICT   /* rt_pg_write_batch: a run is stored under another job or kind; write the
                       * batch with rt_pg_write_msgs, which decides event by event */
 } rt_pg_rc_t;
@@ -25,6 +29,14 @@ typedef enum rt_pg_rc {
 /* A handle on one connection; does not connect yet. Returns NULL when out of memory. */
 rt_pg_t *rt_pg_new(const char *dsn);
 void rt_pg_free(rt_pg_t *pg);
+
+/* lock_timeout and statement_timeout (ms, 0 = none) of the sessions rt_pg_connect opens from
+ * now on; not called: the server's settings. */
+void rt_pg_set_timeouts(rt_pg_t *pg, int lock_timeout_ms, int statement_timeout_ms);
+
+/* What a failed statement's SQLSTATE means for the batch: RT_PG_DATA for classes 22 and 23 (the
+ * values), RT_PG_TRANSIENT for any other or none (the environment, also the unknown). */
+rt_pg_rc_t rt_pg_classify_sqlstate(const char *sqlstate);
 
 /* (Re)connects and prepares the session (temp tables). Returns 0, or -1 with err filled. */
 int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize) RT_MUSTCHECK;

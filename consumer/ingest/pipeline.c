@@ -59,7 +59,7 @@ static int read_offsets(loop_t *L)
                                sizeof err) == RT_PG_OK) {
             for (size_t i = 0; i < L->parts.n; i++)
                 L->parts.v[i].expected = next[i];
-            rt_backoff_reset(&L->store.bo);
+            rt_store_ok(&L->store);
             rc = 0;
             break;
         }
@@ -135,21 +135,6 @@ out:
     free(ps);
 }
 
-/* After a batch was written (OK): lag per partition for /metrics, and their sum for the log. */
-static void update_lag(loop_t *L)
-{
-    int64_t total = 0;
-    for (size_t i = 0; i < L->parts.n; i++) {
-        int32_t p = L->parts.v[i].partition;
-        int64_t nx = L->parts.v[i].expected;
-        int64_t lag = rt_kin_lag(L->kin, L->cfg->topic, &p, &nx, 1);
-        if (lag >= 0)
-            rt_metrics_lag(L->m, L->cfg->topic, p, lag);
-        total = lag < 0 || total < 0 ? -1 : total + lag;
-    }
-    rt_metrics_lag_total(L->m, total);
-}
-
 /* What a job committed, into the counters. */
 static void count_job(loop_t *L, const rt_job_t *j)
 {
@@ -178,6 +163,8 @@ static rt_apply_t finish(loop_t *L, rt_job_t *j)
             if (pt && (L->group || j->pos[k].next > pt->expected))
                 pt->expected = j->pos[k].next;
         }
+        /* The lag gauges count from here (the waker thread refreshes the high watermarks). */
+        rt_kin_note_committed(L->kin, j->pos, j->npos);
         if (L->group && L->cfg->kafka_commit)
             rt_kin_commit(L->kin, L->cfg->topic, j->pos, j->npos);
     } else if (arc == RT_APPLY_FENCED) {
@@ -195,9 +182,7 @@ static rt_apply_t settle(loop_t *L)
         return RT_APPLY_OK;
     L->inflight = 0;
     rt_apply_t arc = finish(L, &L->jobs[L->cur ^ 1]);
-    if (arc == RT_APPLY_OK)
-        update_lag(L);
-    else if (arc == RT_APPLY_FENCED && assign_stored(L) != 0 && !*L->stop)
+    if (arc == RT_APPLY_FENCED && assign_stored(L) != 0 && !*L->stop)
         rt_log(RT_L_ERROR, "could not re-assign after a fence", NULL);
     return arc;
 }
@@ -366,6 +351,9 @@ static int poll_once(loop_t *L)
     } else {
         rt_batch_reset(j->b); /* dropped (fence, stop, rebalance) or empty */
     }
+    /* Caught up: nothing polled waits, nothing is in flight. */
+    if (m == 0 && !L->inflight && L->store.wait_since)
+        rt_store_wait(&L->store, 0);
     if (prev == RT_APPLY_FATAL)
         return -1;
     if (rt_mono_us() - L->last_stats > 10 * 1000000LL) {
@@ -391,6 +379,7 @@ static int start(loop_t *L)
         rt_log(RT_L_ERROR, "out of memory", NULL);
         return 1;
     }
+    rt_pg_set_timeouts(L->store.pg, L->cfg->pg_lock_timeout_ms, L->cfg->pg_statement_timeout_ms);
     if (rt_store_connect(&L->store) != 0)
         return -1;
     if (!(L->kin = rt_kin_new(L->cfg, !L->replay, err, sizeof err))) {
@@ -398,6 +387,7 @@ static int start(loop_t *L)
         return 1;
     }
     rt_kin_set_ready(L->kin, L->opts->ready);
+    rt_kin_set_metrics(L->kin, L->m);
     if (L->replay) {
         if (rt_replay_start(L->kin, L->cfg->topic, L->opts->from_time_us, L->opts->to_end,
                             L->stop, &L->parts, err, sizeof err) != 0) {
@@ -424,7 +414,9 @@ int rt_pipeline_run(const rt_config_t *cfg, const rt_opts_t *opts,
     L.replay = opts->mode == RT_MODE_REPLAY;
     L.group = L.replay ? NULL : cfg->group;
     L.store.m = opts->metrics;
+    L.store.ready = opts->ready;
     L.store.stop = stop;
+    rt_ready_set_stall_s(opts->ready, cfg->ready_stall_s);
     rt_backoff_init(&L.store.bo, cfg->retry_min_ms, cfg->retry_max_ms, stop);
     int rc = start(&L);
     if (rc == 0) {

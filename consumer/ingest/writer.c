@@ -21,14 +21,37 @@ struct rt_writer {
     pthread_t th;
 };
 
+void rt_store_wait(rt_store_t *s, int64_t since_us)
+{
+    s->wait_since = since_us;
+    rt_ready_set_wait_since(s->ready, since_us);
+    if (s->m)
+        rt_metrics_ingest_wait(s->m, since_us);
+}
+
+/* A failed attempt: /readyz says so, and records wait (if they did not already). */
+static void store_failed(rt_store_t *s)
+{
+    rt_ready_set_db_error(s->ready, 1);
+    if (!s->wait_since)
+        rt_store_wait(s, rt_mono_us());
+}
+
+void rt_store_ok(rt_store_t *s)
+{
+    rt_backoff_reset(&s->bo);
+    rt_ready_set_db_error(s->ready, 0);
+}
+
 int rt_store_connect(rt_store_t *s)
 {
     char err[512];
     while (!*s->stop) {
         if (rt_pg_connect(s->pg, err, sizeof err) == 0) {
-            rt_backoff_reset(&s->bo);
+            rt_store_ok(s);
             return 0;
         }
+        store_failed(s);
         rt_backoff_failed(&s->bo, s->m, "postgresql unreachable, retrying", NULL, err);
     }
     return -1;
@@ -36,6 +59,7 @@ int rt_store_connect(rt_store_t *s)
 
 void rt_store_retry(rt_store_t *s, const char *what, const char *err)
 {
+    store_failed(s);
     rt_backoff_failed(&s->bo, s->m, "postgresql failed, retrying", what, err);
     if (!rt_pg_conn(s->pg) && !*s->stop) {
         char e[512];
@@ -110,7 +134,9 @@ static rt_apply_t written(rt_writer_t *w, rt_job_t *j, rt_pg_rc_t rc, size_t n,
                "error=\"%s\"", err);
         return RT_APPLY_FENCED;
     }
-    rt_backoff_reset(&w->s->bo);
+    rt_store_ok(w->s);
+    /* Progress: whatever still waits has waited since now. */
+    rt_store_wait(w->s, rt_mono_us());
     add_result(&j->res, res);
     j->records += n;
     j->write_s += (double)(rt_mono_us() - t0) / 1e6;
@@ -162,17 +188,12 @@ static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, siz
                                          err, sizeof err);
         if (rc == RT_PG_OK || rc == RT_PG_FENCED)
             return written(w, j, rc, n, &res, t0, err);
-        if (rc == RT_PG_DATA || rc == RT_PG_CONFLICT) { /* CONFLICT: not from this path */
+        if ((rc == RT_PG_DATA || rc == RT_PG_CONFLICT) && !rejected_once) {
+            /* CONFLICT: not from this path. */
             if (!split && n > 1) {
                 rt_log(RT_L_WARN, "batch rejected by postgresql, applying record by record",
                        "error=\"%s\" records=%zu", err, n);
                 return write_each(w, j, msgs, n, pp, npos);
-            }
-            if (rejected_once) {
-                rt_log(RT_L_ERROR, "postgresql rejects even the dead letter, giving up",
-                       "error=\"%s\" partition=%d offset=%lld", err, (int)msgs[0].partition,
-                       (long long)msgs[0].offset);
-                return RT_APPLY_FATAL;
             }
             char detail[300];
             snprintf(detail, sizeof detail, "database rejected the event: %.250s", err);
@@ -184,6 +205,12 @@ static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, siz
             rejected_once = 1;
             continue;
         }
+        /* The environment failed (also: the dead letter itself refused, which no value of the
+         * event can cause): the same records are written again once it recovers. */
+        if (rc == RT_PG_DATA || rc == RT_PG_CONFLICT)
+            rt_log(RT_L_ERROR, "postgresql rejects even the dead letter, retrying",
+                   "error=\"%s\" partition=%d offset=%lld", err, (int)msgs[0].partition,
+                   (long long)msgs[0].offset);
         rt_store_retry(w->s, "write batch", err);
         if (*w->s->stop)
             return RT_APPLY_STOPPED;
@@ -241,6 +268,8 @@ static void *writer_main(void *arg)
         rt_job_t *j = w->job;
         pthread_mutex_unlock(&w->mu);
         int64_t t0 = rt_mono_us();
+        if (!w->s->wait_since)
+            rt_store_wait(w->s, t0); /* records wait from now (else since the last commit) */
         j->w_idle_us = t0 - idle_from;
         j->arc = write_job(w, j);
         int64_t t1 = rt_mono_us();

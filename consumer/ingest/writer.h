@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "parts.h"
 #include "pg_out.h"
+#include "ready.h"
 #include "rt_attr.h"
 
 /* The connection and its back-off. The writer thread uses it while a job is in flight, the
@@ -21,15 +22,25 @@ typedef struct rt_store {
     rt_pg_t *pg;
     rt_backoff_t bo;
     rt_metrics_t *m;
+    rt_ready_t *ready; /* may be NULL (replay, no API) */
     const volatile sig_atomic_t *stop;
+    int64_t wait_since; /* rt_store_wait: since when records wait uncommitted, 0: none */
 } rt_store_t;
+
+/* Records have waited without a commit since since_us (rt_mono_us; 0: nothing waits): kept for
+ * /metrics (runtrack_ingest_stalled_seconds) and /readyz (ingest_stalled). */
+void rt_store_wait(rt_store_t *s, int64_t since_us);
 
 /* Connects, retrying with back-off until it works or *stop. Returns 0, or -1 when stopped. */
 int rt_store_connect(rt_store_t *s) RT_MUSTCHECK;
 
-/* After a failed attempt at what (err: why): counts it, waits the back-off, and reconnects when
- * the connection is down. */
+/* After a failed attempt at what (err: why), an environment error: counts it, shows it in
+ * /readyz (database_error) until rt_store_ok, waits the back-off, and reconnects when the
+ * connection is down. Ingestion waits while it fails, so the stall clock runs. */
 void rt_store_retry(rt_store_t *s, const char *what, const char *err);
+
+/* After a successful attempt: the back-off starts over and /readyz forgets the failure. */
+void rt_store_ok(rt_store_t *s);
 
 /* What became of a job. */
 typedef enum { RT_APPLY_OK, RT_APPLY_FENCED, RT_APPLY_STOPPED, RT_APPLY_FATAL } rt_apply_t;
