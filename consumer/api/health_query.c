@@ -121,7 +121,9 @@ static const char sql_jobs[] =
      * runs cannot hide the real last run. */
     " CROSS JOIN LATERAL (SELECT max(runtrack_report_ts(started_at, first_received_at,"
     "   clock_skew_s)) AS started_at FROM (SELECT * FROM runs WHERE job = j.job"
-    "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 8) x) lr"
+    "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 8) x"
+    /* no row (the job drops out) when it has no run of the kind, as with LIMIT 1 before */
+    "   HAVING count(*) > 0) lr"
     " CROSS JOIN LATERAL (SELECT max(runtrack_report_ts(finished_at, received_at,"
     "   clock_skew_s)) AS finished_at FROM (SELECT * FROM runs WHERE job = j.job"
     "   AND status IN ('completed', 'partial') AND ($4::text IS NULL OR kind = $4)"

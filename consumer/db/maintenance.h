@@ -38,8 +38,8 @@ void rt_maint_stop(rt_maint_t *m);
  * stale_close_after_s (runs.received_at; 0: none; as failed, filling run_results and
  * discovery_runs like a normal failure), then deletes rows past each table's retention_*_days
  * (0: retention_days; finished runs by received_at) in batches of retention_batch_rows, each
- * its own short transaction. Adds to *stats. Returns 0, or -1 with a reason in err (what was committed
- * before stays). */
+ * its own short transaction. Adds to *stats. Returns 0, or -1 with a reason in err (what was
+ * committed before stays). */
 int rt_maint_run_once(PGconn *conn, const rt_config_t *cfg, rt_maint_stats_t *stats, char *err,
                       size_t errsize);
 
