@@ -179,6 +179,11 @@ static const cf_entry_t cf_table[] = {
     CF_I(ready_stall_s, "60", "RUNTRACK_READY_STALL_S", 0, 0, 86400,
          "GET /readyz answers 503 ingest_stalled once records have waited this long (s) without "
          "a commit; 0 turns the check off"),
+    /* Producer clocks: the bound of the accepted skew between an event's ts and the consumer. */
+    CF_I(max_clock_skew_s, "86400", "RUNTRACK_MAX_CLOCK_SKEW_S", 0, 0, 86400 * 3650,
+         "An event whose ts is further than this (s) from the consumer's clock when it arrives "
+         "is kept, but its run is flagged (runs.clock_skew_s) and the run's durations are "
+         "clamped to its receive span +- twice this; 0 checks nothing (docs/events.md)"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

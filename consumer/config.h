@@ -54,6 +54,9 @@ typedef struct rt_config {
     int health_interval_sample; /* run-start gaps for a job's median interval */
     char *health_job_intervals; /* expected intervals "job=seconds,..." (override the median) */
     char *display_tz;        /* dashboard time zone (IANA name); "" = the viewer's zone */
+    /* Producer clocks: how far (s) an event's ts may be from the consumer's clock before its
+     * run is flagged and its durations clamped; 0 = no check. */
+    int max_clock_skew_s;
     /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
     size_t n_kafka;
     char **kafka_names;

@@ -44,6 +44,9 @@ set_tests_properties(consumer.pg_fence PROPERTIES FIXTURES_REQUIRED services
 # /readyz follows the brokers and the assignment (private broker); stale runs closed by the
 # maintenance thread with a short interval.
 rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)
+# Producer clocks: runs stamped 1970, two hours ago and 9999 against maintenance (staleness and
+# retention by receive time), the reports, the skew flag and clamped durations.
+rt_consumer_itest(consumer.clocks test_consumer_clocks.sh 120 integration)
 
 # The tree-less decoder against the jansson decoder it replaced (kept in tests/decode_ref.c as
 # the reference): examples + deterministic mutations, same verdicts and fields.

@@ -18,50 +18,28 @@
 
 /* A timestamptz column as RFC 3339 UTC with microseconds, like event ts. */
 #define TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* Seconds a run of alias a has lasted (to now() while running), clamped for a run whose
+ * producer clock is off (runs.clock_skew_s; migration 0025). */
+#define RUN_SECONDS(a)                                                                             \
+    "runtrack_run_seconds(" a ".started_at, " a ".finished_at, " a ".first_received_at, " a        \
+    ".received_at, " a ".clock_skew_s)"
 
-/* Fields shared by the list and the detail; $1 is stale_after_s. */
+/* Fields shared by the list and the detail; $1 is stale_after_s. Staleness is judged by when
+ * the consumer last received the run's events (received_at), never by the events' own times;
+ * elapsed_seconds of a run flagged for clock skew is clamped (migration 0025). */
+/* clang-format off */
 #define RUN_JSON_FIELDS                                                                            \
     "'run_id', r.run_id, 'job', r.job, 'kind', r.kind, 'status', r.status, 'phase', r.phase,"      \
-    " 'started_at', " TS("r.started_at") ", 'finished_at', " TS(                                   \
-        "r.finished_at") ","                                                                       \
-                         " 'last_event_at', " TS(                                                  \
-                             "r.last_event_at") ","                                                \
-                                                " 'elapsed_seconds', round(extract(epoch FROM "    \
-                                                "coalesce(r.finished_at, now()) - r.started_at),"  \
-                                                " 3),"                                             \
-                                                " 'stale', (r.status = 'running' AND "             \
-                                                "r.last_event_at < now() - make_interval(secs => " \
-                                                "$1)),"                                            \
-                                                " 'counters', r.counters, 'paused', r.paused, "    \
-                                                "'paused_at', " TS(                                \
-                                                    "r.paused_at") ","                             \
-                                                                   " 'resumed_at', " TS(           \
-                                                                       "r.resumed_at") ", "        \
-                                                                                       "'error_"   \
-                                                                                       "message'," \
-                                                                                       " r.error_" \
-                                                                                       "message,"  \
-                                                                                       " 'status_" \
-                                                                                       "reason', " \
-                                                                                       "r.status_" \
-                                                                                       "reason, "  \
-                                                                                       "'memory_"  \
-                                                                                       "percent'," \
-                                                                                       " r."       \
-                                                                                       "memory_"   \
-                                                                                       "percent,"  \
-                                                                                       " 'cpu_"    \
-                                                                                       "percent'," \
-                                                                                       " r.cpu_"   \
-                                                                                       "percent, " \
-                                                                                       "'has_"     \
-                                                                                       "started'," \
-                                                                                       " r.has_"   \
-                                                                                       "started, " \
-                                                                                       "'last_"    \
-                                                                                       "seq', "    \
-                                                                                       "r.last_"   \
-                                                                                       "seq"
+    " 'started_at', " TS("r.started_at") ", 'finished_at', " TS("r.finished_at") ","               \
+    " 'last_event_at', " TS("r.last_event_at") ","                                                 \
+    " 'elapsed_seconds', round(" RUN_SECONDS("r") ", 3),"                                          \
+    " 'stale', (r.status = 'running' AND r.received_at < now() - make_interval(secs => $1)),"     \
+    " 'counters', r.counters, 'paused', r.paused, 'paused_at', " TS("r.paused_at") ","             \
+    " 'resumed_at', " TS("r.resumed_at") ", 'error_message', r.error_message,"                     \
+    " 'status_reason', r.status_reason, 'memory_percent', r.memory_percent,"                       \
+    " 'cpu_percent', r.cpu_percent, 'has_started', r.has_started, 'last_seq', r.last_seq,"         \
+    " 'received_at', " TS("r.received_at") ", 'clock_skew_s', r.clock_skew_s"
+/* clang-format on */
 
 #define LOG_JSON                                                                                   \
     "json_build_object('seq', l.seq, 'ts', " TS(                                                   \
@@ -272,7 +250,7 @@ void rt_api_runs_list(rt_req_t *req)
                  " FROM runs r WHERE true");
     sqlb_paramf(&b, "%.3f", conf->stale_after_s);
     if (status && strcmp(status, "stale") == 0)
-        sqlb_add(&b, " AND r.status = 'running' AND r.last_event_at < now() - make_interval(secs"
+        sqlb_add(&b, " AND r.status = 'running' AND r.received_at < now() - make_interval(secs"
                      " => $1)");
     else if (status)
         sqlb_add(&b, " AND r.status = $%d", sqlb_param(&b, status));
@@ -365,8 +343,7 @@ void rt_api_run_detail(rt_req_t *req, const char *run_id)
                     " 'error_details', r.error_details, 'dropped_logs', r.dropped_logs,"
                     " 'producer', json_build_object('host', r.producer_host, 'pid', r.producer_pid,"
                     " 'lib', r.producer_lib))::text,"
-                    " extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at)"
-                    " FROM runs r WHERE r.run_id = $2::uuid",
+                    " " RUN_SECONDS("r") " FROM runs r WHERE r.run_id = $2::uuid",
                     2, params);
     if (!r)
         goto out;
@@ -486,6 +463,9 @@ void rt_api_run_logs(rt_req_t *req, const char *run_id)
     PQclear(r);
 }
 
+/* Runs per job read from the top of an index to find its last run or success by report time. */
+#define LAST_PROBE "8"
+
 void rt_api_jobs(rt_req_t *req)
 {
     static const char *const allowed[] = {NULL};
@@ -510,18 +490,26 @@ void rt_api_jobs(rt_req_t *req)
         "   count(*) FILTER (WHERE status = 'partial') AS partial,"
         "   count(*) FILTER (WHERE status = 'running') AS running,"
         "   count(*) FILTER (WHERE status = 'running'"
-        "     AND last_event_at < now() - make_interval(secs => $1)) AS stale,"
-        "   max(started_at) AS last_run_at,"
-        "   max(finished_at) FILTER (WHERE status = 'completed') AS last_success_at,"
-        "   avg(extract(epoch FROM finished_at - started_at)) AS avg_duration"
+        "     AND received_at < now() - make_interval(secs => $1)) AS stale,"
+        /* durations and report times of runs whose producer clock is off come from the
+         * consumer's receive times (migration 0025): one run stamped 9999 cannot be the
+         * job's last run for ever */
+        "   avg(" RUN_SECONDS("runs") ") FILTER (WHERE finished_at IS NOT NULL) AS avg_duration"
         "  FROM runs GROUP BY job),"
         " r AS ("
-        "  SELECT a.*, lr.run_id AS last_run_id, ls.run_id AS last_success_run_id FROM a"
-        /* the same order as the array_agg they replace (DESC: nulls first), same index */
-        "  LEFT JOIN LATERAL (SELECT run_id FROM runs WHERE job = a.job"
-        "   ORDER BY started_at DESC LIMIT 1) lr ON true"
-        "  LEFT JOIN LATERAL (SELECT run_id FROM runs WHERE job = a.job AND status = 'completed'"
-        "   ORDER BY finished_at DESC LIMIT 1) ls ON true),"
+        "  SELECT a.*, lr.run_id AS last_run_id, lr.at AS last_run_at,"
+        "   ls.run_id AS last_success_run_id, ls.at AS last_success_at FROM a"
+        /* the newest by the index (DESC: nulls first), then by report time among the first
+         * few, so that up to LAST_PROBE - 1 runs stamped in the future cannot hide the rest */
+        "  LEFT JOIN LATERAL (SELECT * FROM (SELECT run_id,"
+        "   runtrack_report_ts(started_at, first_received_at, clock_skew_s) AS at"
+        "   FROM runs WHERE job = a.job ORDER BY started_at DESC LIMIT " LAST_PROBE ") x"
+        "   ORDER BY at DESC LIMIT 1) lr ON true"
+        "  LEFT JOIN LATERAL (SELECT * FROM (SELECT run_id,"
+        "   runtrack_report_ts(finished_at, received_at, clock_skew_s) AS at"
+        "   FROM runs WHERE job = a.job AND status = 'completed'"
+        "   ORDER BY finished_at DESC LIMIT " LAST_PROBE ") x"
+        "   ORDER BY at DESC NULLS LAST LIMIT 1) ls ON true),"
         " rr AS ("
         "  SELECT file_name AS job, count(*) AS results, sum(new_events_in_db) AS events_added,"
         "   sum(new_urls_in_db) AS urls_added,"
@@ -619,8 +607,7 @@ void rt_api_job_last_success(rt_req_t *req, const char *job)
             "r.started_at") ","
                             " 'completed_at', " TS("r.finished_at") ", 'finished_at', " TS(
                                 "r.finished_at") ","
-                                                 " 'elapsed_seconds', round(extract(epoch FROM "
-                                                 "r.finished_at - r.started_at), 3),"
+                                                 " 'elapsed_seconds', round(" RUN_SECONDS("r") ", 3),"
                                                  " 'counters', r.counters, 'params', "
                                                  "r.params)::text, " TS(
                                                      "r.finished_at") " FROM runs r WHERE r.job = "

@@ -115,14 +115,24 @@ static const char sql_jobs[] =
     " to_char(ls.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
     " extract(epoch FROM now() - ls.finished_at), g.starts"
     " FROM jobs j"
-    " CROSS JOIN LATERAL (SELECT started_at FROM runs WHERE job = j.job"
-    "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 1) lr"
-    " CROSS JOIN LATERAL (SELECT max(finished_at) AS finished_at FROM runs WHERE job = j.job"
-    "   AND status IN ('completed', 'partial') AND ($4::text IS NULL OR kind = $4)) ls"
+    /* Report times (migration 0025): a run whose producer clock is off counts at the
+     * consumer's receive times, so a run stamped 9999 is neither the last run for ever nor a
+     * success in the future. The newest few by the index, then by report time: up to 7 such
+     * runs cannot hide the real last run. */
+    " CROSS JOIN LATERAL (SELECT max(runtrack_report_ts(started_at, first_received_at,"
+    "   clock_skew_s)) AS started_at FROM (SELECT * FROM runs WHERE job = j.job"
+    "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 8) x"
+    /* no row (the job drops out) when it has no run of the kind, as with LIMIT 1 before */
+    "   HAVING count(*) > 0) lr"
+    " CROSS JOIN LATERAL (SELECT max(runtrack_report_ts(finished_at, received_at,"
+    "   clock_skew_s)) AS finished_at FROM (SELECT * FROM runs WHERE job = j.job"
+    "   AND status IN ('completed', 'partial') AND ($4::text IS NULL OR kind = $4)"
+    "   ORDER BY finished_at DESC LIMIT 8) x) ls"
     /* The recent starts as microseconds; C takes the median gap (rt_health_median_gap_s): the
      * window function, sort and percentile per job were half of this statement. */
-    " CROSS JOIN LATERAL (SELECT array_agg((extract(epoch FROM s.started_at) * 1000000)"
-    "   ::bigint) AS starts FROM (SELECT started_at FROM runs WHERE job = j.job"
+    " CROSS JOIN LATERAL (SELECT array_agg((extract(epoch FROM runtrack_report_ts(s.started_at,"
+    "   s.first_received_at, s.clock_skew_s)) * 1000000)::bigint) AS starts"
+    "   FROM (SELECT started_at, first_received_at, clock_skew_s FROM runs WHERE job = j.job"
     "   ORDER BY started_at DESC LIMIT $5::int + 1) s) g"
     " WHERE j.job IS NOT NULL AND $1::int[] IS NOT NULL AND $2::float8 IS NOT NULL"
     " ORDER BY j.job COLLATE \"C\"";
@@ -140,9 +150,9 @@ static const char sql_counts[] =
     " count(*) FILTER (WHERE r.status = 'partial'),"
     " count(*) FILTER (WHERE r.status = 'failed'),"
     " count(*) FILTER (WHERE r.status = 'running'"
-    "   AND r.last_event_at >= now() - make_interval(secs => $2::float8)),"
+    "   AND r.received_at >= now() - make_interval(secs => $2::float8)),"
     " count(*) FILTER (WHERE r.status = 'running'"
-    "   AND r.last_event_at < now() - make_interval(secs => $2::float8))"
+    "   AND r.received_at < now() - make_interval(secs => $2::float8))"
     " FROM runs r, ws"
     /* the bound as a parameter, not ws.t[1], so the planner estimates the range (an index
      * scan) instead of guessing a third of the table */

@@ -136,15 +136,17 @@ static int render_sql(rt_buf_t *b, PGconn *conn, double stale_after_s)
     const char *const params[] = {stale};
     PGresult *r = PQexecParams(
         conn,
-        "SELECT job, count(*) FILTER (WHERE last_event_at >= now() - make_interval(secs =>"
-        " $1::float8)), count(*) FILTER (WHERE last_event_at < now() - make_interval(secs =>"
+        "SELECT job, count(*) FILTER (WHERE received_at >= now() - make_interval(secs =>"
+        " $1::float8)), count(*) FILTER (WHERE received_at < now() - make_interval(secs =>"
         " $1::float8)) FROM runs WHERE status = 'running' GROUP BY job ORDER BY job",
         1, NULL, params, NULL, NULL, 0);
     PGresult *r2 = NULL;
     int rc = -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         goto out;
-    r2 = PQexec(conn, "SELECT job, extract(epoch FROM now() - max(finished_at)) FROM runs"
+    /* staleness by the consumer's receive time, ages by report time (migration 0025) */
+    r2 = PQexec(conn, "SELECT job, extract(epoch FROM now() - max(runtrack_report_ts(finished_at,"
+                      " received_at, clock_skew_s))) FROM runs"
                       " WHERE status = 'completed' AND finished_at IS NOT NULL"
                       " GROUP BY job ORDER BY job");
     if (PQresultStatus(r2) != PGRES_TUPLES_OK)

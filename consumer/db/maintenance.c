@@ -35,16 +35,20 @@ typedef struct retention_step {
 
 /* Logs first (their runs may still exist), then runs: both skip running runs. Rows are picked
  * by ctid in an array so the DELETE is a TID scan of exactly the batch (an IN (subquery) join
- * may scan the whole table). */
+ * may scan the whole table). A run's age is when the consumer last received its events
+ * (runs.received_at, migration 0025), never its events' own times: a run stamped 1970 by a
+ * host without a clock is young while it sends, and one stamped 9999 ages like any other; a
+ * log line stays while its run stays. */
 static const retention_step_t RETENTION[] = {
     {"run_logs", offsetof(rt_config_t, retention_runs_days),
      "DELETE FROM run_logs WHERE ctid = ANY(ARRAY(SELECT l.ctid FROM run_logs l"
      " WHERE l.ts < now() - make_interval(days => $1::int) AND NOT EXISTS (SELECT 1 FROM runs r"
-     " WHERE r.run_id = l.run_id AND r.status = 'running') LIMIT $2::int))",
+     " WHERE r.run_id = l.run_id AND (r.status = 'running'"
+     " OR r.received_at >= now() - make_interval(days => $1::int))) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, logs_deleted)},
     {"runs", offsetof(rt_config_t, retention_runs_days),
      "DELETE FROM runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM runs WHERE status <> 'running'"
-     " AND finished_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
+     " AND received_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, runs_deleted)},
     {"run_results", offsetof(rt_config_t, retention_run_results_days),
      "DELETE FROM run_results WHERE ctid = ANY(ARRAY(SELECT ctid FROM run_results"

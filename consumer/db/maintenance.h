@@ -34,11 +34,12 @@ rt_maint_t *rt_maint_start(const rt_config_t *cfg, char *err, size_t errsize);
 /* Wakes and joins the thread, closes its connection. NULL is a no-op. */
 void rt_maint_stop(rt_maint_t *m);
 
-/* One pass with conn: closes runs with no event for stale_close_after_s (0: none; as failed,
- * filling run_results and discovery_runs like a normal failure), then deletes rows past each
- * table's retention_*_days (0: retention_days) in batches of retention_batch_rows, each its own
- * short transaction. Adds to *stats. Returns 0, or -1 with a reason in err (what was committed
- * before stays). */
+/* One pass with conn: closes runs the consumer has received no event of for
+ * stale_close_after_s (runs.received_at; 0: none; as failed, filling run_results and
+ * discovery_runs like a normal failure), then deletes rows past each table's retention_*_days
+ * (0: retention_days; finished runs by received_at) in batches of retention_batch_rows, each
+ * its own short transaction. Adds to *stats. Returns 0, or -1 with a reason in err (what was
+ * committed before stays). */
 int rt_maint_run_once(PGconn *conn, const rt_config_t *cfg, rt_maint_stats_t *stats, char *err,
                       size_t errsize);
 

@@ -62,6 +62,7 @@ typedef struct run_acc {
     text_t end_counts, error_message, error_details;
     int has_dropped;
     int64_t dropped;
+    int skewed; /* an event's ts was more than clock_skew_s off the consumer's clock */
 } run_acc_t;
 
 /* The texts of a slot, to reset and free them together. */
@@ -78,6 +79,7 @@ struct rt_agg {
     size_t used, runs_cap;
     int32_t *index; /* open addressing over runs[]: -1 free; size a power of two */
     size_t index_cap;
+    int clock_skew_s; /* max_clock_skew_s; 0: events' times are not checked */
 };
 
 rt_agg_t *rt_agg_new(void)
@@ -248,6 +250,25 @@ int rt_agg_set_known(rt_agg_t *a, const char *run_id, const char *job, const cha
     return 0;
 }
 
+void rt_agg_set_clock_skew(rt_agg_t *a, int max_skew_s)
+{
+    a->clock_skew_s = max_skew_s > 0 ? max_skew_s : 0;
+}
+
+/* Whether ev's ts is more than clock_skew_s away from the consumer's wall clock now, when it
+ * is folded: the receive time in C (the stored received_at is PostgreSQL's now() of the batch,
+ * which is not known yet). A consumer behind by more than the bound (a long outage, a replay
+ * of old records) sees honest events as skewed too: they are only flagged, and their
+ * durations clamped against their receive span (docs/decisions.md). */
+static int skewed(const rt_agg_t *a, const rt_event_t *ev)
+{
+    if (a->clock_skew_s <= 0)
+        return 0;
+    int64_t d = ev->ts_us - rt_now_us();
+    int64_t bound = (int64_t)a->clock_skew_s * 1000000;
+    return d > bound || d < -bound;
+}
+
 unsigned rt_agg_flags(const rt_agg_t *a, const char *run_id)
 {
     const run_acc_t *r = lookup(a, run_id);
@@ -290,6 +311,8 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
         return -1;
     }
     r->n_events++;
+    if (!r->skewed && skewed(a, ev))
+        r->skewed = 1;
     if (!r->has_min || ev->ts_us < r->min_ts.us)
         stamp(&r->min_ts, ev);
     if (!r->has_min || ev->ts_us > r->max_ts.us)

@@ -46,6 +46,11 @@ int rt_agg_add(rt_agg_t *agg, const rt_event_t *ev, char *detail, size_t detail_
 /* Number of runs with a slot. */
 size_t rt_agg_count(const rt_agg_t *agg);
 
+/* Flags a run whose event ts differs from the consumer's wall clock at fold time by more than
+ * max_skew_s seconds (runs.clock_skew_s = max_skew_s); 0 (the default) checks nothing. Kept
+ * across rt_agg_reset. */
+void rt_agg_set_clock_skew(rt_agg_t *agg, int max_skew_s);
+
 /* RT_AGG_* flags of what this batch held for run_id (0 when it has no slot). */
 unsigned rt_agg_flags(const rt_agg_t *agg, const char *run_id);
 

@@ -158,6 +158,11 @@ int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka
     return rc;
 }
 
+void rt_batch_set_clock_skew(rt_batch_t *b, int max_skew_s)
+{
+    rt_agg_set_clock_skew(b->agg, max_skew_s);
+}
+
 size_t rt_batch_count(const rt_batch_t *b)
 {
     return b->n;

@@ -73,6 +73,10 @@ int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka
  * aggregate (rt_agg_set_known). Returns 0, or -1 when out of memory (drop the batch). */
 int rt_batch_fold(rt_batch_t *b, rt_in_msg_t *m) RT_MUSTCHECK;
 
+/* Flags runs whose events are more than max_skew_s off the consumer's clock when folded
+ * (rt_agg_set_clock_skew; 0: none). Kept across rt_batch_reset. */
+void rt_batch_set_clock_skew(rt_batch_t *b, int max_skew_s);
+
 /* Records added since the last reset (rt_batch_add; rt_batch_fold keeps none). */
 size_t rt_batch_count(const rt_batch_t *b);
 /* Partition and offset of record i (< rt_batch_count). */

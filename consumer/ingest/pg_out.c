@@ -18,6 +18,7 @@ struct rt_pg {
     const char *prepared[8];
     size_t nprepared;
     rt_buf_t runs; /* the batch's rt_in_runs rows (COPY text), kept across batches */
+    int clock_skew_s; /* max_clock_skew_s for the batches of the record-by-record path */
 };
 
 /* After a batch's log rows met rows already stored (a re-send, a replay over a filled
@@ -54,6 +55,11 @@ void rt_pg_set_timeouts(rt_pg_t *pg, int lock_timeout_ms, int statement_timeout_
 {
     pg->lock_timeout_ms = lock_timeout_ms;
     pg->statement_timeout_ms = statement_timeout_ms;
+}
+
+void rt_pg_set_clock_skew(rt_pg_t *pg, int max_skew_s)
+{
+    pg->clock_skew_s = max_skew_s;
 }
 
 PGconn *rt_pg_conn(rt_pg_t *pg)
@@ -264,7 +270,8 @@ static const char SQL_RUNS[] =
     " finished_at, last_event_at, last_seq, counters, counters_seq, progress_seq, memory_percent,"
     " cpu_percent,"
     " start_counts, end_counts, params, planned, paused, pause_seq, paused_at, resumed_at,"
-    " error_message, error_details, dropped_logs, producer_host, producer_pid, producer_lib)"
+    " error_message, error_details, dropped_logs, producer_host, producer_pid, producer_lib,"
+    " clock_skew_s)"
     " SELECT x.run_id, x.job, x.kind, COALESCE(x.status, 'running'), x.phase,"
     "  COALESCE(x.phase_seq, 0), COALESCE(x.has_started, false),"
     "  CASE WHEN x.has_started THEN x.started_ts ELSE x.min_ts END, x.finished_at, x.max_ts,"
@@ -273,7 +280,7 @@ static const char SQL_RUNS[] =
     "  x.cpu_percent, x.start_counts, x.end_counts, x.params, x.planned,"
     "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
     "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
-    "  x.producer_pid, x.producer_lib"
+    "  x.producer_pid, x.producer_lib, x.clock_skew_s"
     " FROM rt_in_runs x"
     " ON CONFLICT (run_id) DO UPDATE SET"
     "  has_started = r.has_started OR EXCLUDED.has_started,"
@@ -312,7 +319,11 @@ static const char SQL_RUNS[] =
     "   ELSE r.producer_pid END,"
     "  producer_lib = CASE WHEN EXCLUDED.last_seq > r.last_seq THEN EXCLUDED.producer_lib"
     "   ELSE r.producer_lib END,"
-    "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs)"
+    "  dropped_logs = GREATEST(r.dropped_logs, EXCLUDED.dropped_logs),"
+    /* The consumer's receive time (the column default on insert), never the events' own
+     * times: staleness and retention judge a run by it (migration 0025). */
+    "  received_at = GREATEST(r.received_at, now()),"
+    "  clock_skew_s = GREATEST(r.clock_skew_s, EXCLUDED.clock_skew_s)"
     /* A run is one job of one kind: a stored row of another job is left alone and not
      * returned, and the writer then decides event by event (rt_pg_write_batch). */
     " WHERE r.job = EXCLUDED.job AND r.kind = EXCLUDED.kind"
@@ -630,6 +641,7 @@ rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, r
     memset(res, 0, sizeof *res);
     if (!b)
         return out_of_memory(err, errsize);
+    rt_batch_set_clock_skew(b, pg->clock_skew_s);
     /* Every run of the records gets its slot first, so that their stored job/kind can be read
      * in one statement before any event is folded. */
     for (size_t i = 0; rc == RT_PG_OK && i < n; i++)

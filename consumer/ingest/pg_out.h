@@ -28,6 +28,8 @@ typedef enum rt_pg_rc {
 
 /* A handle on one connection; does not connect yet. Returns NULL when out of memory. */
 rt_pg_t *rt_pg_new(const char *dsn);
+/* max_clock_skew_s for the batches rt_pg_write_msgs folds itself (rt_batch_set_clock_skew). */
+void rt_pg_set_clock_skew(rt_pg_t *pg, int max_skew_s);
 void rt_pg_free(rt_pg_t *pg);
 
 /* lock_timeout and statement_timeout (ms, 0 = none) of the sessions rt_pg_connect opens from

@@ -380,6 +380,9 @@ static int start(loop_t *L)
         return 1;
     }
     rt_pg_set_timeouts(L->store.pg, L->cfg->pg_lock_timeout_ms, L->cfg->pg_statement_timeout_ms);
+    rt_batch_set_clock_skew(L->jobs[0].b, L->cfg->max_clock_skew_s);
+    rt_batch_set_clock_skew(L->jobs[1].b, L->cfg->max_clock_skew_s);
+    rt_pg_set_clock_skew(L->store.pg, L->cfg->max_clock_skew_s);
     if (rt_store_connect(&L->store) != 0)
         return -1;
     if (!(L->kin = rt_kin_new(L->cfg, !L->replay, err, sizeof err))) {

@@ -42,6 +42,8 @@
     X(end_counts, "jsonb", col_text(b, r->has_finished ? &r->end_counts : &none))                  \
     X(error_message, "text", col_text(b, r->has_finished ? &r->error_message : &none))             \
     X(error_details, "jsonb", col_text(b, r->has_finished ? &r->error_details : &none))            \
-    X(dropped_logs, "bigint", col_int(b, r->has_dropped, r->dropped))
+    X(dropped_logs, "bigint", col_int(b, r->has_dropped, r->dropped))                          \
+    /* max_clock_skew_s when an event of the run was beyond it, else 0 (runs.clock_skew_s) */     \
+    X(clock_skew_s, "integer", col_int(b, 1, r->skewed ? a->clock_skew_s : 0))
 
 #endif

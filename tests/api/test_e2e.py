@@ -128,7 +128,9 @@ def stale_close_then_real_finish(crash):
     merge lets it win over the stale-close."""
     # Two hours of silence, as if the scraper had died right after starting.
     psql("UPDATE runs SET started_at = started_at - interval '2 hours',"
-         " last_event_at = last_event_at - interval '2 hours' WHERE run_id = '%s'" % crash)
+         " last_event_at = last_event_at - interval '2 hours',"
+         " received_at = received_at - interval '2 hours',"
+         " first_received_at = first_received_at - interval '2 hours' WHERE run_id = '%s'" % crash)
     srv = subprocess.Popen([SERVE, "--maintenance-interval", "1", "--stale-close-after", "600"],
                            stdout=subprocess.PIPE, text=True)
     try:

@@ -76,16 +76,18 @@ def run_row(run_id, job, kind="scrape", status="completed", started="now() - int
         finished = "NULL" if status == "running" else "(%s) + interval '10 minutes'" % started
     if last_event is None:
         last_event = finished if status != "running" else "now()"
+    # As a consumer that received every event when it was sent: received_at (staleness,
+    # retention) at the last event, first_received_at at the start.
     return ("INSERT INTO runs (run_id, job, kind, status, phase, has_started, started_at,"
             " finished_at, last_event_at, last_seq, counters, paused, paused_at, resumed_at,"
             " start_counts, end_counts, params, error_message, producer_host, producer_pid,"
-            " producer_lib) VALUES (%s, %s, %s, %s, %s, true, %s, %s, %s, 10, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, 'h1', 42, '0.1.0');\n"
+            " producer_lib, received_at, first_received_at) VALUES (%s, %s, %s, %s, %s, true,"
+            " %s, %s, %s, 10, %s, %s, %s, %s, %s, %s, %s, %s, 'h1', 42, '0.1.0', %s, %s);\n"
             % (q(run_id), q(job), q(kind), q(status), q(phase), started, finished, last_event,
                q(counters), "true" if paused else "false", paused_at, resumed_at,
                start_counts if start_counts == "NULL" else q(start_counts),
                end_counts if end_counts == "NULL" else q(end_counts),
-               params if params == "NULL" else q(params), q(error)))
+               params if params == "NULL" else q(params), q(error), last_event, started))
 
 
 def new_id():

@@ -160,7 +160,7 @@ def check(src):
 def digest():
     queries = []
     for table, order, drop in (("run_results", "run_id", ""), ("discovery_runs", "id", ""),
-                               ("runs", "run_id", ""), ("run_logs", "run_id, seq", ""),
+                               ("runs", "run_id", " - 'received_at' - 'first_received_at'"), ("run_logs", "run_id, seq", ""),
                                ("dead_letters", "topic, partition, \"offset\"",
                                 " - 'received_at' - 'id'")):
         queries.append(f"SELECT '{table} ' || count(*) || ' ' || coalesce(md5(string_agg("

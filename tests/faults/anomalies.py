@@ -23,7 +23,8 @@ import sys
 
 TABLES = {
     # table: (key expression, row expression)
-    "runs": ("run_id::text", "t::text"),
+    # received_at / first_received_at: when the consumer stored the run (differs from a replay)
+    "runs": ("run_id::text", "(to_jsonb(t) - 'received_at' - 'first_received_at')::text"),
     "run_logs": ("run_id::text || '/' || seq", "t::text"),
     "run_results": ("run_id::text",
                     "(run_id, file_name, start_time_df, events_count_start, urls_count_start, "
