@@ -102,12 +102,21 @@ typedef struct name_value {
     int value;
 } name_value_t;
 
-/* The value of name in table (n entries), or -1 when it is not there. */
-static int lookup(const name_value_t *table, size_t n, const char *name)
+/* The value of name in table (n entries); when it is not there, -1 after printing
+ * `<what> "<name>": expected <the table's words>`. */
+static int lookup(const name_value_t *table, size_t n, const char *name, const char *what)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].value;
+    rt_buf_t words = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rt_buf_adds(&words, i + 1 < n ? ", " : " or ");
+        rt_buf_adds(&words, table[i].name);
+    }
+    cli_err("%s \"%s\": expected %s", what, name, words.oom ? "another value" : words.data);
+    rt_buf_free(&words);
     return -1;
 }
 
@@ -215,11 +224,9 @@ static int do_log(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv
                                           {"success", RUNTRACK_SUCCESS},
                                           {"warning", RUNTRACK_WARNING},
                                           {"error", RUNTRACK_ERROR}};
-    int level = lookup(levels, sizeof levels / sizeof levels[0], o->level);
-    if (level < 0) {
-        cli_err("log: --level \"%s\": expected info, success, warning or error", o->level);
+    int level = lookup(levels, sizeof levels / sizeof levels[0], o->level, "log: --level");
+    if (level < 0)
         return EX_DATAERR_;
-    }
     log_args_t la = {.level = (runtrack_level_t)level};
     /* MESSAGE words are joined with spaces, like echo. */
     rt_buf_t msg = {0};
@@ -269,11 +276,9 @@ static int do_mark(const cli_command_t *cmd, cli_opts_t *o, int argc, char **arg
         {"pause", MARK_PAUSE}, {"resume", MARK_RESUME}, {"heartbeat", MARK_HEARTBEAT}};
     if (no_args(argc, cmd->name))
         return EX_USAGE_;
-    int m = lookup(marks, sizeof marks / sizeof marks[0], cmd->name);
-    if (m < 0) {
-        cli_err("internal: %s records no event", cmd->name);
+    int m = lookup(marks, sizeof marks / sizeof marks[0], cmd->name, "internal: command");
+    if (m < 0)
         return EX_SOFTWARE_;
-    }
     mark_t mark = (mark_t)m;
     return emit(o, emit_mark, &mark);
 }
@@ -306,11 +311,10 @@ static int do_finish(const cli_command_t *cmd, cli_opts_t *o, int argc, char **a
     static const name_value_t statuses[] = {{"completed", RUNTRACK_COMPLETED},
                                             {"failed", RUNTRACK_FAILED},
                                             {"partial", RUNTRACK_PARTIAL}};
-    int status = lookup(statuses, sizeof statuses / sizeof statuses[0], o->status);
-    if (status < 0) {
-        cli_err("finish: --status \"%s\": expected completed, failed or partial", o->status);
+    int status =
+        lookup(statuses, sizeof statuses / sizeof statuses[0], o->status, "finish: --status");
+    if (status < 0)
         return EX_DATAERR_;
-    }
     finish_args_t fa = {.status = (runtrack_status_t)status};
     if (parse_counter_args(o, argc, argv, &fa.counters) != 0)
         return EX_DATAERR_;
