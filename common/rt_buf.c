@@ -117,3 +117,18 @@ char *rt_buf_take(rt_buf_t *b, size_t *len)
     memset(b, 0, sizeof *b);
     return p;
 }
+
+void *rt_grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return arr;
+    if (*cap > SIZE_MAX / 2)
+        return NULL;
+    size_t nc = *cap ? *cap * 2 : first;
+    if (nc > SIZE_MAX / elem)
+        return NULL;
+    void *p = realloc(arr, nc * elem);
+    if (p)
+        *cap = nc;
+    return p;
+}

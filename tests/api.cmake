@@ -12,41 +12,29 @@ target_link_libraries(rt_api_serve PRIVATE rt_api rt_db rt_core)
 
 # Every endpoint over real HTTP against the suite's PostgreSQL (SQL fixtures; python3 urllib and
 # Debian's python3-prometheus-client to parse /metrics).
-add_test(NAME integration.api.http
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_http --
-                 /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_http.py
-                 $<TARGET_FILE:rt_api_serve>)
-set_tests_properties(integration.api.http PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                     TIMEOUT 120)
+rt_service_test(integration.api.http AS api_http LABELS integration TIMEOUT 120
+                COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_http.py
+                        $<TARGET_FILE:rt_api_serve>)
 
 # Runs reported with the producer CLI, consumed by runtrack-consumer, served by the API.
 if(TARGET runtrack_cli AND TARGET runtrack-consumer)
-  add_test(NAME integration.api.e2e
-           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_e2e --
-                   /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_e2e.py
-                   $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>
-                   $<TARGET_FILE:rt_api_serve>)
-  set_tests_properties(integration.api.e2e PROPERTIES LABELS integration
-                       FIXTURES_REQUIRED services TIMEOUT 120)
+  rt_service_test(integration.api.e2e AS api_e2e LABELS integration TIMEOUT 120
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_e2e.py
+                          $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>
+                          $<TARGET_FILE:rt_api_serve>)
 endif()
 
 # /api/health and /api/runs on 30,000 runs: figures equal the plain aggregate, and neither reads
 # runs by a sequential scan (their cost follows jobs and recent runs, not the history).
-add_test(NAME integration.api.scale
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_scale --
-                 /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_scale.py
-                 $<TARGET_FILE:rt_api_serve>)
-set_tests_properties(integration.api.scale PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                     TIMEOUT 120)
+rt_service_test(integration.api.scale AS api_scale LABELS integration TIMEOUT 120
+                COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_scale.py
+                        $<TARGET_FILE:rt_api_serve>)
 
 # The report cache of /api/health and /api/jobs: hits without PostgreSQL, single flight, TTL,
 # refresh ahead, off switch.
-add_test(NAME integration.api.cache
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh api_cache --
-                 /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_cache.py
-                 $<TARGET_FILE:rt_api_serve>)
-set_tests_properties(integration.api.cache PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                     TIMEOUT 120)
+rt_service_test(integration.api.cache AS api_cache LABELS integration TIMEOUT 120
+                COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_cache.py
+                        $<TARGET_FILE:rt_api_serve>)
 
 # The health report's rules and JSON text, without a database (consumer/api/health_rules.c).
 add_executable(test_health_rules ${CMAKE_CURRENT_LIST_DIR}/test_health_rules.c)

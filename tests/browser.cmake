@@ -8,10 +8,7 @@ add_test(NAME unit.web COMMAND test_web_assets)
 set_tests_properties(unit.web PROPERTIES LABELS unit)
 
 if(TARGET runtrack_cli AND TARGET runtrack-consumer)
-  add_test(NAME browser.dashboard
-           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh browser_dashboard --
-                   ${CMAKE_CURRENT_LIST_DIR}/browser/run.sh
-                   $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>)
-  set_tests_properties(browser.dashboard PROPERTIES LABELS browser FIXTURES_REQUIRED services
-                       TIMEOUT 240)
+  rt_service_test(browser.dashboard AS browser_dashboard LABELS browser TIMEOUT 240
+                  COMMAND ${CMAKE_CURRENT_LIST_DIR}/browser/run.sh $<TARGET_FILE:runtrack_cli>
+                          $<TARGET_FILE:runtrack-consumer>)
 endif()

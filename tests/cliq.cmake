@@ -11,10 +11,7 @@ if(TARGET runtrack_cli)
 endif()
 
 if(TARGET runtrack_cli AND TARGET runtrack-consumer)
-  add_test(NAME integration.cliq
-           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh cliq --
-                   /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/cliq/test_cliq.py
-                   $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>)
-  set_tests_properties(integration.cliq PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                       TIMEOUT 120)
+  rt_service_test(integration.cliq AS cliq LABELS integration TIMEOUT 120
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/cliq/test_cliq.py
+                          $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:runtrack-consumer>)
 endif()

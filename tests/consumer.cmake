@@ -10,11 +10,8 @@ set_tests_properties(unit.consumer PROPERTIES LABELS unit WORKING_DIRECTORY ${CM
 # Integration tests: shell scripts run through tests/lib/with_services.sh (fresh database and
 # topic each, shared PostgreSQL + dev broker).
 function(rt_consumer_itest name script timeout labels)
-  add_test(NAME ${name}
-    COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh ${name} --
-            ${PROJECT_SOURCE_DIR}/tests/consumer/${script})
-  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED services LABELS "${labels}"
-                       TIMEOUT ${timeout})
+  rt_service_test(${name} LABELS ${labels} TIMEOUT ${timeout}
+                  COMMAND ${PROJECT_SOURCE_DIR}/tests/consumer/${script})
 endfunction()
 rt_consumer_itest(consumer.scenario test_consumer_scenario.sh 240 integration)
 rt_consumer_itest(consumer.dupshuffle test_consumer_dupshuffle.sh 240 integration)
@@ -36,11 +33,8 @@ rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 240 "integrati
 add_executable(test_consumer_pg test_consumer_pg.c)
 target_link_libraries(test_consumer_pg PRIVATE rt_consumer)
 target_include_directories(test_consumer_pg PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-add_test(NAME consumer.pg_fence
-  COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh consumer.pg_fence --
-          $<TARGET_FILE:test_consumer_pg>)
-set_tests_properties(consumer.pg_fence PROPERTIES FIXTURES_REQUIRED services
-                     LABELS integration TIMEOUT 60)
+rt_service_test(consumer.pg_fence LABELS integration TIMEOUT 60
+                COMMAND $<TARGET_FILE:test_consumer_pg>)
 # /readyz follows the brokers and the assignment (private broker); stale runs closed by the
 # maintenance thread with a short interval.
 rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)

@@ -4,10 +4,8 @@ add_executable(test_migrate ${CMAKE_CURRENT_LIST_DIR}/test_migrate.c)
 target_include_directories(test_migrate PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_migrate PRIVATE rt_db Threads::Threads)
 
-add_test(NAME integration.migrate
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh migrate -- $<TARGET_FILE:test_migrate>)
-set_tests_properties(integration.migrate PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                     TIMEOUT 120)
+rt_service_test(integration.migrate AS migrate LABELS integration TIMEOUT 120
+                COMMAND $<TARGET_FILE:test_migrate>)
 
 # The JSON Schema and every example, checked by an independent validator (Debian's
 # python3-jsonschema; /usr/bin/python3 because other pythons on PATH may lack it).
@@ -19,12 +17,9 @@ set_tests_properties(unit.contract.schema PROPERTIES LABELS unit TIMEOUT 60)
 # -> python3-jsonschema).
 add_executable(topic_dump ${CMAKE_CURRENT_LIST_DIR}/contract/topic_dump.c)
 target_link_libraries(topic_dump PRIVATE PkgConfig::RDKAFKA)
-add_test(NAME integration.contract.producer
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh contract_producer --
-                 ${CMAKE_CURRENT_LIST_DIR}/contract/producer_conforms.sh $<TARGET_FILE:runtrack_cli>
-                 $<TARGET_FILE:topic_dump> ${PROJECT_SOURCE_DIR})
-set_tests_properties(integration.contract.producer PROPERTIES LABELS integration
-                     FIXTURES_REQUIRED services TIMEOUT 120)
+rt_service_test(integration.contract.producer AS contract_producer LABELS integration TIMEOUT 120
+                COMMAND ${CMAKE_CURRENT_LIST_DIR}/contract/producer_conforms.sh
+                        $<TARGET_FILE:runtrack_cli> $<TARGET_FILE:topic_dump> ${PROJECT_SOURCE_DIR})
 
 # The consumer's decoder agrees with the same examples: valid ones decode, invalid ones are
 # dead-lettered with the reason in REASONS.tsv column 5.
@@ -39,10 +34,9 @@ set_tests_properties(unit.contract.decode PROPERTIES LABELS unit TIMEOUT 60)
 add_executable(topic_produce ${CMAKE_CURRENT_LIST_DIR}/contract/topic_produce.c)
 target_link_libraries(topic_produce PRIVATE PkgConfig::RDKAFKA)
 if(TARGET runtrack-consumer)
-  add_test(NAME integration.contract.scenarios
-           COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh contract_scenarios --
-                   ${CMAKE_CURRENT_LIST_DIR}/contract/scenarios_e2e.sh
-                   $<TARGET_FILE:runtrack-consumer> $<TARGET_FILE:topic_produce> ${PROJECT_SOURCE_DIR})
-  set_tests_properties(integration.contract.scenarios PROPERTIES LABELS integration
-                       FIXTURES_REQUIRED services TIMEOUT 120)
+  rt_service_test(integration.contract.scenarios AS contract_scenarios LABELS integration
+                  TIMEOUT 120
+                  COMMAND ${CMAKE_CURRENT_LIST_DIR}/contract/scenarios_e2e.sh
+                          $<TARGET_FILE:runtrack-consumer> $<TARGET_FILE:topic_produce>
+                          ${PROJECT_SOURCE_DIR})
 endif()

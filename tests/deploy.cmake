@@ -9,11 +9,8 @@ set_tests_properties(deploy.demo deploy.demo_interrupt PROPERTIES LABELS integra
 
 # migrate, then run, environment only (deploy/docker-entrypoint.sh, deploy/healthcheck.sh), also
 # as the least-privilege role of deploy/sql/runtrack_role.sql.
-add_test(NAME deploy.container
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh deploy_container --
-                 ${PROJECT_SOURCE_DIR}/tests/deploy/test_container.sh)
-set_tests_properties(deploy.container PROPERTIES LABELS integration FIXTURES_REQUIRED services
-                     TIMEOUT 180)
+rt_service_test(deploy.container AS deploy_container LABELS integration TIMEOUT 180
+                COMMAND ${PROJECT_SOURCE_DIR}/tests/deploy/test_container.sh)
 
 add_test(NAME deploy.compose COMMAND ${PROJECT_SOURCE_DIR}/tests/deploy/test_compose.sh)
 set_tests_properties(deploy.compose PROPERTIES LABELS unit TIMEOUT 60

@@ -2,18 +2,15 @@
 add_executable(test_devbroker test_devbroker.c)
 target_link_libraries(test_devbroker PRIVATE PkgConfig::RDKAFKA)
 
-set(_ws ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh)
-
 # librdkafka consumer group + idempotent producer + offset commit/fetch against the shared broker.
-add_test(NAME integration.devbroker.group COMMAND ${_ws} devbroker_group -- $<TARGET_FILE:test_devbroker>)
+rt_service_test(integration.devbroker.group AS devbroker_group LABELS integration TIMEOUT 120
+                COMMAND $<TARGET_FILE:test_devbroker>)
 # kcat produce + kcat -G balanced consumer round trip.
-add_test(NAME integration.devbroker.kcat
-  COMMAND ${_ws} devbroker_kcat -- ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/kcat_roundtrip.sh)
+rt_service_test(integration.devbroker.kcat AS devbroker_kcat LABELS integration TIMEOUT 120
+                COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/kcat_roundtrip.sh)
 # with_services.sh itself: exported env, fresh database per run, own topic.
-add_test(NAME integration.services.env
-  COMMAND ${_ws} services_env -- ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/services_env.sh)
-set_tests_properties(integration.devbroker.group integration.devbroker.kcat integration.services.env PROPERTIES
-  FIXTURES_REQUIRED services LABELS integration TIMEOUT 120)
+rt_service_test(integration.services.env AS services_env LABELS integration TIMEOUT 120
+                COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/services_env.sh)
 
 # Fault injection on a private broker (needs only the binary, not the shared services).
 add_test(NAME fault.devbroker.control COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/devbroker/faults.sh)

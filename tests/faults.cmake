@@ -15,9 +15,8 @@ set_tests_properties(faults.report PROPERTIES FIXTURES_CLEANUP faultreport
 # rt_fault_test(NAME TIMEOUT LABELS COMMAND...): a test on the shared services (fresh database
 # and topic) that writes a row of the fault table.
 function(rt_fault_test name timeout labels)
-  add_test(NAME ${name} COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with_services.sh ${name} -- ${ARGN})
-  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "services;faultreport"
-                       LABELS "${labels}" TIMEOUT ${timeout}
+  rt_service_test(${name} LABELS ${labels} TIMEOUT ${timeout} FIXTURES faultreport COMMAND ${ARGN})
+  set_tests_properties(${name} PROPERTIES
                        ENVIRONMENT "RUNTRACK_FAULTS_REPORT=${_freport};FL_NAME=${name}")
 endfunction()
 

@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "rt_buf.h"
 #include "rt_event.h"
 #include "rt_time.h"
 #include "rt_uuid.h"
@@ -64,4 +65,27 @@ static void json_escape(test_state_t *ts)
     CHECK_STR(ts, small, "\"ab");
 }
 
-TEST_MAIN(TEST(time_round_trip), TEST(uuid_v7_shape), TEST(vocabulary), TEST(json_escape))
+/* rt_grow: the first size when empty, the same array while there is room, twice the capacity
+ * when full (items kept), and NULL with the array untouched when the size would overflow. */
+static void grow(test_state_t *ts)
+{
+    size_t cap = 0;
+    int *a = rt_grow(NULL, 0, &cap, sizeof *a, 4);
+    REQUIRE(ts, a != NULL);
+    CHECK(ts, cap == 4);
+    for (int i = 0; i < 4; i++)
+        a[i] = i;
+    CHECK(ts, rt_grow(a, 3, &cap, sizeof *a, 4) == a && cap == 4);
+    int *b = rt_grow(a, 4, &cap, sizeof *b, 4);
+    REQUIRE(ts, b != NULL);
+    a = b;
+    CHECK(ts, cap == 8 && a[0] == 0 && a[3] == 3);
+    size_t huge = SIZE_MAX / 2 + 1;
+    CHECK(ts, rt_grow(a, huge, &huge, 1, 4) == NULL && huge == SIZE_MAX / 2 + 1);
+    size_t big = SIZE_MAX / 8;
+    CHECK(ts, rt_grow(a, big, &big, 8, 4) == NULL && big == SIZE_MAX / 8);
+    free(a);
+}
+
+TEST_MAIN(TEST(time_round_trip), TEST(uuid_v7_shape), TEST(vocabulary), TEST(json_escape),
+          TEST(grow))

@@ -63,6 +63,21 @@ static int reset_schema(PGconn *c)
            exec_ok(c, "DROP SCHEMA IF EXISTS public CASCADE") && exec_ok(c, "CREATE SCHEMA public");
 }
 
+/* A connection to an empty schema with every migration applied; NULL (having said why) when
+ * any step failed. */
+static PGconn *migrated_db(void)
+{
+    char err[512] = "";
+    int applied = -1;
+    PGconn *c = connect_db();
+    if (c && reset_schema(c) && rt_migrate_apply(c, &applied, err, sizeof err) == 0)
+        return c;
+    if (c)
+        fprintf(stderr, "migrate: %s\n", err[0] ? err : "could not reset the schema");
+    PQfinish(c);
+    return NULL;
+}
+
 /* The embedded table is what the build produced from schemas/sql/: sorted, named, non-empty, and
  * starting with the agreed tables in their agreed order. */
 static void test_embedded_list(test_state_t *ts)
@@ -343,12 +358,9 @@ static void check_columns(test_state_t *ts, PGconn *c, const char *table, const 
 
 static void test_seed_tables(test_state_t *ts)
 {
-    char err[512] = "", buf[512];
-    int applied = -1;
-    PGconn *c = connect_db();
+    char buf[512];
+    PGconn *c = migrated_db();
     REQUIRE(ts, c != NULL);
-    REQUIRE(ts, reset_schema(c));
-    REQUIRE(ts, rt_migrate_apply(c, &applied, err, sizeof err) == 0);
 
     check_columns(ts, c, "run_results", run_results_cols,
                   sizeof run_results_cols / sizeof run_results_cols[0]);
@@ -402,12 +414,9 @@ static void test_seed_tables(test_state_t *ts)
 /* The seeds' queries, unchanged, on rows in the format the consumer writes. */
 static void test_seed_queries(test_state_t *ts)
 {
-    char err[512] = "", buf[256];
-    int applied = -1;
-    PGconn *c = connect_db();
+    char buf[256];
+    PGconn *c = migrated_db();
     REQUIRE(ts, c != NULL);
-    REQUIRE(ts, reset_schema(c));
-    REQUIRE(ts, rt_migrate_apply(c, &applied, err, sizeof err) == 0);
 
     REQUIRE(ts,
             exec_ok(c, "INSERT INTO run_results (file_name, start_time_df, events_count_start,"

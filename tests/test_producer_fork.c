@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "producer_test.h"
 #include "rt_time.h"
 #include "runtrack.h"
 
@@ -27,41 +27,9 @@
 #define CHILD_B_LOGS 3
 #define CHILD_BOUND  30 /* seconds a child may take, whatever happens */
 
-static int g_fail;
-
-#define EXPECT(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d (pid %ld): %s\n", __FILE__, __LINE__, (long)getpid(),      \
-                    #cond);                                                                        \
-            g_fail = 1;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static runtrack_t *client(void)
-{
-    char err[512];
-    runtrack_conf_t *conf = runtrack_conf_new();
-    /* No heartbeats: the parent's would interleave with the child's events in the shared run
-     * and break the reader's per-run seq order check, which is about the events under test. */
-    if (!conf || runtrack_conf_from_env(conf, err, sizeof err) ||
-        runtrack_conf_set(conf, "heartbeat.interval.ms", "0", err, sizeof err)) {
-        fprintf(stderr, "conf: %s\n", err);
-        exit(1);
-    }
-    runtrack_t *rt = runtrack_new(conf, err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "runtrack_new: %s\n", err);
-        exit(1);
-    }
-    return rt;
-}
+/* No heartbeats: the parent's would interleave with the child's events in the shared run and
+ * break the reader's per-run seq order check, which is about the events under test. */
+static const char *const no_heartbeats[] = {"heartbeat.interval.ms", "0", NULL};
 
 /* The parent's busy thread: logs into run c until told to stop. */
 static runtrack_run_t *g_busy_run;
@@ -160,18 +128,10 @@ static int wait_child(pid_t pid, const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s EXPECT_JSON_OUT\n", argv[0]);
-        return 2;
-    }
-    FILE *out = fopen(argv[1], "w");
-    if (!out) {
-        perror(argv[1]);
-        return 1;
-    }
+    FILE *out = rt_test_expect_out(argc, argv);
     char err[512];
     uint64_t left = 0;
-    runtrack_t *rt = client();
+    runtrack_t *rt = rt_test_client(rt_test_conf(1, no_heartbeats));
     runtrack_run_t *a = runtrack_run_start(rt, "fork_parent", NULL, err, sizeof err);
     g_busy_run = runtrack_run_start(rt, "fork_busy", NULL, err, sizeof err);
     if (!a || !g_busy_run) {

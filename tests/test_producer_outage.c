@@ -13,26 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "devbroker_ctl.h"
 #include "internal.h"
+#include "producer_test.h"
 #include "rt_time.h"
 #include "runtrack.h"
 
 #define BLOCKED_US 50000 /* generous: scheduling noise on a shared 2-core machine stays below */
 
-static int g_fail;
 static long g_blocked, g_calls;
 static int64_t g_worst;
-
-#define EXPECT(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
-            g_fail = 1;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* Times one library call; counts it as blocked when it took over BLOCKED_US. */
 #define TIMED(expr)                                                                                \
@@ -48,47 +39,21 @@ static int64_t g_worst;
         r_;                                                                                        \
     })
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static runtrack_t *client(const char *log_queue_max)
 {
-    char err[512];
-    runtrack_conf_t *conf = runtrack_conf_new();
-    if (!conf || runtrack_conf_from_env(conf, err, sizeof err) ||
-        runtrack_conf_set(conf, "log.queue.max", log_queue_max, err, sizeof err) ||
-        runtrack_conf_set(conf, "heartbeat.interval.ms", "300", err, sizeof err) ||
-        runtrack_conf_set(conf, "retry.backoff.ms", "100", err, sizeof err) ||
+    const char *const settings[] = {
+        "log.queue.max", log_queue_max, "heartbeat.interval.ms", "300", "retry.backoff.ms", "100",
         /* Reconnect quickly after `up` so the test does not wait out the 10 s default backoff. */
-        runtrack_conf_set(conf, "kafka.reconnect.backoff.max.ms", "500", err, sizeof err)) {
-        fprintf(stderr, "conf: %s\n", err);
-        exit(1);
-    }
-    runtrack_t *rt = runtrack_new(conf, err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "runtrack_new: %s\n", err);
-        exit(1);
-    }
-    return rt;
+        "kafka.reconnect.backoff.max.ms", "500", NULL};
+    return rt_test_client(rt_test_conf(1, settings));
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s EXPECT_JSON_OUT\n", argv[0]);
-        return 2;
-    }
+    FILE *out = rt_test_expect_out(argc, argv);
     char err[512];
     uint64_t left = 0;
     runtrack_stats_t st;
-    FILE *out = fopen(argv[1], "w");
-    if (!out) {
-        perror(argv[1]);
-        return 1;
-    }
     fprintf(out, "{\"runs\": {");
 
     /* ---- 1. outage */

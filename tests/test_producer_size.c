@@ -11,18 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "producer_test.h"
 #include "rt_event.h"
 #include "runtrack.h"
-
-static int g_fail;
-
-#define EXPECT(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
-            g_fail = 1;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* {"blob":"xxxx..."} of exactly n bytes (n > 12); letters vary so lz4 cannot hide the size.
  * Caller frees. */
@@ -52,32 +43,16 @@ static runtrack_run_t *start(runtrack_t *rt, size_t params, char *err, size_t er
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s EXPECT_JSON_OUT\n", argv[0]);
-        return 2;
-    }
-    FILE *out = fopen(argv[1], "w");
-    if (!out) {
-        perror(argv[1]);
-        return 1;
-    }
+    FILE *out = rt_test_expect_out(argc, argv);
     char err[512];
     uint64_t left = 0;
-    runtrack_conf_t *conf = runtrack_conf_new();
-    if (!conf || runtrack_conf_from_env(conf, err, sizeof err) ||
-        /* Uncompressed: the broker sees the events' full size. */
-        runtrack_conf_set(conf, "kafka.compression.type", "none", err, sizeof err)) {
-        fprintf(stderr, "conf: %s\n", err);
-        return 1;
-    }
+    /* Uncompressed: the broker sees the events' full size. */
+    static const char *const uncompressed[] = {"kafka.compression.type", "none", NULL};
+    runtrack_conf_t *conf = rt_test_conf(1, uncompressed);
     /* The library refuses a librdkafka limit that would not let 1 MiB events through. */
     EXPECT(runtrack_conf_set(conf, "kafka.message.max.bytes", "1000000", err, sizeof err) ==
            RUNTRACK_ERR_CONF);
-    runtrack_t *rt = runtrack_new(conf, err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "runtrack_new: %s\n", err);
-        return 1;
-    }
+    runtrack_t *rt = rt_test_client(conf);
 
     /* ---- 1. inside the contract: delivered */
     runtrack_run_t *a = start(rt, 1040000, err, sizeof err);
@@ -102,8 +77,7 @@ int main(int argc, char **argv)
     free(fields);
     details = json_of(RT_EVENT_MAX_BYTES);
     fo.error_details_json = details;
-    EXPECT(runtrack_run_finish(a, RUNTRACK_FAILED, &fo, err, sizeof err) ==
-           RUNTRACK_ERR_TOO_LARGE);
+    EXPECT(runtrack_run_finish(a, RUNTRACK_FAILED, &fo, err, sizeof err) == RUNTRACK_ERR_TOO_LARGE);
     free(details);
     /* The run is still open after the refused finish. */
     EXPECT(runtrack_run_log(a, RUNTRACK_INFO, "after refusals", NULL) == RUNTRACK_OK);
@@ -116,8 +90,7 @@ int main(int argc, char **argv)
     EXPECT(st.failed == 0 && st.retried == 0);
     printf("size: recorded %llu, delivered %llu, failed %llu, retried %llu, left %llu\n",
            (unsigned long long)st.recorded, (unsigned long long)st.delivered,
-           (unsigned long long)st.failed, (unsigned long long)st.retried,
-           (unsigned long long)left);
+           (unsigned long long)st.failed, (unsigned long long)st.retried, (unsigned long long)left);
     fprintf(out,
             "{\"runs\": {\"%s\": {\"lifecycle\": [\"run.started\", \"run.finished\"], \"logs\": 2, "
             "\"log_messages\": [\"big fields\", \"after refusals\"], \"status\": \"completed\"}, "

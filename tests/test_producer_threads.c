@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "producer_test.h"
 #include "runtrack.h"
 
 #define THREADS 8
@@ -74,22 +75,10 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s EXPECT_JSON_OUT\n", argv[0]);
-        return 2;
-    }
+    FILE *f = rt_test_expect_out(argc, argv);
     char err[512];
-    runtrack_conf_t *conf = runtrack_conf_new();
-    if (!conf || runtrack_conf_from_env(conf, err, sizeof err) != RUNTRACK_OK ||
-        runtrack_conf_set(conf, "log.queue.max", "1000000", err, sizeof err) != RUNTRACK_OK) {
-        fprintf(stderr, "conf: %s\n", err);
-        return 1;
-    }
-    runtrack_t *rt = runtrack_new(conf, err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "runtrack_new: %s\n", err);
-        return 1;
-    }
+    static const char *const big_queue[] = {"log.queue.max", "1000000", NULL};
+    runtrack_t *rt = rt_test_client(rt_test_conf(1, big_queue));
     for (int r = 0; r < 2; r++) {
         runtrack_counter_t sc[] = {{"events", 100}, {"urls", 50}};
         runtrack_start_opts_t so = {.start_counts = sc, .n_start_counts = 2};
@@ -126,25 +115,19 @@ int main(int argc, char **argv)
            (unsigned long long)st.delivered, (unsigned long long)st.failed,
            (unsigned long long)st.dropped_logs, (unsigned long long)st.coalesced_progress,
            (unsigned long long)st.queued);
-    int rc = 0;
     if (failures) {
         fprintf(stderr, "FAIL: %ld calls did not return RUNTRACK_OK\n", failures);
-        rc = 1;
+        g_fail = 1;
     }
     if (fe != RUNTRACK_OK) {
         fprintf(stderr, "FAIL: flush: %llu events undelivered\n", (unsigned long long)left);
-        rc = 1;
+        g_fail = 1;
     }
     if (st.failed || st.dropped_logs || st.delivered != st.recorded) {
         fprintf(stderr, "FAIL: failed %llu dropped %llu delivered %llu of %llu\n",
                 (unsigned long long)st.failed, (unsigned long long)st.dropped_logs,
                 (unsigned long long)st.delivered, (unsigned long long)st.recorded);
-        rc = 1;
-    }
-    FILE *f = fopen(argv[1], "w");
-    if (!f) {
-        perror(argv[1]);
-        return 1;
+        g_fail = 1;
     }
     fprintf(f, "{\"runs\": {");
     for (int r = 0; r < 2; r++) {
@@ -171,7 +154,7 @@ int main(int argc, char **argv)
         runtrack_run_destroy(g_runs[r]);
     if (runtrack_destroy(rt, 10000, &left) != RUNTRACK_OK) {
         fprintf(stderr, "FAIL: destroy: %llu undelivered\n", (unsigned long long)left);
-        rc = 1;
+        g_fail = 1;
     }
-    return rc;
+    return g_fail;
 }

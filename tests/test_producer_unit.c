@@ -14,7 +14,11 @@
 #include "harness.h"
 #include "internal.h"
 #include "pool.h"
+#include "producer_test.h"
 #include "runtrack.h"
+
+/* A broker address where nothing listens: the clients of these tests never deliver. */
+#define NO_BROKER "127.0.0.1:1"
 
 /* Parses b as JSON; NULL if invalid. */
 static json_t *parse(const rt_buf_t *b)
@@ -194,12 +198,8 @@ static void test_errors_and_version(test_state_t *ts)
 static void test_run_api_offline(test_state_t *ts)
 {
     char err[512];
-    runtrack_conf_t *c = runtrack_conf_new();
-    REQUIRE(ts, c != NULL);
-    CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts, runtrack_conf_set(c, "log.queue.max", "3", err, sizeof err) == RUNTRACK_OK);
-    runtrack_t *rt = runtrack_new(c, err, sizeof err);
-    REQUIRE(ts, rt != NULL);
+    static const char *const set[] = {"brokers", NO_BROKER, "log.queue.max", "3", NULL};
+    runtrack_t *rt = rt_test_client(rt_test_conf(0, set));
 
     CHECK(ts, runtrack_run_start(rt, "", NULL, err, sizeof err) == NULL);
     CHECK(ts, strstr(err, "job") != NULL);
@@ -281,15 +281,11 @@ static void test_delivery_failure(test_state_t *ts)
 {
     char err[512];
     fail_counts_t fc = {0, 0};
-    runtrack_conf_t *c = runtrack_conf_new();
-    REQUIRE(ts, c != NULL);
-    CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts,
-          runtrack_conf_set(c, "kafka.message.timeout.ms", "100", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts, runtrack_conf_set(c, "retry.backoff.ms", "20", err, sizeof err) == RUNTRACK_OK);
+    static const char *const set[] = {
+        "brokers", NO_BROKER, "kafka.message.timeout.ms", "100", "retry.backoff.ms", "20", NULL};
+    runtrack_conf_t *c = rt_test_conf(0, set);
     runtrack_conf_set_failure_cb(c, on_failure, &fc);
-    runtrack_t *rt = runtrack_new(c, err, sizeof err);
-    REQUIRE(ts, rt != NULL);
+    runtrack_t *rt = rt_test_client(c);
     runtrack_run_t *run = runtrack_run_start(rt, "fail.py", NULL, err, sizeof err);
     REQUIRE(ts, run != NULL);
     for (int i = 0; i < 3; i++)
@@ -464,14 +460,9 @@ static void *pool_work(void *arg)
 static void test_pool_client(test_state_t *ts)
 {
     char err[512];
-    runtrack_conf_t *c = runtrack_conf_new();
-    REQUIRE(ts, c != NULL);
-    CHECK(ts, runtrack_conf_set(c, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts, runtrack_conf_set(c, "log.queue.max", "3000", err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts,
-          runtrack_conf_set(c, "kafka.message.timeout.ms", "300", err, sizeof err) == RUNTRACK_OK);
-    runtrack_t *rt = runtrack_new(c, err, sizeof err);
-    REQUIRE(ts, rt != NULL);
+    static const char *const set[] = {
+        "brokers", NO_BROKER, "log.queue.max", "3000", "kafka.message.timeout.ms", "300", NULL};
+    runtrack_t *rt = rt_test_client(rt_test_conf(0, set));
     runtrack_run_t *run = runtrack_run_start(rt, "pool.py", NULL, err, sizeof err);
     REQUIRE(ts, run != NULL);
     CHECK(ts, runtrack_run_phase(run, "scraping", err, sizeof err) == RUNTRACK_OK);

@@ -104,16 +104,12 @@ static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *k
     key_part(k, value);
     if (k->oom)
         return MHD_YES;
-    if (k->nargs == k->argcap) {
-        size_t cap = k->argcap ? 2 * k->argcap : 4;
-        char **a = realloc(k->args, 2 * cap * sizeof *a);
-        if (!a) {
-            k->oom = 1;
-            return MHD_YES;
-        }
-        k->args = a;
-        k->argcap = cap;
+    char **a = rt_grow(k->args, k->nargs, &k->argcap, 2 * sizeof *a, 4); /* key, value pairs */
+    if (!a) {
+        k->oom = 1;
+        return MHD_YES;
     }
+    k->args = a;
     char *kc = strdup(key), *vc = value ? strdup(value) : NULL;
     k->args[2 * k->nargs] = kc;
     k->args[2 * k->nargs + 1] = vc;

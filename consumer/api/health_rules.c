@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "health_internal.h"
+#include "rt_buf.h"
 
 rt_health_status_t rt_health_classify(const rt_health_conf_t *c, double success_rate,
                                       double freshness_rate)
@@ -94,16 +95,12 @@ static void add_alert(rt_health_report_t *rep, rt_health_status_t severity, cons
 {
     if (rep->oom)
         return;
-    if (rep->nalerts == rep->alerts_cap) {
-        size_t cap = rep->alerts_cap ? rep->alerts_cap * 2 : 16;
-        rt_health_alert_t *a = realloc(rep->alerts, cap * sizeof *a);
-        if (!a) {
-            rep->oom = 1;
-            return;
-        }
-        rep->alerts = a;
-        rep->alerts_cap = cap;
+    rt_health_alert_t *all = rt_grow(rep->alerts, rep->nalerts, &rep->alerts_cap, sizeof *all, 16);
+    if (!all) {
+        rep->oom = 1;
+        return;
     }
+    rep->alerts = all;
     rt_health_alert_t *a = &rep->alerts[rep->nalerts++];
     a->severity = severity;
     a->code = code;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "copy_rows.h"
+#include "rt_buf.h"
 #include "rt_time.h"
 #include "runs_cols.h"
 
@@ -215,15 +216,12 @@ static run_acc_t *slot(rt_agg_t *a, const char *id)
         a->index = ni;
         a->index_cap = ncap;
     }
-    if (a->used == a->runs_cap) {
-        size_t nc = a->runs_cap ? a->runs_cap * 2 : 128;
-        run_acc_t *nr = realloc(a->runs, nc * sizeof *nr);
-        if (!nr)
-            return NULL;
-        memset(nr + a->runs_cap, 0, (nc - a->runs_cap) * sizeof *nr);
-        a->runs = nr;
-        a->runs_cap = nc;
-    }
+    size_t old_cap = a->runs_cap;
+    run_acc_t *nr = rt_grow(a->runs, a->used, &a->runs_cap, sizeof *nr, 128);
+    if (!nr)
+        return NULL;
+    memset(nr + old_cap, 0, (a->runs_cap - old_cap) * sizeof *nr); /* new slots start empty */
+    a->runs = nr;
     run_acc_t *r = &a->runs[a->used];
     /* A slot of an earlier batch: keep its buffers, forget the rest. */
     run_acc_t keep = *r;

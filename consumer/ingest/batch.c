@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt_buf.h"
+
 /* Where a record's bytes are in the batch's byte store. */
 typedef struct rec {
     int32_t partition;
@@ -118,14 +120,10 @@ int rt_batch_fold(rt_batch_t *b, rt_in_msg_t *m)
 int rt_batch_add(rt_batch_t *b, int32_t partition, int64_t offset, int64_t kafka_ts_ms,
                  const void *key, size_t key_len, const void *payload, size_t len)
 {
-    if (b->n == b->recs_cap) {
-        size_t nc = b->recs_cap ? b->recs_cap * 2 : 1024;
-        rec_t *nr = realloc(b->recs, nc * sizeof *nr);
-        if (!nr)
-            return -1;
-        b->recs = nr;
-        b->recs_cap = nc;
-    }
+    rec_t *nr = rt_grow(b->recs, b->n, &b->recs_cap, sizeof *nr, 1024);
+    if (!nr)
+        return -1;
+    b->recs = nr;
     rec_t *r = &b->recs[b->n];
     r->partition = partition;
     r->offset = offset;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "rt_buf.h"
 #include "rt_time.h"
 
 struct rt_writer {
@@ -93,14 +94,10 @@ int rt_job_note_position(rt_job_t *j, int32_t p, int64_t offset)
         while (k < j->npos && j->pos[k].partition != p)
             k++;
     if (k == j->npos) {
-        if (j->npos == j->pos_cap) {
-            size_t nc = j->pos_cap ? j->pos_cap * 2 : 64;
-            rt_part_pos_t *np = realloc(j->pos, nc * sizeof *np);
-            if (!np)
-                return -1;
-            j->pos = np;
-            j->pos_cap = nc;
-        }
+        rt_part_pos_t *np = rt_grow(j->pos, j->npos, &j->pos_cap, sizeof *np, 64);
+        if (!np)
+            return -1;
+        j->pos = np;
         j->pos[k].partition = p;
         j->pos[k].expected = -1;
         j->pos[k].next = offset + 1;

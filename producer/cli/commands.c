@@ -26,23 +26,23 @@ static const cli_command_t commands[] = {
      "                        a string), e.g. naics_codes='[\"541511\"]' posted_from=2025-10-01\n"
      "  --params-json JSON    all parameters as one JSON object\n"
      "  --export              print export lines for RUNTRACK_RUN_ID/JOB/KIND (use with eval)\n",
-     EVENT_OPTS, cli_cmd_start},
+     EVENT_OPTS, cli_cmd_event},
     {"phase", "rjk" CONN, "phase [--run ID] PHASE",
-     "Records run.phase, e.g. runtrack phase scraping.\n", EVENT_OPTS, cli_cmd_phase},
+     "Records run.phase, e.g. runtrack phase scraping.\n", EVENT_OPTS, cli_cmd_event},
     {"progress", "rjkmu" CONN, "progress [--run ID] [--memory PCT] [--cpu PCT] NAME=VALUE...",
      "Records run.progress with absolute counters, e.g. sites_completed=5 sites_total=15.\n"
      "  --memory PCT, --cpu PCT   resource use 0..100\n",
-     EVENT_OPTS, cli_cmd_progress},
+     EVENT_OPTS, cli_cmd_event},
     {"log", "rjklF" CONN,
      "log [--run ID] [--level info|success|warning|error] [--fields-json JSON] MESSAGE...",
-     "Records run.log (words are joined with spaces).\n", EVENT_OPTS, cli_cmd_log},
+     "Records run.log (words are joined with spaces).\n", EVENT_OPTS, cli_cmd_event},
     {"pause", "rjkR" CONN, "pause [--run ID] [--reason TEXT]", "Records run.paused.\n", EVENT_OPTS,
-     cli_cmd_pause},
+     cli_cmd_event},
     {"resume", "rjkR" CONN, "resume [--run ID] [--reason TEXT]", "Records run.resumed.\n",
-     EVENT_OPTS, cli_cmd_resume},
+     EVENT_OPTS, cli_cmd_event},
     {"heartbeat", "rjk" CONN, "heartbeat [--run ID]",
      "Records run.heartbeat (keeps the run from being reported stale).\n", EVENT_OPTS,
-     cli_cmd_heartbeat},
+     cli_cmd_event},
     {"finish", "rjkSeEc" CONN,
      "finish [--run ID] --status completed|failed|partial [--count NAME=N]... [--error MSG] "
      "[--error-details-json JSON] [NAME=VALUE...]",
@@ -50,7 +50,7 @@ static const cli_command_t commands[] = {
      "  --count NAME=N        end counts, e.g. --count events=1050 --count urls=525\n"
      "  NAME=VALUE            final counters (found=120 new=30 ...)\n"
      "  --error MSG           error message; --error-details-json JSON: details object\n",
-     EVENT_OPTS, cli_cmd_finish},
+     EVENT_OPTS, cli_cmd_event},
     {"run", "jkpPcn" CONN, "run --job NAME [--kind K] [start options] -- COMMAND [ARGS...]",
      "Wraps COMMAND as a run: starts it, forwards its output lines as logs (stdout info, stderr\n"
      "warning; a line starting with ERROR:, WARNING:, SUCCESS: or INFO: gets that level) while\n"

@@ -102,12 +102,21 @@ typedef struct name_value {
     int value;
 } name_value_t;
 
-/* The value of name in table (n entries), or -1 when it is not there. */
-static int lookup(const name_value_t *table, size_t n, const char *name)
+/* The value of name in table (n entries); when it is not there, -1 after printing
+ * `<what> "<name>": expected <the table's words>`. */
+static int lookup(const name_value_t *table, size_t n, const char *name, const char *what)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].value;
+    rt_buf_t words = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rt_buf_adds(&words, i + 1 < n ? ", " : " or ");
+        rt_buf_adds(&words, table[i].name);
+    }
+    cli_err("%s \"%s\": expected %s", what, name, words.oom ? "another value" : words.data);
+    rt_buf_free(&words);
     return -1;
 }
 
@@ -215,11 +224,9 @@ static int do_log(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv
                                           {"success", RUNTRACK_SUCCESS},
                                           {"warning", RUNTRACK_WARNING},
                                           {"error", RUNTRACK_ERROR}};
-    int level = lookup(levels, sizeof levels / sizeof levels[0], o->level);
-    if (level < 0) {
-        cli_err("log: --level \"%s\": expected info, success, warning or error", o->level);
+    int level = lookup(levels, sizeof levels / sizeof levels[0], o->level, "log: --level");
+    if (level < 0)
         return EX_DATAERR_;
-    }
     log_args_t la = {.level = (runtrack_level_t)level};
     /* MESSAGE words are joined with spaces, like echo. */
     rt_buf_t msg = {0};
@@ -261,30 +268,19 @@ static runtrack_err_t emit_mark(runtrack_run_t *run, const cli_opts_t *o, const 
     return RUNTRACK_ERR_INVALID_ARG;
 }
 
-/* pause, resume, heartbeat: no arguments, one event. */
-static int mark(const cli_command_t *cmd, const cli_opts_t *o, int argc, mark_t m)
+/* pause, resume, heartbeat: no arguments, one event, named by the command. */
+static int do_mark(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv)
 {
+    (void)argv;
+    static const name_value_t marks[] = {
+        {"pause", MARK_PAUSE}, {"resume", MARK_RESUME}, {"heartbeat", MARK_HEARTBEAT}};
     if (no_args(argc, cmd->name))
         return EX_USAGE_;
-    return emit(o, emit_mark, &m);
-}
-
-static int do_pause(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv)
-{
-    (void)argv;
-    return mark(cmd, o, argc, MARK_PAUSE);
-}
-
-static int do_resume(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv)
-{
-    (void)argv;
-    return mark(cmd, o, argc, MARK_RESUME);
-}
-
-static int do_heartbeat(const cli_command_t *cmd, cli_opts_t *o, int argc, char **argv)
-{
-    (void)argv;
-    return mark(cmd, o, argc, MARK_HEARTBEAT);
+    int m = lookup(marks, sizeof marks / sizeof marks[0], cmd->name, "internal: command");
+    if (m < 0)
+        return EX_SOFTWARE_;
+    mark_t mark = (mark_t)m;
+    return emit(o, emit_mark, &mark);
 }
 
 typedef struct finish_args {
@@ -315,11 +311,10 @@ static int do_finish(const cli_command_t *cmd, cli_opts_t *o, int argc, char **a
     static const name_value_t statuses[] = {{"completed", RUNTRACK_COMPLETED},
                                             {"failed", RUNTRACK_FAILED},
                                             {"partial", RUNTRACK_PARTIAL}};
-    int status = lookup(statuses, sizeof statuses / sizeof statuses[0], o->status);
-    if (status < 0) {
-        cli_err("finish: --status \"%s\": expected completed, failed or partial", o->status);
+    int status =
+        lookup(statuses, sizeof statuses / sizeof statuses[0], o->status, "finish: --status");
+    if (status < 0)
         return EX_DATAERR_;
-    }
     finish_args_t fa = {.status = (runtrack_status_t)status};
     if (parse_counter_args(o, argc, argv, &fa.counters) != 0)
         return EX_DATAERR_;
@@ -331,44 +326,26 @@ static int do_finish(const cli_command_t *cmd, cli_opts_t *o, int argc, char **a
     return emit(o, emit_finish, &fa);
 }
 
-/* ------------------------------------------------------------------------ entry points */
+/* ------------------------------------------------------------------------ entry point */
 
-int cli_cmd_start(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PARAMS, do_start);
-}
+/* Each event command by its name in the command table: what its positional arguments are and
+ * the function that checks them and records the event. */
+static const struct event_command {
+    const char *name;
+    cli_args_t args;
+    cli_event_fn fn;
+} event_commands[] = {
+    {"start", CLI_ARGS_PARAMS, do_start},      {"phase", CLI_ARGS_PLAIN, do_phase},
+    {"progress", CLI_ARGS_PLAIN, do_progress}, {"log", CLI_ARGS_PLAIN, do_log},
+    {"pause", CLI_ARGS_PLAIN, do_mark},        {"resume", CLI_ARGS_PLAIN, do_mark},
+    {"heartbeat", CLI_ARGS_PLAIN, do_mark},    {"finish", CLI_ARGS_PLAIN, do_finish},
+};
 
-int cli_cmd_phase(const cli_command_t *cmd, int argc, char **argv)
+int cli_cmd_event(const cli_command_t *cmd, int argc, char **argv)
 {
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_phase);
-}
-
-int cli_cmd_progress(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_progress);
-}
-
-int cli_cmd_log(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_log);
-}
-
-int cli_cmd_pause(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_pause);
-}
-
-int cli_cmd_resume(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_resume);
-}
-
-int cli_cmd_heartbeat(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_heartbeat);
-}
-
-int cli_cmd_finish(const cli_command_t *cmd, int argc, char **argv)
-{
-    return cli_event_main(cmd, argc, argv, CLI_ARGS_PLAIN, do_finish);
+    for (size_t i = 0; i < sizeof event_commands / sizeof event_commands[0]; i++)
+        if (strcmp(event_commands[i].name, cmd->name) == 0)
+            return cli_event_main(cmd, argc, argv, event_commands[i].args, event_commands[i].fn);
+    cli_err("internal: %s is not an event command", cmd->name);
+    return EX_SOFTWARE_;
 }

@@ -6,13 +6,7 @@
 
 #include "cli.h"
 
-int cli_cmd_start(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_phase(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_progress(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_log(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_pause(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_resume(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_heartbeat(const cli_command_t *cmd, int argc, char **argv);
-int cli_cmd_finish(const cli_command_t *cmd, int argc, char **argv);
+/* The entry point of all eight: the command's name (cmd->name) says which event it records. */
+int cli_cmd_event(const cli_command_t *cmd, int argc, char **argv);
 
 #endif

@@ -184,14 +184,10 @@ void table_free(table_t *t)
 
 int table_add(table_t *t, const char *const *vals)
 {
-    if (t->nrows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **p = realloc(t->cells, cap * (size_t)t->ncols * sizeof *p);
-        if (!p)
-            return -1;
-        t->cells = p;
-        t->cap = cap;
-    }
+    char **p = rt_grow(t->cells, t->nrows, &t->cap, (size_t)t->ncols * sizeof *p, 16);
+    if (!p)
+        return -1;
+    t->cells = p;
     char **row = t->cells + t->nrows * (size_t)t->ncols;
     for (int i = 0; i < t->ncols; i++) {
         row[i] = fmt_printable(vals[i] ? vals[i] : "-");

@@ -1,5 +1,6 @@
-"""Shared pieces of the API tests run by ctest (tests/api/test_*.py): the failure list and
-check() (counted in CHECKS), psql against the test database, and an rt_api_serve process on a free port.
+"""Shared pieces of the API tests run by ctest (tests/api/test_*.py): the failure list, check()
+(counted in CHECKS) and psql against the test database from tests/lib/rtcheck.py, and an
+rt_api_serve process on a free port.
 
 The server binary is argv[1] and the database RUNTRACK_PG_DSN, as tests/api.cmake passes them."""
 import os
@@ -7,25 +8,11 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from rtcheck import CHECKS, FAILURES, check, psql  # noqa: F401 (the tests import them here)
+
 SERVE = sys.argv[1]
 DSN = os.environ["RUNTRACK_PG_DSN"]
-FAILURES = []
-CHECKS = [0]
-
-
-def check(cond, what):
-    CHECKS[0] += 1
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", DSN, "-f", "-"],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError("psql failed: " + out.stderr)
-    return out.stdout.strip()
 
 
 class ServeProcess:

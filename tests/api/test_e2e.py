@@ -13,21 +13,10 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from rtcheck import check, psql, step, verdict  # noqa: E402
+
 CLI, CONSUMER, SERVE = sys.argv[1:4]
-FAILURES = []
-
-
-T0 = time.time()
-
-
-def step(what):
-    print("%6.1fs %s" % (time.time() - T0, what), flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def cli(*args):
@@ -112,14 +101,7 @@ def main():
         srv.terminate()
         srv.wait(timeout=30)
     stale_close_then_real_finish(crash)
-    print("%s test_e2e (%d failures)" % ("ok  " if not FAILURES else "FAIL", len(FAILURES)))
-    return 1 if FAILURES else 0
-
-
-def psql(sql):
-    return subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d",
-                           os.environ["RUNTRACK_PG_DSN"], "-c", sql], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return verdict("test_e2e")
 
 
 def stale_close_then_real_finish(crash):

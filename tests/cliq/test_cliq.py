@@ -15,19 +15,10 @@ import sys
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from rtcheck import check, step, verdict  # noqa: E402
+
 CLI, CONSUMER = sys.argv[1:3]
-FAILURES = []
-T0 = time.time()
-
-
-def step(what):
-    print("%6.1fs %s" % (time.time() - T0, what), flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr, flush=True)
 
 
 def rt(*args, code=0, env=None):
@@ -134,8 +125,7 @@ def main():
     _, err = rt("runs", code=69)
     check("API unreachable at %s" % os.environ["RUNTRACK_API"] in err, "unreachable message %r"
           % err)
-    print("%s test_cliq (%d failures)" % ("ok  " if not FAILURES else "FAIL", len(FAILURES)))
-    return 1 if FAILURES else 0
+    return verdict("test_cliq")
 
 
 def queries(api, a, b, c, d, odd):

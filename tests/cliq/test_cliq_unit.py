@@ -16,17 +16,13 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from rtcheck import check, verdict  # noqa: E402
+
 CLI = sys.argv[1]
-FAILURES = []
 RUN = "01a21278-3a10-7f27-92ad-9472173ff316"
 LIVE = "01a21278-3a10-7f27-92ad-9472173ff317"  # a run that stays running
 REQUESTS = []  # (path, query dict, Authorization header)
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL:", what, file=sys.stderr, flush=True)
 
 
 def run_row(i):
@@ -244,9 +240,7 @@ def main():
     check(out.startswith("usage: runtrack health"), "help health")
     out, _ = rt("--help")
     check("last-success JOB" in out and "logs RUN" in out, "global help lists queries")
-    print("%s test_cliq_unit (%d failures)" % ("ok  " if not FAILURES else "FAIL",
-                                               len(FAILURES)))
-    return 1 if FAILURES else 0
+    return verdict("test_cliq_unit")
 
 
 if __name__ == "__main__":
