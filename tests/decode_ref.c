@@ -253,10 +253,9 @@ static int decode_data(dctx_t *c, rt_ref_event_t *ev, json_t *data)
                    : 0;
     }
     case RT_EV_FINISHED: {
-        static const char *const ok[] = {"status",        "source",        "exit_code",
-                                         "signal",        "end_counts",    "counters",
-                                         "error_message", "error_details", "dropped_logs",
-                                         NULL};
+        static const char *const ok[] = {
+            "status",   "source",        "exit_code",     "signal",       "end_counts",
+            "counters", "error_message", "error_details", "dropped_logs", NULL};
         int64_t ended;
         if (only_members(c, data, "data", ok) || get_string(c, data, "data", "status", 1, 0, 1, &s))
             return -1;

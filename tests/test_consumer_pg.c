@@ -376,8 +376,8 @@ static void finish_batches(test_state_t *ts, path_t path, const char *const data
     REQUIRE(ts, m[0].ok && m[1].ok && m[2].ok);
     rt_in_msg_t one[2] = {m[0], m[1 + first]};
     CHECK(ts, write_path(path, a, NULL, one, 2, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
-    CHECK(ts, write_path(path, a, NULL, &m[2 - first], 1, NULL, 0, &res, err, sizeof err) ==
-                  RT_PG_OK);
+    CHECK(ts,
+          write_path(path, a, NULL, &m[2 - first], 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
     CHECK_STR(ts, finish_row(c, out, sizeof out), want);
     CHECK(ts, write_path(path, a, NULL, m, 3, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
     CHECK_STR(ts, finish_row(c, out, sizeof out), want);

@@ -218,13 +218,14 @@ static void make(rt_event_t *ev, char *buf, const char *run, const char *job, in
 static json_t *runs_rows(const char *txt)
 {
     static const char *const cols[] = {
-        "run_id",      "job",           "kind",         "min_ts",        "max_ts",
-        "max_seq",     "producer_host", "producer_pid", "producer_lib",  "has_started",
-        "started_ts",  "start_counts",  "params",       "planned",       "phase_seq",
-        "phase",       "counters_seq",  "counters",     "progress_seq",  "memory_percent",
-        "cpu_percent", "pause_seq",     "paused",       "paused_at",     "resumed_at",
-        "finished_at", "status",        "end_counts",   "error_message", "error_details",
-        "dropped_logs", "finished_by_wrapper"};
+        "run_id",        "job",           "kind",          "min_ts",
+        "max_ts",        "max_seq",       "producer_host", "producer_pid",
+        "producer_lib",  "has_started",   "started_ts",    "start_counts",
+        "params",        "planned",       "phase_seq",     "phase",
+        "counters_seq",  "counters",      "progress_seq",  "memory_percent",
+        "cpu_percent",   "pause_seq",     "paused",        "paused_at",
+        "resumed_at",    "finished_at",   "status",        "end_counts",
+        "error_message", "error_details", "dropped_logs",  "finished_by_wrapper"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
     static const char types[] = "sssssisisbsjjjisijirribssssjsjib";
     json_t *arr = json_array();

@@ -277,7 +277,8 @@ static int finish_beats(const rt_event_t *ev, const run_acc_t *r)
 {
     if (!r->has_finished)
         return 1;
-    int a = finish_rank(ev->finish_wrapper, ev->status), b = finish_rank(r->finish_wrapper, r->status);
+    int a = finish_rank(ev->finish_wrapper, ev->status),
+        b = finish_rank(r->finish_wrapper, r->status);
     return a != b ? a > b : earlier(ev, &r->finished);
 }
 

@@ -234,18 +234,16 @@ static int discovery_params(dctx_t *c, size_t params)
 
 static int decode_finished(dctx_t *c, rt_event_t *ev, size_t data)
 {
-    static const char *const ok[] = {"status",        "source",        "exit_code",
-                                     "signal",        "end_counts",    "counters",
-                                     "error_message", "error_details", "dropped_logs",
-                                     NULL};
+    static const char *const ok[] = {"status",       "source",   "exit_code",     "signal",
+                                     "end_counts",   "counters", "error_message", "error_details",
+                                     "dropped_logs", NULL};
     const char *s;
     size_t o;
     int64_t ended; /* exit_code / signal: checked, not kept (error_details tells them) */
     if (only_members(c, data, "data", ok) || get_string(c, data, "data", "status", 1, 0, 1, &s))
         return -1;
     if (rt_run_status_from_name(s, &ev->status) != 0 || !rt_run_status_terminal(ev->status))
-        return fail(c, RT_DEAD_SCHEMA, "data.status: \"%.40s\" is not completed/failed/partial",
-                    s);
+        return fail(c, RT_DEAD_SCHEMA, "data.status: \"%.40s\" is not completed/failed/partial", s);
     if (get_string(c, data, "data", "source", 0, 0, 0, &s))
         return -1;
     if (s && strcmp(s, "wrapper") != 0)

@@ -224,10 +224,12 @@ static const char SQL_DEAD[] =
 #define FIN_RANK(t)                                                                                \
     "(CASE WHEN NOT " t ".finished_by_wrapper THEN 1 WHEN " t ".status = 'completed' THEN 0"       \
     " ELSE 2 END)"
+#define FIN_RANK_NEW FIN_RANK("EXCLUDED")
+#define FIN_RANK_OLD FIN_RANK("r")
 #define FIN_WINS                                                                                   \
     "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR r.status_reason IS NOT NULL"  \
-    " OR " FIN_RANK("EXCLUDED") " > " FIN_RANK("r") " OR (" FIN_RANK("EXCLUDED") " = "           \
-    FIN_RANK("r") " AND EXCLUDED.finished_at < r.finished_at)))"
+    " OR " FIN_RANK_NEW " > " FIN_RANK_OLD " OR (" FIN_RANK_NEW " = " FIN_RANK_OLD                 \
+    " AND EXCLUDED.finished_at < r.finished_at)))"
 #define START_WINS                                                                                 \
     "(EXCLUDED.has_started AND (NOT r.has_started OR EXCLUDED.started_at < r.started_at))"
 static const char SQL_RUNS[] =
