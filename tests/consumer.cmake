@@ -27,6 +27,8 @@ set_tests_properties(unit.consumer.cli PROPERTIES LABELS unit TIMEOUT 30)
 rt_consumer_itest(consumer.producer test_consumer_producer.sh 240 integration)
 set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
 rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 240 "integration;fault")
+rt_consumer_itest(consumer.wrapexit test_consumer_wrapexit.sh 240 integration)
+set_tests_properties(consumer.wrapexit PROPERTIES SKIP_RETURN_CODE 77)
 
 # pg_out against the real PostgreSQL on both write paths: the offsets fence refuses a zombie's
 # batch, a run stored under another job, derive only where a batch can change the derived rows.

@@ -254,14 +254,22 @@ static int decode_data(dctx_t *c, rt_ref_event_t *ev, json_t *data)
     }
     case RT_EV_FINISHED: {
         static const char *const ok[] = {
-            "status",        "end_counts",   "counters", "error_message",
-            "error_details", "dropped_logs", NULL};
+            "status",   "source",        "exit_code",     "signal",       "end_counts",
+            "counters", "error_message", "error_details", "dropped_logs", NULL};
+        int64_t ended;
         if (only_members(c, data, "data", ok) || get_string(c, data, "data", "status", 1, 0, 1, &s))
             return -1;
         if (rt_run_status_from_name(s, &ev->status) != 0 || !rt_run_status_terminal(ev->status))
             return fail(c, RT_DEAD_SCHEMA, "data.status: \"%.40s\" is not completed/failed/partial",
                         s);
-        if (get_counters(c, data, "end_counts", &ev->end_counts) ||
+        if (get_string(c, data, "data", "source", 0, 0, 0, &s))
+            return -1;
+        if (s && strcmp(s, "wrapper") != 0)
+            return fail(c, RT_DEAD_SCHEMA, "data.source: \"%.40s\" is not wrapper", s);
+        ev->finish_wrapper = s != NULL;
+        if (get_int(c, data, "data", "exit_code", 0, 255, 0, NULL, &ended) ||
+            get_int(c, data, "data", "signal", 1, 127, 0, NULL, &ended) ||
+            get_counters(c, data, "end_counts", &ev->end_counts) ||
             get_counters(c, data, "counters", &ev->counters) ||
             get_string(c, data, "data", "error_message", 0, 0, 0, &ev->error_message) ||
             get_object(c, data, "data", "error_details", 0, &ev->error_details) ||
@@ -432,7 +440,8 @@ static const char *fields_differ(const rt_event_t *e, const rt_ref_event_t *r)
     DIFFERS_IF_NOT(e->level == r->level && str_eq(e->message, r->message) &&
                        (!e->message || e->message_len == strlen(r->message)),
                    "log");
-    DIFFERS_IF_NOT(e->status == r->status && str_eq(e->error_message, r->error_message),
+    DIFFERS_IF_NOT(e->status == r->status && str_eq(e->error_message, r->error_message) &&
+                       e->finish_wrapper == r->finish_wrapper,
                    "finished");
     DIFFERS_IF_NOT(e->has_dropped_logs == r->has_dropped_logs && e->dropped_logs == r->dropped_logs,
                    "dropped_logs");

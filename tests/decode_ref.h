@@ -36,6 +36,7 @@ typedef struct rt_ref_event {
     json_t *end_counts;
     const char *error_message;
     json_t *error_details;
+    int finish_wrapper;
     int has_dropped_logs;
     int64_t dropped_logs;
 } rt_ref_event_t;

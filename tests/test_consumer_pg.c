@@ -340,6 +340,79 @@ static void test_derive(test_state_t *ts)
     derive_on(ts, PATH_MSGS);
 }
 
+#define RUN_W "019a16a0-5ebb-7312-8643-0000000000b1"
+
+/* The run's row after the finish precedence: status|error_message|exit code|by wrapper|ended. */
+static char *finish_row(PGconn *c, char *out, size_t size)
+{
+    return text(c,
+                "SELECT r.status || '|' || r.error_message || '|' ||"
+                " COALESCE(r.error_details->>'exit_code', '-') || '|' || r.finished_by_wrapper ||"
+                " '|' || to_char(r.finished_at AT TIME ZONE 'UTC', 'HH24:MI:SS') || '|' ||"
+                " rr.time_stamp::text FROM runs r JOIN run_results rr USING (run_id)"
+                " WHERE r.run_id = '" RUN_W "'",
+                out, size);
+}
+
+/* Two run.finished of one run in separate batches, first then second, then both again (a
+ * replay): the stored row compares each batch's finish with the stored one by the same
+ * precedence as the fold (a wrapper's failure first, then the earliest). data[0] at 16:00:05,
+ * data[1] at 16:00:06. */
+static void finish_batches(test_state_t *ts, path_t path, const char *const data[2], int first,
+                           const char *want)
+{
+    char err[1024], b[3][1024], out[256];
+    rt_pg_t *a = rt_pg_new(dsn());
+    REQUIRE(ts, a && rt_pg_connect(a, err, sizeof err) == 0);
+    PGconn *c = rt_pg_conn(a);
+    empty_tables(c);
+    rt_in_msg_t m[3];
+    rt_batch_result_t res;
+    emsg(&m[0], 0, 0, RUN_W, "wrapped.sh", "scrape", 1, 7200, "run.started", "{}", b[0],
+         sizeof b[0]);
+    for (int k = 0; k < 2; k++)
+        emsg(&m[1 + k], 0, 1 + k, RUN_W, "wrapped.sh", "scrape", 2 + k, 7205 + k, "run.finished",
+             data[k], b[1 + k], sizeof b[1 + k]);
+    REQUIRE(ts, m[0].ok && m[1].ok && m[2].ok);
+    rt_in_msg_t one[2] = {m[0], m[1 + first]};
+    CHECK(ts, write_path(path, a, NULL, one, 2, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts,
+          write_path(path, a, NULL, &m[2 - first], 1, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
+    CHECK_STR(ts, finish_row(c, out, sizeof out), want);
+    CHECK(ts, write_path(path, a, NULL, m, 3, NULL, 0, &res, err, sizeof err) == RT_PG_OK);
+    CHECK_STR(ts, finish_row(c, out, sizeof out), want);
+    for (int i = 0; i < 3; i++)
+        rt_in_msg_clear(&m[i]);
+    rt_pg_free(a);
+}
+
+/* `runtrack run -- sh -c 'runtrack finish --status completed; exit 3'`: the child's completed
+ * and the wrapper's failed arrive in separate batches, in either order, on both write paths:
+ * the run is failed with exit code 3. Two finishes of the run's own keep the earliest; a
+ * wrapper's completed (exit 0) leaves the child's failure standing. */
+static void test_finish_precedence(test_state_t *ts)
+{
+    const char *const exit3[2] = {
+        "{\"status\":\"completed\",\"error_message\":\"child\"}",
+        "{\"status\":\"failed\",\"source\":\"wrapper\",\"exit_code\":3,"
+        "\"error_message\":\"sh exited with status 3\",\"error_details\":{\"exit_code\":3}}"};
+    const char *const plain[2] = {"{\"status\":\"completed\",\"error_message\":\"first\"}",
+                                  "{\"status\":\"failed\",\"error_message\":\"second\"}"};
+    const char *const exit0[2] = {
+        "{\"status\":\"failed\",\"error_message\":\"HTTP 503\"}",
+        "{\"status\":\"completed\",\"source\":\"wrapper\",\"exit_code\":0,"
+        "\"error_message\":\"w\"}"};
+    for (int p = 0; p < 2; p++)
+        for (int first = 0; first < 2; first++) {
+            finish_batches(ts, (path_t)p, exit3, first,
+                           "failed|sh exited with status 3|3|true|16:00:06|2025-10-24 16:00:06");
+            finish_batches(ts, (path_t)p, plain, first,
+                           "completed|first|-|false|16:00:05|2025-10-24 16:00:05");
+            finish_batches(ts, (path_t)p, exit0, first,
+                           "failed|HTTP 503|-|false|16:00:05|2025-10-24 16:00:05");
+        }
+}
+
 /* The runs rows reach PostgreSQL as COPY text: objects as the producer wrote them (with raw
  * newlines and tabs between tokens) and strings holding backslashes, tabs and quotes arrive as
  * they were sent. */
@@ -373,4 +446,4 @@ static void test_copy_text(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_copy_text), TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict),
-          TEST(test_derive))
+          TEST(test_derive), TEST(test_finish_precedence))

@@ -219,15 +219,17 @@ static void make(rt_event_t *ev, char *buf, const char *run, const char *job, in
 static json_t *runs_rows(const char *txt)
 {
     static const char *const cols[] = {
-        "run_id",      "job",           "kind",         "min_ts",        "max_ts",
-        "max_seq",     "producer_host", "producer_pid", "producer_lib",  "has_started",
-        "started_ts",  "start_counts",  "params",       "planned",       "phase_seq",
-        "phase",       "counters_seq",  "counters",     "progress_seq",  "memory_percent",
-        "cpu_percent", "pause_seq",     "paused",       "paused_at",     "resumed_at",
-        "finished_at", "status",        "end_counts",   "error_message", "error_details",
-        "dropped_logs"};
+        "run_id",        "job",           "kind",          "min_ts",
+        "max_ts",        "max_seq",       "producer_host", "producer_pid",
+        "producer_lib",  "has_started",   "started_ts",    "start_counts",
+        "params",        "planned",       "phase_seq",     "phase",
+        "counters_seq",  "counters",      "progress_seq",  "memory_percent",
+        "cpu_percent",   "pause_seq",     "paused",        "paused_at",
+        "resumed_at",    "finished_at",   "status",        "end_counts",
+        "error_message", "error_details", "dropped_logs",  "clock_skew_s",
+        "finished_by_wrapper"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
-    static const char types[] = "sssssisisbsjjjisijirribssssjsji";
+    static const char types[] = "sssssisisbsjjjisijirribssssjsjiib";
     json_t *arr = json_array();
     while (*txt) {
         const char *eol = strchr(txt, '\n');
@@ -368,7 +370,7 @@ static void test_aggregate(test_state_t *ts)
         runs = rows.data ? runs_rows(rows.data) : NULL;
         CHECK(ts, nr == 1 && json_array_size(runs) == 1);
         json_t *only = json_array_get(runs, 0);
-        CHECK(ts, json_object_size(only) == 9); /* ids, times, seq, producer: nothing else */
+        CHECK(ts, json_object_size(only) == 10); /* ids, times, seq, producer, clock_skew_s 0 */
         CHECK(ts,
               json_object_get(only, "counters") == NULL && json_object_get(only, "status") == NULL);
         json_decref(runs);
@@ -394,6 +396,65 @@ static void test_aggregate(test_state_t *ts)
     rt_agg_free(agg);
     for (int i = 0; i < 9; i++)
         rt_event_clear(&ev[i]);
+}
+
+/* Two run.finished of one run, folded in every arrival order (and duplicated): the winner is
+ * the same. data[k] is sent at seq 3 + k, 14:30:(20 + k); want_*: the winning finish. */
+static void finish_pair(test_state_t *ts, const char *const data[2], const char *want_status,
+                        int want_wrapper, const char *want_at, const char *want_error)
+{
+    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
+    static const int orders[][4] = {{0, 1, -1, -1}, {1, 0, -1, -1}, {1, 0, 1, 0}, {0, 0, 1, 1}};
+    for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+        rt_agg_t *agg = rt_agg_new();
+        REQUIRE(ts, agg != NULL);
+        char detail[256];
+        for (int i = 0; i < 4 && orders[o][i] >= 0; i++) {
+            int k = orders[o][i];
+            rt_event_t ev;
+            char rec[1024];
+            make(&ev, rec, A, "j", 3 + k, 20 + k, "run.finished", data[k]);
+            CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+            rt_event_clear(&ev);
+        }
+        rt_buf_t rows = {0};
+        CHECK(ts, rt_agg_runs_copy(agg, &rows) == 1);
+        json_t *runs = runs_rows(rows.data ? rows.data : "");
+        json_t *a = json_array_get(runs, 0);
+        REQUIRE(ts, a != NULL);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "status")), want_status);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "finished_at")), want_at);
+        CHECK(ts, json_is_true(json_object_get(a, "finished_by_wrapper")) == want_wrapper);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "error_message")), want_error);
+        json_decref(runs);
+        rt_buf_free(&rows);
+        rt_agg_free(agg);
+    }
+}
+
+/* The finish precedence (docs/consumer.md, merge rules): a child that reports completed and
+ * then exits 3 is failed, whichever finish arrives first; a plain double finish keeps the
+ * earliest; a wrapper's completed (exit 0) leaves the child's own failure standing. */
+static void test_aggregate_finish(test_state_t *ts)
+{
+    const char *const child_then_exit3[2] = {
+        "{\"status\":\"completed\",\"error_message\":\"child\"}",
+        "{\"status\":\"failed\",\"source\":\"wrapper\",\"exit_code\":3,"
+        "\"error_message\":\"sh exited with status 3\",\"error_details\":{\"exit_code\":3}}"};
+    finish_pair(ts, child_then_exit3, "failed", 1, "2025-10-24T14:30:21.000000Z",
+                "sh exited with status 3");
+    const char *const plain_twice[2] = {"{\"status\":\"completed\",\"error_message\":\"first\"}",
+                                        "{\"status\":\"failed\",\"error_message\":\"second\"}"};
+    finish_pair(ts, plain_twice, "completed", 0, "2025-10-24T14:30:20.000000Z", "first");
+    const char *const failed_then_exit0[2] = {
+        "{\"status\":\"failed\",\"error_message\":\"HTTP 503\"}",
+        "{\"status\":\"completed\",\"source\":\"wrapper\",\"exit_code\":0,"
+        "\"error_message\":\"wrapper\"}"};
+    finish_pair(ts, failed_then_exit0, "failed", 0, "2025-10-24T14:30:20.000000Z", "HTTP 503");
+    const char *const two_wrappers[2] = {
+        "{\"status\":\"failed\",\"source\":\"wrapper\",\"signal\":15,\"error_message\":\"w1\"}",
+        "{\"status\":\"failed\",\"source\":\"wrapper\",\"exit_code\":1,\"error_message\":\"w2\"}"};
+    finish_pair(ts, two_wrappers, "failed", 1, "2025-10-24T14:30:20.000000Z", "w1");
 }
 
 /* A batch folds records as they come and copies what it keeps: the records' bytes can go at
@@ -581,5 +642,5 @@ static void test_env_errors_and_stalls(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
-          TEST(test_aggregate), TEST(test_batch), TEST(test_config),
+          TEST(test_aggregate), TEST(test_aggregate_finish), TEST(test_batch), TEST(test_config),
           TEST(test_config_api_and_ready), TEST(test_env_errors_and_stalls))

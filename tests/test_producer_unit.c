@@ -237,6 +237,11 @@ static void test_run_api_offline(test_state_t *ts)
                   RUNTRACK_ERR_INVALID_ARG);
     runtrack_finish_opts_t fo = {.error_details_json = "{"};
     CHECK(ts, runtrack_run_finish(run, RUNTRACK_FAILED, &fo, err, sizeof err) == RUNTRACK_ERR_JSON);
+    /* a wrapper's finish tells one way the process ended, in range */
+    static const runtrack_exit_t bad_exits[] = {{3, 9}, {256, 0}, {-2, 0}, {-1, 128}, {-1, -1}};
+    for (size_t i = 0; i < sizeof bad_exits / sizeof bad_exits[0]; i++)
+        CHECK(ts, runtrack_run_finish_wrapped(run, RUNTRACK_FAILED, NULL, &bad_exits[i], err,
+                                              sizeof err) == RUNTRACK_ERR_INVALID_ARG);
     CHECK(ts, runtrack_run_finish(run, RUNTRACK_COMPLETED, NULL, err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, runtrack_run_finish(run, RUNTRACK_COMPLETED, NULL, err, sizeof err) ==
                   RUNTRACK_ERR_STATE);

@@ -57,8 +57,9 @@ typedef struct run_acc {
     int paused;
     int has_paused_at, has_resumed_at; /* latest ts of each */
     stamp_t paused_at, resumed_at;
-    int has_finished; /* earliest ts (then lowest seq) */
+    int has_finished; /* highest finish_rank, then earliest ts, then lowest seq */
     stamp_t finished;
+    int finish_wrapper; /* the finish is the wrapper's (data.source) */
     rt_run_status_t status;
     text_t end_counts, error_message, error_details;
     int has_dropped;
@@ -279,6 +280,27 @@ static int earlier(const rt_event_t *ev, const stamp_t *s)
     return ev->ts_us < s->us || (ev->ts_us == s->us && ev->seq < s->seq);
 }
 
+/* Precedence of a run.finished (docs/consumer.md, merge rules; SQL_RUNS's FIN_RANK in pg_out.c
+ * is the same): the wrapper's finish carries the process's real end, so its failure overrules
+ * the run's own finish (a child that said completed and then exited 3 failed); a wrapper's
+ * completed only says the process exited 0, which contradicts no finish of the run's own. */
+static int finish_rank(int wrapper, rt_run_status_t status)
+{
+    if (!wrapper)
+        return 1;
+    return status == RT_STATUS_COMPLETED ? 0 : 2;
+}
+
+/* ev (a run.finished) wins over the run's finish so far: higher rank, then earlier (ts, seq). */
+static int finish_beats(const rt_event_t *ev, const run_acc_t *r)
+{
+    if (!r->has_finished)
+        return 1;
+    int a = finish_rank(ev->finish_wrapper, ev->status),
+        b = finish_rank(r->finish_wrapper, r->status);
+    return a != b ? a > b : earlier(ev, &r->finished);
+}
+
 /* The counter map of ev (run.progress, or run.finished with counters): highest seq wins.
  * Returns 0, or -1 when out of memory. */
 static int fold_counters(run_acc_t *r, const rt_event_t *ev)
@@ -372,9 +394,10 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
         break;
     case RT_EV_FINISHED:
         r->flags |= RT_AGG_FINISHED;
-        if (!r->has_finished || earlier(ev, &r->finished)) {
+        if (finish_beats(ev, r)) {
             r->has_finished = 1;
             stamp(&r->finished, ev);
+            r->finish_wrapper = ev->finish_wrapper;
             r->status = ev->status;
             if (text_obj(&r->end_counts, &ev->end_counts) ||
                 text_str(&r->error_message, ev->error_message) ||

@@ -232,6 +232,35 @@ static int discovery_params(dctx_t *c, size_t params)
     return 0;
 }
 
+static int decode_finished(dctx_t *c, rt_event_t *ev, size_t data)
+{
+    static const char *const ok[] = {"status",       "source",   "exit_code",     "signal",
+                                     "end_counts",   "counters", "error_message", "error_details",
+                                     "dropped_logs", NULL};
+    const char *s;
+    size_t o;
+    int64_t ended; /* exit_code / signal: checked, not kept (error_details tells them) */
+    if (only_members(c, data, "data", ok) || get_string(c, data, "data", "status", 1, 0, 1, &s))
+        return -1;
+    if (rt_run_status_from_name(s, &ev->status) != 0 || !rt_run_status_terminal(ev->status))
+        return fail(c, RT_DEAD_SCHEMA, "data.status: \"%.40s\" is not completed/failed/partial", s);
+    if (get_string(c, data, "data", "source", 0, 0, 0, &s))
+        return -1;
+    if (s && strcmp(s, "wrapper") != 0)
+        return fail(c, RT_DEAD_SCHEMA, "data.source: \"%.40s\" is not wrapper", s);
+    ev->finish_wrapper = s != NULL;
+    if (get_int(c, data, "data", "exit_code", 0, 255, 0, NULL, &ended) ||
+        get_int(c, data, "data", "signal", 1, 127, 0, NULL, &ended) ||
+        get_counters(c, data, "end_counts", &ev->end_counts) ||
+        get_counters(c, data, "counters", &ev->counters) ||
+        get_string(c, data, "data", "error_message", 0, 0, 0, &ev->error_message) ||
+        get_object(c, data, "data", "error_details", 0, &o, &ev->error_details) ||
+        get_int(c, data, "data", "dropped_logs", 0, INT64_MAX, 0, &ev->has_dropped_logs,
+                &ev->dropped_logs))
+        return -1;
+    return 0;
+}
+
 static int decode_data(dctx_t *c, rt_event_t *ev, size_t data)
 {
     const char *s;
@@ -303,24 +332,8 @@ static int decode_data(dctx_t *c, rt_event_t *ev, size_t data)
                    ? -1
                    : 0;
     }
-    case RT_EV_FINISHED: {
-        static const char *const ok[] = {
-            "status",        "end_counts",   "counters", "error_message",
-            "error_details", "dropped_logs", NULL};
-        if (only_members(c, data, "data", ok) || get_string(c, data, "data", "status", 1, 0, 1, &s))
-            return -1;
-        if (rt_run_status_from_name(s, &ev->status) != 0 || !rt_run_status_terminal(ev->status))
-            return fail(c, RT_DEAD_SCHEMA, "data.status: \"%.40s\" is not completed/failed/partial",
-                        s);
-        if (get_counters(c, data, "end_counts", &ev->end_counts) ||
-            get_counters(c, data, "counters", &ev->counters) ||
-            get_string(c, data, "data", "error_message", 0, 0, 0, &ev->error_message) ||
-            get_object(c, data, "data", "error_details", 0, &o, &ev->error_details) ||
-            get_int(c, data, "data", "dropped_logs", 0, INT64_MAX, 0, &ev->has_dropped_logs,
-                    &ev->dropped_logs))
-            return -1;
-        return 0;
-    }
+    case RT_EV_FINISHED:
+        return decode_finished(c, ev, data);
     case RT_EV__COUNT:
         break;
     }

@@ -58,6 +58,7 @@ typedef struct rt_event {
     rt_json_text_t end_counts;
     const char *error_message;
     rt_json_text_t error_details;
+    int finish_wrapper; /* data.source is "wrapper": the finish of the process that ran the run */
     /* run.heartbeat, run.finished */
     int has_dropped_logs;
     int64_t dropped_logs;

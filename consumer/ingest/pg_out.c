@@ -257,12 +257,22 @@ static const char SQL_DEAD[] =
 
 /* Every merge rule lives here, against the stored row r and the batch's row EXCLUDED, so that
  * any split of a run's events into batches, in any order, with duplicates, converges on the same
- * row: started = earliest run.started; phase/counters/pause = highest seq; finished = earliest
- * run.finished (a terminal status is never replaced by a non-terminal one, and a stale-close by
- * the consumer gives way to the real finish); times and seqs = min/max. */
+ * row: started = earliest run.started; phase/counters/pause = highest seq; finished = the
+ * run.finished of highest FIN_RANK, then earliest (a terminal status is never replaced by a
+ * non-terminal one, and a stale-close by the consumer gives way to the real finish); times and
+ * seqs = min/max. */
+/* A finish's precedence, aggregate.c's finish_rank: a wrapper's failure (2) over the run's own
+ * finish (1) over a wrapper's completed (0). status is the finish's own while finished_at is set
+ * and status_reason is not. */
+#define FIN_RANK(t)                                                                                \
+    "(CASE WHEN NOT " t ".finished_by_wrapper THEN 1 WHEN " t ".status = 'completed' THEN 0"       \
+    " ELSE 2 END)"
+#define FIN_RANK_NEW FIN_RANK("EXCLUDED")
+#define FIN_RANK_OLD FIN_RANK("r")
 #define FIN_WINS                                                                                   \
-    "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR EXCLUDED.finished_at <"       \
-    " r.finished_at OR r.status_reason IS NOT NULL))"
+    "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR r.status_reason IS NOT NULL"  \
+    " OR " FIN_RANK_NEW " > " FIN_RANK_OLD " OR (" FIN_RANK_NEW " = " FIN_RANK_OLD                 \
+    " AND EXCLUDED.finished_at < r.finished_at)))"
 #define START_WINS                                                                                 \
     "(EXCLUDED.has_started AND (NOT r.has_started OR EXCLUDED.started_at < r.started_at))"
 static const char SQL_RUNS[] =
@@ -271,7 +281,7 @@ static const char SQL_RUNS[] =
     " cpu_percent,"
     " start_counts, end_counts, params, planned, paused, pause_seq, paused_at, resumed_at,"
     " error_message, error_details, dropped_logs, producer_host, producer_pid, producer_lib,"
-    " clock_skew_s)"
+    " clock_skew_s, finished_by_wrapper)"
     " SELECT x.run_id, x.job, x.kind, COALESCE(x.status, 'running'), x.phase,"
     "  COALESCE(x.phase_seq, 0), COALESCE(x.has_started, false),"
     "  CASE WHEN x.has_started THEN x.started_ts ELSE x.min_ts END, x.finished_at, x.max_ts,"
@@ -280,7 +290,7 @@ static const char SQL_RUNS[] =
     "  x.cpu_percent, x.start_counts, x.end_counts, x.params, x.planned,"
     "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
     "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
-    "  x.producer_pid, x.producer_lib, x.clock_skew_s"
+    "  x.producer_pid, x.producer_lib, x.clock_skew_s, COALESCE(x.finished_by_wrapper, false)"
     " FROM rt_in_runs x"
     " ON CONFLICT (run_id) DO UPDATE SET"
     "  has_started = r.has_started OR EXCLUDED.has_started,"
@@ -310,6 +320,8 @@ static const char SQL_RUNS[] =
     "   ELSE r.error_message END,"
     "  error_details = CASE WHEN " FIN_WINS " THEN EXCLUDED.error_details"
     "   ELSE r.error_details END,"
+    "  finished_by_wrapper = CASE WHEN " FIN_WINS " THEN EXCLUDED.finished_by_wrapper"
+    "   ELSE r.finished_by_wrapper END,"
     "  status_reason = CASE WHEN " FIN_WINS " THEN NULL ELSE r.status_reason END,"
     "  last_event_at = GREATEST(r.last_event_at, EXCLUDED.last_event_at),"
     "  last_seq = GREATEST(r.last_seq, EXCLUDED.last_seq),"

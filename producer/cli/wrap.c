@@ -294,15 +294,19 @@ static int supervise(wrap_t *w, runtrack_run_t *run)
 }
 
 /* Records run.finished from the child's wait status (completed for exit 0, else failed with
- * the exit code or signal); returns the exit code to pass on (128+N for signal N). */
+ * the exit code or signal); returns the exit code to pass on (128+N for signal N). It is the
+ * wrapper's finish: the child may have finished the run itself (it has RUNTRACK_RUN_ID), and
+ * then a failure seen here overrules what the child said (docs/decisions.md). */
 static int finish_from_status(runtrack_run_t *run, const char *cmd, int status)
 {
     char msg[128], details[128];
     runtrack_finish_opts_t fo = {0};
     runtrack_status_t st = RUNTRACK_COMPLETED;
+    runtrack_exit_t how = {-1, 0};
     int code;
     if (WIFEXITED(status)) {
         code = WEXITSTATUS(status);
+        how.exit_code = code;
         if (code != 0) {
             st = RUNTRACK_FAILED;
             snprintf(msg, sizeof msg, "%s exited with status %d", cmd, code);
@@ -313,6 +317,7 @@ static int finish_from_status(runtrack_run_t *run, const char *cmd, int status)
     } else if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         code = 128 + sig;
+        how.signal = sig;
         st = RUNTRACK_FAILED;
         snprintf(msg, sizeof msg, "%s killed by signal %d (%s)", cmd, sig, signame(sig));
         snprintf(details, sizeof details, "{\"signal\":%d,\"signal_name\":\"%s\"}", sig,
@@ -324,15 +329,16 @@ static int finish_from_status(runtrack_run_t *run, const char *cmd, int status)
         st = RUNTRACK_FAILED;
         fo.error_message = "runtrack run: lost track of the child process";
     }
-    runtrack_run_finish(run, st, &fo, NULL, 0);
+    runtrack_run_finish_wrapped(run, st, &fo, how.exit_code >= 0 || how.signal ? &how : NULL, NULL,
+                                0);
     return code;
 }
 
 /* Records run.finished failed when the command could not even be started. */
 static void finish_not_started(runtrack_run_t *run, const char *why)
 {
-    runtrack_run_finish(run, RUNTRACK_FAILED, &(runtrack_finish_opts_t){.error_message = why}, NULL,
-                        0);
+    runtrack_run_finish_wrapped(run, RUNTRACK_FAILED,
+                                &(runtrack_finish_opts_t){.error_message = why}, NULL, NULL, 0);
 }
 
 static void wrap_close(wrap_t *w)

@@ -306,6 +306,25 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
                                                 const runtrack_finish_opts_t *opts, char *errstr,
                                                 size_t errstr_size);
 
+/* How a process the caller wrapped ended (runtrack_run_finish_wrapped). */
+typedef struct runtrack_exit {
+    int exit_code; /* 0..255 when the process exited, else -1 */
+    int signal;    /* 1..127 when a signal ended it, else 0 */
+} runtrack_exit_t;
+
+/* runtrack_run_finish as the wrapper of the run's process (what `runtrack run` sends): the
+ * event says so ("source": "wrapper") and carries how the process ended (how: exit code or
+ * signal; NULL when the process never started or was lost). The consumer lets a wrapper's
+ * failed or partial finish overrule whatever the process itself finished with, and the
+ * process's own finish overrule a wrapper's completed (docs/events.md, run.finished).
+ * RUNTRACK_ERR_INVALID_ARG: an exit code and a signal at once, or either out of range. Same
+ * thread and state rules as runtrack_run_finish. */
+RUNTRACK_API runtrack_err_t runtrack_run_finish_wrapped(runtrack_run_t *run,
+                                                        runtrack_status_t status,
+                                                        const runtrack_finish_opts_t *opts,
+                                                        const runtrack_exit_t *how, char *errstr,
+                                                        size_t errstr_size);
+
 /* Releases the handle. Events already recorded are still sent; an unfinished run gets no more
  * heartbeats (so the consumer will eventually report it stale). NULL is a no-op. Must not race
  * with other calls on the same handle. */

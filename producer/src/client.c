@@ -1766,9 +1766,79 @@ RUNTRACK_API runtrack_err_t runtrack_run_heartbeat(runtrack_run_t *run, char *er
     return RUNTRACK_OK;
 }
 
-RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_status_t status,
-                                                const runtrack_finish_opts_t *opts, char *errstr,
-                                                size_t errstr_size)
+/* run.finished's data (lock held: the final counter map and dropped_logs are the run's state at
+ * the moment it finished). how: NULL for the process's own finish, else the wrapper's (with
+ * no_exit when the process never started or was lost). details: the encoded error details. */
+static void enc_finish_data_locked(rt_buf_t *d, rt_run_t *run, const char *st,
+                                   const runtrack_finish_opts_t *opts, const rt_buf_t *details,
+                                   const runtrack_exit_t *how)
+{
+    rt_buf_adds(d, "{\"status\":\"");
+    rt_buf_adds(d, st);
+    rt_buf_addc(d, '"');
+    if (how) {
+        rt_buf_adds(d, ",\"source\":\"wrapper\"");
+        if (how->exit_code >= 0) {
+            rt_buf_adds(d, ",\"exit_code\":");
+            rt_buf_add_i64(d, how->exit_code);
+        } else if (how->signal > 0) {
+            rt_buf_adds(d, ",\"signal\":");
+            rt_buf_add_i64(d, how->signal);
+        }
+    }
+    if (opts->n_end_counts) {
+        rt_buf_adds(d, ",\"end_counts\":");
+        enc_counter_arg(d, opts->end_counts, opts->n_end_counts);
+    }
+    if (run->n_ctr) {
+        rt_buf_adds(d, ",\"counters\":");
+        rt_enc_counters(d, run->ctr, run->n_ctr);
+    }
+    if (opts->error_message) {
+        rt_buf_adds(d, ",\"error_message\":");
+        rt_buf_add_jstr(
+            d, opts->error_message,
+            rt_utf8_cut(opts->error_message, strlen(opts->error_message), RT_LOG_MESSAGE_MAX));
+    }
+    if (details->len) {
+        rt_buf_adds(d, ",\"error_details\":");
+        rt_buf_add(d, details->data, details->len);
+    }
+    rt_buf_adds(d, ",\"dropped_logs\":");
+    rt_buf_add_i64(d, (int64_t)run->dropped_logs);
+    rt_buf_addc(d, '}');
+}
+
+/* Checks the arguments of a finish; returns its status name, or NULL with errstr set. */
+static const char *finish_args_ok(runtrack_status_t status, const runtrack_finish_opts_t *opts,
+                                  const runtrack_exit_t *how, char *errstr, size_t errstr_size)
+{
+    const char *st = status == RUNTRACK_COMPLETED ? "completed"
+                     : status == RUNTRACK_FAILED  ? "failed"
+                     : status == RUNTRACK_PARTIAL ? "partial"
+                                                  : NULL;
+    if (!st) {
+        rt_seterr(errstr, errstr_size, "status must be completed, failed or partial");
+        return NULL;
+    }
+    if (how && (how->exit_code < -1 || how->exit_code > 255 || how->signal < 0 ||
+                how->signal > 127 || (how->exit_code >= 0 && how->signal > 0))) {
+        rt_seterr(errstr, errstr_size,
+                  "exit: an exit code 0..255 or a signal 1..127, not both (got %d and %d)",
+                  how->exit_code, how->signal);
+        return NULL;
+    }
+    if (counters_ok(opts->end_counts, opts->n_end_counts, "end_counts", errstr, errstr_size) ||
+        counters_ok(opts->counters, opts->n_counters, "counters", errstr, errstr_size))
+        return NULL;
+    return st;
+}
+
+/* runtrack_run_finish and runtrack_run_finish_wrapped: how is NULL for the former; for the
+ * latter it points to the process's end (no_exit when there is none to tell). */
+static runtrack_err_t finish_run(runtrack_run_t *run, runtrack_status_t status,
+                                 const runtrack_finish_opts_t *opts, const runtrack_exit_t *how,
+                                 char *errstr, size_t errstr_size)
 {
     runtrack_finish_opts_t none = {0};
     if (!opts)
@@ -1777,16 +1847,8 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
         rt_seterr(errstr, errstr_size, "run is NULL");
         return RUNTRACK_ERR_INVALID_ARG;
     }
-    const char *st = status == RUNTRACK_COMPLETED ? "completed"
-                     : status == RUNTRACK_FAILED  ? "failed"
-                     : status == RUNTRACK_PARTIAL ? "partial"
-                                                  : NULL;
-    if (!st) {
-        rt_seterr(errstr, errstr_size, "status must be completed, failed or partial");
-        return RUNTRACK_ERR_INVALID_ARG;
-    }
-    if (counters_ok(opts->end_counts, opts->n_end_counts, "end_counts", errstr, errstr_size) ||
-        counters_ok(opts->counters, opts->n_counters, "counters", errstr, errstr_size))
+    const char *st = finish_args_ok(status, opts, how, errstr, errstr_size);
+    if (!st)
         return RUNTRACK_ERR_INVALID_ARG;
     runtrack_err_t err = fork_check(run->rt, 1, errstr, errstr_size);
     if (err != RUNTRACK_OK)
@@ -1823,30 +1885,7 @@ RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_st
                   RUNTRACK_MAX_COUNTERS);
         goto unlock;
     }
-    rt_buf_adds(&d, "{\"status\":\"");
-    rt_buf_adds(&d, st);
-    rt_buf_addc(&d, '"');
-    if (opts->n_end_counts) {
-        rt_buf_adds(&d, ",\"end_counts\":");
-        enc_counter_arg(&d, opts->end_counts, opts->n_end_counts);
-    }
-    if (run->n_ctr) {
-        rt_buf_adds(&d, ",\"counters\":");
-        rt_enc_counters(&d, run->ctr, run->n_ctr);
-    }
-    if (opts->error_message) {
-        rt_buf_adds(&d, ",\"error_message\":");
-        rt_buf_add_jstr(
-            &d, opts->error_message,
-            rt_utf8_cut(opts->error_message, strlen(opts->error_message), RT_LOG_MESSAGE_MAX));
-    }
-    if (details.len) {
-        rt_buf_adds(&d, ",\"error_details\":");
-        rt_buf_add(&d, details.data, details.len);
-    }
-    rt_buf_adds(&d, ",\"dropped_logs\":");
-    rt_buf_add_i64(&d, (int64_t)run->dropped_logs);
-    rt_buf_addc(&d, '}');
+    enc_finish_data_locked(&d, run, st, opts, &details, how);
     if (d.oom) {
         err = RUNTRACK_ERR_NOMEM;
         rt_seterr(errstr, errstr_size, "out of memory");
@@ -1872,6 +1911,24 @@ unlock:
     rt_buf_free(&d);
     rt_buf_free(&details);
     return err;
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_finish(runtrack_run_t *run, runtrack_status_t status,
+                                                const runtrack_finish_opts_t *opts, char *errstr,
+                                                size_t errstr_size)
+{
+    return finish_run(run, status, opts, NULL, errstr, errstr_size);
+}
+
+RUNTRACK_API runtrack_err_t runtrack_run_finish_wrapped(runtrack_run_t *run,
+                                                        runtrack_status_t status,
+                                                        const runtrack_finish_opts_t *opts,
+                                                        const runtrack_exit_t *how, char *errstr,
+                                                        size_t errstr_size)
+{
+    /* The wrapper's finish without an exit to tell (the process never started, or was lost). */
+    static const runtrack_exit_t no_exit = {-1, 0};
+    return finish_run(run, status, opts, how ? how : &no_exit, errstr, errstr_size);
 }
 
 RUNTRACK_API void runtrack_run_destroy(runtrack_run_t *run)

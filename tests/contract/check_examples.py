@@ -119,11 +119,21 @@ def round2_seconds(us):
     return str(q.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP))
 
 
+def finish_rank(data):
+    """Precedence of a run.finished: 2 a wrapper's failure, 1 the run's own, 0 a wrapper's success."""
+    if data.get("source") != "wrapper":
+        return 1
+    return 0 if data["status"] == "completed" else 2
+
+
 def derive(events):
     by_seq = sorted(events, key=lambda e: e["seq"])
     started = next((e for e in by_seq if e["type"] == "run.started"), None)
     finished = [e for e in by_seq if e["type"] == "run.finished"]
-    finished = finished[-1] if finished else None
+    # The winning run.finished (docs/consumer.md, merge rules): a wrapper's failed/partial over
+    # the run's own finish over a wrapper's completed; then the earliest ts, then the lowest seq.
+    finished = min(finished, key=lambda e: (-finish_rank(e["data"]), ts_us(e["ts"]), e["seq"]),
+                   default=None)
     first = by_seq[0]
     rows = {}
 
@@ -142,6 +152,7 @@ def derive(events):
             "paused": False, "pause_seq": 0, "paused_at": None, "resumed_at": None,
             "error_message": finished["data"].get("error_message") if finished else None,
             "error_details": finished["data"].get("error_details") if finished else None,
+            "finished_by_wrapper": finished is not None and finished["data"].get("source") == "wrapper",
             "dropped_logs": 0, "producer_host": by_seq[-1]["producer"]["host"],
             "producer_pid": by_seq[-1]["producer"]["pid"], "producer_lib": by_seq[-1]["producer"]["lib"]}
     for e in by_seq:

@@ -33,9 +33,12 @@ unset RUNTRACK_RUN_ID RUNTRACK_JOB RUNTRACK_KIND
 "$cli" run --job wrapped.sh --kind pipeline -- sh -c \
     'echo "plain line"; echo "ERROR: bad thing" >&2; echo "SUCCESS: done"; echo "WARNING: careful"' \
     >/dev/null 2>&1
+# 4. Wrapped commands that fail: the wrapper's finish carries the exit code or the signal.
+"$cli" run --job wrapped_exit.sh -- sh -c 'exit 3' >/dev/null 2>&1 && exit 1
+"$cli" run --job wrapped_signal.sh -- sh -c 'kill -TERM $$' >/dev/null 2>&1 && exit 1
 
 "$dump" "$RUNTRACK_BROKERS" "$RUNTRACK_TOPIC" >"${TMPDIR:-/tmp}/rt-conform-$$.tsv"
 trap 'rm -f "${TMPDIR:-/tmp}/rt-conform-$$.tsv"' EXIT
-/usr/bin/python3 "$src/tests/contract/validate_stream.py" "$src" --expect-runs 3 \
+/usr/bin/python3 "$src/tests/contract/validate_stream.py" "$src" --expect-runs 5 \
     --expect-types run.started,run.phase,run.progress,run.log,run.paused,run.resumed,run.heartbeat,run.finished \
     <"${TMPDIR:-/tmp}/rt-conform-$$.tsv"
