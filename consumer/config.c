@@ -136,6 +136,12 @@ static const cf_entry_t cf_table[] = {
     CF_SC(health_job_intervals, "", "RUNTRACK_HEALTH_JOB_INTERVALS", 0, check_job_intervals,
           "Health: expected interval (s) per job, overriding the median, as comma-separated "
           "job=seconds pairs (e.g. \"job_a=3600,job_b=86400\"); empty: the median for every job"),
+    /* Poison isolation: the dead-letter payload cap (bounded per day, not only by age). */
+    CF_I(dead_letters_max_kib_per_day, "1048576", "RUNTRACK_DEAD_LETTERS_MAX_KIB_PER_DAY", 0, 0,
+         INT_MAX,
+         "Dead-letter payload stored per UTC day (KiB), all consumers together: past it, dead "
+         "letters keep reason, key, position, size and detail but not the payload (counted in "
+         "runtrack_dead_letters_payload_dropped_total); 0 = no cap"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

@@ -53,6 +53,8 @@ typedef struct rt_config {
     int health_interval_sample; /* run-start gaps for a job's median interval */
     char *health_job_intervals; /* expected intervals "job=seconds,..." (override the median) */
     char *display_tz;        /* dashboard time zone (IANA name); "" = the viewer's zone */
+    /* Poison isolation: dead-letter payload KiB stored per UTC day, all consumers (0 = no cap). */
+    int dead_letters_max_kib_per_day;
     /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
     size_t n_kafka;
     char **kafka_names;

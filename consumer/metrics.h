@@ -58,6 +58,8 @@ void rt_metrics_db_error(rt_metrics_t *m);
 void rt_metrics_fenced(rt_metrics_t *m);
 /* One rebalance (assign or revoke) handled. */
 void rt_metrics_rebalance(rt_metrics_t *m);
+/* n dead letters stored without their payload: the day's dead-letter cap was reached. */
+void rt_metrics_dead_payload_dropped(rt_metrics_t *m, uint64_t n);
 
 /* A consistent copy of the counters. events[RT_EV__COUNT] and dead[RT_DEAD__COUNT] are the
  * "other" slots; dead_order lists the reasons (slots of dead[]) in the order they were first
@@ -76,6 +78,7 @@ typedef struct rt_metrics_counts {
     uint64_t fenced;
     uint64_t rebalances;
     int64_t lag_total;
+    uint64_t dead_payload_dropped; /* dead letters stored without payload (daily cap) */
 } rt_metrics_counts_t;
 
 void rt_metrics_counts(rt_metrics_t *m, rt_metrics_counts_t *out);

@@ -158,6 +158,8 @@ static void count_job(loop_t *L, const rt_job_t *j)
             rt_metrics_events(L->m, (rt_event_type_t)t, j->res.by_type[t]);
     for (int d = 0; d < RT_DEAD__COUNT; d++)
         rt_metrics_dead_letters(L->m, (rt_dead_reason_t)d, j->res.dead_by_reason[d]);
+    if (j->res.dead_payload_dropped)
+        rt_metrics_dead_payload_dropped(L->m, j->res.dead_payload_dropped);
     rt_metrics_batch(L->m, (size_t)j->records, j->write_s);
 }
 
@@ -391,6 +393,7 @@ static int start(loop_t *L)
         rt_log(RT_L_ERROR, "out of memory", NULL);
         return 1;
     }
+    rt_pg_set_dead_letter_cap(L->store.pg, (int64_t)L->cfg->dead_letters_max_kib_per_day * 1024);
     if (rt_store_connect(&L->store) != 0)
         return -1;
     if (!(L->kin = rt_kin_new(L->cfg, !L->replay, err, sizeof err))) {
