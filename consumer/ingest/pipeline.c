@@ -263,6 +263,7 @@ static void log_counters(loop_t *L)
     for (int d = 1; d < RT_DEAD__COUNT; d++)
         rt_buf_addf(&dead, " dead.%s=%llu", rt_dead_reason_name((rt_dead_reason_t)d),
                     (unsigned long long)c.dead[d]);
+    rt_buf_addf(&dead, " dead.payload_dropped=%llu", (unsigned long long)c.dead_payload_dropped);
     rt_log(RT_L_INFO, "counters",
            "records=%llu batches=%llu db_errors=%llu fenced=%llu rebalances=%llu lag=%lld%s%s",
            (unsigned long long)c.records, (unsigned long long)c.batches,
