@@ -10,11 +10,13 @@
 # "... rejected by postgresql ..." line per refused attempt. 10,000 records one at a time (the
 # old fallback) were ~10,000 transactions and ~30 s.
 #   N=2000 test_consumer_poison.sh   a smaller stream (default 10,000)
+#   PARTS=B test_consumer_poison.sh  only part B (default "A B")
 set -euo pipefail
 . "$RUNTRACK_SOURCE_DIR/tests/lib/common.sh"
 . "$RUNTRACK_SOURCE_DIR/tests/consumer/lib.sh"
 rt_tmpdir T
 N=${N:-10000}
+PARTS=${PARTS:-A B}
 
 # gen OUT MODE: N valid events of N/100 runs (run.started, run.log/run.progress, run.finished),
 # keyed by run (4 partitions), plus the poisons of MODE: "range" (extra records) or "check" (one
@@ -65,6 +67,7 @@ run_consumer() {
 logs_per_run=$((100 - 2 - 9)) # seqs 2..99 minus the progress events (10, 20, ..., 90)
 
 # ---- A: pre-checked poisons ----
+if [[ " $PARTS " == *" A "* ]]; then
 gen "$T/a.txt" range
 ct_produce_bulk "$T/a.txt"
 t0=$(date +%s%N)
@@ -85,8 +88,10 @@ echo "A: $((N + 3)) records, $batches batch(es), $txa transaction(s), ${ms} ms"
 ct_assert_offsets $((N + 3))
 grep -q 'rejected by postgresql' "$T/a.log" && rt_die "A: PostgreSQL saw a poison the decoder should have stopped"
 [ "$txa" -le 10 ] || rt_die "A: $txa transactions for $batches batch(es)"
+fi
 
 # ---- B: a refusal only PostgreSQL knows, isolated by bisection ----
+[[ " $PARTS " == *" B "* ]] || { echo "poison: ok"; exit 0; }
 ct_new_db dbb poison_b
 ct_new_topic tb poison_b
 export RUNTRACK_PG_DSN=$dbb RUNTRACK_TOPIC=$tb RUNTRACK_GROUP=${RUNTRACK_GROUP}_b
