@@ -184,6 +184,12 @@ static const cf_entry_t cf_table[] = {
          "An event whose ts is further than this (s) from the consumer's clock when it arrives "
          "is kept, but its run is flagged (runs.clock_skew_s) and the run's durations are "
          "clamped to its receive span +- twice this; 0 checks nothing (docs/events.md)"),
+    /* Poison isolation: the dead-letter payload cap (bounded per day, not only by age). */
+    CF_I(dead_letters_max_kib_per_day, "1048576", "RUNTRACK_DEAD_LETTERS_MAX_KIB_PER_DAY", 0, 0,
+         INT_MAX,
+         "Dead-letter payload stored per UTC day (KiB), all consumers together: past it, dead "
+         "letters keep reason, key, position, size and detail but not the payload (counted in "
+         "runtrack_dead_letters_payload_dropped_total); 0 = no cap"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

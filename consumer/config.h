@@ -57,6 +57,8 @@ typedef struct rt_config {
     /* Producer clocks: how far (s) an event's ts may be from the consumer's clock before its
      * run is flagged and its durations clamped; 0 = no check. */
     int max_clock_skew_s;
+    /* Poison isolation: dead-letter payload KiB stored per UTC day, all consumers (0 = no cap). */
+    int dead_letters_max_kib_per_day;
     /* librdkafka properties passed through verbatim (kafka group / RUNTRACK_KAFKA_*). */
     size_t n_kafka;
     char **kafka_names;

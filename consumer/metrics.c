@@ -123,6 +123,13 @@ void rt_metrics_rebalance(rt_metrics_t *m)
     bump(m, &m->c.rebalances);
 }
 
+void rt_metrics_dead_payload_dropped(rt_metrics_t *m, uint64_t n)
+{
+    pthread_mutex_lock(&m->mu);
+    m->c.dead_payload_dropped += n;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void rt_metrics_lag_total(rt_metrics_t *m, int64_t lag)
 {
     pthread_mutex_lock(&m->mu);

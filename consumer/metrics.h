@@ -61,6 +61,8 @@ void rt_metrics_ingest_wait(rt_metrics_t *m, int64_t since_us);
 void rt_metrics_fenced(rt_metrics_t *m);
 /* One rebalance (assign or revoke) handled. */
 void rt_metrics_rebalance(rt_metrics_t *m);
+/* n dead letters stored without their payload: the day's dead-letter cap was reached. */
+void rt_metrics_dead_payload_dropped(rt_metrics_t *m, uint64_t n);
 
 /* A consistent copy of the counters. events[RT_EV__COUNT] and dead[RT_DEAD__COUNT] are the
  * "other" slots; dead_order lists the reasons (slots of dead[]) in the order they were first
@@ -80,6 +82,7 @@ typedef struct rt_metrics_counts {
     uint64_t rebalances;
     int64_t lag_total;
     int64_t wait_since_us; /* rt_metrics_ingest_wait; 0: nothing waits */
+    uint64_t dead_payload_dropped; /* dead letters stored without payload (daily cap) */
 } rt_metrics_counts_t;
 
 void rt_metrics_counts(rt_metrics_t *m, rt_metrics_counts_t *out);

@@ -29,6 +29,10 @@ set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
 rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 240 "integration;fault")
 rt_consumer_itest(consumer.wrapexit test_consumer_wrapexit.sh 240 integration)
 set_tests_properties(consumer.wrapexit PROPERTIES SKIP_RETURN_CODE 77)
+# Poison isolation: values PostgreSQL refuses stopped by the decoder, a refusal only PostgreSQL
+# knows isolated by bisection (O(log n) transactions); the dead-letter payload cap per day.
+rt_consumer_itest(consumer.poison test_consumer_poison.sh 300 integration)
+rt_consumer_itest(consumer.deadcap test_consumer_deadcap.sh 240 integration)
 
 # pg_out against the real PostgreSQL on both write paths: the offsets fence refuses a zombie's
 # batch, a run stored under another job, derive only where a batch can change the derived rows.

@@ -48,7 +48,8 @@ void rt_ref_event_clear(rt_ref_event_t *ev);
 /* Runs both decoders on buf[0..len) with limit max_bytes and holds the new one to the reference.
  * Returns NULL when they agree, else what differs: "verdict/reason", "detail" (only when details
  * is non-zero: the same text for every rejection but jansson's own parse messages, which are not
- * reproduced), "NUL byte", a group of fields ("ids", "seq/ts", ...), or a broken promise of
+ * reproduced), "NUL byte", "storage range" (the two deliberate differences, when their claim does
+ * not hold: see decode_ref.c), a group of fields ("ids", "seq/ts", ...), or a broken promise of
  * rt_decode alone ("decoded event", "rejection"). Agreement means the same verdict, the same
  * dead-letter reason and, for decoded events, the same fields (strings equal; object texts load,
  * strictly, to values equal to jansson's). Every string of a decoded event is read back, so a

@@ -197,6 +197,68 @@ static void test_bad_records(test_state_t *ts)
     CHECK(ts, reason_of(pid, strlen(pid), RT_EVENT_MAX_BYTES) == RT_DEAD_SCHEMA);
 }
 
+/* Values the contract lets through but a PostgreSQL column refuses are dead letters (schema)
+ * before they reach a batch: each would fail its whole batch's transaction (docs/events.md,
+ * "What PostgreSQL stores"). Their neighbours of the same shape still decode. */
+static void test_storage_ranges(test_state_t *ts)
+{
+    static const struct {
+        const char *ts, *data;
+        rt_dead_reason_t want;
+    } cases[] = {
+        /* real (runs.memory_percent, cpu_percent): underflow to 0 is refused, denormals kept */
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{},\"memory_percent\":1e-50", RT_DEAD_SCHEMA},
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{},\"cpu_percent\":7e-46", RT_DEAD_SCHEMA},
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{},\"memory_percent\":1e-40", RT_DEAD_NONE},
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{},\"memory_percent\":1e39", RT_DEAD_SCHEMA},
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{},\"cpu_percent\":0", RT_DEAD_NONE},
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{},\"cpu_percent\":99.99999999999999", RT_DEAD_NONE},
+        /* timestamptz: second 60 is the next minute; with a fraction PostgreSQL refuses it */
+        {"2016-12-31T23:59:60.000000Z", "\"counters\":{},\"cpu_percent\":1", RT_DEAD_NONE},
+        {"2016-12-31T23:59:60.000001Z", "\"counters\":{},\"cpu_percent\":1", RT_DEAD_SCHEMA},
+        {"0001-01-01T00:00:00.000000Z", "\"counters\":{},\"cpu_percent\":1", RT_DEAD_NONE},
+        {"0000-12-31T23:59:59.000000Z", "\"counters\":{},\"cpu_percent\":1", RT_DEAD_SCHEMA},
+        /* NUL cannot be in text or jsonb (here escaped in a counter name) */
+        {"2025-10-24T14:30:10.000000Z", "\"counters\":{\"a\\u0000\":1}", RT_DEAD_INVALID_JSON},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char b[1024], detail[256];
+        int n = snprintf(b, sizeof b,
+                         "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\","
+                         "\"run_id\":\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":1,"
+                         "\"ts\":\"%s\",\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":"
+                         "\"h\",\"pid\":1,\"lib\":\"l\"},\"type\":\"run.progress\","
+                         "\"data\":{%s}}",
+                         cases[i].ts, cases[i].data);
+        rt_event_t ev;
+        rt_dead_reason_t why = RT_DEAD__COUNT;
+        int rc = rt_decode(b, (size_t)n, RT_EVENT_MAX_BYTES, &ev, &why, detail, sizeof detail);
+        if (why != cases[i].want)
+            fprintf(stderr, "case %zu: %s -> %s (%s)\n", i, b, rt_dead_reason_name(why), detail);
+        CHECK(ts, why == cases[i].want && (rc == 0) == (cases[i].want == RT_DEAD_NONE));
+        if (rc == 0)
+            rt_event_clear(&ev);
+    }
+    char detail[256];
+    rt_event_t ev;
+    rt_dead_reason_t why;
+    const char *under = GOOD_HEAD "\"type\":\"run.progress\",\"data\":{\"counters\":{},"
+                                  "\"memory_percent\":1e-50}}";
+    REQUIRE(ts, decode_str(under, &ev, &why, detail) != 0);
+    CHECK(ts, strstr(detail, "memory_percent") && strstr(detail, RT_PG_RANGE_MSG " real"));
+    /* The dead letter's Kafka timestamp: any int64 a producer set, never text PostgreSQL
+     * refuses (beyond year 9999 or microseconds' range: NULL). */
+    static const int64_t kts[] = {INT64_MAX, INT64_MAX / 1000 + 1, 253402300800000LL, 0};
+    for (size_t i = 0; i < sizeof kts / sizeof kts[0]; i++) {
+        rt_buf_t row = {0};
+        rt_copy_dead_row(&row, "t", 0, 1, NULL, 0, "x", 1, kts[i], RT_DEAD_SCHEMA, "d");
+        REQUIRE(ts, row.data != NULL);
+        CHECK(ts, (kts[i] == 0) == (strstr(row.data, "\t1970-01-01T00:00:00.000000Z\n") != NULL));
+        CHECK(ts, (kts[i] == 0) != (strstr(row.data, "\t\\N\n") != NULL));
+        rt_buf_free(&row);
+    }
+}
+
 /* buf (1024 bytes) holds the record: the event's objects point into it, so it must outlive
  * the event. */
 static void make(rt_event_t *ev, char *buf, const char *run, const char *job, int64_t seq,
@@ -642,5 +704,6 @@ static void test_env_errors_and_stalls(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
-          TEST(test_aggregate), TEST(test_aggregate_finish), TEST(test_batch), TEST(test_config),
-          TEST(test_config_api_and_ready), TEST(test_env_errors_and_stalls))
+          TEST(test_storage_ranges), TEST(test_aggregate), TEST(test_aggregate_finish),
+          TEST(test_batch), TEST(test_config), TEST(test_config_api_and_ready),
+          TEST(test_env_errors_and_stalls))

@@ -296,9 +296,54 @@ static void test_edges(test_state_t *ts)
     free(b);
 }
 
+/* The storage-range checks, a deliberate difference from the reference decoder (which predates
+ * them): rt_decode rejects what PostgreSQL's columns refuse, as schema, and agrees with the
+ * reference on the neighbouring values that the columns still take. */
+static void test_storage_ranges(test_state_t *ts)
+{
+    static const struct {
+        const char *ts, *data;
+        int refused;
+    } cases[] = {
+        {"2025-10-24T14:30:10.000000Z", "{\"counters\":{},\"memory_percent\":1e-50}", 1},
+        {"2025-10-24T14:30:10.000000Z", "{\"counters\":{},\"cpu_percent\":1e-46}", 1},
+        {"2025-10-24T14:30:10.000000Z", "{\"counters\":{},\"memory_percent\":1e-40}", 0},
+        {"2025-10-24T14:30:10.000000Z", "{\"counters\":{},\"memory_percent\":1.17549435e-38}", 0},
+        {"2025-10-24T14:30:10.000000Z", "{\"counters\":{},\"memory_percent\":0.0}", 0},
+        {"2025-10-24T14:30:10.000000Z", "{\"counters\":{},\"memory_percent\":1e39}", 1},
+        {"2016-12-31T23:59:60.000000Z", "{\"counters\":{}}", 0},
+        {"2016-12-31T23:59:60.000001Z", "{\"counters\":{}}", 1},
+        {"2016-12-31T23:59:60.500000Z", "{\"counters\":{},\"cpu_percent\":\"x\"}", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char b[1024], detail[256];
+        int n = snprintf(b, sizeof b,
+                         "{\"v\":1,\"event_id\":\"019a16a0-5ebb-793f-8852-b6294cd8d666\","
+                         "\"run_id\":\"019a16a0-5ebb-7312-8643-8b2a38836cfd\",\"seq\":1,"
+                         "\"ts\":\"%s\",\"job\":\"j\",\"kind\":\"k\",\"producer\":{\"host\":"
+                         "\"h\",\"pid\":1,\"lib\":\"l\"},\"type\":\"run.progress\",\"data\":%s}",
+                         cases[i].ts, cases[i].data);
+        CHECK(ts, !rt_decode_compare(b, (size_t)n, RT_EVENT_MAX_BYTES, 1, stderr));
+        rt_event_t ev;
+        rt_dead_reason_t why;
+        int rc = rt_decode(b, (size_t)n, RT_EVENT_MAX_BYTES, &ev, &why, detail, sizeof detail);
+        /* 1e39 is already outside 0..100: the old rule says so first */
+        int range = rc != 0 && strstr(detail, RT_PG_RANGE_MSG) != NULL;
+        CHECK(ts, cases[i].refused ? rc != 0 && why == RT_DEAD_SCHEMA : rc == 0);
+        CHECK(ts, !cases[i].refused || range || strstr(detail, "outside 0..100"));
+        if (rc == 0)
+            rt_event_clear(&ev);
+    }
+    /* The claim is checked: a detail naming PostgreSQL's range is only accepted when the value
+     * is really out of range (rt_pg_real_ok is what both sides consult). */
+    CHECK(ts, rt_pg_real_ok(1e-40) && rt_pg_real_ok(0) && rt_pg_real_ok(100));
+    CHECK(ts, !rt_pg_real_ok(1e-50) && !rt_pg_real_ok(1e39) && !rt_pg_real_ok(-1e-46));
+}
+
 int main(int argc, char **argv)
 {
-    static const test_case_t tests[] = {TEST(test_examples_and_mutations), TEST(test_edges)};
+    static const test_case_t tests[] = {TEST(test_examples_and_mutations), TEST(test_edges),
+                                        TEST(test_storage_ranges)};
     g_src = argc > 1 ? argv[1] : SOURCE_DIR;
     if (argc > 2)
         g_mutations = strtol(argv[2], NULL, 10);

@@ -98,6 +98,12 @@ static void render_consumer(rt_buf_t *b, rt_metrics_t *m)
         add_label(b, d < RT_DEAD__COUNT ? rt_dead_reason_name((rt_dead_reason_t)d) : "other");
         rt_buf_addf(b, "\"} %llu\n", (unsigned long long)c.dead[d]);
     }
+    rt_buf_addf(b,
+                "# HELP runtrack_dead_letters_payload_dropped_total Dead letters stored without "
+                "their payload: the day's dead-letter cap was reached.\n"
+                "# TYPE runtrack_dead_letters_payload_dropped_total counter\n"
+                "runtrack_dead_letters_payload_dropped_total %llu\n",
+                (unsigned long long)c.dead_payload_dropped);
     render_histogram(b, "runtrack_batch_size_events", "Events per batch written to PostgreSQL.", sb,
                      c.size_buckets, RT_METRICS_BATCH_SIZE_NBUCKETS, c.batches, (double)c.records);
     render_histogram(b, "runtrack_batch_latency_seconds",

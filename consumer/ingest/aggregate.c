@@ -477,7 +477,7 @@ static void col_int(rt_buf_t *b, int has, int64_t v)
 static void col_real(rt_buf_t *b, int has, double v)
 {
     char num[40];
-    snprintf(num, sizeof num, "%.17g", v);
+    snprintf(num, sizeof num, RT_PG_REAL_FMT, v); /* rt_pg_real_ok checked it */
     col(b, has, num);
 }
 

@@ -50,6 +50,7 @@ typedef struct rt_batch_result {
     size_t dead;
     size_t by_type[RT_EV__COUNT];
     size_t dead_by_reason[RT_DEAD__COUNT];
+    size_t dead_payload_dropped; /* dead letters stored without their payload (daily cap) */
 } rt_batch_result_t;
 
 typedef struct rt_batch rt_batch_t;

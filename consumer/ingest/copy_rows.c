@@ -115,7 +115,10 @@ void rt_copy_dead_row(rt_buf_t *b, const char *topic, int32_t partition, int64_t
     copy_text_utf8(b, detail);
     rt_buf_adds(b, "\t");
     char ts[RT_TIME_STRLEN];
-    if (kafka_ts_ms >= 0 && rt_time_format(kafka_ts_ms * 1000, ts, sizeof ts))
+    /* Any int64 a producer set: beyond microseconds' range (or year 9999) it is stored as NULL,
+     * never as text PostgreSQL would refuse for the whole batch. */
+    if (kafka_ts_ms >= 0 && kafka_ts_ms <= INT64_MAX / 1000 &&
+        rt_time_format(kafka_ts_ms * 1000, ts, sizeof ts))
         rt_buf_adds(b, ts);
     else
         rt_copy_null(b);

@@ -1,6 +1,8 @@
 #include "decode.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,16 @@ static int get_object(dctx_t *c, size_t obj, const char *where, const char *name
     return out ? slice(c, v, out) : 0;
 }
 
+int rt_pg_real_ok(double d)
+{
+    char t[40];
+    snprintf(t, sizeof t, RT_PG_REAL_FMT, d);
+    errno = 0;
+    float f = strtof(t, NULL);
+    /* float4in: ERANGE alone is a denormal, which it keeps; 0 or infinity is out of range. */
+    return !(errno == ERANGE && (f == 0 || isinf(f)));
+}
+
 static int get_percent(dctx_t *c, size_t obj, const char *name, int *has, double *out)
 {
     size_t v = rt_jscan_get(c->s, obj, name);
@@ -171,6 +183,9 @@ static int get_percent(dctx_t *c, size_t obj, const char *name, int *has, double
     double d = k->type == RT_JT_INTEGER ? (double)k->v.i : k->v.d;
     if (!(d >= 0 && d <= 100))
         return fail(c, RT_DEAD_SCHEMA, "data.%s: %g outside 0..100", name, d);
+    if (!rt_pg_real_ok(d))
+        return fail(c, RT_DEAD_SCHEMA, "data.%s: %g " RT_PG_RANGE_MSG " real (underflow)", name,
+                    d);
     *out = d;
     *has = 1;
     return 0;
@@ -427,6 +442,13 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
     if (strlen(ev->ts) != 27 || ev->ts[10] != 'T' || ev->ts[19] != '.' || ev->ts[26] != 'Z' ||
         rt_time_parse(ev->ts, &ev->ts_us) != 0) {
         fail(&c, RT_DEAD_SCHEMA, "ts: \"%.40s\" is not YYYY-MM-DDTHH:MM:SS.ffffffZ", ev->ts);
+        goto bad;
+    }
+    /* A leap second is a time PostgreSQL stores (as the next minute), but not with a fraction:
+     * its timestamptz input refuses ":60.000001" (22008), which would fail the whole batch. */
+    if (ev->ts[17] == '6' && strncmp(ev->ts + 20, "000000", 6) != 0) {
+        fail(&c, RT_DEAD_SCHEMA, "ts: \"%.40s\" " RT_PG_RANGE_MSG " timestamptz (second 60 "
+             "with a fraction)", ev->ts);
         goto bad;
     }
     size_t prod;

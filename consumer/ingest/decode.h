@@ -70,6 +70,15 @@ typedef struct rt_event {
 int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_dead_reason_t *why,
               char *detail, size_t detail_size);
 
+/* Values the contract allows but a column refuses are bad data too, rejected here (reason
+ * schema, detail containing RT_PG_RANGE_MSG) so that one event cannot fail its batch's
+ * transaction (docs/events.md, "What PostgreSQL stores"). RT_PG_REAL_FMT is the text the batch
+ * sends for a real column (aggregate.c); rt_pg_real_ok(d): 1 when PostgreSQL's real accepts
+ * that text for d (float4in: no underflow to 0, no overflow; denormals are kept). */
+#define RT_PG_RANGE_MSG "is out of range for PostgreSQL's"
+#define RT_PG_REAL_FMT  "%.17g"
+int rt_pg_real_ok(double d);
+
 /* Releases what ev owns (safe on a zeroed or already cleared event). */
 void rt_event_clear(rt_event_t *ev);
 

@@ -19,6 +19,7 @@ struct rt_pg {
     size_t nprepared;
     rt_buf_t runs; /* the batch's rt_in_runs rows (COPY text), kept across batches */
     int clock_skew_s; /* max_clock_skew_s for the batches of the record-by-record path */
+    int64_t dead_cap; /* dead-letter payload bytes stored per UTC day; 0 = no cap */
 };
 
 /* After a batch's log rows met rows already stored (a re-send, a replay over a filled
@@ -60,6 +61,11 @@ void rt_pg_set_timeouts(rt_pg_t *pg, int lock_timeout_ms, int statement_timeout_
 void rt_pg_set_clock_skew(rt_pg_t *pg, int max_skew_s)
 {
     pg->clock_skew_s = max_skew_s;
+}
+
+void rt_pg_set_dead_letter_cap(rt_pg_t *pg, int64_t bytes_per_day)
+{
+    pg->dead_cap = bytes_per_day > 0 ? bytes_per_day : 0;
 }
 
 PGconn *rt_pg_conn(rt_pg_t *pg)
@@ -249,11 +255,34 @@ static const char SQL_LOGS[] =
     " SELECT run_id, seq, ts, level, phase, message, fields, event_id FROM rt_in_logs"
     " ON CONFLICT (run_id, seq) DO NOTHING";
 
+/* The day's dead-letter payload total (migration 0023), locked until the batch commits so that
+ * concurrent consumers add up instead of each reading the same total. now() is the
+ * transaction's start, so both statements name the same day. */
+static const char SQL_DEAD_DAY[] =
+    "INSERT INTO dead_letter_days AS d (day) VALUES ((now() AT TIME ZONE 'UTC')::date)"
+    " ON CONFLICT (day) DO UPDATE SET day = d.day RETURNING payload_bytes";
+
+/* The batch's dead letters, in offset order: a payload is kept while the day's total ($2 bytes
+ * before this batch, plus the payloads before it in the batch) stays within the cap ($1, 0 =
+ * none); past it the row keeps everything but the payload and says so. Returns how many
+ * payloads were dropped. A payload dropped here has payload_size > 0 and payload NULL. */
 static const char SQL_DEAD[] =
-    "INSERT INTO dead_letters (topic, partition, \"offset\", msg_key, payload, payload_size,"
-    " reason, detail, kafka_ts)"
-    " SELECT topic, partition, \"offset\", msg_key, payload, payload_size, reason, detail, kafka_ts"
-    " FROM rt_in_dead ON CONFLICT (topic, partition, \"offset\") DO NOTHING";
+    "WITH x AS (SELECT t.*, ($1::bigint = 0 OR coalesce(length(t.payload), 0) = 0 OR $2::bigint"
+    "   + sum(coalesce(length(t.payload), 0)) OVER (ORDER BY t.partition, t.\"offset\")"
+    "   <= $1::bigint) AS keep FROM rt_in_dead t),"
+    " ins AS (INSERT INTO dead_letters (topic, partition, \"offset\", msg_key, payload,"
+    "   payload_size, reason, detail, kafka_ts)"
+    "   SELECT topic, partition, \"offset\", msg_key, CASE WHEN keep THEN payload END,"
+    "   payload_size, reason, CASE WHEN keep THEN detail"
+    "   ELSE 'payload dropped: daily cap; ' || coalesce(detail, '') END, kafka_ts FROM x"
+    "   ON CONFLICT (topic, partition, \"offset\") DO NOTHING"
+    "   RETURNING coalesce(length(payload), 0) AS kept, payload IS NULL AND payload_size > 0"
+    "   AS dropped),"
+    " s AS (SELECT coalesce(sum(kept), 0) AS kept, count(*) FILTER (WHERE dropped) AS dropped"
+    "   FROM ins)"
+    " UPDATE dead_letter_days d SET payload_bytes = d.payload_bytes + s.kept,"
+    "  payload_dropped = d.payload_dropped + s.dropped FROM s"
+    " WHERE d.day = (now() AT TIME ZONE 'UTC')::date RETURNING s.dropped";
 
 /* Every merge rule lives here, against the stored row r and the batch's row EXCLUDED, so that
  * any split of a run's events into batches, in any order, with duplicates, converges on the same
@@ -510,10 +539,37 @@ static int needs_derive(const rt_agg_t *agg, PGresult *r, int row)
     return (f & (RT_AGG_STARTED | RT_AGG_FINISHED)) || (ended && (f & RT_AGG_COUNTERS));
 }
 
+/* The batch's dead-letter rows (COPY text), in the open transaction, within the daily payload
+ * cap: *dropped = rows stored without their payload. */
+static rt_pg_rc_t write_dead(rt_pg_t *pg, const rt_buf_t *dead, size_t *dropped, char *err,
+                             size_t errsize)
+{
+    PGresult *r = NULL;
+    rt_pg_rc_t rc;
+    char cap[32], used[32] = "0";
+    int64_t n = 0;
+    snprintf(cap, sizeof cap, "%lld", (long long)pg->dead_cap);
+    if ((rc = copy_in(pg, "copy dead letters", "COPY rt_in_dead FROM STDIN", dead, err, errsize)) ||
+        (rc = exec(pg, "dead-letter day", SQL_DEAD_DAY, 0, NULL, PGRES_TUPLES_OK, &r, err,
+                   errsize)))
+        return rc;
+    snprintf(used, sizeof used, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "0");
+    PQclear(r);
+    const char *dp[2] = {cap, used};
+    if ((rc = exec(pg, "insert dead letters", SQL_DEAD, 2, dp, PGRES_TUPLES_OK, &r, err, errsize)))
+        return rc;
+    if (PQntuples(r) == 1 && rt_parse_i64(PQgetvalue(r, 0, 0), 0, INT64_MAX, &n) == 0)
+        *dropped = (size_t)n;
+    PQclear(r);
+    return RT_PG_OK;
+}
+
 /* A batch's rows, in its open transaction: log rows, dead letters, the runs upsert, then the
- * derived tables. *nruns = runs upserted. When the upsert leaves runs alone because
- * PostgreSQL holds them under another job or kind, returns RT_PG_CONFLICT. */
-static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_batch_t *b, size_t *nruns, char *err, size_t errsize)
+ * derived tables. *nruns = runs upserted, *dropped = dead letters stored without their payload
+ * (daily cap). When the upsert leaves runs alone because PostgreSQL holds them under another
+ * job or kind, returns RT_PG_CONFLICT. */
+static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_batch_t *b, size_t *nruns, size_t *dropped,
+                             char *err, size_t errsize)
 {
     rt_agg_t *agg = rt_batch_agg(b);
     const rt_buf_t *logs = rt_batch_logs(b), *dead = rt_batch_dead(b);
@@ -524,13 +580,8 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_batch_t *b, size_t *nruns, char *er
     *nruns = 0;
     if (logs->len && (rc = write_logs(pg, logs, err, errsize)))
         goto out;
-    if (dead->len) {
-        if ((rc = copy_in(pg, "copy dead letters", "COPY rt_in_dead FROM STDIN", dead, err,
-                          errsize)) ||
-            (rc = exec(pg, "insert dead letters", SQL_DEAD, 0, NULL, PGRES_COMMAND_OK, NULL, err,
-                       errsize)))
-            goto out;
-    }
+    if (dead->len && (rc = write_dead(pg, dead, dropped, err, errsize)))
+        goto out;
     rt_buf_reset(&pg->runs);
     if ((*nruns = rt_agg_runs_copy(agg, &pg->runs)) == (size_t)-1) {
         *nruns = 0;
@@ -602,7 +653,7 @@ static rt_pg_rc_t write_tx(rt_pg_t *pg, const char *group, const char *topic, rt
                            rt_batch_result_t *res, char *err, size_t errsize)
 {
     rt_pg_rc_t rc;
-    size_t nruns = 0;
+    size_t nruns = 0, dropped = 0;
     memset(res, 0, sizeof *res);
     if (!rt_pg_conn(pg)) {
         snprintf(err, errsize, "not connected");
@@ -620,7 +671,7 @@ static rt_pg_rc_t write_tx(rt_pg_t *pg, const char *group, const char *topic, rt
             rc = out_of_memory(err, errsize);
             goto out;
         }
-    rc = write_rows(pg, b, &nruns, err, errsize);
+    rc = write_rows(pg, b, &nruns, &dropped, err, errsize);
     /* The record-by-record path read the stored job/kind above: a row stored under another
      * job since then (another writer) is read by retrying. */
     if (msgs && rc == RT_PG_CONFLICT)
@@ -633,6 +684,7 @@ out:
     } else {
         *res = *rt_batch_result(b);
         res->runs = nruns;
+        res->dead_payload_dropped = dropped;
     }
     return rc;
 }

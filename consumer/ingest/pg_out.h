@@ -39,6 +39,10 @@ void rt_pg_set_timeouts(rt_pg_t *pg, int lock_timeout_ms, int statement_timeout_
 /* What a failed statement's SQLSTATE means for the batch: RT_PG_DATA for classes 22 and 23 (the
  * values), RT_PG_TRANSIENT for any other or none (the environment, also the unknown). */
 rt_pg_rc_t rt_pg_classify_sqlstate(const char *sqlstate);
+/* Caps the dead-letter payload bytes stored per UTC day, across restarts and consumers (the
+ * total is kept in dead_letter_days): past it, dead letters are stored without their payload.
+ * 0 = no cap (the default). */
+void rt_pg_set_dead_letter_cap(rt_pg_t *pg, int64_t bytes_per_day);
 
 /* (Re)connects and prepares the session (temp tables). Returns 0, or -1 with err filled. */
 int rt_pg_connect(rt_pg_t *pg, char *err, size_t errsize) RT_MUSTCHECK;
@@ -64,7 +68,8 @@ rt_pg_rc_t rt_pg_write_batch(rt_pg_t *pg, const char *group, const char *topic, 
  * job/kind PostgreSQL holds for its run: an event of another job becomes a dead letter (rule)
  * while the run's other events are applied. The records are folded into a batch of their own
  * by rt_batch_fold, the fold of rt_batch_add, and written with rt_pg_write_batch's statements.
- * The record-by-record path of the pipeline calls it with one record at a time. */
+ * The pipeline's writer calls it when a batch holds a run stored under another job, and for the
+ * parts of a batch the database rejected (bisection, down to one record). */
 rt_pg_rc_t rt_pg_write_msgs(rt_pg_t *pg, const char *group, const char *topic, rt_in_msg_t *msgs,
                             size_t n, const rt_part_pos_t *pos, size_t npos, rt_batch_result_t *res,
                             char *err, size_t errsize) RT_MUSTCHECK;

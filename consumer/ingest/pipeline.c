@@ -143,6 +143,8 @@ static void count_job(loop_t *L, const rt_job_t *j)
             rt_metrics_events(L->m, (rt_event_type_t)t, j->res.by_type[t]);
     for (int d = 0; d < RT_DEAD__COUNT; d++)
         rt_metrics_dead_letters(L->m, (rt_dead_reason_t)d, j->res.dead_by_reason[d]);
+    if (j->res.dead_payload_dropped)
+        rt_metrics_dead_payload_dropped(L->m, j->res.dead_payload_dropped);
     rt_metrics_batch(L->m, (size_t)j->records, j->write_s);
 }
 
@@ -246,6 +248,7 @@ static void log_counters(loop_t *L)
     for (int d = 1; d < RT_DEAD__COUNT; d++)
         rt_buf_addf(&dead, " dead.%s=%llu", rt_dead_reason_name((rt_dead_reason_t)d),
                     (unsigned long long)c.dead[d]);
+    rt_buf_addf(&dead, " dead.payload_dropped=%llu", (unsigned long long)c.dead_payload_dropped);
     rt_log(RT_L_INFO, "counters",
            "records=%llu batches=%llu db_errors=%llu fenced=%llu rebalances=%llu lag=%lld%s%s",
            (unsigned long long)c.records, (unsigned long long)c.batches,
@@ -383,6 +386,7 @@ static int start(loop_t *L)
     rt_batch_set_clock_skew(L->jobs[0].b, L->cfg->max_clock_skew_s);
     rt_batch_set_clock_skew(L->jobs[1].b, L->cfg->max_clock_skew_s);
     rt_pg_set_clock_skew(L->store.pg, L->cfg->max_clock_skew_s);
+    rt_pg_set_dead_letter_cap(L->store.pg, (int64_t)L->cfg->dead_letters_max_kib_per_day * 1024);
     if (rt_store_connect(&L->store) != 0)
         return -1;
     if (!(L->kin = rt_kin_new(L->cfg, !L->replay, err, sizeof err))) {

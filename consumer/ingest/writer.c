@@ -117,6 +117,7 @@ static void add_result(rt_batch_result_t *to, const rt_batch_result_t *r)
         to->by_type[t] += r->by_type[t];
     for (int d = 0; d < RT_DEAD__COUNT; d++)
         to->dead_by_reason[d] += r->dead_by_reason[d];
+    to->dead_payload_dropped += r->dead_payload_dropped;
 }
 
 /* The outcome of an attempt that committed n records (RT_PG_OK: results into j) or met the
@@ -143,40 +144,80 @@ static rt_apply_t written(rt_writer_t *w, rt_job_t *j, rt_pg_rc_t rc, size_t n,
 }
 
 static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, size_t n,
-                             const rt_part_pos_t *pp, size_t npos, int split);
+                             const rt_part_pos_t *pp, size_t npos, int *refused);
 
-/* After the database rejected msgs[0..n) fenced at pp[0..npos): one record per transaction, so
- * that only the record the database rejects becomes a dead letter. Each record moves its
- * partition from where the previous one left it. */
-static rt_apply_t write_each(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, size_t n,
-                             const rt_part_pos_t *pp, size_t npos)
+/* The fence positions of a part of a batch, msgs[0..n): each partition among them moves from
+ * where cur says PostgreSQL holds it to just past the part's last record of it, so that a crash
+ * between two parts resumes right after the last committed one. out has room for ncur entries
+ * (cur lists every partition of the batch). Returns the number of entries. */
+static size_t part_positions(const rt_in_msg_t *msgs, size_t n, const rt_part_pos_t *cur,
+                             size_t ncur, rt_part_pos_t *out)
 {
-    rt_part_pos_t *cur = malloc((npos ? npos : 1) * sizeof *cur);
-    if (!cur)
-        return RT_APPLY_FATAL;
-    memcpy(cur, pp, npos * sizeof *cur);
-    rt_apply_t arc = RT_APPLY_OK;
-    for (size_t i = 0; i < n && arc == RT_APPLY_OK; i++) {
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
         size_t k = 0;
-        while (k < npos && cur[k].partition != msgs[i].partition)
+        while (k < np && out[k].partition != msgs[i].partition)
             k++;
-        rt_part_pos_t one = {msgs[i].partition, k < npos ? cur[k].expected : -1,
-                             msgs[i].offset + 1};
-        arc = write_msgs(w, j, &msgs[i], 1, &one, 1, 1);
-        if (arc == RT_APPLY_OK && k < npos)
-            cur[k].expected = one.next;
+        if (k == np) {
+            size_t c = 0;
+            while (c < ncur && cur[c].partition != msgs[i].partition)
+                c++;
+            if (np == ncur) /* a record of a partition the batch did not note: cannot happen */
+                continue;
+            out[np++] = (rt_part_pos_t){msgs[i].partition, c < ncur ? cur[c].expected : -1,
+                                        msgs[i].offset + 1};
+        } else if (msgs[i].offset + 1 > out[k].next) {
+            out[k].next = msgs[i].offset + 1;
+        }
     }
-    free(cur);
+    return np;
+}
+
+/* msgs[0..n) (n >= 2) were rejected by the database as a whole with a data error, fenced from
+ * cur[0..ncur) (updated here as parts commit): bisection. Each half is written as one
+ * transaction, and only a half the database rejects is split again, down to the one record it
+ * refuses, which becomes a dead letter: one poison record costs about 1.5 log2(n)
+ * transactions instead of one per record. */
+static rt_apply_t write_split(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, size_t n,
+                              rt_part_pos_t *cur, size_t ncur)
+{
+    rt_part_pos_t *pos = malloc((ncur ? ncur : 1) * sizeof *pos);
+    if (!pos)
+        return RT_APPLY_FATAL;
+    rt_apply_t arc = RT_APPLY_OK;
+    size_t h = n / 2;
+    int left_refused = 1;
+    rt_log(RT_L_DEBUG, "splitting a rejected part", "records=%zu partition=%d offset=%lld", n,
+           (int)msgs[0].partition, (long long)msgs[0].offset);
+    for (int half = 0; half < 2 && arc == RT_APPLY_OK; half++) {
+        rt_in_msg_t *m = half ? msgs + h : msgs;
+        size_t k = half ? n - h : h;
+        size_t np = part_positions(m, k, cur, ncur, pos);
+        /* The whole was refused and the left half went in as it was: what the database refuses
+         * is on the right, and trying that half whole again would be a transaction lost. */
+        if (half && !left_refused && k > 1)
+            arc = write_split(w, j, m, k, pos, np);
+        else
+            arc = write_msgs(w, j, m, k, pos, np, half ? NULL : &left_refused);
+        for (size_t p = 0; arc == RT_APPLY_OK && p < np; p++)
+            for (size_t c = 0; c < ncur; c++)
+                if (cur[c].partition == pos[p].partition)
+                    cur[c].expected = pos[p].next;
+    }
+    free(pos);
     return arc;
 }
 
-/* The record-by-record path: writes msgs[0..n) fenced at pp[0..npos) with retries; results go
- * into j. split: already one record (a data error dead-letters it instead of splitting).
- * Touches no state the main thread uses while a job is in flight. */
+/* Writes msgs[0..n) fenced at pp[0..npos) as one transaction, with retries; results go into j.
+ * A data error splits them (write_split), or dead-letters a single record; *refused (when not
+ * NULL) says whether either happened. Touches no state the main thread uses while a job is in
+ * flight. */
 static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, size_t n,
-                             const rt_part_pos_t *pp, size_t npos, int split)
+                             const rt_part_pos_t *pp, size_t npos, int *refused)
 {
     int rejected_once = 0;
+    if (refused)
+        *refused = 0;
     while (1) {
         char err[1024];
         rt_batch_result_t res;
@@ -186,11 +227,19 @@ static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, siz
         if (rc == RT_PG_OK || rc == RT_PG_FENCED)
             return written(w, j, rc, n, &res, t0, err);
         if ((rc == RT_PG_DATA || rc == RT_PG_CONFLICT) && !rejected_once) {
-            /* CONFLICT: not from this path. */
-            if (!split && n > 1) {
-                rt_log(RT_L_WARN, "batch rejected by postgresql, applying record by record",
+            /* CONFLICT: not from this path. A data error: split, down to the one record. */
+            if (n > 1) {
+                rt_log(RT_L_WARN, "records rejected by postgresql, splitting them",
                        "error=\"%s\" records=%zu", err, n);
-                return write_each(w, j, msgs, n, pp, npos);
+                if (refused)
+                    *refused = 1;
+                rt_part_pos_t *cur = malloc((npos ? npos : 1) * sizeof *cur);
+                if (!cur)
+                    return RT_APPLY_FATAL;
+                memcpy(cur, pp, npos * sizeof *cur);
+                rt_apply_t arc = write_split(w, j, msgs, n, cur, npos);
+                free(cur);
+                return arc;
             }
             char detail[300];
             snprintf(detail, sizeof detail, "database rejected the event: %.250s", err);
@@ -200,6 +249,8 @@ static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, siz
             for (size_t i = 0; i < n; i++)
                 rt_in_msg_reject(&msgs[i], RT_DEAD_RULE, detail);
             rejected_once = 1;
+            if (refused)
+                *refused = 1;
             continue;
         }
         /* The environment failed (also: the dead letter itself refused, which no value of the
@@ -215,8 +266,8 @@ static rt_apply_t write_msgs(rt_writer_t *w, rt_job_t *j, rt_in_msg_t *msgs, siz
 }
 
 /* Writes the folded batch of j fenced at its positions, with retries. A run that PostgreSQL
- * holds under another job, or data the database rejects, sends the batch down the
- * record-by-record path, which decides event by event. */
+ * holds under another job sends the batch down the record-by-record path, which decides event
+ * by event; data the database rejects, down the bisection (write_split). */
 static rt_apply_t write_job(rt_writer_t *w, rt_job_t *j)
 {
     while (1) {
@@ -229,7 +280,7 @@ static rt_apply_t write_job(rt_writer_t *w, rt_job_t *j)
             return written(w, j, rc, rt_batch_count(j->b), &res, t0, err);
         if (rc == RT_PG_CONFLICT || rc == RT_PG_DATA) {
             rt_log(rc == RT_PG_DATA ? RT_L_WARN : RT_L_INFO,
-                   rc == RT_PG_DATA ? "batch rejected by postgresql, deciding record by record"
+                   rc == RT_PG_DATA ? "batch rejected by postgresql, splitting it"
                                     : "batch holds a run stored under another job, deciding "
                                       "event by event",
                    "error=\"%s\" records=%zu", err, rt_batch_count(j->b));
@@ -237,7 +288,16 @@ static rt_apply_t write_job(rt_writer_t *w, rt_job_t *j)
             size_t n = rt_batch_msgs(j->b, &msgs);
             if (n == (size_t)-1)
                 return RT_APPLY_FATAL;
-            rt_apply_t arc = write_msgs(w, j, msgs, n, j->pos, j->npos, 0);
+            /* A data error: the batch as it was folded is refused, so it is split at once;
+             * a conflict: the records are decided against the stored job, all in one go. */
+            rt_apply_t arc = RT_APPLY_FATAL;
+            rt_part_pos_t *cur = malloc((j->npos ? j->npos : 1) * sizeof *cur);
+            if (cur) {
+                memcpy(cur, j->pos, j->npos * sizeof *cur);
+                arc = rc == RT_PG_DATA && n > 1 ? write_split(w, j, msgs, n, cur, j->npos)
+                                                : write_msgs(w, j, msgs, n, cur, j->npos, NULL);
+                free(cur);
+            }
             for (size_t i = 0; i < n; i++)
                 rt_in_msg_clear(&msgs[i]);
             free(msgs);
