@@ -30,7 +30,10 @@ typedef struct stamp {
 typedef struct run_acc {
     char run_id[RT_UUID_STRLEN];
     int known;        /* job/kind are what PostgreSQL holds */
-    text_t job, kind; /* the run's job/kind (known, else the first event's) */
+    text_t job, kind; /* the run's job/kind (known, else the first event's; a run.started's) */
+    int firm;         /* job/kind came from a run.started (stored, or in this batch) */
+    int conflict;     /* events of more than one job/kind were accepted (before any run.started) */
+    int removed;      /* retention deleted the run (runs_removed): its events are dead letters */
     size_t n_events;
     unsigned flags; /* RT_AGG_* */
     int has_min;
@@ -239,12 +242,23 @@ int rt_agg_touch(rt_agg_t *a, const char *run_id)
     return slot(a, run_id) ? 0 : -1;
 }
 
-int rt_agg_set_known(rt_agg_t *a, const char *run_id, const char *job, const char *kind)
+int rt_agg_set_known(rt_agg_t *a, const char *run_id, const char *job, const char *kind,
+                     int started)
 {
     run_acc_t *r = slot(a, run_id);
     if (!r || text_str(&r->job, job) || text_str(&r->kind, kind))
         return -1;
     r->known = 1;
+    r->firm = started;
+    return 0;
+}
+
+int rt_agg_set_removed(rt_agg_t *a, const char *run_id)
+{
+    run_acc_t *r = slot(a, run_id);
+    if (!r)
+        return -1;
+    r->removed = 1;
     return 0;
 }
 
@@ -277,18 +291,35 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
     run_acc_t *r = slot(a, ev->run_id);
     if (!r)
         return -2;
+    if (r->removed) {
+        snprintf(detail, detail_size,
+                 "run %s was deleted by retention; a late event does not bring it back",
+                 ev->run_id);
+        return -3;
+    }
     if (!r->job.set) {
         if (text_str(&r->job, ev->job) || text_str(&r->kind, ev->kind))
             return -2;
     } else if (strcmp(r->job.p, ev->job) != 0 || strcmp(r->kind.p, ev->kind) != 0) {
-        /* One run is one job of one kind; a second job under the same id is a producer bug
-         * (or an id collision) and must not be merged into the first. */
-        snprintf(detail, detail_size,
-                 "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" kind "
-                 "\"%.30s\"",
-                 ev->run_id, r->job.p, r->kind.p, ev->job, ev->kind);
-        return -1;
+        /* One run is one job of one kind, and its run.started says which (docs/decisions.md,
+         * "A run's identity"). Once that is known, an event of another job is a producer bug or
+         * an id collision and must not be merged into the run. Before it, nobody can tell the
+         * genuine events from the impostor: all are kept, the run is flagged, and the
+         * run.started, when it comes, names the run. */
+        if (r->firm) {
+            snprintf(detail, detail_size,
+                     "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" "
+                     "kind \"%.30s\"",
+                     ev->run_id, r->job.p, r->kind.p, ev->job, ev->kind);
+            return -1;
+        }
+        r->conflict = 1;
+        if (ev->type == RT_EV_STARTED &&
+            (text_str(&r->job, ev->job) || text_str(&r->kind, ev->kind)))
+            return -2;
     }
+    if (ev->type == RT_EV_STARTED)
+        r->firm = 1;
     r->n_events++;
     if (!r->has_min || ev->ts_us < r->min_ts.us)
         stamp(&r->min_ts, ev);

@@ -42,6 +42,7 @@
     X(end_counts, "jsonb", col_text(b, r->has_finished ? &r->end_counts : &none))                  \
     X(error_message, "text", col_text(b, r->has_finished ? &r->error_message : &none))             \
     X(error_details, "jsonb", col_text(b, r->has_finished ? &r->error_details : &none))            \
-    X(dropped_logs, "bigint", col_int(b, r->has_dropped, r->dropped))
+    X(dropped_logs, "bigint", col_int(b, r->has_dropped, r->dropped))                              \
+    X(identity_conflict, "boolean", col_bool(b, 1, r->conflict))
 
 #endif
