@@ -430,5 +430,5 @@ static void test_copy_text(test_state_t *ts)
     rt_pg_free(a);
 }
 
-TEST_MAIN(TEST(test_copy_text), TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict), TEST(test_identity),
-          TEST(test_derive))
+TEST_MAIN(TEST(test_copy_text), TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict),
+          TEST(test_identity), TEST(test_derive))

@@ -39,8 +39,8 @@ void rt_maint_stop(rt_maint_t *m);
  * filling run_results and discovery_runs like a normal failure), then deletes rows past each
  * table's retention_*_days (0: retention_days) in batches of retention_batch_rows, each its own
  * short transaction. A deleted run leaves its id in runs_removed (same statement), kept for
- * retention_runs_days more. Adds to *stats. Returns 0, or -1 with a reason in err (what was committed
- * before stays). */
+ * retention_runs_days more. Adds to *stats. Returns 0, or -1 with a reason in err (what was
+ * committed before stays). */
 int rt_maint_run_once(PGconn *conn, const rt_config_t *cfg, rt_maint_stats_t *stats, char *err,
                       size_t errsize);
 

@@ -286,11 +286,10 @@ static int fold_counters(run_acc_t *r, const rt_event_t *ev)
     return text_obj(&r->counters, &ev->counters);
 }
 
-int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_size)
+/* The identity rule (docs/decisions.md, "A run's identity"): whether ev may join run r, and
+ * r's job/kind after it. Returns 0; -1 (rule) or -3 (run removed) with detail; -2 on OOM. */
+static int identity(run_acc_t *r, const rt_event_t *ev, char *detail, size_t detail_size)
 {
-    run_acc_t *r = slot(a, ev->run_id);
-    if (!r)
-        return -2;
     if (r->removed) {
         snprintf(detail, detail_size,
                  "run %s was deleted by retention; a late event does not bring it back",
@@ -320,6 +319,17 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
     }
     if (ev->type == RT_EV_STARTED)
         r->firm = 1;
+    return 0;
+}
+
+int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_size)
+{
+    run_acc_t *r = slot(a, ev->run_id);
+    if (!r)
+        return -2;
+    int id = identity(r, ev, detail, detail_size);
+    if (id != 0)
+        return id;
     r->n_events++;
     if (!r->has_min || ev->ts_us < r->min_ts.us)
         stamp(&r->min_ts, ev);

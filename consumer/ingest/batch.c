@@ -54,8 +54,8 @@ void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
                      m->ev.run_id);
         else
             snprintf(detail, sizeof detail,
-                     "the Kafka key (%zu bytes) is not the run_id %s the event carries",
-                     m->key_len, m->ev.run_id);
+                     "the Kafka key (%zu bytes) is not the run_id %s the event carries", m->key_len,
+                     m->ev.run_id);
         rt_in_msg_reject(m, RT_DEAD_KEY_MISMATCH, detail);
     }
 }
