@@ -50,7 +50,7 @@ static const retention_step_t RETENTION[] = {
      " WHERE status <> 'running' AND finished_at < now() - make_interval(days => $1::int)"
      " LIMIT $2::int)) RETURNING run_id),"
      " t AS (INSERT INTO runs_removed (run_id) SELECT run_id FROM d"
-     " ON CONFLICT (run_id) DO UPDATE SET removed_at = now())"
+     " ON CONFLICT (run_id) DO NOTHING)"
      " SELECT count(*) FROM d",
      offsetof(rt_maint_stats_t, runs_deleted)},
     {"runs_removed", offsetof(rt_config_t, retention_runs_days),
