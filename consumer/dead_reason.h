@@ -1,7 +1,9 @@
 /* Why a Kafka record became a dead letter: one list, from which the enum, the names stored in
  * dead_letters.reason and the /metrics labels all come. Header-only so that the metrics
  * counters (metrics.h) and the decoder (ingest/decode.h) share it without linking each other. Append,
- * never renumber. */
+ * never renumber. The identity reasons (docs/decisions.md, "A run's identity"): key_mismatch, the
+ * Kafka key is not the body's run_id (or is missing); nil_run_id, the run_id is the nil UUID;
+ * run_removed, the run was deleted by retention and a late event must not recreate it. */
 #ifndef RT_CONSUMER_DEAD_REASON_H
 #define RT_CONSUMER_DEAD_REASON_H
 
@@ -12,7 +14,10 @@
     X(UNKNOWN_TYPE, "unknown_type")                                                                \
     X(UNSUPPORTED_VERSION, "unsupported_version")                                                  \
     X(OVERSIZE, "oversize")                                                                        \
-    X(RULE, "rule")
+    X(RULE, "rule")                                                                                \
+    X(KEY_MISMATCH, "key_mismatch")                                                                \
+    X(NIL_RUN_ID, "nil_run_id")                                                                    \
+    X(RUN_REMOVED, "run_removed")
 
 typedef enum rt_dead_reason {
 #define X(n, s) RT_DEAD_##n,

@@ -367,6 +367,12 @@ int rt_decode_ref(const void *buf, size_t len, size_t max_bytes, rt_ref_event_t 
         get_string(&c, root, "event", "job", 1, 200, 1, &ev->job) ||
         get_string(&c, root, "event", "kind", 1, 64, 1, &ev->kind))
         goto bad;
+    /* The nil UUID names no run: a producer that never set its run id (zeroed memory) would
+     * merge all of its runs into one. */
+    if (strcmp(ev->run_id, "00000000-0000-0000-0000-000000000000") == 0) {
+        fail(&c, RT_DEAD_NIL_RUN_ID, "run_id: the nil UUID names no run");
+        goto bad;
+    }
     /* Exactly the contract's form: 27 characters, six fraction digits, 'Z'. */
     if (strlen(ev->ts) != 27 || ev->ts[10] != 'T' || ev->ts[19] != '.' || ev->ts[26] != 'Z' ||
         rt_time_parse(ev->ts, &ev->ts_us) != 0) {

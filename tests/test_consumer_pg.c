@@ -34,6 +34,8 @@ static void emsg(rt_in_msg_t *m, int32_t part, int64_t off, const char *run, con
     m->partition = part;
     m->offset = off;
     m->kafka_ts_ms = -1;
+    m->key = run; /* the producers' key: the run_id */
+    m->key_len = strlen(run);
     m->payload = buf;
     m->len = strlen(buf);
     rt_in_msg_decode(m, 1 << 20);
@@ -75,7 +77,7 @@ static rt_pg_rc_t write_path(path_t path, rt_pg_t *pg, const char *group, rt_in_
 static void empty_tables(PGconn *c)
 {
     PQclear(PQexec(c, "TRUNCATE runs, run_logs, run_results, discovery_runs, dead_letters,"
-                      " consumer_offsets"));
+                      " consumer_offsets, runs_removed"));
 }
 
 static long count(PGconn *c, const char *sql)
@@ -209,6 +211,62 @@ static void test_ingest_cost(test_state_t *ts)
 
 #define RUN_R "019a16a0-5ebb-7312-8643-0000000000a1"
 #define RUN_Q "019a16a0-5ebb-7312-8643-0000000000a2"
+
+#define RUN_I "019a16a0-5ebb-7312-8643-0000000000b1"
+#define RUN_X "019a16a0-5ebb-7312-8643-0000000000b2"
+
+/* A run's identity comes from its run.started (docs/decisions.md, "A run's identity"): a log
+ * line of another job stored first leaves the job provisional, the run.started (a later batch,
+ * folded path) takes the run and flags it, and from then on the other job is a rule dead letter
+ * (folded path: CONFLICT; record by record: the dead letter). A run retention deleted
+ * (runs_removed) is not recreated: CONFLICT, then a run_removed dead letter. */
+static void test_identity(test_state_t *ts)
+{
+    char err[1024], b[3][1024];
+    rt_pg_t *a = rt_pg_new(dsn());
+    REQUIRE(ts, a && rt_pg_connect(a, err, sizeof err) == 0);
+    PGconn *c = rt_pg_conn(a);
+    empty_tables(c);
+    rt_in_msg_t m[3];
+    rt_batch_result_t res;
+    const char *ll = "{\"level\":\"info\",\"message\":\"x\"}";
+    emsg(&m[0], 0, 0, RUN_I, "impostor.py", "discovery", 5, 0, "run.log", ll, b[0], sizeof b[0]);
+    rt_part_pos_t p0 = {0, -1, 1};
+    CHECK(ts, write_path(PATH_BATCH, a, "g", m, 1, &p0, 1, &res, err, sizeof err) == RT_PG_OK);
+    rt_in_msg_clear(&m[0]);
+    CHECK(ts, count(c, "SELECT count(*) FROM discovery_runs") == 1);
+
+    emsg(&m[0], 0, 1, RUN_I, "fb_v2.py", "scrape", 1, 1, "run.started", "{}", b[0], sizeof b[0]);
+    emsg(&m[1], 0, 2, RUN_I, "fb_v2.py", "scrape", 2, 2, "run.log", ll, b[1], sizeof b[1]);
+    rt_part_pos_t p1 = {0, 1, 3};
+    CHECK(ts, write_path(PATH_BATCH, a, "g", m, 2, &p1, 1, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, res.dead == 0);
+    CHECK(ts, count(c, "SELECT count(*) FROM runs WHERE job = 'fb_v2.py' AND kind = 'scrape'"
+                       " AND has_started AND identity_conflict") == 1);
+    /* the provisional kind's discovery_runs row goes with it */
+    CHECK(ts, count(c, "SELECT count(*) FROM discovery_runs") == 0);
+    for (int i = 0; i < 2; i++)
+        rt_in_msg_clear(&m[i]);
+
+    emsg(&m[0], 0, 3, RUN_I, "impostor.py", "discovery", 6, 6, "run.log", ll, b[0], sizeof b[0]);
+    emsg(&m[1], 0, 4, RUN_X, "gone.py", "scrape", 9, 9, "run.log", ll, b[1], sizeof b[1]);
+    emsg(&m[2], 0, 5, RUN_I, "fb_v2.py", "scrape", 7, 7, "run.log", ll, b[2], sizeof b[2]);
+    PQclear(PQexec(c, "INSERT INTO runs_removed (run_id) VALUES ('" RUN_X "')"));
+    rt_part_pos_t p2 = {0, 3, 6};
+    CHECK(ts,
+          write_path(PATH_BATCH, a, "g", m, 3, &p2, 1, &res, err, sizeof err) == RT_PG_CONFLICT);
+    CHECK(ts, write_path(PATH_MSGS, a, "g", m, 3, &p2, 1, &res, err, sizeof err) == RT_PG_OK);
+    CHECK(ts, res.dead == 2 && res.dead_by_reason[RT_DEAD_RULE] == 1 &&
+                  res.dead_by_reason[RT_DEAD_RUN_REMOVED] == 1 && res.logs == 1);
+    CHECK(ts, count(c, "SELECT count(*) FROM runs") == 1);
+    CHECK(ts, count(c, "SELECT count(*) FROM run_logs") == 3);
+    CHECK(ts, count(c, "SELECT count(*) FROM dead_letters WHERE reason = 'run_removed'"
+                       " AND \"offset\" = 4") == 1);
+    for (int i = 0; i < 3; i++)
+        rt_in_msg_clear(&m[i]);
+    empty_tables(c);
+    rt_pg_free(a);
+}
 
 /* A batch holding a run that PostgreSQL stores under another job: the folded path writes
  * nothing and says so (RT_PG_CONFLICT), offsets included; record by record, the other job's
@@ -446,4 +504,4 @@ static void test_copy_text(test_state_t *ts)
 }
 
 TEST_MAIN(TEST(test_copy_text), TEST(test_fence), TEST(test_ingest_cost), TEST(test_conflict),
-          TEST(test_derive), TEST(test_finish_precedence))
+          TEST(test_identity), TEST(test_derive), TEST(test_finish_precedence))

@@ -114,6 +114,8 @@ static void invalid_example(test_state_t *ts, const char *name, const char *buf,
         want = RT_DEAD_UNSUPPORTED_VERSION;
     else if (!strcmp(name, "unknown_type.json"))
         want = RT_DEAD_UNKNOWN_TYPE;
+    else if (!strcmp(name, "nil_run_id.json"))
+        want = RT_DEAD_NIL_RUN_ID;
     if (why != want)
         fprintf(stderr, "%s: reason %s (%s), expected %s\n", name, rt_dead_reason_name(why),
                 detail, rt_dead_reason_name(want));
@@ -289,9 +291,9 @@ static json_t *runs_rows(const char *txt)
         "cpu_percent",   "pause_seq",     "paused",        "paused_at",
         "resumed_at",    "finished_at",   "status",        "end_counts",
         "error_message", "error_details", "dropped_logs",  "clock_skew_s",
-        "finished_by_wrapper"};
+        "finished_by_wrapper", "identity_conflict"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
-    static const char types[] = "sssssisisbsjjjisijirribssssjsjiib";
+    static const char types[] = "sssssisisbsjjjisijirribssssjsjiibb";
     json_t *arr = json_array();
     while (*txt) {
         const char *eol = strchr(txt, '\n');
@@ -432,7 +434,9 @@ static void test_aggregate(test_state_t *ts)
         runs = rows.data ? runs_rows(rows.data) : NULL;
         CHECK(ts, nr == 1 && json_array_size(runs) == 1);
         json_t *only = json_array_get(runs, 0);
-        CHECK(ts, json_object_size(only) == 10); /* ids, times, seq, producer, clock_skew_s 0 */
+        /* ids, times, seq, producer, clock_skew_s 0, identity_conflict: nothing else */
+        CHECK(ts, json_object_size(only) == 11);
+        CHECK(ts, json_is_false(json_object_get(only, "identity_conflict")));
         CHECK(ts,
               json_object_get(only, "counters") == NULL && json_object_get(only, "status") == NULL);
         json_decref(runs);
@@ -443,9 +447,46 @@ static void test_aggregate(test_state_t *ts)
     /* a run PostgreSQL already knows under another job: every event of it is a rule breach */
     rt_agg_t *agg = rt_agg_new();
     char detail[256];
-    CHECK(ts, rt_agg_set_known(agg, A, "stored.py", "scrape") == 0);
+    CHECK(ts, rt_agg_set_known(agg, A, "stored.py", "scrape", 1) == 0);
     CHECK(ts, rt_agg_add(agg, &ev[1], detail, sizeof detail) == -1);
     CHECK(ts, strstr(detail, "stored.py") != NULL);
+    rt_agg_free(agg);
+    /* stored without its run.started: the job is provisional, a run.started of another job
+     * takes the run (flagged), and from then on the other job is the rule breach */
+    agg = rt_agg_new();
+    CHECK(ts, rt_agg_set_known(agg, A, "stored.py", "scrape", 0) == 0);
+    CHECK(ts, rt_agg_add(agg, &ev[7], detail, sizeof detail) == 0); /* "other": accepted */
+    CHECK(ts, rt_agg_add(agg, &ev[0], detail, sizeof detail) == 0); /* run.started of "j" */
+    CHECK(ts, rt_agg_add(agg, &ev[7], detail, sizeof detail) == -1);
+    CHECK(ts, rt_agg_add(agg, &ev[1], detail, sizeof detail) == 0);
+    rt_buf_t rows = {0};
+    json_t *runs = rt_agg_runs_copy(agg, &rows) == 1 ? runs_rows(rows.data) : NULL;
+    json_t *a = runs ? find_run(runs, A) : NULL;
+    CHECK(ts, a && !strcmp(json_string_value(json_object_get(a, "job")), "j") &&
+                  json_is_true(json_object_get(a, "identity_conflict")));
+    json_decref(runs);
+    rt_buf_free(&rows);
+    rt_agg_free(agg);
+    /* a log line of another job ahead of the run.started in one batch: the same */
+    agg = rt_agg_new();
+    CHECK(ts, rt_agg_add(agg, &ev[7], detail, sizeof detail) == 0);
+    CHECK(ts, rt_agg_add(agg, &ev[0], detail, sizeof detail) == 0);
+    CHECK(ts, rt_agg_add(agg, &ev[1], detail, sizeof detail) == 0);
+    CHECK(ts, rt_agg_add(agg, &ev[7], detail, sizeof detail) == -1);
+    runs = rt_agg_runs_copy(agg, &rows) == 1 ? runs_rows(rows.data) : NULL;
+    a = runs ? find_run(runs, A) : NULL;
+    CHECK(ts, a && !strcmp(json_string_value(json_object_get(a, "job")), "j") &&
+                  json_is_true(json_object_get(a, "identity_conflict")));
+    json_decref(runs);
+    rt_buf_free(&rows);
+    rt_agg_free(agg);
+    /* a run retention deleted: every event of it is a dead letter (run_removed) */
+    agg = rt_agg_new();
+    CHECK(ts, rt_agg_set_removed(agg, A) == 0);
+    CHECK(ts, rt_agg_add(agg, &ev[1], detail, sizeof detail) == -3);
+    CHECK(ts, strstr(detail, "retention") != NULL);
+    CHECK(ts, rt_agg_runs_copy(agg, &rows) == 0);
+    rt_buf_free(&rows);
     rt_agg_free(agg);
     /* growth past the initial table */
     agg = rt_agg_new();

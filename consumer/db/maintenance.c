@@ -46,10 +46,21 @@ static const retention_step_t RETENTION[] = {
      " WHERE r.run_id = l.run_id AND (r.status = 'running'"
      " OR r.received_at >= now() - make_interval(days => $1::int))) LIMIT $2::int))",
      offsetof(rt_maint_stats_t, logs_deleted)},
+    /* A deleted run leaves a tombstone in the same statement, so that a late event for it is a
+     * dead letter (run_removed) and not a phantom running run; tombstones go after as long
+     * again (the runs_removed step below). */
     {"runs", offsetof(rt_config_t, retention_runs_days),
-     "DELETE FROM runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM runs WHERE status <> 'running'"
-     " AND received_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
+     "WITH d AS (DELETE FROM runs WHERE ctid = ANY(ARRAY(SELECT ctid FROM runs"
+     " WHERE status <> 'running' AND received_at < now() - make_interval(days => $1::int)"
+     " LIMIT $2::int)) RETURNING run_id),"
+     " t AS (INSERT INTO runs_removed (run_id) SELECT run_id FROM d"
+     " ON CONFLICT (run_id) DO NOTHING)"
+     " SELECT count(*) FROM d",
      offsetof(rt_maint_stats_t, runs_deleted)},
+    {"runs_removed", offsetof(rt_config_t, retention_runs_days),
+     "DELETE FROM runs_removed WHERE ctid = ANY(ARRAY(SELECT ctid FROM runs_removed"
+     " WHERE removed_at < now() - make_interval(days => $1::int) LIMIT $2::int))",
+     offsetof(rt_maint_stats_t, tombstones_deleted)},
     {"run_results", offsetof(rt_config_t, retention_run_results_days),
      "DELETE FROM run_results WHERE ctid = ANY(ARRAY(SELECT ctid FROM run_results"
      " WHERE time_stamp < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)"

@@ -25,6 +25,7 @@ typedef struct rt_maint_stats {
     long run_results_deleted;
     long discovery_runs_deleted;
     long dead_letters_deleted;
+    long tombstones_deleted; /* runs_removed rows (ids of runs retention deleted) */
 } rt_maint_stats_t;
 
 /* Starts the thread (first pass immediately, then every maintenance_interval_s, which must be
@@ -38,7 +39,8 @@ void rt_maint_stop(rt_maint_t *m);
  * stale_close_after_s (runs.received_at; 0: none; as failed, filling run_results and
  * discovery_runs like a normal failure), then deletes rows past each table's retention_*_days
  * (0: retention_days; finished runs by received_at) in batches of retention_batch_rows, each
- * its own short transaction. Adds to *stats. Returns 0, or -1 with a reason in err (what was
+ * its own short transaction. A deleted run leaves its id in runs_removed (same statement), kept
+ * for retention_runs_days more. Adds to *stats. Returns 0, or -1 with a reason in err (what was
  * committed before stays). */
 int rt_maint_run_once(PGconn *conn, const rt_config_t *cfg, rt_maint_stats_t *stats, char *err,
                       size_t errsize);

@@ -31,7 +31,10 @@ typedef struct stamp {
 typedef struct run_acc {
     char run_id[RT_UUID_STRLEN];
     int known;        /* job/kind are what PostgreSQL holds */
-    text_t job, kind; /* the run's job/kind (known, else the first event's) */
+    text_t job, kind; /* the run's job/kind (known, else the first event's; a run.started's) */
+    int firm;         /* job/kind came from a run.started (stored, or in this batch) */
+    int conflict;     /* events of more than one job/kind were accepted (before any run.started) */
+    int removed;      /* retention deleted the run (runs_removed): its events are dead letters */
     size_t n_events;
     unsigned flags; /* RT_AGG_* */
     int has_min;
@@ -240,12 +243,23 @@ int rt_agg_touch(rt_agg_t *a, const char *run_id)
     return slot(a, run_id) ? 0 : -1;
 }
 
-int rt_agg_set_known(rt_agg_t *a, const char *run_id, const char *job, const char *kind)
+int rt_agg_set_known(rt_agg_t *a, const char *run_id, const char *job, const char *kind,
+                     int started)
 {
     run_acc_t *r = slot(a, run_id);
     if (!r || text_str(&r->job, job) || text_str(&r->kind, kind))
         return -1;
     r->known = 1;
+    r->firm = started;
+    return 0;
+}
+
+int rt_agg_set_removed(rt_agg_t *a, const char *run_id)
+{
+    run_acc_t *r = slot(a, run_id);
+    if (!r)
+        return -1;
+    r->removed = 1;
     return 0;
 }
 
@@ -313,23 +327,50 @@ static int fold_counters(run_acc_t *r, const rt_event_t *ev)
     return text_obj(&r->counters, &ev->counters);
 }
 
+/* The identity rule (docs/decisions.md, "A run's identity"): whether ev may join run r, and
+ * r's job/kind after it. Returns 0; -1 (rule) or -3 (run removed) with detail; -2 on OOM. */
+static int identity(run_acc_t *r, const rt_event_t *ev, char *detail, size_t detail_size)
+{
+    if (r->removed) {
+        snprintf(detail, detail_size,
+                 "run %s was deleted by retention; a late event does not bring it back",
+                 ev->run_id);
+        return -3;
+    }
+    if (!r->job.set) {
+        if (text_str(&r->job, ev->job) || text_str(&r->kind, ev->kind))
+            return -2;
+    } else if (strcmp(r->job.p, ev->job) != 0 || strcmp(r->kind.p, ev->kind) != 0) {
+        /* One run is one job of one kind, and its run.started says which (docs/decisions.md,
+         * "A run's identity"). Once that is known, an event of another job is a producer bug or
+         * an id collision and must not be merged into the run. Before it, nobody can tell the
+         * genuine events from the impostor: all are kept, the run is flagged, and the
+         * run.started, when it comes, names the run. */
+        if (r->firm) {
+            snprintf(detail, detail_size,
+                     "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" "
+                     "kind \"%.30s\"",
+                     ev->run_id, r->job.p, r->kind.p, ev->job, ev->kind);
+            return -1;
+        }
+        r->conflict = 1;
+        if (ev->type == RT_EV_STARTED &&
+            (text_str(&r->job, ev->job) || text_str(&r->kind, ev->kind)))
+            return -2;
+    }
+    if (ev->type == RT_EV_STARTED)
+        r->firm = 1;
+    return 0;
+}
+
 int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_size)
 {
     run_acc_t *r = slot(a, ev->run_id);
     if (!r)
         return -2;
-    if (!r->job.set) {
-        if (text_str(&r->job, ev->job) || text_str(&r->kind, ev->kind))
-            return -2;
-    } else if (strcmp(r->job.p, ev->job) != 0 || strcmp(r->kind.p, ev->kind) != 0) {
-        /* One run is one job of one kind; a second job under the same id is a producer bug
-         * (or an id collision) and must not be merged into the first. */
-        snprintf(detail, detail_size,
-                 "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" kind "
-                 "\"%.30s\"",
-                 ev->run_id, r->job.p, r->kind.p, ev->job, ev->kind);
-        return -1;
-    }
+    int id = identity(r, ev, detail, detail_size);
+    if (id != 0)
+        return id;
     r->n_events++;
     if (!r->skewed && skewed(a, ev))
         r->skewed = 1;

@@ -36,12 +36,21 @@ void rt_agg_reset(rt_agg_t *agg);
  * known). Returns 0, or -1 when out of memory. */
 int rt_agg_touch(rt_agg_t *agg, const char *run_id);
 
-/* Records the job/kind PostgreSQL already holds for run_id (copied). Returns 0 or -1 (OOM). */
-int rt_agg_set_known(rt_agg_t *agg, const char *run_id, const char *job, const char *kind);
+/* Records the job/kind PostgreSQL already holds for run_id (copied), and whether they came from
+ * its run.started (runs.has_started: the identity is then settled). Returns 0 or -1 (OOM). */
+int rt_agg_set_known(rt_agg_t *agg, const char *run_id, const char *job, const char *kind,
+                     int started);
+
+/* Records that retention deleted run_id (runs_removed). Returns 0 or -1 (OOM). */
+int rt_agg_set_removed(rt_agg_t *agg, const char *run_id);
 
 /* Folds ev into its run, copying what the run keeps of it: ev may be freed right after.
- * Returns 0; -1 with detail filled when the event breaks a rule (its job/kind differ from the
- * run's) — the caller dead-letters it with reason "rule"; -2 when out of memory. */
+ * A run's job/kind are those of its run.started; until one is seen (stored or in this batch)
+ * they are the first event's, provisionally, and events of other jobs are accepted and flag the
+ * run (identity_conflict); a run.started then sets them. Returns 0; -1 with detail filled when
+ * the event breaks a rule (its job/kind differ from those its run's run.started set) — the
+ * caller dead-letters it with reason "rule"; -3 with detail when retention deleted the run
+ * (rt_agg_set_removed; reason "run_removed"); -2 when out of memory. */
 int rt_agg_add(rt_agg_t *agg, const rt_event_t *ev, char *detail, size_t detail_size);
 
 /* Number of runs with a slot. */

@@ -27,10 +27,39 @@ struct rt_batch {
     rt_batch_result_t res;
 };
 
+/* Whether the record's Kafka key names the event's run: producers key by run_id (the library,
+ * the CLI, docs/events.md), which is what keeps one run's events on one partition and in order.
+ * A record keyed otherwise (or not at all) may sit on another partition than its run's other
+ * events, so its place among them is unknown: it is not trusted to touch the run. The decoder
+ * stores run_id in lower case; the key may be in either case. */
+static int key_names_run(const rt_in_msg_t *m)
+{
+    if (!m->key || m->key_len != 36)
+        return 0;
+    const char *k = m->key;
+    for (size_t i = 0; i < 36; i++) {
+        char c = (k[i] >= 'A' && k[i] <= 'F') ? (char)(k[i] - 'A' + 'a') : k[i];
+        if (c != m->ev.run_id[i])
+            return 0;
+    }
+    return 1;
+}
+
 void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes)
 {
     m->ok =
         rt_decode(m->payload, m->len, max_bytes, &m->ev, &m->why, m->detail, sizeof m->detail) == 0;
+    if (m->ok && !key_names_run(m)) {
+        char detail[160];
+        if (!m->key)
+            snprintf(detail, sizeof detail, "the record has no Kafka key; run_id is %s",
+                     m->ev.run_id);
+        else
+            snprintf(detail, sizeof detail,
+                     "the Kafka key (%zu bytes) is not the run_id %s the event carries", m->key_len,
+                     m->ev.run_id);
+        rt_in_msg_reject(m, RT_DEAD_KEY_MISMATCH, detail);
+    }
 }
 
 void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail)
@@ -96,9 +125,9 @@ int rt_batch_fold(rt_batch_t *b, rt_in_msg_t *m)
         int a = rt_agg_add(b->agg, &m->ev, m->rule_detail, sizeof m->rule_detail);
         if (a == -2)
             return -1;
-        if (a == -1) {
+        if (a == -1 || a == -3) {
             m->rule_dead = 1;
-            why = RT_DEAD_RULE;
+            why = a == -1 ? RT_DEAD_RULE : RT_DEAD_RUN_REMOVED;
         } else {
             b->res.by_type[m->ev.type]++;
             if (m->ev.type == RT_EV_LOG) {

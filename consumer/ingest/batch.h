@@ -32,12 +32,14 @@ typedef struct rt_in_msg {
     rt_dead_reason_t why;
     char detail[256];
     /* Set by the fold (rt_batch_add, rt_batch_fold): the event broke a rule against its run
-     * (another job or kind) and became a dead letter. */
+     * (another job or kind than its run.started's, or a run retention deleted) and became a
+     * dead letter. */
     int rule_dead;
     char rule_detail[256];
 } rt_in_msg_t;
 
-/* Decodes m->payload into m->ev (or a dead-letter reason). */
+/* Decodes m->payload into m->ev (or a dead-letter reason); an event whose record's Kafka key is
+ * not its run_id (or is missing) is a dead letter too (key_mismatch). */
 void rt_in_msg_decode(rt_in_msg_t *m, size_t max_bytes);
 /* Turns an undecodable/rejected message into a dead letter with the given reason. */
 void rt_in_msg_reject(rt_in_msg_t *m, rt_dead_reason_t why, const char *detail);

@@ -438,6 +438,12 @@ int rt_decode(const void *buf, size_t len, size_t max_bytes, rt_event_t *ev, rt_
         get_string(&c, 0, "event", "job", 1, RT_JOB_MAX, 1, &ev->job) ||
         get_string(&c, 0, "event", "kind", 1, RT_KIND_MAX, 1, &ev->kind))
         goto bad;
+    /* The nil UUID names no run: a producer that never set its run id (zeroed memory) would
+     * merge all of its runs into one. */
+    if (strcmp(ev->run_id, "00000000-0000-0000-0000-000000000000") == 0) {
+        fail(&c, RT_DEAD_NIL_RUN_ID, "run_id: the nil UUID names no run");
+        goto bad;
+    }
     /* Exactly the contract's form: 27 characters, six fraction digits, 'Z'. */
     if (strlen(ev->ts) != 27 || ev->ts[10] != 'T' || ev->ts[19] != '.' || ev->ts[26] != 'Z' ||
         rt_time_parse(ev->ts, &ev->ts_us) != 0) {

@@ -247,8 +247,12 @@ static const char SQL_FENCE[] =
     "   ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)";
 
+/* What PostgreSQL holds for the batch's runs: job/kind, whether a run.started set them, and
+ * the runs retention deleted (runs_removed; job/kind NULL). */
 static const char SQL_KNOWN[] =
-    "SELECT run_id::text, job, kind FROM runs WHERE run_id = ANY($1::uuid[])";
+    "SELECT run_id::text, job, kind, has_started, false FROM runs WHERE run_id = ANY($1::uuid[])"
+    " UNION ALL SELECT run_id::text, NULL, NULL, false, true FROM runs_removed"
+    " WHERE run_id = ANY($1::uuid[])";
 
 static const char SQL_LOGS[] =
     "INSERT INTO run_logs (run_id, seq, ts, level, phase, message, fields, event_id)"
@@ -310,7 +314,7 @@ static const char SQL_RUNS[] =
     " cpu_percent,"
     " start_counts, end_counts, params, planned, paused, pause_seq, paused_at, resumed_at,"
     " error_message, error_details, dropped_logs, producer_host, producer_pid, producer_lib,"
-    " clock_skew_s, finished_by_wrapper)"
+    " clock_skew_s, finished_by_wrapper, identity_conflict)"
     " SELECT x.run_id, x.job, x.kind, COALESCE(x.status, 'running'), x.phase,"
     "  COALESCE(x.phase_seq, 0), COALESCE(x.has_started, false),"
     "  CASE WHEN x.has_started THEN x.started_ts ELSE x.min_ts END, x.finished_at, x.max_ts,"
@@ -319,9 +323,21 @@ static const char SQL_RUNS[] =
     "  x.cpu_percent, x.start_counts, x.end_counts, x.params, x.planned,"
     "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
     "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
-    "  x.producer_pid, x.producer_lib, x.clock_skew_s, COALESCE(x.finished_by_wrapper, false)"
+    "  x.producer_pid, x.producer_lib, x.clock_skew_s, COALESCE(x.finished_by_wrapper, false),"
+    "  x.identity_conflict"
     " FROM rt_in_runs x"
+    /* A run retention deleted is not recreated by a late event: not returned, and the writer
+     * then decides event by event (dead letters, reason run_removed). */
+    " WHERE NOT EXISTS (SELECT 1 FROM runs_removed t WHERE t.run_id = x.run_id)"
     " ON CONFLICT (run_id) DO UPDATE SET"
+    /* Identity (docs/decisions.md, "A run's identity"): job/kind are provisional until a
+     * run.started is stored, which then sets them; a run that holds events of more than one
+     * job/kind is flagged. */
+    "  job = CASE WHEN NOT r.has_started AND EXCLUDED.has_started THEN EXCLUDED.job ELSE r.job END,"
+    "  kind = CASE WHEN NOT r.has_started AND EXCLUDED.has_started THEN EXCLUDED.kind"
+    "   ELSE r.kind END,"
+    "  identity_conflict = r.identity_conflict OR EXCLUDED.identity_conflict"
+    "   OR r.job <> EXCLUDED.job OR r.kind <> EXCLUDED.kind,"
     "  has_started = r.has_started OR EXCLUDED.has_started,"
     "  started_at = CASE WHEN " START_WINS " THEN EXCLUDED.started_at"
     "   WHEN r.has_started THEN r.started_at ELSE LEAST(r.started_at, EXCLUDED.started_at) END,"
@@ -365,19 +381,26 @@ static const char SQL_RUNS[] =
      * times: staleness and retention judge a run by it (migration 0025). */
     "  received_at = GREATEST(r.received_at, now()),"
     "  clock_skew_s = GREATEST(r.clock_skew_s, EXCLUDED.clock_skew_s)"
-    /* A run is one job of one kind: a stored row of another job is left alone and not
-     * returned, and the writer then decides event by event (rt_pg_write_batch). */
-    " WHERE r.job = EXCLUDED.job AND r.kind = EXCLUDED.kind"
+    /* A run is one job of one kind: a row whose run.started is stored is left alone and not
+     * returned when the batch holds events of another job (its identity differs, or it mixes
+     * jobs), and the writer then decides event by event (rt_pg_write_batch). */
+    " WHERE NOT r.has_started"
+    "  OR (r.job = EXCLUDED.job AND r.kind = EXCLUDED.kind AND NOT EXCLUDED.identity_conflict)"
     /* What the derived tables need (derive_list): whether they hold the run at all
      * (run_results ended runs, discovery_runs every discovery run), whether the row's times
      * can still move whatever the batch held, and whether it has ended. */
-    " RETURNING run_id::text, status <> 'running' OR kind = 'discovery',"
+    /* identity_conflict: a run first seen as a discovery run may have another kind now, and
+     * its discovery_runs row goes (SQL_DERIVE). */
+    " RETURNING run_id::text, status <> 'running' OR kind = 'discovery' OR identity_conflict,"
     "  NOT has_started OR (status <> 'running' AND finished_at IS NULL), status <> 'running'";
 
 /* run_results and discovery_runs are derived from the merged runs rows by one SQL function
  * (migration 0021), shared with the stale-run closer, so they are right whatever order started
  * and finished arrived in, and identical however a run ended. */
-static const char SQL_DERIVE[] = "SELECT runtrack_derive_results($1::uuid[])";
+static const char SQL_DERIVE[] =
+    "WITH gone AS (DELETE FROM discovery_runs d USING runs r WHERE d.id = ANY($1::uuid[])"
+    " AND r.run_id = d.id AND r.kind <> 'discovery')"
+    " SELECT runtrack_derive_results($1::uuid[])";
 
 /* Runs one statement expecting status want; on failure fills err and returns the
  * classification. np >= 0: one of the batch's statements (SQL_*), prepared on first use on
@@ -593,7 +616,8 @@ static rt_pg_rc_t write_rows(rt_pg_t *pg, rt_batch_t *b, size_t *nruns, size_t *
         (rc = exec(pg, "upsert runs", SQL_RUNS, 0, NULL, PGRES_TUPLES_OK, &r, err, errsize)))
         goto out;
     if ((size_t)PQntuples(r) != *nruns) {
-        snprintf(err, errsize, "upsert runs: %zu of %zu runs are stored under another job/kind",
+        snprintf(err, errsize,
+                 "upsert runs: %zu of %zu runs are stored under another job/kind or were removed",
                  *nruns - (size_t)PQntuples(r), *nruns);
         rc = RT_PG_CONFLICT;
         goto out;
@@ -634,10 +658,14 @@ static rt_pg_rc_t read_known(rt_pg_t *pg, rt_agg_t *agg, char *err, size_t errsi
         return out_of_memory(err, errsize);
     const char *kp[1] = {ids};
     rt_pg_rc_t rc = exec(pg, "read runs", SQL_KNOWN, 1, kp, PGRES_TUPLES_OK, &r, err, errsize);
-    for (int row = 0; rc == RT_PG_OK && row < PQntuples(r); row++)
-        if (rt_agg_set_known(agg, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
-                             PQgetvalue(r, row, 2)) != 0)
+    for (int row = 0; rc == RT_PG_OK && row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, 0);
+        int removed = strcmp(PQgetvalue(r, row, 4), "t") == 0;
+        if (removed ? rt_agg_set_removed(agg, id) != 0
+                    : rt_agg_set_known(agg, id, PQgetvalue(r, row, 1), PQgetvalue(r, row, 2),
+                                       strcmp(PQgetvalue(r, row, 3), "t") == 0) != 0)
             rc = out_of_memory(err, errsize);
+    }
     if (r)
         PQclear(r);
     free(ids);

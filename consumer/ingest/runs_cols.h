@@ -45,6 +45,7 @@
     X(dropped_logs, "bigint", col_int(b, r->has_dropped, r->dropped))                          \
     /* max_clock_skew_s when an event of the run was beyond it, else 0 (runs.clock_skew_s) */     \
     X(clock_skew_s, "integer", col_int(b, 1, r->skewed ? a->clock_skew_s : 0))                  \
-    X(finished_by_wrapper, "boolean", col_bool(b, r->has_finished, r->finish_wrapper))
+    X(finished_by_wrapper, "boolean", col_bool(b, r->has_finished, r->finish_wrapper))          \
+    X(identity_conflict, "boolean", col_bool(b, 1, r->conflict))
 
 #endif

@@ -16,7 +16,8 @@
 --   HTTP API     SELECT on the tables and the API views (0100_api_views.sql)
 --   maintenance  UPDATE runs + upsert run_results/discovery_runs (closing stale runs), DELETE
 --                old rows of runs, run_logs, run_results, discovery_runs, dead_letters
---                (retention); session advisory locks need no privilege
+--                (retention), INSERT/DELETE runs_removed (tombstones of deleted runs);
+--                session advisory locks need no privilege
 -- Not granted: CREATE on the schema or database (migrations run with the owner's DSN, e.g. the
 -- container's RUNTRACK_MIGRATE_PG_DSN), TRUNCATE, REFERENCES, TRIGGER, DELETE on
 -- consumer_offsets, UPDATE on run_logs/dead_letters, anything on schema_migrations but SELECT.
@@ -48,6 +49,6 @@ GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"role";
 
 GRANT INSERT, UPDATE, DELETE ON runs, run_results, discovery_runs TO :"role";
-GRANT INSERT, DELETE ON run_logs, dead_letters TO :"role";
+GRANT INSERT, DELETE ON run_logs, dead_letters, runs_removed TO :"role";
 GRANT INSERT, UPDATE ON consumer_offsets TO :"role";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO :"role";

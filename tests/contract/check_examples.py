@@ -34,7 +34,8 @@ except ImportError:  # pragma: no cover - environment problem, say so clearly
 problems = []
 
 # The consumer's dead_letters.reason codes for records that parse (docs/events.md).
-DEAD_REASONS = ("invalid_json", "schema", "unknown_type", "unsupported_version", "oversize", "rule")
+DEAD_REASONS = ("invalid_json", "schema", "unknown_type", "unsupported_version", "oversize", "rule",
+                "key_mismatch", "nil_run_id", "run_removed")
 
 
 def problem(msg):
