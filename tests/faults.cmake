@@ -52,7 +52,7 @@ rt_fault_test(faults.env.privilege 120 "integration;fault" ${_fdir}/envstall.sh 
 rt_fault_test(faults.env.readonly 120 "integration;fault" ${_fdir}/envstall.sh readonly)
 rt_fault_test(faults.env.lock 120 "integration;fault" ${_fdir}/envstall.sh lock)
 # SASL/TLS pass-through, secrets never printed, least-privilege PostgreSQL role.
-rt_fault_test(faults.security 120 "integration;fault" ${_fdir}/security.sh)
+rt_fault_test(faults.security 240 "integration;fault" ${_fdir}/security.sh)
 
 # HTTP API abuse against rt_api_serve (the consumer's HTTP code): hostile requests, slowloris.
 if(TARGET rt_api_serve)

@@ -124,10 +124,13 @@ static const char sql_jobs[] =
     "   AND ($4::text IS NULL OR kind = $4) ORDER BY started_at DESC LIMIT 8) x"
     /* no row (the job drops out) when it has no run of the kind, as with LIMIT 1 before */
     "   HAVING count(*) > 0) lr"
-    " CROSS JOIN LATERAL (SELECT max(runtrack_report_ts(finished_at, received_at,"
-    "   clock_skew_s)) AS finished_at FROM (SELECT * FROM runs WHERE job = j.job"
+    /* The newest success: one probe of runs_job_last_ok_idx (max() lets the planner walk it;
+     * an ORDER BY ... LIMIT over report times made it walk runs_finished_at_idx across every
+     * job). A success stamped in the future (a producer clock ahead) is not a success time
+     * yet, so a run stamped 9999 cannot stand as the last success for ever. */
+    " CROSS JOIN LATERAL (SELECT max(finished_at) AS finished_at FROM runs WHERE job = j.job"
     "   AND status IN ('completed', 'partial') AND ($4::text IS NULL OR kind = $4)"
-    "   ORDER BY finished_at DESC LIMIT 8) x) ls"
+    "   AND finished_at <= now()) ls"
     /* The recent starts as microseconds; C takes the median gap (rt_health_median_gap_s): the
      * window function, sort and percentile per job were half of this statement. */
     " CROSS JOIN LATERAL (SELECT array_agg((extract(epoch FROM runtrack_report_ts(s.started_at,"

@@ -11,7 +11,7 @@
 -- What the consumer does, and so all it may do:
 --   ingest       INSERT/UPDATE runs, run_results, discovery_runs (upserts), INSERT run_logs and
 --                dead_letters (ON CONFLICT DO NOTHING), SELECT/INSERT/UPDATE consumer_offsets
---                (offsets + fence), COPY into TEMP tables (TEMPORARY on the database), nextval
+--                (offsets + fence) and dead_letter_days (the daily dead-letter payload cap), COPY into TEMP tables (TEMPORARY on the database), nextval
 --                on the SERIAL/BIGSERIAL sequences (USAGE)
 --   HTTP API     SELECT on the tables and the API views (0100_api_views.sql)
 --   maintenance  UPDATE runs + upsert run_results/discovery_runs (closing stale runs), DELETE
@@ -50,5 +50,5 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"role";
 
 GRANT INSERT, UPDATE, DELETE ON runs, run_results, discovery_runs TO :"role";
 GRANT INSERT, DELETE ON run_logs, dead_letters, runs_removed TO :"role";
-GRANT INSERT, UPDATE ON consumer_offsets TO :"role";
+GRANT INSERT, UPDATE ON consumer_offsets, dead_letter_days TO :"role";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO :"role";

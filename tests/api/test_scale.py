@@ -32,13 +32,15 @@ class Server(ServeProcess):
 
 FIXTURE = """
 INSERT INTO runs (run_id, job, kind, status, has_started, started_at, finished_at,
-                  last_event_at, last_seq)
+                  last_event_at, last_seq, first_received_at, received_at)
 SELECT gen_random_uuid(), 'job' || (i %% 30) || '.py',
        CASE WHEN i %% 10 = 0 THEN 'discovery' ELSE 'scrape' END, s.status, true,
        t.st,
        CASE WHEN s.status = 'running' THEN NULL
             ELSE t.st + (60 + i %% 600) * interval '1 second' END,
-       t.st + (60 + i %% 600) * interval '1 second', 10
+       t.st + (60 + i %% 600) * interval '1 second', 10,
+       -- received as a consumer would have: when the events were sent
+       t.st, t.st + (60 + i %% 600) * interval '1 second'
 FROM generate_series(1, %d) AS i
 -- irregular gaps between a job's starts, so the median interval is not trivial
 CROSS JOIN LATERAL (SELECT now() - i * interval '100 seconds'

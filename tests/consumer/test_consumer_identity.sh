@@ -106,6 +106,11 @@ check "D is stored" "SELECT status FROM runs WHERE run_id = '$D'" "completed"
 ct_assert_clean_pass "$T" "a replay of the topic gives other tables"
 
 # Retention deletes D (the maintenance thread runs beside the API); then one late line of D.
+# Retention judges a run by when the consumer received it (runs.received_at, docs/events.md
+# "Producer clocks"), so D is made old the way time would: its receive time set back.
+rt_psql_value "UPDATE runs SET received_at = now() - interval '400 days',
+                               first_received_at = now() - interval '400 days'
+                WHERE run_id = '$D'" >/dev/null
 RUNTRACK_HTTP_PORT=0 RUNTRACK_MAINTENANCE_INTERVAL_S=1 RUNTRACK_RETENTION_RUNS_DAYS=1 \
     "$CT_BIN" 2>"$T/maint.log" &
 pid=$!
