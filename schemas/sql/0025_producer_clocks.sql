@@ -48,11 +48,17 @@ CREATE FUNCTION runtrack_run_seconds(started timestamptz, fin timestamptz,
                                      first_received timestamptz, received timestamptz,
                                      skew_s integer) RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN skew_s > 0 THEN LEAST(GREATEST(x.raw, x.span - 2 * skew_s), x.span + 2 * skew_s)
-                ELSE x.raw END
-      FROM (SELECT EXTRACT(EPOCH FROM (COALESCE(fin, now()) - started)) AS raw,
-                   EXTRACT(EPOCH FROM ((CASE WHEN fin IS NULL THEN now() ELSE received END)
-                                       - first_received)) AS span) x
+    -- One expression and no FROM, so that PostgreSQL can inline it into the derive and the API
+    -- statements; a SQL function with a FROM clause is executed as a call per row.
+    SELECT CASE WHEN skew_s > 0
+                THEN LEAST(GREATEST(EXTRACT(EPOCH FROM (COALESCE(fin, now()) - started)),
+                                    EXTRACT(EPOCH FROM (CASE WHEN fin IS NULL THEN now()
+                                                             ELSE received END - first_received))
+                                    - 2 * skew_s),
+                           EXTRACT(EPOCH FROM (CASE WHEN fin IS NULL THEN now()
+                                                    ELSE received END - first_received))
+                           + 2 * skew_s)
+                ELSE EXTRACT(EPOCH FROM (COALESCE(fin, now()) - started)) END
 $$;
 
 -- A time of a run as the reports use it ("last run", "last success", freshness): the
