@@ -190,6 +190,14 @@ static const cf_entry_t cf_table[] = {
          "Dead-letter payload stored per UTC day (KiB), all consumers together: past it, dead "
          "letters keep reason, key, position, size and detail but not the payload (counted in "
          "runtrack_dead_letters_payload_dropped_total); 0 = no cap"),
+    /* HTTPS (issue: API keys, dashboard login, HTTPS, audit trail): docs/operations.md#https. */
+    CF_S(http_tls_cert_file, "", "RUNTRACK_HTTP_TLS_CERT_FILE", 0, 0,
+         "PEM certificate chain (server certificate first) the HTTP API serves HTTPS with; set "
+         "together with http_tls_key_file, both empty = plain HTTP. Both files are read again on "
+         "SIGHUP"),
+    CF_S(http_tls_key_file, "", "RUNTRACK_HTTP_TLS_KEY_FILE", 0, 0,
+         "PEM private key (unencrypted) of http_tls_cert_file; keep it readable by the consumer's "
+         "user only"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

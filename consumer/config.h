@@ -67,6 +67,9 @@ typedef struct rt_config {
     int pg_lock_timeout_ms;      /* lock_timeout of the ingest session; 0 = none */
     int pg_statement_timeout_ms; /* statement_timeout of the ingest session; 0 = none */
     int ready_stall_s;           /* /readyz 503 after this long without progress; 0 = off */
+    /* HTTPS: PEM certificate chain and key files ("" both = plain HTTP), re-read on SIGHUP. */
+    char *http_tls_cert_file;
+    char *http_tls_key_file;
 } rt_config_t;
 
 /* Fills every setting with its default. Returns 0, or -1 when out of memory. */

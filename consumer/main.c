@@ -1,5 +1,6 @@
 /* runtrack-consumer: wires the settings, the pipeline (kafka_in → decode → aggregate → pg_out),
  * the HTTP API, maintenance and the subcommands. All behaviour lives in the modules. */
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 /* (after a libc header, which defines __GLIBC__) */
@@ -30,6 +31,14 @@ extern char **environ;
 /* The only mutable globals: what a signal handler may touch. */
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_grace_s = 12;
+/* Posted on SIGHUP: the HTTP API re-reads its TLS certificate and key (api.h hooks). */
+static sem_t g_reload;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    sem_post(&g_reload); /* async-signal-safe */
+}
 
 static void on_signal(int sig)
 {
@@ -169,9 +178,12 @@ static void install_signals(const rt_config_t *cfg)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Settings are read once at start (no reload yet): a stray SIGHUP (closed terminal) must
-     * not kill the consumer. */
-    signal(SIGHUP, SIG_IGN);
+    /* SIGHUP re-reads the HTTPS certificate and key (the other settings are read once at
+     * start), and never kills the consumer (a closed terminal). SA_RESTART: the threads it
+     * lands in (librdkafka's, libpq's) see no EINTR from it where the kernel can restart. */
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 /* The HTTP API (with /readyz answered from ready) and the maintenance thread run beside the
@@ -181,12 +193,15 @@ static void start_beside(const rt_config_t *cfg, rt_metrics_t *metrics, rt_ready
                          rt_api_t **api, rt_maint_t **maint)
 {
     char err[512];
-    rt_api_hooks_t hooks = {.metrics = metrics, .ready_cb = rt_ready_check, .ready_arg = ready};
+    rt_api_hooks_t hooks = {.metrics = metrics,
+                            .ready_cb = rt_ready_check,
+                            .ready_arg = ready,
+                            .reload_sem = &g_reload};
     if (!(*api = rt_api_start(cfg, &hooks, err, sizeof err)))
         rt_log(RT_L_ERROR, "HTTP API not started", "error=\"%s\"", err);
     else
-        rt_log(RT_L_INFO, "HTTP API listening", "addr=%s port=%u", cfg->http_addr,
-               rt_api_port(*api));
+        rt_log(RT_L_INFO, "HTTP API listening", "addr=%s port=%u scheme=%s", cfg->http_addr,
+               rt_api_port(*api), rt_api_is_tls(*api) ? "https" : "http");
     if (cfg->maintenance_interval_s > 0 && !(*maint = rt_maint_start(cfg, err, sizeof err)))
         rt_log(RT_L_ERROR, "maintenance not started", "error=\"%s\"", err);
 }
@@ -241,6 +256,11 @@ int main(int argc, char **argv)
     rc = 2;
     if (load_settings(&cfg, cli.config_path) != 0)
         goto out;
+    if (sem_init(&g_reload, 0, 0) != 0) {
+        fprintf(stderr, "runtrack-consumer: cannot create a semaphore\n");
+        rc = 1;
+        goto out;
+    }
     install_signals(&cfg);
     rt_log(RT_L_INFO, "runtrack-consumer starting", "version=%s command=%s pid=%d",
            RUNTRACK_VERSION_STRING, cli.cmd, (int)getpid());
@@ -260,6 +280,8 @@ int main(int argc, char **argv)
     }
     rt_metrics_destroy(metrics);
     rt_log(rc == 0 ? RT_L_INFO : RT_L_ERROR, "runtrack-consumer exiting", "status=%d", rc);
+    signal(SIGHUP, SIG_IGN); /* before the semaphore it posts goes */
+    sem_destroy(&g_reload);
 out:
     rt_config_free(&cfg);
     return rc;

@@ -7,12 +7,12 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev
-    libcurl4-openssl-dev
+    libcurl4-openssl-dev libgnutls28-dev
     postgresql postgresql-client kcat
     python3 python3-jsonschema python3-prometheus-client
     clang clang-format libclang-rt-14-dev
     procps util-linux
-    wrk gnuplot-nox bc curl time
+    wrk gnuplot-nox bc curl time openssl
     chromium nodejs
     docker-compose python3-yaml
 )

@@ -15,6 +15,7 @@
 #ifndef RT_API_H
 #define RT_API_H
 
+#include <semaphore.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -36,6 +37,9 @@ typedef struct rt_api_hooks {
     /* For future state-changing endpoints (none exists yet, so it is no operator setting);
      * NULL = none allowed. Copied. */
     const char *bearer_token;
+    /* Posted (a signal handler may: sem_post is async-signal-safe) to re-read the TLS
+     * certificate and key files; NULL = never. Must outlive the server. */
+    sem_t *reload_sem;
 } rt_api_hooks_t;
 
 /* Checks the health_* settings beyond what the settings table checks alone (rt_api_conf_init:
@@ -52,6 +56,18 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
 
 /* The bound TCP port (useful with http_port 0). */
 unsigned rt_api_port(const rt_api_t *api);
+
+/* 1 when the server speaks HTTPS (http_tls_cert_file/http_tls_key_file), so that cookies
+ * it sets can be marked Secure; 0 for plain HTTP or NULL. */
+int rt_api_is_tls(const rt_api_t *api);
+
+/* Re-reads the TLS certificate and key files and serves new connections with them: the
+ * listening socket passes to a new daemon (no connection is refused meanwhile), connections
+ * already open finish on the old one. A file that does not load leaves the running
+ * certificate in place. Returns 0, 1 when not serving HTTPS (nothing to do), or -1 with a
+ * one-line reason (never the files' contents). Thread: any but a request handler; blocks
+ * while the old daemon's requests finish. */
+int rt_api_tls_reload(rt_api_t *api, char *err, size_t errsize) RT_MUSTCHECK;
 
 /* Stops accepting, waits for running requests (bounded by the statement timeout), closes
  * connections and frees api. NULL is a no-op. */

@@ -15,7 +15,9 @@
 #include "cache.h"
 #include "health.h"
 #include "internal.h"
+#include "log.h"
 #include "prom.h"
+#include "rt_buf.h"
 #include "settings.h"
 
 /* Every response carries a strict Content-Security-Policy: the dashboard loads only its own
@@ -26,10 +28,12 @@ static const char csp_header[] =
 
 unsigned rt_api_port(const rt_api_t *api)
 {
-    if (!api || !api->mhd)
-        return 0;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : 0;
+    return api ? api->port : 0;
+}
+
+int rt_api_is_tls(const rt_api_t *api)
+{
+    return api ? api->tls : 0;
 }
 
 /* ---------- built-in endpoints ---------- */
@@ -115,8 +119,16 @@ static void handle_metrics(rt_req_t *req)
      * connection is replaced by the text below. */
     PGconn *conn = rt_req_conn(req);
     char *text = NULL;
-    if (rt_metrics_render(req->api->hooks.metrics, conn, req->api->conf.stale_after_s, &text) !=
+    rt_buf_t b = {0};
+    if (rt_metrics_render(req->api->hooks.metrics, conn, req->api->conf.stale_after_s, &text) ==
         0) {
+        rt_buf_adds(&b, text);
+        rt_api_tls_metrics(req->api, &b);
+    }
+    free(text);
+    if (!(text = rt_buf_take(&b, NULL)) || b.oom) {
+        rt_buf_free(&b);
+        free(text);
         rt_req_error(req, 500, "internal", "out of memory");
         return;
     }
@@ -499,29 +511,43 @@ static void api_free(rt_api_t *api)
     rt_pool_free(api->pool);
     rt_api_conf_free(&api->conf);
     free(api->bearer_token);
+    rt_tls_cred_free(&api->cred);
+    pthread_mutex_destroy(&api->mhd_mu);
     pthread_mutex_destroy(&api->db.mu);
     pthread_mutex_destroy(&api->ready.mu);
     free(api);
 }
 
-/* Starts libmicrohttpd on api->addr with the http_* limits. Returns 0, or -1 with err. */
-static int daemon_start(rt_api_t *api, char *err, size_t errsize)
+struct MHD_Daemon *rt_api_daemon_new(rt_api_t *api, MHD_socket listen_fd, char *err,
+                                     size_t errsize)
 {
     const rt_config_t *cfg = api->cfg;
-    api->mhd = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD, (uint16_t)cfg->http_port, NULL, NULL, on_request, api,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&api->addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->http_connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->http_max_url_bytes * 2 + 32768, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_refusing_nul, NULL, MHD_OPTION_END);
-    if (!api->mhd) {
+    /* ITC: a reload quiesces the daemon to hand its listening socket to the next one. */
+    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | (api->tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, cfg->http_threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, cfg->http_max_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->http_connection_timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->http_max_url_bytes * 2 + 32768, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, api},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_refusing_nul, NULL},
+        listen_fd == MHD_INVALID_SOCKET
+            ? (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &api->addr}
+            : (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},
+        /* plain HTTP: the list ends here, before the TLS options */
+        {api->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, api->cred.cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, api->cred.key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, api,
+                         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d && listen_fd == MHD_INVALID_SOCKET)
         snprintf(err, errsize, "http api: cannot listen on %s:%d (in use or not permitted)",
                  cfg->http_addr, cfg->http_port);
-        return -1;
-    }
-    return 0;
+    else if (!d)
+        snprintf(err, errsize, "http api: cannot start serving the listening socket again");
+    return d;
 }
 
 rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char *err,
@@ -546,6 +572,7 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
     api->cfg = cfg;
     pthread_mutex_init(&api->db.mu, NULL);
     pthread_mutex_init(&api->ready.mu, NULL);
+    pthread_mutex_init(&api->mhd_mu, NULL);
     api->db.what = "database";
     api->ready.what = "readiness";
     if (hooks)
@@ -572,10 +599,21 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
     }
     if (cfg->http_cache_ms && !(api->cache = rt_cache_new(api, err, errsize)))
         goto fail;
-    if (daemon_start(api, err, errsize) != 0)
+    if ((api->tls = rt_tls_wanted(cfg)) && rt_tls_load(cfg, &api->cred, err, errsize) != 0)
+        goto fail;
+    if (api->tls)
+        rt_log(RT_L_INFO, "HTTPS certificate loaded", "file=%s sha256=%s not_after=%s",
+               cfg->http_tls_cert_file, api->cred.sha256, api->cred.not_after);
+    if (!(api->mhd = rt_api_daemon_new(api, MHD_INVALID_SOCKET, err, errsize)))
+        goto fail;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    api->port = info ? info->port : 0;
+    if (rt_api_reload_thread_start(api, err, errsize) != 0)
         goto fail;
     return api;
 fail:
+    if (api->mhd)
+        MHD_stop_daemon(api->mhd);
     api_free(api);
     return NULL;
 }
@@ -584,6 +622,7 @@ void rt_api_stop(rt_api_t *api)
 {
     if (!api)
         return;
+    rt_api_reload_thread_stop(api); /* no reload may replace the daemon from here on */
     if (api->mhd)
         MHD_stop_daemon(api->mhd);
     api_free(api);

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "health_parse.h"
+#include "tls.h"
 
 /* Appends one health_job_intervals pair to c's array (rt_config_job_intervals' callback). */
 static int add_interval(void *arg, const char *job, size_t job_len, int64_t seconds)
@@ -91,5 +92,8 @@ int rt_api_check_settings(const rt_config_t *cfg, char *err, size_t errsize)
     rt_api_conf_t c;
     int rc = rt_api_conf_init(&c, cfg, err, errsize);
     rt_api_conf_free(&c);
+    /* HTTPS files: refused at start like any bad setting, not found missing by a first client. */
+    if (rc == 0 && cfg->http_port >= 0)
+        rc = rt_tls_check_settings(cfg, err, errsize);
     return rc;
 }

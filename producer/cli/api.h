@@ -9,10 +9,18 @@
 #include "rt_attr.h"
 
 typedef struct cli_api {
-    const char *base;  /* URL without a trailing '/' */
-    const char *token; /* bearer token, or NULL */
+    const char *base;   /* URL without a trailing '/' */
+    const char *token;  /* API key sent as a bearer token, or NULL */
+    const char *cacert; /* PEM CA file verifying an https API, or NULL: the system's CAs */
     long timeout_ms;
+    char key_buf[1024]; /* the key read from a file (token points here then) */
 } cli_api_t;
+
+/* Completes a after the options: the key from key_file (first line; NULL: none) else
+ * $RUNTRACK_API_KEY (else the older $RUNTRACK_API_TOKEN); checks that cacert is readable and
+ * that a key is not about to go over plain http to another host (unless allow_http). Returns
+ * EX_OK_, or 78 after one line on stderr naming the file or host, never the key. */
+int api_setup(cli_api_t *a, const char *key_file, int allow_http) RT_MUSTCHECK;
 
 /* Appends "&name=escaped(value)" (or "?..." for the first) to a query string buffer; skips NULL
  * values. 0, or -1 when the buffer is full or memory ran out. */

@@ -19,6 +19,7 @@
 #define EX_SOFTWARE_    70 /* internal error */
 #define EX_IOERR_       74 /* query: stdout could not be written */
 #define EX_TEMPFAIL_    75 /* temporary failure (fork/pipe resources) */
+#define EX_PROTOCOL_    76 /* query: the API's TLS certificate could not be verified */
 #define EX_NOPERM_      77 /* query: the API refused the token */
 #define EX_CONFIG_      78 /* bad configuration (RUNTRACK_* environment, --set) */
 

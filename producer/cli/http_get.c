@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rt_buf.h"
 #include "runtrack.h"
@@ -59,13 +60,32 @@ static rt_http_err_t classify(CURLcode c)
     case CURLE_OUT_OF_MEMORY:
     case CURLE_FAILED_INIT:
         return RT_HTTP_INTERNAL;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+        return RT_HTTP_TLS_VERIFY;
     default:
         return RT_HTTP_UNREACHABLE;
     }
 }
 
-rt_http_err_t rt_http_get(const char *url, const char *token, long timeout_ms, rt_http_resp_t *resp,
-                          char *err, size_t errsize)
+int rt_http_plain_remote(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int remote = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && strcasecmp(scheme, "http") == 0)
+        remote = !(strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+                   strcmp(host, "[::1]") == 0);
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return remote;
+}
+
+rt_http_err_t rt_http_get(const char *url, const char *token, const char *cacert, long timeout_ms,
+                          rt_http_resp_t *resp, char *err, size_t errsize)
 {
     rt_http_err_t rc = RT_HTTP_INTERNAL;
     body_t b = {0};
@@ -104,7 +124,8 @@ rt_http_err_t rt_http_get(const char *url, const char *token, long timeout_ms, r
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK)
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
+        (cacert && curl_easy_setopt(c, CURLOPT_CAINFO, cacert) != CURLE_OK))
         goto out;
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {

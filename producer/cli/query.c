@@ -38,6 +38,8 @@ typedef struct q {
     int all;
     int follow;
     long window; /* 0: the API's default windows */
+    const char *key_file; /* --api-key-file */
+    int allow_http;       /* --allow-http: a key may go over plain http to another host */
 } q_t;
 
 /* What a person should see as a run's state: stale and paused are running runs. */
@@ -764,10 +766,15 @@ const char cli_query_options_help[] =
     "  --api URL         the runtrack API (default $RUNTRACK_API or " DEFAULT_API ")\n"
     "  --json            print the API's JSON instead of a table\n"
     "  --timeout SEC     HTTP timeout (default 10)\n"
+    "  --cacert FILE     PEM CA verifying an https API (default $RUNTRACK_API_CA, else the\n"
+    "                    system's CAs)\n"
+    "  --api-key-file F  the API key is F's first line (default $RUNTRACK_API_KEY_FILE)\n"
+    "  --allow-http      send the key over plain http to a non-loopback host too\n"
     "  -h, --help        this help\n"
-    "$RUNTRACK_API_TOKEN is sent as a bearer token when set. Times are shown in the local zone\n"
-    "(TZ). Exit codes: 0 ok, 64 usage or a parameter the API refused, 65 malformed run id or a\n"
-    "bad answer, 66 no such run, 69 API unreachable or unavailable (503), 77 token refused.\n";
+    "$RUNTRACK_API_KEY (or a key file) is sent as a bearer token. Times are shown in the local\n"
+    "zone (TZ). Exit codes: 0 ok, 64 usage or a parameter the API refused, 65 malformed run id\n"
+    "or a bad answer, 66 no such run, 69 API unreachable or unavailable (503), 76 the API's TLS\n"
+    "certificate not verified, 77 key refused, 78 unreadable CA or key file, key over http.\n";
 
 static const struct option qlong[] = {
     {"api", required_argument, NULL, 'a'},     {"json", no_argument, NULL, 'J'},
@@ -776,7 +783,9 @@ static const struct option qlong[] = {
     {"phase", required_argument, NULL, 'P'},   {"limit", required_argument, NULL, 'n'},
     {"all", no_argument, NULL, 'A'},           {"level", required_argument, NULL, 'l'},
     {"follow", no_argument, NULL, 'f'},        {"window", required_argument, NULL, 'w'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    {"help", no_argument, NULL, 'h'},          {"cacert", required_argument, NULL, 'C'},
+    {"api-key-file", required_argument, NULL, 'K'},
+    {"allow-http", no_argument, NULL, 'H'},    {NULL, 0, NULL, 0},
 };
 
 /* A whole number in [lo, hi] for --opt. Returns 0, or -1 after a message. */
@@ -841,6 +850,15 @@ static int take_option(q_t *q, const char **api, const cli_command_t *cmd, int c
         return EX_OK_;
     case 'w':
         return parse_whole("window", arg, 1, 8784, &q->window) ? EX_USAGE_ : EX_OK_;
+    case 'C':
+        q->api.cacert = arg;
+        return EX_OK_;
+    case 'K':
+        q->key_file = arg;
+        return EX_OK_;
+    case 'H':
+        q->allow_http = 1;
+        return EX_OK_;
     }
     cli_err("internal: unhandled option");
     return EX_SOFTWARE_;
@@ -871,7 +889,6 @@ static int query_main(const cli_command_t *cmd, int argc, char **argv, query_fn 
     q_t q;
     memset(&q, 0, sizeof q);
     q.api.timeout_ms = 10000;
-    q.api.token = getenv("RUNTRACK_API_TOKEN");
     const char *api = getenv("RUNTRACK_API");
     if (!api || !*api)
         api = DEFAULT_API;
@@ -879,7 +896,7 @@ static int query_main(const cli_command_t *cmd, int argc, char **argv, query_fn 
     opterr = 0;
     int c, rc;
     while ((c = getopt_long(argc, argv, ":h", qlong, NULL)) != -1) {
-        if (cli_check_opt(cmd->name, c, "aJTh", cmd->allowed, qlong, argv) != 0)
+        if (cli_check_opt(cmd->name, c, "aJThCKH", cmd->allowed, qlong, argv) != 0)
             return EX_USAGE_;
         if (c == 'h') {
             cli_command_help(cmd);
@@ -888,7 +905,8 @@ static int query_main(const cli_command_t *cmd, int argc, char **argv, query_fn 
         if ((rc = take_option(&q, &api, cmd, c, optarg)) != EX_OK_)
             return rc;
     }
-    if ((rc = set_api(&q, api)) != EX_OK_)
+    if ((rc = set_api(&q, api)) != EX_OK_ ||
+        (rc = api_setup(&q.api, q.key_file, q.allow_http)) != EX_OK_)
         return rc;
     const char *term = getenv("TERM"), *nc = getenv("NO_COLOR");
     q.color = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
