@@ -48,6 +48,9 @@ rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)
 # Producer clocks: runs stamped 1970, two hours ago and 9999 against maintenance (staleness and
 # retention by receive time), the reports, the skew flag and clamped durations.
 rt_consumer_itest(consumer.clocks test_consumer_clocks.sh 120 integration)
+# HTTPS with a certificate made in the test: refused settings, the CLI with and without the CA,
+# plain HTTP to the TLS port, SIGHUP reloading the certificate while ingest goes on.
+rt_consumer_itest(consumer.tls test_consumer_tls.sh 120 integration)
 
 # The tree-less decoder against the jansson decoder it replaced (kept in tests/decode_ref.c as
 # the reference): examples + deterministic mutations, same verdicts and fields.

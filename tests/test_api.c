@@ -282,6 +282,39 @@ static void test_server_lifecycle(test_state_t *ts)
     rt_config_free(&cfg);
 }
 
+/* HTTPS settings without certificates at hand (consumer.tls makes real ones with openssl):
+ * both files or neither, a missing file named, plain HTTP reported as not TLS, and a reload
+ * of a plain-HTTP server is "nothing to do". */
+static void test_tls_settings(test_state_t *ts)
+{
+    rt_config_t cfg;
+    char err[256];
+    REQUIRE(ts, rt_config_init(&cfg) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "http_port", "0", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == 0);
+    REQUIRE(ts,
+            rt_config_set(&cfg, "http_tls_cert_file", "/nonexistent/c.pem", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == -1 && strstr(err, "needs both") &&
+                  strstr(err, "http_tls_key_file"));
+    REQUIRE(ts,
+            rt_config_set(&cfg, "http_tls_key_file", "/nonexistent/k.pem", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == -1 && strstr(err, "cannot read") &&
+                  strstr(err, "/nonexistent/c.pem"));
+    REQUIRE(ts, rt_config_set(&cfg, "http_tls_cert_file", "", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == -1 && strstr(err, "needs both"));
+    /* No HTTP API: its files are not looked at. */
+    REQUIRE(ts, rt_config_set(&cfg, "http_port", "-1", err, sizeof err) == 0);
+    CHECK(ts, rt_api_check_settings(&cfg, err, sizeof err) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "http_port", "0", err, sizeof err) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "http_tls_key_file", "", err, sizeof err) == 0);
+    rt_api_t *api = rt_api_start(&cfg, NULL, err, sizeof err);
+    REQUIRE(ts, api != NULL);
+    CHECK(ts, rt_api_is_tls(api) == 0 && rt_api_is_tls(NULL) == 0);
+    CHECK(ts, rt_api_tls_reload(api, err, sizeof err) == 1);
+    rt_api_stop(api);
+    rt_config_free(&cfg);
+}
+
 /* The Host rule (docs/api.md#host-header): which Host headers each kind of bind address
  * answers. */
 static void test_host_rule(test_state_t *ts)
@@ -345,4 +378,5 @@ static void test_host_rule(test_state_t *ts)
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
           TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows),
           TEST(test_parse_long), TEST(test_token), TEST(test_metrics_text),
-          TEST(test_server_lifecycle), TEST(test_host_rule))
+          TEST(test_server_lifecycle), TEST(test_tls_settings),
+          TEST(test_host_rule))

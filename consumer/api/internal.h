@@ -17,7 +17,6 @@
 typedef struct rt_req rt_req_t;
 struct rt_cache;
 struct rt_cache_blob;
-struct rt_buf;
 
 /* A condition the API reports in the log rather than to clients (a client sees a reason code
  * only): its detail is logged when the reason changes, so a poller cannot flood the log. */
@@ -42,31 +41,17 @@ struct rt_api {
     struct rt_cache *cache; /* NULL when http_cache_ms is 0 */
     rt_api_state_t db;      /* the pool's PostgreSQL: reachable or why not */
     rt_api_state_t ready;   /* the consumer's readiness as /readyz last saw it */
-    /* HTTPS (tls.h, tls_reload.c). A reload replaces the daemon (under mhd_mu), so nothing
+    /* HTTPS (tls.h; reload in server.c). A reload replaces the daemon (under mhd_mu), so nothing
      * but start, reload and stop touches mhd; handlers reach the api through their cls. */
-    int tls;             /* 1: serving HTTPS (rt_api_is_tls: Secure cookies) */
-    unsigned port;       /* the bound port, kept across daemon replacements */
-    rt_tls_cred_t cred;  /* what the running daemon was started with (it keeps pointers) */
+    int tls;            /* 1: serving HTTPS (rt_api_is_tls: Secure cookies) */
+    unsigned port;      /* the bound port, kept across daemon replacements */
+    rt_tls_cred_t cred; /* what the running daemon was started with (it keeps pointers) */
     pthread_mutex_t mhd_mu;
     pthread_t reload_thread;
     int reload_started;
-    atomic_int stopping; /* tells the reload thread to end */
+    atomic_int stopping;                           /* tells the reload thread to end */
     atomic_ulong tls_reloads, tls_reload_failures; /* /metrics */
 };
-
-/* A libmicrohttpd daemon serving api with api->cred when api->tls: listening on api->addr
- * (listen_fd MHD_INVALID_SOCKET) or on an already listening socket handed over from a
- * quiesced daemon. Returns it, or NULL with err. */
-struct MHD_Daemon *rt_api_daemon_new(rt_api_t *api, MHD_socket listen_fd, char *err,
-                                     size_t errsize);
-
-/* Starts the thread that reloads the TLS files whenever hooks.reload_sem is posted (only when
- * serving HTTPS and a semaphore was given). 0, or -1 with err. */
-int rt_api_reload_thread_start(rt_api_t *api, char *err, size_t errsize) RT_MUSTCHECK;
-/* Ends that thread (if started); before the daemon is stopped. */
-void rt_api_reload_thread_stop(rt_api_t *api);
-/* The /metrics lines of HTTPS (nothing when serving plain HTTP). */
-void rt_api_tls_metrics(rt_api_t *api, struct rt_buf *b);
 
 struct rt_req {
     rt_api_t *api;

@@ -3,6 +3,7 @@
 #include "api.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api_runs.h"
 #include "cache.h"
@@ -123,7 +125,9 @@ static void handle_metrics(rt_req_t *req)
     if (rt_metrics_render(req->api->hooks.metrics, conn, req->api->conf.stale_after_s, &text) ==
         0) {
         rt_buf_adds(&b, text);
-        rt_api_tls_metrics(req->api, &b);
+        if (req->api->tls)
+            rt_tls_metrics(&b, atomic_load(&req->api->tls_reloads),
+                           atomic_load(&req->api->tls_reload_failures));
     }
     free(text);
     if (!(text = rt_buf_take(&b, NULL)) || b.oom) {
@@ -518,8 +522,9 @@ static void api_free(rt_api_t *api)
     free(api);
 }
 
-struct MHD_Daemon *rt_api_daemon_new(rt_api_t *api, MHD_socket listen_fd, char *err,
-                                     size_t errsize)
+/* A daemon serving api with api->cred when api->tls: listening on api->addr (listen_fd
+ * MHD_INVALID_SOCKET) or on a socket handed over by a quiesced daemon. NULL with err. */
+static struct MHD_Daemon *daemon_new(rt_api_t *api, MHD_socket listen_fd, char *err, size_t errsize)
 {
     const rt_config_t *cfg = api->cfg;
     /* ITC: a reload quiesces the daemon to hand its listening socket to the next one. */
@@ -539,15 +544,109 @@ struct MHD_Daemon *rt_api_daemon_new(rt_api_t *api, MHD_socket listen_fd, char *
         {MHD_OPTION_HTTPS_MEM_KEY, 0, api->cred.key},
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, api,
-                         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request,
+                                            api, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d && listen_fd == MHD_INVALID_SOCKET)
         snprintf(err, errsize, "http api: cannot listen on %s:%d (in use or not permitted)",
                  cfg->http_addr, cfg->http_port);
     else if (!d)
         snprintf(err, errsize, "http api: cannot start serving the listening socket again");
     return d;
+}
+
+/* ---------- HTTPS certificate reload ---------- */
+
+/* libmicrohttpd 0.9.75 cannot change a running daemon's certificate (its certificate callback
+ * would mean a GnuTLS credential swapped under handshakes in flight), so a reload starts a
+ * second daemon with the new files on the same listening socket and stops the first:
+ * MHD_quiesce_daemon hands the socket over, so no connection is refused meanwhile and the port
+ * never changes (docs/decisions.md). */
+int rt_api_tls_reload(rt_api_t *api, char *err, size_t errsize)
+{
+    if (!api || !api->tls)
+        return 1;
+    rt_tls_cred_t cred;
+    if (rt_tls_load(api->cfg, &cred, err, errsize) != 0) {
+        atomic_fetch_add(&api->tls_reload_failures, 1);
+        return -1;
+    }
+    pthread_mutex_lock(&api->mhd_mu);
+    struct MHD_Daemon *old = api->mhd;
+    MHD_socket fd = old ? MHD_quiesce_daemon(old) : MHD_INVALID_SOCKET;
+    if (fd == MHD_INVALID_SOCKET) {
+        pthread_mutex_unlock(&api->mhd_mu);
+        rt_tls_cred_free(&cred);
+        snprintf(err, errsize, "http api: cannot hand the listening socket over");
+        atomic_fetch_add(&api->tls_reload_failures, 1);
+        return -1;
+    }
+    rt_tls_cred_t old_cred = api->cred;
+    api->cred = cred;
+    int rc = 0;
+    if (!(api->mhd = daemon_new(api, fd, err, errsize))) {
+        /* The quiesced daemon cannot take the socket back: serve it again with the old files. */
+        rt_tls_cred_free(&api->cred);
+        api->cred = old_cred;
+        memset(&old_cred, 0, sizeof old_cred);
+        char err2[256];
+        if (!(api->mhd = daemon_new(api, fd, err2, sizeof err2)))
+            close(fd); /* nothing serves it any more: the log says so (caller) */
+        rc = -1;
+    }
+    pthread_mutex_unlock(&api->mhd_mu);
+    /* The old daemon's open connections finish their requests (bounded by the statement
+     * timeout); it does not close the socket it gave away. Then its files can go. */
+    MHD_stop_daemon(old);
+    rt_tls_cred_free(&old_cred);
+    if (rc == 0)
+        atomic_fetch_add(&api->tls_reloads, 1);
+    else
+        atomic_fetch_add(&api->tls_reload_failures, 1);
+    return rc;
+}
+
+/* The reload thread (only when serving HTTPS and hooks.reload_sem is set): one reload per post
+ * of the semaphore until the API stops. */
+static void *reload_main(void *arg)
+{
+    rt_api_t *api = arg;
+    for (;;) {
+        while (sem_wait(api->hooks.reload_sem) != 0 && errno == EINTR)
+            ;
+        if (atomic_load(&api->stopping))
+            break;
+        char err[512];
+        int rc = rt_api_tls_reload(api, err, sizeof err);
+        if (rc == 0)
+            rt_log(RT_L_INFO, "HTTPS certificate reloaded", "sha256=%s not_after=%s",
+                   api->cred.sha256, api->cred.not_after);
+        else if (rc < 0)
+            rt_log(RT_L_ERROR, "HTTPS certificate not reloaded", "error=\"%s\" serving=%s", err,
+                   api->mhd ? "previous certificate" : "nothing");
+    }
+    return NULL;
+}
+
+static int reload_thread_start(rt_api_t *api, char *err, size_t errsize)
+{
+    if (!api->tls || !api->hooks.reload_sem)
+        return 0;
+    if (pthread_create(&api->reload_thread, NULL, reload_main, api) != 0) {
+        snprintf(err, errsize, "http api: cannot start the certificate reload thread");
+        return -1;
+    }
+    api->reload_started = 1;
+    return 0;
+}
+
+static void reload_thread_stop(rt_api_t *api)
+{
+    if (!api->reload_started)
+        return;
+    atomic_store(&api->stopping, 1);
+    sem_post(api->hooks.reload_sem);
+    pthread_join(api->reload_thread, NULL);
+    api->reload_started = 0;
 }
 
 rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char *err,
@@ -604,11 +703,11 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
     if (api->tls)
         rt_log(RT_L_INFO, "HTTPS certificate loaded", "file=%s sha256=%s not_after=%s",
                cfg->http_tls_cert_file, api->cred.sha256, api->cred.not_after);
-    if (!(api->mhd = rt_api_daemon_new(api, MHD_INVALID_SOCKET, err, errsize)))
+    if (!(api->mhd = daemon_new(api, MHD_INVALID_SOCKET, err, errsize)))
         goto fail;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
     api->port = info ? info->port : 0;
-    if (rt_api_reload_thread_start(api, err, errsize) != 0)
+    if (reload_thread_start(api, err, errsize) != 0)
         goto fail;
     return api;
 fail:
@@ -622,7 +721,7 @@ void rt_api_stop(rt_api_t *api)
 {
     if (!api)
         return;
-    rt_api_reload_thread_stop(api); /* no reload may replace the daemon from here on */
+    reload_thread_stop(api); /* no reload may replace the daemon from here on */
     if (api->mhd)
         MHD_stop_daemon(api->mhd);
     api_free(api);

@@ -13,13 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rt_buf.h"
+
 /* A PEM certificate chain or key is a few KiB; a bigger file is the wrong file. */
 #define TLS_FILE_MAX (1024 * 1024)
 
 int rt_tls_wanted(const rt_config_t *cfg)
 {
-    return cfg && cfg->http_tls_cert_file && *cfg->http_tls_cert_file &&
-           cfg->http_tls_key_file && *cfg->http_tls_key_file;
+    return cfg && cfg->http_tls_cert_file && *cfg->http_tls_cert_file && cfg->http_tls_key_file &&
+           *cfg->http_tls_key_file;
 }
 
 /* Reads the regular file path (setting name for the message) into a malloc'd NUL-terminated
@@ -169,4 +171,18 @@ int rt_tls_check_settings(const rt_config_t *cfg, char *err, size_t errsize)
         return -1;
     rt_tls_cred_free(&c);
     return 0;
+}
+
+void rt_tls_metrics(rt_buf_t *b, unsigned long reloads, unsigned long failures)
+{
+    rt_buf_addf(b,
+                "# HELP runtrack_http_tls_reloads_total HTTPS certificate reloads (SIGHUP) that "
+                "took effect.\n"
+                "# TYPE runtrack_http_tls_reloads_total counter\n"
+                "runtrack_http_tls_reloads_total %lu\n"
+                "# HELP runtrack_http_tls_reload_failures_total HTTPS certificate reloads refused "
+                "(unreadable or mismatched files); the previous certificate stays in use.\n"
+                "# TYPE runtrack_http_tls_reload_failures_total counter\n"
+                "runtrack_http_tls_reload_failures_total %lu\n",
+                reloads, failures);
 }

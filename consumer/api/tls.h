@@ -13,9 +13,9 @@
 
 /* One loaded certificate + key. Owned by whoever loaded it; rt_tls_cred_free wipes and frees. */
 typedef struct rt_tls_cred {
-    char *cert; /* PEM text, NUL-terminated */
-    char *key;  /* PEM text, NUL-terminated; a secret */
-    char sha256[96];   /* the server certificate's SHA-256 fingerprint, "AB:CD:..." (for the log) */
+    char *cert;      /* PEM text, NUL-terminated */
+    char *key;       /* PEM text, NUL-terminated; a secret */
+    char sha256[96]; /* the server certificate's SHA-256 fingerprint, "AB:CD:..." (for the log) */
     char not_after[32]; /* its expiry, UTC "YYYY-MM-DDTHH:MM:SSZ" */
 } rt_tls_cred_t;
 
@@ -34,5 +34,9 @@ int rt_tls_load(const rt_config_t *cfg, rt_tls_cred_t *out, char *err, size_t er
 
 /* Wipes the key and frees both texts; c is empty afterwards. An empty c is a no-op. */
 void rt_tls_cred_free(rt_tls_cred_t *c);
+
+/* Appends the HTTPS lines of /metrics: reloads that took effect and reloads refused. */
+struct rt_buf;
+void rt_tls_metrics(struct rt_buf *b, unsigned long reloads, unsigned long failures);
 
 #endif

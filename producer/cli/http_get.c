@@ -2,6 +2,7 @@
  * body collected into an rt_buf_t with a hard cap. */
 #include "http_get.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,15 @@ static rt_http_err_t classify(CURLcode c)
     }
 }
 
+/* 1 for "localhost", an IPv4 literal in 127.0.0.0/8 and the IPv6 literal [::1]. */
+static int is_loopback(const char *host)
+{
+    struct in_addr a;
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+        return 1;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 int rt_http_plain_remote(const char *url)
 {
     CURLU *u = curl_url();
@@ -76,8 +86,7 @@ int rt_http_plain_remote(const char *url)
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && strcasecmp(scheme, "http") == 0)
-        remote = !(strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-                   strcmp(host, "[::1]") == 0);
+        remote = !is_loopback(host);
     curl_free(scheme);
     curl_free(host);
     curl_url_cleanup(u);

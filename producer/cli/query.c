@@ -37,7 +37,7 @@ typedef struct q {
     long limit; /* 0: the command's default */
     int all;
     int follow;
-    long window; /* 0: the API's default windows */
+    long window;          /* 0: the API's default windows */
     const char *key_file; /* --api-key-file */
     int allow_http;       /* --allow-http: a key may go over plain http to another host */
 } q_t;
@@ -777,15 +777,23 @@ const char cli_query_options_help[] =
     "certificate not verified, 77 key refused, 78 unreadable CA or key file, key over http.\n";
 
 static const struct option qlong[] = {
-    {"api", required_argument, NULL, 'a'},     {"json", no_argument, NULL, 'J'},
-    {"timeout", required_argument, NULL, 'T'}, {"status", required_argument, NULL, 'S'},
-    {"job", required_argument, NULL, 'j'},     {"kind", required_argument, NULL, 'k'},
-    {"phase", required_argument, NULL, 'P'},   {"limit", required_argument, NULL, 'n'},
-    {"all", no_argument, NULL, 'A'},           {"level", required_argument, NULL, 'l'},
-    {"follow", no_argument, NULL, 'f'},        {"window", required_argument, NULL, 'w'},
-    {"help", no_argument, NULL, 'h'},          {"cacert", required_argument, NULL, 'C'},
+    {"api", required_argument, NULL, 'a'},
+    {"json", no_argument, NULL, 'J'},
+    {"timeout", required_argument, NULL, 'T'},
+    {"status", required_argument, NULL, 'S'},
+    {"job", required_argument, NULL, 'j'},
+    {"kind", required_argument, NULL, 'k'},
+    {"phase", required_argument, NULL, 'P'},
+    {"limit", required_argument, NULL, 'n'},
+    {"all", no_argument, NULL, 'A'},
+    {"level", required_argument, NULL, 'l'},
+    {"follow", no_argument, NULL, 'f'},
+    {"window", required_argument, NULL, 'w'},
+    {"help", no_argument, NULL, 'h'},
+    {"cacert", required_argument, NULL, 'C'},
     {"api-key-file", required_argument, NULL, 'K'},
-    {"allow-http", no_argument, NULL, 'H'},    {NULL, 0, NULL, 0},
+    {"allow-http", no_argument, NULL, 'H'},
+    {NULL, 0, NULL, 0},
 };
 
 /* A whole number in [lo, hi] for --opt. Returns 0, or -1 after a message. */

@@ -10,8 +10,10 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -127,7 +129,9 @@ def main():
     base = "http://127.0.0.1:%d" % srv.server_address[1]
     os.environ["RUNTRACK_API"] = base + "/"  # a trailing slash is fine
     os.environ["TZ"] = "UTC"
-    os.environ.pop("RUNTRACK_API_TOKEN", None)
+    for k in ("RUNTRACK_API_TOKEN", "RUNTRACK_API_KEY", "RUNTRACK_API_KEY_FILE", "RUNTRACK_API_CA",
+              "RUNTRACK_API_ALLOW_HTTP"):
+        os.environ.pop(k, None)
     # libcurl honours proxy variables, and a loopback API must not go through a proxy.
     for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         os.environ.pop(k, None)
@@ -158,6 +162,45 @@ def main():
         rt("runs", "--limit", "1", env=dict(os.environ, RUNTRACK_API_TOKEN="s3cret"))
         rt("runs", "--limit", "1")
         check([a for _, _, a in REQUESTS] == ["Bearer s3cret", None], "token %r" % REQUESTS)
+        # API key: RUNTRACK_API_KEY (before the older RUNTRACK_API_TOKEN), or the first line of
+        # --api-key-file / RUNTRACK_API_KEY_FILE (before both); never on stderr.
+        REQUESTS.clear()
+        kdir = tempfile.mkdtemp()
+        kfile = os.path.join(kdir, "key")
+        with open(kfile, "w") as f:
+            f.write("rtk_fromfile  \nsecond line\n")
+        rt("runs", "--limit", "1", env=dict(os.environ, RUNTRACK_API_KEY="rtk_env",
+                                            RUNTRACK_API_TOKEN="old"))
+        rt("runs", "--limit", "1", "--api-key-file", kfile,
+           env=dict(os.environ, RUNTRACK_API_KEY="rtk_env"))
+        rt("runs", "--limit", "1", env=dict(os.environ, RUNTRACK_API_KEY_FILE=kfile))
+        check([a for _, _, a in REQUESTS] == ["Bearer rtk_env", "Bearer rtk_fromfile",
+                                              "Bearer rtk_fromfile"], "key %r" % REQUESTS)
+        _, err = rt("runs", "--api-key-file", os.path.join(kdir, "none"), code=78)
+        check("cannot read" in err, "missing key file %r" % err)
+        open(kfile, "w").close()
+        _, err = rt("runs", "--api-key-file", kfile, code=78)
+        check("no key" in err, "empty key file %r" % err)
+        _, err = rt("runs", "--cacert", os.path.join(kdir, "none"), code=78)
+        check("--cacert" in err and "cannot read" in err, "missing CA file %r" % err)
+        # A key goes over plain http only to a loopback host (this server), unless allowed;
+        # the refusal names the host, never the key. Without a key, plain http is fine.
+        REQUESTS.clear()
+        for host in ("192.0.2.1", "example.invalid", "127.0.0.2.example.invalid"):
+            _, err = rt("runs", "--api", "http://%s:9" % host, code=78,
+                        env=dict(os.environ, RUNTRACK_API_KEY="rtk_secret_x"))
+            check("refusing to send the API key" in err and "rtk_secret_x" not in err,
+                  "key over http to %s: %r" % (host, err))
+        check(REQUESTS == [], "nothing was sent")
+        rt("runs", "--api", "http://192.0.2.1:9", "--timeout", "0.2", code=69)
+        _, err = rt("runs", "--api", "http://192.0.2.1:9", "--timeout", "0.2", "--allow-http",
+                    code=69, env=dict(os.environ, RUNTRACK_API_KEY="rtk_secret_x"))
+        check("rtk_secret_x" not in err, "key in the error %r" % err)
+        rt("runs", "--api", "http://192.0.2.1:9", "--timeout", "0.2", code=69,
+           env=dict(os.environ, RUNTRACK_API_KEY="k", RUNTRACK_API_ALLOW_HTTP="1"))
+        rt("runs", "--api", "http://localhost:%d" % srv.server_address[1], "--limit", "1",
+           env=dict(os.environ, RUNTRACK_API_KEY="k"))
+        shutil.rmtree(kdir)
 
         # Filters and names are escaped into the query string and path.
         REQUESTS.clear()
@@ -197,7 +240,7 @@ def main():
         for mode, code, words in [("notjson", 65, "bad answer"), ("array", 65, "not a JSON object"),
                                   ("500", 65, "HTTP 500: boom"),
                                   ("503", 69, "API unavailable"),
-                                  ("401", 77, "RUNTRACK_API_TOKEN"), ("cut", 69, "unreachable")]:
+                                  ("401", 77, "RUNTRACK_API_KEY"), ("cut", 69, "unreachable")]:
             SERVER_MODE[0] = mode
             for cmd in (["runs"], ["show", RUN], ["logs", RUN]):
                 _, err = rt(*cmd, code=code)
