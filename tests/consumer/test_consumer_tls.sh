@@ -118,6 +118,10 @@ rc=0
 curl -sS "$URL/healthz" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 60 ] || rt_die "curl without the CA: exit $rc, expected 60 (certificate not verified)"
 
+# The container's HEALTHCHECK speaks HTTPS when the consumer does.
+RUNTRACK_HTTP_PORT=$port RUNTRACK_HTTP_TLS_CERT_FILE="$T/live/cert.pem" \
+    "$RUNTRACK_SOURCE_DIR/deploy/healthcheck.sh" || rt_die "deploy/healthcheck.sh failed over HTTPS"
+
 # Plain HTTP to the TLS port: no answer (the TLS library drops it), the CLI says so and hints.
 rc=0
 curl -sS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || rc=$?
