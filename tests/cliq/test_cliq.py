@@ -60,7 +60,7 @@ def main():
     for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         os.environ.pop(k, None)
     for k in ("RUNTRACK_RUN_ID", "RUNTRACK_JOB", "RUNTRACK_KIND", "RUNTRACK_API_TOKEN",
-              "NO_COLOR"):
+              "RUNTRACK_API_KEY", "RUNTRACK_API_KEY_FILE", "RUNTRACK_API_CA", "NO_COLOR"):
         os.environ.pop(k, None)
 
     # Runs reported through the producer CLI.
