@@ -561,6 +561,21 @@ static struct MHD_Daemon *daemon_new(rt_api_t *api, MHD_socket listen_fd, char *
  * second daemon with the new files on the same listening socket and stops the first:
  * MHD_quiesce_daemon hands the socket over, so no connection is refused meanwhile and the port
  * never changes (docs/decisions.md). */
+/* Lets a quiesced daemon's connections end on their own (requests in flight answered, clients
+ * closing), for at most wait_ms (the statement timeout, which bounds a request), then stops
+ * it; idle keep-alive connections still open then are closed, and their clients reconnect to
+ * the new daemon. It does not close the listening socket it gave away. */
+static void drain_and_stop(struct MHD_Daemon *d, int wait_ms)
+{
+    for (int waited = 0; waited < wait_ms; waited += 50) {
+        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!i || i->num_connections == 0)
+            break;
+        usleep(50 * 1000);
+    }
+    MHD_stop_daemon(d);
+}
+
 int rt_api_tls_reload(rt_api_t *api, char *err, size_t errsize)
 {
     if (!api || !api->tls)
@@ -594,9 +609,7 @@ int rt_api_tls_reload(rt_api_t *api, char *err, size_t errsize)
         rc = -1;
     }
     pthread_mutex_unlock(&api->mhd_mu);
-    /* The old daemon's open connections finish their requests (bounded by the statement
-     * timeout); it does not close the socket it gave away. Then its files can go. */
-    MHD_stop_daemon(old);
+    drain_and_stop(old, api->cfg->http_statement_timeout_ms);
     rt_tls_cred_free(&old_cred);
     if (rc == 0)
         atomic_fetch_add(&api->tls_reloads, 1);
