@@ -16,6 +16,10 @@ rt_producer_test_exe(test_producer_unit)
 add_test(NAME unit.producer COMMAND test_producer_unit)
 set_tests_properties(unit.producer PROPERTIES LABELS unit TIMEOUT 60)
 
+rt_producer_test_exe(test_producer_spool)
+add_test(NAME unit.producer_spool COMMAND test_producer_spool)
+set_tests_properties(unit.producer_spool PROPERTIES LABELS unit TIMEOUT 60)
+
 add_test(NAME unit.producer_cli_usage
          COMMAND ${_pdir}/test_cli_usage.sh ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.producer_cli_usage PROPERTIES LABELS unit TIMEOUT 60)

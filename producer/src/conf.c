@@ -51,6 +51,9 @@ static const setting_t settings[] = {
     {"retry.backoff.ms", "RUNTRACK_RETRY_BACKOFF_MS", SET_INT, OFF(retry_backoff_ms), 1, 3600000,
      "1000"},
     {"verbose", "RUNTRACK_VERBOSE", SET_INT, OFF(verbose), 0, 1, "0"},
+    {"spool.dir", "RUNTRACK_SPOOL_DIR", SET_STR, OFF(spool_dir), 0, 0, NULL},
+    {"spool.max.bytes", "RUNTRACK_SPOOL_MAX_BYTES", SET_INT, OFF(spool_max_bytes), 4096,
+     INT64_C(1) << 40, "67108864"},
 };
 #undef OFF
 
@@ -144,6 +147,7 @@ RUNTRACK_API void runtrack_conf_destroy(runtrack_conf_t *conf)
     free(conf->brokers);
     free(conf->topic);
     free(conf->host);
+    free(conf->spool_dir);
     if (conf->kconf)
         rd_kafka_conf_destroy(conf->kconf);
     free(conf);
