@@ -234,6 +234,9 @@ static void test_destroy_spools(test_state_t *ts)
     REQUIRE(ts, conf);
     CHECK(ts, runtrack_conf_set(conf, "brokers", "127.0.0.1:1", err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, runtrack_conf_set(conf, "spool.dir", dir, err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, runtrack_conf_set(conf, "spool.dir", "", err, sizeof err) == RUNTRACK_OK);
+    CHECK(ts, conf->spool_dir == NULL); /* "" turns it off (the CLI's --no-spool) */
+    CHECK(ts, runtrack_conf_set(conf, "spool.dir", dir, err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, runtrack_conf_set(conf, "spool.max.bytes", "100", err, sizeof err) ==
                   RUNTRACK_ERR_CONF);
     CHECK(ts, runtrack_conf_set(conf, "heartbeat.interval.ms", "0", err, sizeof err) ==

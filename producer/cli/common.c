@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "internal.h"
 
 void cli_err(const char *fmt, ...)
 {
@@ -108,13 +107,10 @@ runtrack_conf_t *cli_conf(const cli_opts_t *o, int *exit_code)
         goto conf_fail;
     /* The library's spool is opt-in; the CLI's is on unless --no-spool: a shell script has no
      * process that could hold an undelivered event until the broker is back. */
-    if (o->no_spool) {
-        free(conf->spool_dir);
-        conf->spool_dir = NULL;
-    } else if (!conf->spool_dir && cli_state_dir(o, dir, sizeof dir) == 0 &&
-               runtrack_conf_set(conf, "spool.dir", dir, err, sizeof err)) {
+    if (o->no_spool || cli_state_dir(o, dir, sizeof dir) != 0)
+        dir[0] = '\0'; /* "": no spool */
+    if (runtrack_conf_set(conf, "spool.dir", dir, err, sizeof err))
         goto conf_fail;
-    }
     return conf;
 conf_fail:
     runtrack_conf_destroy(conf);

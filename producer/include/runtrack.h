@@ -152,7 +152,8 @@ typedef struct runtrack_conf_s runtrack_conf_t;
  *                           lifecycle event, default 1000
  *   host                    [RUNTRACK_HOST]      producer.host in events, default gethostname()
  *   spool.dir               [RUNTRACK_SPOOL_DIR] directory where runtrack_destroy keeps what it
- *                           could not deliver in time, for a later process; default none (off)
+ *                           could not deliver in time, for a later process; default none
+ *                           (off; "" turns it off again)
  *   spool.max.bytes         [RUNTRACK_SPOOL_MAX_BYTES] the spool's bound, default 67108864; over
  *                           it log lines are dropped (counted), other events never
  *   kafka.<property>        [RUNTRACK_KAFKA_<PROPERTY>, '_' -> '.', lower-cased] any librdkafka

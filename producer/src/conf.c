@@ -63,6 +63,13 @@ static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char 
 {
     char *base = (char *)conf;
     if (st->type == SET_STR) {
+        char **slot = (char **)(base + st->offset);
+        if (!*value && !st->def) {
+            /* Optional settings (host, spool.dir): "" puts back "not set". */
+            free(*slot);
+            *slot = NULL;
+            return 0;
+        }
         if (strlen(value) == 0 || strlen(value) > 1024) {
             rt_seterr(errstr, errstr_size, "%s: must be 1..1024 characters", source);
             return -1;
@@ -72,7 +79,6 @@ static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char 
             rt_seterr(errstr, errstr_size, "%s: out of memory", source);
             return -1;
         }
-        char **slot = (char **)(base + st->offset);
         free(*slot);
         *slot = copy;
         return 0;
