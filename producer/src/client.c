@@ -1110,6 +1110,8 @@ static void spool_send(runtrack_t *rt, int timeout_ms)
 {
     if (timeout_ms < 0)
         timeout_ms = 30000;
+    if (timeout_ms < 50)
+        return; /* too little time to send anything: it would only go back into the spool */
     char err[512];
     rt_spool_deliver_res_t res;
     if (rt_spool_deliver(rt->conf, rt->conf->spool_dir, timeout_ms, &res, err, sizeof err) < 0 &&
