@@ -726,6 +726,32 @@ static int deliver_data(const runtrack_conf_t *conf, const char *dir, const rt_s
     return rc;
 }
 
+/* One delivery round (deliver.lock held): takes events.spool unless a sending.spool is there,
+ * sends it, removes it. Returns 0, or -1 with errstr. */
+static int deliver_round(const runtrack_conf_t *conf, const char *dir, int64_t deadline,
+                         rt_spool_deliver_res_t *res, char *errstr, size_t errstr_size)
+{
+    char path[4200];
+    take_for_sending(dir);
+    path_of(path, sizeof path, dir, FILE_SEND);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* nothing waits */
+    rt_spool_data_t d = {0};
+    size_t torn = 0;
+    int rc = load_fd(fd, &d, &torn);
+    close(fd);
+    if (rc != 0)
+        rt_seterr(errstr, errstr_size, "spool %s: %s", path, strerror(errno));
+    else if (d.n)
+        rc = deliver_data(conf, dir, &d, deadline, res, errstr, errstr_size);
+    /* Everything in it is delivered or back in events.spool now. */
+    if (rc == 0 && unlink(path) == 0)
+        sync_dir(dir);
+    rt_spool_data_free(&d);
+    return rc;
+}
+
 int rt_spool_deliver(const runtrack_conf_t *conf, const char *dir, int timeout_ms,
                      rt_spool_deliver_res_t *res, char *errstr, size_t errstr_size)
 {
@@ -745,24 +771,11 @@ int rt_spool_deliver(const runtrack_conf_t *conf, const char *dir, int timeout_m
         close(lfd);
         return 0;
     }
-    take_for_sending(dir);
-    path_of(path, sizeof path, dir, FILE_SEND);
+    /* Two rounds: a sending.spool a dead deliverer left goes first, then what waits in
+     * events.spool; a round that leaves records ends it (the broker is not answering). */
     int rc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        rt_spool_data_t d = {0};
-        size_t torn = 0;
-        rc = load_fd(fd, &d, &torn);
-        close(fd);
-        if (rc != 0)
-            rt_seterr(errstr, errstr_size, "spool %s: %s", path, strerror(errno));
-        else if (d.n)
-            rc = deliver_data(conf, dir, &d, deadline, res, errstr, errstr_size);
-        /* Everything in it is delivered or back in events.spool now. */
-        if (rc == 0 && unlink(path) == 0)
-            sync_dir(dir);
-        rt_spool_data_free(&d);
-    }
+    for (int round = 0; round < 2 && rc == 0 && !res->left; round++)
+        rc = deliver_round(conf, dir, deadline, res, errstr, errstr_size);
     close(lfd);
     return rc < 0 ? -1 : res->left ? 1 : 0;
 }

@@ -9,7 +9,8 @@
 #               its phase), every event exactly once in the topic, dropped_logs reported.
 #   kill9       a CLI is SIGKILLed half-way through appending its record: `spool status` still
 #               reads the spool (torn bytes skipped), the next append cuts the torn record,
-#               `spool flush` sends the rest once, and the half record is never sent.
+#               a deliverer's leftover sending.spool goes out first, `spool flush` sends the
+#               rest once, and the half record is never sent.
 set -euo pipefail
 . "$RUNTRACK_SOURCE_DIR/tests/lib/common.sh"
 mode=${1:?usage: test_cli_spool.sh scraper N | kill9}
@@ -155,23 +156,27 @@ kill9() {
     rt_cli 0 finish --status completed
     "$RT" spool status >"$T/status.txt" || rt_die "spool status failed"
     grep -q "torn record" "$T/status.txt" && rt_die "the torn record was not cut by the next append"
+    # A deliverer killed after taking the spool leaves sending.spool: the next delivery sends it
+    # first, then what was appended since.
+    mv "$RUNTRACK_SPOOL_DIR/events.spool" "$RUNTRACK_SPOOL_DIR/sending.spool"
+    rt_cli 0 log late
     up
     unset RUNTRACK_RUN_ID RUNTRACK_JOB
     RUNTRACK_TIMEOUT=20 "$RT" spool flush >"$T/flush.txt" 2>>"$T/cli.err" ||
         rt_die "spool flush failed: $(tail -3 "$T/cli.err")"
-    grep -q '^4 event(s) delivered' "$T/flush.txt" || rt_die "flush: $(cat "$T/flush.txt")"
+    grep -q '^5 event(s) delivered' "$T/flush.txt" || rt_die "flush: $(cat "$T/flush.txt")"
     RUNTRACK_TIMEOUT=20 "$RT" spool flush >"$T/flush.txt" 2>>"$T/cli.err" ||
         rt_die "second flush failed"
     grep -q '^0 event(s) delivered' "$T/flush.txt" || rt_die "second flush: $(cat "$T/flush.txt")"
     topic_events >"$T/events.tsv"
-    [ "$(wc -l <"$T/events.tsv")" = 4 ] || rt_die "expected 4 events: $(cat "$T/events.tsv")"
-    [ "$(cut -f3 "$T/events.tsv" | sort -u | wc -l)" = 4 ] || rt_die "an event arrived twice"
+    [ "$(wc -l <"$T/events.tsv")" = 5 ] || rt_die "expected 5 events: $(cat "$T/events.tsv")"
+    [ "$(cut -f3 "$T/events.tsv" | sort -u | wc -l)" = 5 ] || rt_die "an event arrived twice"
     grep -q torn "$T/events.tsv" && rt_die "the torn record was sent"
     consume
     [ "$(rt_psql_value "SELECT status FROM runs WHERE run_id = '$run'")" = completed ] ||
         rt_die "run not completed"
-    [ "$(rt_psql_value "SELECT string_agg(message, ',' ORDER BY seq) FROM run_logs WHERE run_id = '$run'")" = before,after ] ||
-        rt_die "run_logs should be before,after"
+    [ "$(rt_psql_value "SELECT string_agg(message, ',' ORDER BY seq) FROM run_logs WHERE run_id = '$run'")" = before,after,late ] ||
+        rt_die "run_logs should be before,after,late"
     echo "ok: torn record skipped and cut, the rest delivered once"
 }
 
