@@ -237,10 +237,10 @@ static void test_destroy_spools(test_state_t *ts)
     CHECK(ts, runtrack_conf_set(conf, "spool.dir", "", err, sizeof err) == RUNTRACK_OK);
     CHECK(ts, conf->spool_dir == NULL); /* "" turns it off (the CLI's --no-spool) */
     CHECK(ts, runtrack_conf_set(conf, "spool.dir", dir, err, sizeof err) == RUNTRACK_OK);
-    CHECK(ts, runtrack_conf_set(conf, "spool.max.bytes", "100", err, sizeof err) ==
-                  RUNTRACK_ERR_CONF);
-    CHECK(ts, runtrack_conf_set(conf, "heartbeat.interval.ms", "0", err, sizeof err) ==
-                  RUNTRACK_OK);
+    CHECK(ts,
+          runtrack_conf_set(conf, "spool.max.bytes", "100", err, sizeof err) == RUNTRACK_ERR_CONF);
+    CHECK(ts,
+          runtrack_conf_set(conf, "heartbeat.interval.ms", "0", err, sizeof err) == RUNTRACK_OK);
     runtrack_t *rt = runtrack_new(conf, err, sizeof err);
     REQUIRE(ts, rt);
     runtrack_run_t *run = runtrack_run_start(rt, "spool.c", NULL, err, sizeof err);

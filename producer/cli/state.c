@@ -15,8 +15,8 @@
 #include "spool.h"
 
 /* DIR/phase/RUN for a well-formed run id (so it can name no other file). Returns 0 or -1. */
-static int phase_path(const cli_opts_t *o, const char *run_id, char *path, size_t size,
-                      char *sub, size_t sub_size)
+static int phase_path(const cli_opts_t *o, const char *run_id, char *path, size_t size, char *sub,
+                      size_t sub_size)
 {
     char dir[4096];
     if (!run_id || !rt_uuid_valid(run_id) || cli_state_dir(o, dir, sizeof dir) != 0)

@@ -17,8 +17,8 @@ struct runtrack_conf_s {
     int64_t log_queue_max;
     int64_t retry_backoff_ms;
     int64_t verbose;
-    char *spool_dir;         /* NULL: no spool (the library's default) */
-    int64_t spool_max_bytes; /* the spool's size bound (spool.h) */
+    char *spool_dir;           /* NULL: no spool (the library's default) */
+    int64_t spool_max_bytes;   /* the spool's size bound (spool.h) */
     int kafka_bootstrap_set;   /* kafka.bootstrap.servers given explicitly: brokers is ignored */
     int kafka_timeout_set;     /* kafka.message.timeout.ms given explicitly */
     int kafka_compression_set; /* kafka.compression.type/codec given explicitly */

@@ -341,11 +341,9 @@ static void dropcount_record(rt_buf_t *out, const rt_spool_rec_t *log, uint64_t 
     char id[RT_UUID_STRLEN], topic[MAX_TOPIC + 1];
     rt_uuid_v7(rng, rt_now_us(), id);
     char *s = NULL;
-    if (json_is_object(ev) &&
-        json_object_set_new(ev, "event_id", json_string(id)) == 0 &&
+    if (json_is_object(ev) && json_object_set_new(ev, "event_id", json_string(id)) == 0 &&
         json_object_set_new(ev, "type", json_string("run.heartbeat")) == 0 &&
-        json_object_set_new(ev, "data", json_pack("{s:I}", "dropped_logs", (json_int_t)total)) ==
-            0)
+        json_object_set_new(ev, "data", json_pack("{s:I}", "dropped_logs", (json_int_t)total)) == 0)
         s = json_dumps(ev, JSON_COMPACT);
     if (s) {
         snprintf(topic, sizeof topic, "%.*s", (int)log->topic_len, log->topic);
@@ -413,8 +411,8 @@ static int compact(const char *dir, int fd, off_t size, const char *batch, size_
         !(keep = malloc(d.n + 1)))
         goto nomem;
     memset(keep, 1, d.n + 1);
-    int64_t dropped = drop_logs(d.recs, d.n, keep, d.valid_len, (size_t)(max_bytes / 10 * 9),
-                                &runs, &nruns);
+    int64_t dropped =
+        drop_logs(d.recs, d.n, keep, d.valid_len, (size_t)(max_bytes / 10 * 9), &runs, &nruns);
     if (dropped < 0)
         goto nomem;
     for (size_t i = 0; i < d.n; i++) {
@@ -651,12 +649,12 @@ static int send_items(const runtrack_conf_t *conf, send_item_t *items, size_t n,
         char topic[MAX_TOPIC + 1];
         snprintf(topic, sizeof topic, "%.*s", (int)r->topic_len, r->topic);
         rd_kafka_resp_err_t e;
-        while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                      RD_KAFKA_V_KEY(r->key, r->key_len),
-                                      RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
-                                      RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(&items[i]),
-                                      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-               rt_mono_us() < deadline)
+        while (
+            (e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+                                   RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+                                   RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(&items[i]),
+                                   RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+            rt_mono_us() < deadline)
             rd_kafka_poll(rk, 10);
         if (e)
             break; /* the rest stays spooled, in order */
