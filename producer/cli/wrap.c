@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "state.h"
 
 #define LINE_BUF (64 * 1024)
 
@@ -394,6 +395,7 @@ static int run_wrapped(const cli_command_t *cmd, cli_opts_t *o, int argc, char *
         exec_child(&w, argv);
     take_streams(&w);
     code = finish_from_status(run, argv[0], supervise(&w, run));
+    cli_phase_forget(o, runtrack_run_id(run)); /* the child's `runtrack phase`, if any */
 out:
     runtrack_run_destroy(run);
     /* The exit status is always the command's: a script that checks it must not take a
