@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Example: a shell scraper reporting its run through the runtrack CLI.
 # Needs RUNTRACK_BROKERS (and optionally RUNTRACK_TOPIC); RUNTRACK_CLI overrides the binary.
-# Every runtrack call waits (up to --timeout, default 10 s) until its event is delivered and
-# exits 69 if the broker is unreachable; this script carries on regardless (tracking must never
-# stop the scrape), but says so.
+# Every runtrack call waits (up to --timeout, default 10 s) until its event is delivered; when
+# the broker is unreachable it keeps the event in its spool (a warning on stderr, exit 0) and a
+# later call sends it. A call that still fails (bad value, --no-spool, a spool error) does not
+# stop the scrape either (tracking must never), but the script says so.
 set -uo pipefail
 RT=${RUNTRACK_CLI:-runtrack}
 track() { "$RT" "$@" || echo "shell_scraper: runtrack $1 failed (exit $?), continuing" >&2; }

@@ -39,6 +39,10 @@ endfunction()
 function(_rt_services_env)
   get_property(_tests DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} PROPERTY TESTS)
   foreach(_t IN LISTS _tests)
+    # The CLI spools what it cannot deliver (docs/producer.md): each test gets a spool of its
+    # own, never the user's ~/.local/state/runtrack or another test's.
+    set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT
+      RUNTRACK_SPOOL_DIR=${CMAKE_BINARY_DIR}/test-spool/${_t})
     get_test_property(${_t} FIXTURES_REQUIRED _req)
     if(_req AND "services" IN_LIST _req)
       set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT

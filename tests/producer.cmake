@@ -16,12 +16,25 @@ rt_producer_test_exe(test_producer_unit)
 add_test(NAME unit.producer COMMAND test_producer_unit)
 set_tests_properties(unit.producer PROPERTIES LABELS unit TIMEOUT 60)
 
+rt_producer_test_exe(test_producer_spool)
+add_test(NAME unit.producer_spool COMMAND test_producer_spool)
+set_tests_properties(unit.producer_spool PROPERTIES LABELS unit TIMEOUT 60)
+
 add_test(NAME unit.producer_cli_usage
          COMMAND ${_pdir}/test_cli_usage.sh ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.producer_cli_usage PROPERTIES LABELS unit TIMEOUT 60)
 
 rt_service_test(integration.producer_cli AS producer_cli LABELS integration TIMEOUT 120
                 COMMAND ${_pdir}/test_cli_events.sh)
+
+# The spool: brokers down (a private dev broker), a shell scraper, brokers up, one more call;
+# read back through runtrack-consumer. The 100-call scraper takes over a minute: label fault.
+rt_service_test(integration.producer_spool AS producer_spool LABELS integration TIMEOUT 180
+                COMMAND ${_pdir}/test_cli_spool.sh scraper 10)
+rt_service_test(integration.producer_spool_kill9 AS producer_spool_kill9 LABELS integration
+                TIMEOUT 120 COMMAND ${_pdir}/test_cli_spool.sh kill9)
+rt_service_test(fault.producer_spool AS producer_spool_full LABELS fault TIMEOUT 400
+                COMMAND ${_pdir}/test_cli_spool.sh scraper 100)
 
 rt_producer_test_exe(test_producer_threads)
 rt_service_test(integration.producer_threads AS producer_threads LABELS integration TIMEOUT 180

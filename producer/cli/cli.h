@@ -59,6 +59,7 @@ typedef struct cli_opts {
     runtrack_counter_t planned[RUNTRACK_MAX_COUNTERS];
     size_t n_planned;
     int export_env; /* start --export */
+    int no_spool;   /* --no-spool: an undelivered event fails the command (69) */
     /* progress: resource use, RUNTRACK_PERCENT_UNSET when not given */
     double memory_pct;
     double cpu_pct;
@@ -87,13 +88,23 @@ int cli_check_opt(const char *cmd, int c, const char *common, const char *allowe
 /* Prints `runtrack COMMAND --help`: synopsis, help and the group's options, on stdout. */
 void cli_command_help(const cli_command_t *c);
 
+/* The CLI's state directory, which holds the spool and the runs' remembered phases (state.c):
+ * --set spool.dir=DIR, else $RUNTRACK_SPOOL_DIR, else $XDG_STATE_HOME/runtrack, else
+ * ~/.local/state/runtrack. Returns 0, or -1 (buf empty) when none can be named (no HOME). */
+int cli_state_dir(const cli_opts_t *o, char *buf, size_t size) RT_MUSTCHECK;
+
+/* The library configuration from environment + options, with the spool in the state directory
+ * unless --no-spool; on failure prints the reason and returns NULL with *exit_code set. */
+runtrack_conf_t *cli_conf(const cli_opts_t *o, int *exit_code) RT_MUSTCHECK;
+
 /* Creates the client from environment + options; on failure prints the reason and returns NULL
  * with *exit_code set. */
 runtrack_t *cli_client(const cli_opts_t *o, int *exit_code) RT_MUSTCHECK;
 
-/* Flushes and destroys the client; returns 0 or EX_UNAVAILABLE_ (with a message) when events
- * could not be delivered within the timeout. */
-int cli_finish_client(runtrack_t *rt, int timeout_ms) RT_MUSTCHECK;
+/* Flushes and destroys the client. Returns 0 when everything was delivered, and also when what
+ * was not is in the spool (with a warning on stderr); EX_UNAVAILABLE_ (with a message) when
+ * events were lost: not delivered within the timeout and not spooled (--no-spool, spool error). */
+int cli_finish_client(const cli_opts_t *o, runtrack_t *rt) RT_MUSTCHECK;
 
 /* Creates the client and records run.started from o's start options (job, kind, counts,
  * planned, params). On success *rtp owns the client and the caller the run; on failure prints

@@ -7,13 +7,14 @@
 #include "events.h"
 #include "options.h"
 #include "query.h"
+#include "state.h"
 #include "wrap.h"
 
 /* Each group's options help, and whether its commands read the API (listed apart). */
 #define EVENT_OPTS cli_event_options_help, 0
 #define QUERY_OPTS cli_query_options_help, 1
 /* The options every event command takes: --brokers, --timeout, --set, --help. */
-#define CONN "bTsh"
+#define CONN "bTshN"
 
 static const cli_command_t commands[] = {
     {"start", "jkpPcnx" CONN,
@@ -58,6 +59,13 @@ static const cli_command_t commands[] = {
      "(exit 0) or failed, and exits with COMMAND's status (128+N for signal N). COMMAND sees\n"
      "RUNTRACK_RUN_ID, RUNTRACK_JOB and RUNTRACK_KIND, so it can call runtrack progress itself.\n",
      EVENT_OPTS, cli_cmd_run},
+    {"spool", CONN, "spool status|flush",
+     "The spool: events a runtrack call could not deliver within --timeout, kept on disk\n"
+     "(default $XDG_STATE_HOME/runtrack, else ~/.local/state/runtrack; RUNTRACK_SPOOL_DIR or\n"
+     "--set spool.dir=DIR change it) until a later call reaches the broker.\n"
+     "  status       lists what waits, per run\n"
+     "  flush        sends it now (exit 69 when some is still undelivered after --timeout)\n",
+     EVENT_OPTS, cli_cmd_spool},
     {"runs", "SjkPnA", "runs [--status S] [--job J] [--kind K] [--phase P] [--limit N | --all]",
      "Lists runs, newest first.\n"
      "  --status S   running, completed, failed, partial or stale\n"
@@ -116,8 +124,9 @@ void cli_commands_help(FILE *f)
         f,
         "\n%s"
         "\n'runtrack COMMAND --help' describes one command. Exit codes: 0 ok, 64 usage, 65 bad\n"
-        "value, 69 broker unreachable (event not delivered within --timeout), 70 internal\n"
-        "error, 75 temporary failure, 78 bad configuration. Query commands: see\n"
+        "value, 69 broker unreachable (event not delivered within --timeout and, with --no-spool\n"
+        "or a spool error, lost), 70 internal error, 74 spool I/O error, 75 temporary failure,\n"
+        "78 bad configuration. Query commands: see\n"
         "'runtrack runs --help' (66 no such run, 69 API unreachable).\n",
         cli_event_options_help);
 }

@@ -2,6 +2,7 @@
  * libruntrack client made from the event options. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -43,9 +44,53 @@ void cli_command_help(const cli_command_t *c)
     printf("usage: runtrack %s\n\n%s\n%s", c->synopsis, c->help, c->options_help);
 }
 
-runtrack_t *cli_client(const cli_opts_t *o, int *exit_code)
+int cli_state_dir(const cli_opts_t *o, char *buf, size_t size)
 {
-    char err[512];
+    const char *dir = getenv("RUNTRACK_SPOOL_DIR");
+    if (dir && !*dir)
+        dir = NULL;
+    for (int i = 0; i < o->n_sets; i++) /* the last --set wins, as in cli_conf */
+        if (strncmp(o->sets[i], "spool.dir=", 10) == 0)
+            dir = o->sets[i] + 10;
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int n;
+    if (dir)
+        n = snprintf(buf, size, "%s", dir);
+    else if (xdg && *xdg == '/') /* the XDG spec: a relative path is to be ignored */
+        n = snprintf(buf, size, "%s/runtrack", xdg);
+    else if (home && *home)
+        n = snprintf(buf, size, "%s/.local/state/runtrack", home);
+    else
+        n = -1;
+    if (n < 0 || (size_t)n >= size) {
+        if (size)
+            buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies the --set KEY=VALUE options to conf. Returns 0, or -1 with err. */
+static int apply_sets(const cli_opts_t *o, runtrack_conf_t *conf, char *err, size_t err_size)
+{
+    for (int i = 0; i < o->n_sets; i++) {
+        const char *eq = strchr(o->sets[i], '=');
+        char key[256];
+        if (!eq || eq == o->sets[i] || (size_t)(eq - o->sets[i]) >= sizeof key) {
+            snprintf(err, err_size, "--set \"%s\": expected KEY=VALUE", o->sets[i]);
+            return -1;
+        }
+        memcpy(key, o->sets[i], (size_t)(eq - o->sets[i]));
+        key[eq - o->sets[i]] = '\0';
+        if (runtrack_conf_set(conf, key, eq + 1, err, err_size))
+            return -1;
+    }
+    return 0;
+}
+
+runtrack_conf_t *cli_conf(const cli_opts_t *o, int *exit_code)
+{
+    char err[512], dir[4096];
     runtrack_conf_t *conf = runtrack_conf_new();
     if (!conf) {
         cli_err("out of memory");
@@ -58,18 +103,28 @@ runtrack_t *cli_client(const cli_opts_t *o, int *exit_code)
         goto conf_fail;
     if (o->topic && runtrack_conf_set(conf, "topic", o->topic, err, sizeof err))
         goto conf_fail;
-    for (int i = 0; i < o->n_sets; i++) {
-        const char *eq = strchr(o->sets[i], '=');
-        char key[256];
-        if (!eq || eq == o->sets[i] || (size_t)(eq - o->sets[i]) >= sizeof key) {
-            snprintf(err, sizeof err, "--set \"%s\": expected KEY=VALUE", o->sets[i]);
-            goto conf_fail;
-        }
-        memcpy(key, o->sets[i], (size_t)(eq - o->sets[i]));
-        key[eq - o->sets[i]] = '\0';
-        if (runtrack_conf_set(conf, key, eq + 1, err, sizeof err))
-            goto conf_fail;
-    }
+    if (apply_sets(o, conf, err, sizeof err) != 0)
+        goto conf_fail;
+    /* The library's spool is opt-in; the CLI's is on unless --no-spool: a shell script has no
+     * process that could hold an undelivered event until the broker is back. */
+    if (o->no_spool || cli_state_dir(o, dir, sizeof dir) != 0)
+        dir[0] = '\0'; /* "": no spool */
+    if (runtrack_conf_set(conf, "spool.dir", dir, err, sizeof err))
+        goto conf_fail;
+    return conf;
+conf_fail:
+    runtrack_conf_destroy(conf);
+    cli_err("configuration: %s", err);
+    *exit_code = EX_CONFIG_;
+    return NULL;
+}
+
+runtrack_t *cli_client(const cli_opts_t *o, int *exit_code)
+{
+    char err[512];
+    runtrack_conf_t *conf = cli_conf(o, exit_code);
+    if (!conf)
+        return NULL;
     runtrack_t *rt = runtrack_new(conf, err, sizeof err);
     if (!rt) {
         runtrack_conf_destroy(conf);
@@ -78,21 +133,28 @@ runtrack_t *cli_client(const cli_opts_t *o, int *exit_code)
         return NULL;
     }
     return rt;
-conf_fail:
-    runtrack_conf_destroy(conf);
-    cli_err("configuration: %s", err);
-    *exit_code = EX_CONFIG_;
-    return NULL;
 }
 
-int cli_finish_client(runtrack_t *rt, int timeout_ms)
+int cli_finish_client(const cli_opts_t *o, runtrack_t *rt)
 {
     uint64_t left = 0;
-    runtrack_err_t err = runtrack_destroy(rt, timeout_ms, &left);
+    int ms = o->timeout_ms;
+    runtrack_err_t err = runtrack_destroy(rt, ms, &left);
     if (err == RUNTRACK_OK)
         return EX_OK_;
-    cli_err("broker unreachable: %llu event(s) not delivered within %d.%03d s",
-            (unsigned long long)left, timeout_ms / 1000, timeout_ms % 1000);
+    char dir[4096];
+    if (err == RUNTRACK_ERR_SPOOLED) {
+        if (cli_state_dir(o, dir, sizeof dir) != 0)
+            snprintf(dir, sizeof dir, "(spool.dir)");
+        cli_err("warning: broker unreachable: %llu event(s) not delivered within %d.%03d s are "
+                "spooled in %s; the next runtrack call that reaches the broker (or 'runtrack "
+                "spool flush') sends them",
+                (unsigned long long)left, ms / 1000, ms % 1000, dir);
+        return EX_OK_;
+    }
+    cli_err("broker unreachable: %llu event(s) not delivered within %d.%03d s%s",
+            (unsigned long long)left, ms / 1000, ms % 1000,
+            o->no_spool ? "" : " and not spooled (RUNTRACK_VERBOSE=1 says why)");
     return EX_UNAVAILABLE_;
 }
 

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "options.h"
 #include "rt_buf.h"
+#include "state.h"
 
 /* The commands that take no arguments and record one event with no values of their own. */
 typedef enum mark { MARK_PAUSE, MARK_RESUME, MARK_HEARTBEAT } mark_t;
@@ -36,13 +38,17 @@ static runtrack_run_t *attach(const cli_opts_t *o, runtrack_t **rtp, int *exit_c
         *exit_code = EX_DATAERR_;
         return NULL;
     }
+    /* Log lines carry the phase an earlier `runtrack phase` recorded for the run (state.c). */
+    char phase[RT_PHASE_MAX + 1];
+    if (cli_phase_recall(o, o->run_id, phase, sizeof phase) == 0)
+        rt_run_set_phase(run, phase);
     *rtp = rt;
     return run;
 }
 
 /* Ends a single-event subcommand: report a recording error, else wait for delivery. */
 static int done(runtrack_t *rt, runtrack_run_t *run, runtrack_err_t err, const char *errstr,
-                int timeout_ms)
+                const cli_opts_t *o)
 {
     if (err != RUNTRACK_OK) {
         cli_err("%s", errstr && *errstr ? errstr : runtrack_strerror(err));
@@ -51,7 +57,7 @@ static int done(runtrack_t *rt, runtrack_run_t *run, runtrack_err_t err, const c
         return err == RUNTRACK_ERR_NOMEM ? EX_SOFTWARE_ : EX_DATAERR_;
     }
     runtrack_run_destroy(run);
-    return cli_finish_client(rt, timeout_ms);
+    return cli_finish_client(o, rt);
 }
 
 /* Records one event into an attached run; arg is the subcommand's own value. */
@@ -69,7 +75,7 @@ static int emit(const cli_opts_t *o, emit_fn fn, const void *arg)
         return code;
     char err[512] = "";
     runtrack_err_t e = fn(run, o, arg, err, sizeof err);
-    return done(rt, run, e, err, o->timeout_ms);
+    return done(rt, run, e, err, o);
 }
 
 static int no_args(int argc, const char *cmd)
@@ -152,7 +158,7 @@ static int do_start(const cli_command_t *cmd, cli_opts_t *o, int argc, char **ar
     char id[40];
     snprintf(id, sizeof id, "%s", runtrack_run_id(run));
     runtrack_run_destroy(run);
-    code = cli_finish_client(rt, o->timeout_ms);
+    code = cli_finish_client(o, rt);
     if (code != 0)
         return code;
     if (!o->export_env)
@@ -176,7 +182,10 @@ static int do_phase(const cli_command_t *cmd, cli_opts_t *o, int argc, char **ar
         cli_err("phase: expected exactly one PHASE argument (see 'runtrack phase --help')");
         return EX_USAGE_;
     }
-    return emit(o, emit_phase, argv[0]);
+    int code = emit(o, emit_phase, argv[0]);
+    if (code == EX_OK_)
+        cli_phase_remember(o, o->run_id, argv[0]);
+    return code;
 }
 
 static runtrack_err_t emit_progress(runtrack_run_t *run, const cli_opts_t *o, const void *arg,
@@ -323,7 +332,10 @@ static int do_finish(const cli_command_t *cmd, cli_opts_t *o, int argc, char **a
         cli_err("finish: --error-details-json must be a JSON object");
         return EX_DATAERR_;
     }
-    return emit(o, emit_finish, &fa);
+    int code = emit(o, emit_finish, &fa);
+    if (code == EX_OK_)
+        cli_phase_forget(o, o->run_id);
+    return code;
 }
 
 /* ------------------------------------------------------------------------ entry point */

@@ -33,6 +33,7 @@ static const struct option long_opts[] = {
     {"error", required_argument, NULL, 'e'},
     {"error-details-json", required_argument, NULL, 'E'},
     {"export", no_argument, NULL, 'x'},
+    {"no-spool", no_argument, NULL, 'N'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -47,6 +48,9 @@ const char cli_event_options_help[] =
     "  --topic NAME      topic (default $RUNTRACK_TOPIC or runtrack.events)\n"
     "  --timeout SEC     how long to wait for delivery (default 10; $RUNTRACK_TIMEOUT)\n"
     "  --set KEY=VALUE   any libruntrack setting, e.g. kafka.security.protocol=ssl (repeatable)\n"
+    "  --no-spool        exit 69 when the event is not delivered in time, instead of keeping it\n"
+    "                    in the spool ($RUNTRACK_SPOOL_DIR, else $XDG_STATE_HOME/runtrack) for\n"
+    "                    the next runtrack call that reaches the broker\n"
     "  -h, --help        this help\n";
 
 /* ------------------------------------------------------------------------ values */
@@ -238,6 +242,9 @@ static int take_option(cli_opts_t *o, json_t **params, int c, const char *arg)
         return parse_pct(arg, &o->cpu_pct) != 0 ? EX_DATAERR_ : EX_OK_;
     case 'x':
         o->export_env = 1;
+        return EX_OK_;
+    case 'N':
+        o->no_spool = 1;
         return EX_OK_;
     }
     cli_err("internal: unhandled option");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "state.h"
 
 #define LINE_BUF (64 * 1024)
 
@@ -394,11 +395,13 @@ static int run_wrapped(const cli_command_t *cmd, cli_opts_t *o, int argc, char *
         exec_child(&w, argv);
     take_streams(&w);
     code = finish_from_status(run, argv[0], supervise(&w, run));
+    cli_phase_forget(o, runtrack_run_id(run)); /* the child's `runtrack phase`, if any */
 out:
     runtrack_run_destroy(run);
-    int fcode = cli_finish_client(rt, o->timeout_ms);
-    if (fcode != 0 && code == 0)
-        code = fcode; /* the child succeeded but its run was not recorded: say so */
+    /* The exit status is always the command's: a script that checks it must not take a
+     * delivery problem (already reported on stderr, the events spooled) for its own failure. */
+    if (cli_finish_client(o, rt) != EX_OK_)
+        cli_err("run: the command's exit status %d is passed on all the same", code);
     g_sig_fd = -1;
     wrap_close(&w);
     return code;

@@ -77,8 +77,9 @@ RUNTRACK_API int runtrack_version_hex(void);
     X(QUEUE_FULL, 7, "log queue full: line dropped and counted")                                   \
     X(LIMIT, 8, "too many counters for one run")                                                   \
     X(JSON, 9, "invalid JSON (an object is required)")                                             \
-    X(SYSTEM, 10, "system call failed")                                                           \
-    X(TOO_LARGE, 11, "event larger than 1 MiB: not recorded")
+    X(SYSTEM, 10, "system call failed")                                                            \
+    X(TOO_LARGE, 11, "event larger than 1 MiB: not recorded")                                      \
+    X(SPOOLED, 12, "not delivered in time: written to the spool for a later process to send")
 
 typedef enum runtrack_err {
 #define RUNTRACK_X_(name, code, msg) RUNTRACK_ERR_##name = code,
@@ -150,6 +151,11 @@ typedef struct runtrack_conf_s runtrack_conf_t;
  *   retry.backoff.ms        [RUNTRACK_RETRY_BACKOFF_MS] wait before re-sending a failed
  *                           lifecycle event, default 1000
  *   host                    [RUNTRACK_HOST]      producer.host in events, default gethostname()
+ *   spool.dir               [RUNTRACK_SPOOL_DIR] directory where runtrack_destroy keeps what it
+ *                           could not deliver in time, for a later process; default none
+ *                           (off; "" turns it off again)
+ *   spool.max.bytes         [RUNTRACK_SPOOL_MAX_BYTES] the spool's bound, default 67108864; over
+ *                           it log lines are dropped (counted), other events never
  *   kafka.<property>        [RUNTRACK_KAFKA_<PROPERTY>, '_' -> '.', lower-cased] any librdkafka
  *                           producer property (TLS, SASL, ...), e.g. kafka.security.protocol.
  *                           Set by the library and not overridable: enable.idempotence=true.
@@ -197,6 +203,11 @@ RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms,
 /* Flushes up to timeout_ms, then stops the background thread and frees everything, including
  * runs whose handles were not destroyed (those handles become invalid). Returns like
  * runtrack_flush: what could not be delivered is counted in *undelivered and lost.
+ * With the `spool.dir` setting (opt-in, docs/producer.md "The spool"), what is still undelivered
+ * then is appended durably to the spool instead and RUNTRACK_ERR_SPOOLED is returned
+ * (*undelivered = the events spooled; RUNTRACK_ERR_TIMEOUT if the spool could not be written);
+ * and when everything was delivered, events an earlier process spooled are sent too, within
+ * what is left of timeout_ms.
  * NULL is a no-op returning RUNTRACK_OK. No other call may run on rt concurrently. Blocks. */
 RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uint64_t *undelivered);
 

@@ -20,6 +20,7 @@
 #include "encode.h"
 #include "internal.h"
 #include "pool.h"
+#include "spool.h"
 #include "rt_event.h"
 #include "rt_time.h"
 #include "rt_uuid.h"
@@ -103,6 +104,8 @@ struct runtrack_s {
     rt_buf_t buf;
     rt_buf_t data_buf;
     int recreating;
+    rt_buf_t *spool; /* runtrack_destroy with spool.dir: purged events are framed here (spool.h) */
+    uint64_t spool_n;
     int64_t next_hb_check;
     atomic_int test_fatal; /* rt_test_inject_fatal: raise a librdkafka fatal error (tests) */
     /* log-event slots: get/put under lock, put_deferred from the background thread (pool.h) */
@@ -394,9 +397,9 @@ static void report_failure(runtrack_t *rt, rt_ev_t *ev, const char *reason, int 
                              ev->seq, reason, will_retry);
 }
 
-/* Encodes and produces one event. Returns 0 when handed to librdkafka (or finally failed and
- * freed), 1 when librdkafka's queue is full (the caller keeps ev and retries later). */
-static int produce_one(runtrack_t *rt, rt_ev_t *ev)
+/* Encodes ev's whole event into rt->buf. Returns 0, or -1 after reporting the failure and
+ * freeing ev (an event that cannot be encoded can never be sent). */
+static int encode_event(runtrack_t *rt, rt_ev_t *ev)
 {
     if (!ev->event_id[0])
         rt_uuid_v7(&rt->bg_rng, ev->ts_us, ev->event_id);
@@ -411,14 +414,24 @@ static int produce_one(runtrack_t *rt, rt_ev_t *ev)
         atomic_fetch_add(&rt->st_failed, 1);
         report_failure(rt, ev, "could not encode event (out of memory or time out of range)", 0);
         ev_free(rt, ev);
-        return 0;
+        return -1;
     }
     if (b->len > RT_EVENT_MAX_BYTES) {
         atomic_fetch_add(&rt->st_failed, 1);
         report_failure(rt, ev, "event larger than 1 MiB", 0);
         ev_free(rt, ev);
-        return 0;
+        return -1;
     }
+    return 0;
+}
+
+/* Encodes and produces one event. Returns 0 when handed to librdkafka (or finally failed and
+ * freed), 1 when librdkafka's queue is full (the caller keeps ev and retries later). */
+static int produce_one(runtrack_t *rt, rt_ev_t *ev)
+{
+    if (encode_event(rt, ev) != 0)
+        return 0;
+    rt_buf_t *b = &rt->buf;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rt->rk, RD_KAFKA_V_RKT(rt->rkt), RD_KAFKA_V_KEY(ev->run->id, 36),
         RD_KAFKA_V_VALUE(b->data, b->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -460,6 +473,14 @@ static int produce_one(runtrack_t *rt, rt_ev_t *ev)
     return 0;
 }
 
+/* Frames ev's encoded event (value[0..len)) onto the spool batch runtrack_destroy writes. */
+static void spool_add(runtrack_t *rt, const rt_ev_t *ev, const void *value, size_t len)
+{
+    rt_spool_encode(rt->spool, ev->type == RT_EV_LOG ? RT_SPOOL_LOG : RT_SPOOL_KEEP, ev->seq,
+                    rt->conf->topic, ev->run->id, strlen(ev->run->id), value, len);
+    rt->spool_n++;
+}
+
 /* librdkafka delivery report (background thread, inside rd_kafka_poll). */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -476,6 +497,13 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     atomic_fetch_add(&rt->st_failed, 1);
     int purged =
         m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    if (purged && rt->spool) {
+        /* runtrack_destroy is spooling: keep the bytes librdkafka held. An in-flight one may
+         * have arrived after all; a second copy is harmless (same event_id and seq). */
+        spool_add(rt, ev, m->payload, m->len);
+        ev_free(rt, ev);
+        return;
+    }
     if (purged && rt->recreating) {
         /* We purged it to replace the handle: send it again on the new one, at once. */
         atomic_fetch_add(&rt->st_retried, 1);
@@ -1052,6 +1080,45 @@ RUNTRACK_API runtrack_err_t runtrack_flush(runtrack_t *rt, int timeout_ms, uint6
     }
 }
 
+/* runtrack_destroy with a spool, after the flush timed out: appends the framed leftovers
+ * (rt->spool) to the spool. Returns RUNTRACK_ERR_SPOOLED with *undelivered = the events
+ * spooled, or RUNTRACK_ERR_TIMEOUT when the spool could not take them (they are lost). */
+static runtrack_err_t spool_write(runtrack_t *rt, uint64_t *undelivered)
+{
+    char err[512] = "";
+    rt_spool_append_res_t res = {0};
+    if (rt->spool->oom) {
+        snprintf(err, sizeof err, "out of memory");
+    } else if (rt_spool_append(rt->conf->spool_dir, rt->conf->spool_max_bytes, rt->spool->data,
+                               rt->spool->len, &res, err, sizeof err) == 0) {
+        if (undelivered)
+            *undelivered = res.written;
+        return RUNTRACK_ERR_SPOOLED;
+    }
+    if (rt->conf->verbose)
+        fprintf(stderr, "runtrack: %llu event(s) could not be spooled: %s\n",
+                (unsigned long long)rt->spool_n, err);
+    if (undelivered)
+        *undelivered = rt->spool_n;
+    return RUNTRACK_ERR_TIMEOUT;
+}
+
+/* runtrack_destroy with a spool, after everything of this client was delivered (the broker is
+ * reachable): sends what earlier processes spooled, for at most timeout_ms (-1: 30 s). What is
+ * not delivered stays spooled; nothing is reported (this client's own events are all out). */
+static void spool_send(runtrack_t *rt, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        timeout_ms = 30000;
+    if (timeout_ms < 50)
+        return; /* too little time to send anything: it would only go back into the spool */
+    char err[512];
+    rt_spool_deliver_res_t res;
+    if (rt_spool_deliver(rt->conf, rt->conf->spool_dir, timeout_ms, &res, err, sizeof err) < 0 &&
+        rt->conf->verbose)
+        fprintf(stderr, "runtrack: spool: %s\n", err);
+}
+
 RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uint64_t *undelivered)
 {
     if (!rt) {
@@ -1063,6 +1130,7 @@ RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uin
      * destroy returns at once without touching the parent's. */
     fork_untrack(rt);
     (void)fork_check(rt, 0, NULL, 0);
+    int64_t t0 = rt_mono_us();
     runtrack_err_t err = runtrack_flush(rt, timeout_ms, undelivered);
     pthread_mutex_lock(&rt->lock);
     rt->stop = 1;
@@ -1070,17 +1138,32 @@ RUNTRACK_API runtrack_err_t runtrack_destroy(runtrack_t *rt, int timeout_ms, uin
     pthread_mutex_unlock(&rt->lock);
     if (rt->thread_started)
         pthread_join(rt->thread, NULL);
-    /* What is left is lost: free it. Purged messages come back through dr_cb and are freed
-     * there (recreating is 0, so nothing is re-queued). */
+    /* What is left is lost (freed), or spooled. Purged messages come back through dr_cb and are
+     * freed there (recreating is 0, so nothing is re-queued), or framed onto the spool batch. */
+    rt_buf_t spool = {0};
+    if (err == RUNTRACK_ERR_TIMEOUT && rt->conf->spool_dir)
+        rt->spool = &spool;
     kafka_close(rt);
     rt_ev_t *lists[2] = {rt->retry_head, rt->q_head};
     for (int i = 0; i < 2; i++) {
         for (rt_ev_t *ev = lists[i]; ev;) {
             rt_ev_t *next = ev->next;
-            ev_free(rt, ev);
+            /* Never produced (or failed and waiting): encoded here as they would have been. */
+            if (rt->spool && encode_event(rt, ev) == 0) {
+                spool_add(rt, ev, rt->buf.data, rt->buf.len);
+                ev_free(rt, ev);
+            } else if (!rt->spool) {
+                ev_free(rt, ev);
+            }
             ev = next;
         }
     }
+    if (rt->spool)
+        err = spool_write(rt, undelivered);
+    else if (err == RUNTRACK_OK && rt->conf->spool_dir)
+        spool_send(rt, timeout_ms < 0 ? -1 : timeout_ms - (int)((rt_mono_us() - t0) / 1000));
+    rt_buf_free(&spool);
+    rt->spool = NULL;
     for (rt_run_t *r = rt->runs; r;) {
         rt_run_t *next = r->next;
         run_free(r);
@@ -1443,6 +1526,15 @@ RUNTRACK_API runtrack_err_t runtrack_run_phase(runtrack_run_t *run, const char *
     rt_buf_add_jstr(&d, phase, strlen(phase));
     rt_buf_addc(&d, '}');
     return record_lifecycle(run, RT_EV_PHASE, &d, phase, 0, errstr, errstr_size);
+}
+
+void rt_run_set_phase(runtrack_run_t *run, const char *phase)
+{
+    if (!run || !str_ok(phase, RT_PHASE_MAX))
+        return;
+    pthread_mutex_lock(&run->rt->lock);
+    snprintf(run->phase, sizeof run->phase, "%s", phase);
+    pthread_mutex_unlock(&run->rt->lock);
 }
 
 static int pct_ok(double v)

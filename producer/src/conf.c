@@ -51,6 +51,9 @@ static const setting_t settings[] = {
     {"retry.backoff.ms", "RUNTRACK_RETRY_BACKOFF_MS", SET_INT, OFF(retry_backoff_ms), 1, 3600000,
      "1000"},
     {"verbose", "RUNTRACK_VERBOSE", SET_INT, OFF(verbose), 0, 1, "0"},
+    {"spool.dir", "RUNTRACK_SPOOL_DIR", SET_STR, OFF(spool_dir), 0, 0, NULL},
+    {"spool.max.bytes", "RUNTRACK_SPOOL_MAX_BYTES", SET_INT, OFF(spool_max_bytes), 4096,
+     INT64_C(1) << 40, "67108864"},
 };
 #undef OFF
 
@@ -60,6 +63,13 @@ static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char 
 {
     char *base = (char *)conf;
     if (st->type == SET_STR) {
+        char **slot = (char **)(base + st->offset);
+        if (!*value && !st->def) {
+            /* Optional settings (host, spool.dir): "" puts back "not set". */
+            free(*slot);
+            *slot = NULL;
+            return 0;
+        }
         if (strlen(value) == 0 || strlen(value) > 1024) {
             rt_seterr(errstr, errstr_size, "%s: must be 1..1024 characters", source);
             return -1;
@@ -69,7 +79,6 @@ static int apply_setting(runtrack_conf_t *conf, const setting_t *st, const char 
             rt_seterr(errstr, errstr_size, "%s: out of memory", source);
             return -1;
         }
-        char **slot = (char **)(base + st->offset);
         free(*slot);
         *slot = copy;
         return 0;
@@ -144,6 +153,7 @@ RUNTRACK_API void runtrack_conf_destroy(runtrack_conf_t *conf)
     free(conf->brokers);
     free(conf->topic);
     free(conf->host);
+    free(conf->spool_dir);
     if (conf->kconf)
         rd_kafka_conf_destroy(conf->kconf);
     free(conf);

@@ -17,6 +17,8 @@ struct runtrack_conf_s {
     int64_t log_queue_max;
     int64_t retry_backoff_ms;
     int64_t verbose;
+    char *spool_dir;           /* NULL: no spool (the library's default) */
+    int64_t spool_max_bytes;   /* the spool's size bound (spool.h) */
     int kafka_bootstrap_set;   /* kafka.bootstrap.servers given explicitly: brokers is ignored */
     int kafka_timeout_set;     /* kafka.message.timeout.ms given explicitly */
     int kafka_compression_set; /* kafka.compression.type/codec given explicitly */
@@ -31,6 +33,10 @@ rd_kafka_conf_t *rt_conf_kafka(const runtrack_conf_t *conf, char *errstr, size_t
 
 /* Writes "fmt" into errstr if there is one. */
 void rt_seterr(char *errstr, size_t errstr_size, const char *fmt, ...) RT_PRINTF(3, 4);
+
+/* Sets the phase the run's later log lines carry, without recording run.phase: for a process
+ * that attached to a run whose phase another process set (the CLI remembers it per run). */
+void rt_run_set_phase(runtrack_run_t *run, const char *phase);
 
 /* Tests only: makes the background thread raise a librdkafka fatal error on its current handle
  * (rd_kafka_test_fatal_error), exercising the handle recreation path. */

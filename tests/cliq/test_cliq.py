@@ -191,7 +191,7 @@ def queries(api, a, b, c, d, odd):
           kv.get("End counts") == "events=150 urls=12", "show start/end counts %r" % kv)
     check("Finished" in kv and "Elapsed" in kv and "Producer" in kv, "show timing %r" % kv)
     logs = out.split("Newest log lines:\n")[-1].splitlines()
-    check(len(logs) == 2 and "warning" in logs[0] and logs[0].endswith("warning  page 7 slow")
+    check(len(logs) == 2 and "warning" in logs[0] and logs[0].endswith("warning  [scraping] page 7 slow")
           and logs[1].endswith('page 8 ok  {"page":8}'), "show logs %r" % logs)
     # Progress and ETA of a running run (seed 004): 1 of 4 sites done.
     out, _ = rt("show", d)
@@ -226,6 +226,10 @@ def queries(api, a, b, c, d, odd):
     check([o["message"] for o in objs] == ["page 7 slow", "page 8 ok"] and
           objs[0]["level"] == "warning" and objs[1]["fields"] == {"page": 8},
           "logs --json %r" % out)
+    # CLI log lines carry the phase the run's last `runtrack phase` set (another process).
+    check([o.get("phase") for o in objs] == ["scraping", "scraping"], "log phases %r" % out)
+    out, _ = rt("logs", a, "--phase", "scraping")
+    check(len(out.splitlines()) == 2, "logs --phase of CLI lines %r" % out)
     _, err = rt("logs", b)
     check("no log lines" in err, "run without logs %r" % err)
     rt("logs", unknown, code=66)
@@ -240,7 +244,7 @@ def queries(api, a, b, c, d, odd):
         produce("finish", "--run", d, "--job", "live.py", "--status", "partial")
         rest, _ = f.communicate(timeout=60)
         check(f.returncode == 0, "follow exit %d" % f.returncode)
-        check(rest.splitlines() and rest.splitlines()[-1].endswith("error    late line"),
+        check(rest.splitlines() and rest.splitlines()[-1].endswith("error    [matching] late line"),
               "follow prints the new line and ends with the run: %r" % rest)
     finally:
         if f.poll() is None:

@@ -114,7 +114,7 @@ fi
 (
     export RUNTRACK_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT RUNTRACK_KAFKA_SASL_MECHANISMS=PLAIN
     export RUNTRACK_KAFKA_SASL_USERNAME=runtrack RUNTRACK_KAFKA_SASL_PASSWORD=$SECRET
-    timeout 30 "$CLI" start --job sec.py --timeout 3 >"$T/cli.out" 2>&1
+    timeout 30 "$CLI" start --job sec.py --timeout 3 --no-spool >"$T/cli.out" 2>&1
     echo "exit=$?" >>"$T/cli.out"
     "$CLI" --help >"$T/clihelp.out" 2>&1
     "$CLI" start --help >>"$T/clihelp.out" 2>&1

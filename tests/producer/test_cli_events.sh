@@ -62,8 +62,12 @@ rc=$?
 [ "$rc" = 143 ] && ok "SIGTERM to the wrapper is passed to the child (exit 143)" ||
     fail "wrapper exit $rc after SIGTERM, expected 143"
 
-# 4. Unreachable broker: exit 69 within the timeout, one line.
-expect_exit 69 "unreachable broker" "$RT" log --brokers 127.0.0.1:1 --timeout 1 --run "$ID" --job j hi
+# 4. Unreachable broker: with --no-spool exit 69 within the timeout, one line; by default the
+# event is spooled (test_cli_spool.sh delivers such spools) and the call exits 0 with a warning.
+expect_exit 69 "unreachable broker" "$RT" log --no-spool --brokers 127.0.0.1:1 --timeout 1 \
+    --run "$ID" --job j hi
+RUNTRACK_SPOOL_DIR=$tmp/spool4 expect_exit 0 "unreachable broker, spooled" "$RT" log \
+    --brokers 127.0.0.1:1 --timeout 1 --run "$ID" --job j hi
 
 read_topic "$tmp/events"
 FID=$(grep -F '"job":"wrapped.sh"' "$tmp/events" | head -1 | cut -f2)
