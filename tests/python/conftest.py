@@ -30,12 +30,6 @@ def psql(sql):
     return out.stdout.strip()
 
 
-def psql_json(sql):
-    """The one row of `SELECT row_to_json(...)`-style SQL as a dict (None if no row)."""
-    out = psql(sql)
-    return json.loads(out) if out else None
-
-
 def db_wait(sql, timeout=WAIT_S):
     """Polls sql until it returns a non-empty result; that result (fails after timeout)."""
     end = time.monotonic() + timeout

@@ -4,6 +4,7 @@ no tracking call ever raising, runtrack.run(), the logging handler, client-suppl
 import asyncio
 import datetime as dt
 import decimal
+import json
 import logging
 import os
 import subprocess
@@ -12,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import SRC, logs_of, psql, psql_json, run_row
+from conftest import SRC, db_wait, logs_of, psql, run_row
 
 import runtrack
 from runtrack import _native
@@ -45,8 +46,6 @@ def test_fresh_venv_offline_install_seed000(tmp_path, consumer, job):
 
 
 def psql_json_wait(sql):
-    from conftest import db_wait
-    import json
     return json.loads(db_wait(sql))
 
 
@@ -276,6 +275,10 @@ print("never blocked", ticks)
     assert out.returncode == 0 and "never blocked" in out.stdout, out.stdout + out.stderr
 
 
+# As integration.producer_fork: under ASan a thread created in a fork child of a multithreaded
+# process aborts in ASan's own check (google/sanitizers#255), not in the library.
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="fork children under ASan (google/sanitizers#255)")
 def test_fork_child_gets_own_client(consumer, job):
     """A child made by os.fork() and a multiprocessing worker after the client exists track
     runs of their own and exit promptly (the full scenario: tests/producer/test_fork.py)."""

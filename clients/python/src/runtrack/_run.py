@@ -35,8 +35,10 @@ _current: contextvars.ContextVar[Optional["Run"]] = contextvars.ContextVar("runt
 
 
 def current_run() -> Optional["Run"]:
-    """The run of the innermost `with runtrack.run(...)` in this thread or task, if any."""
-    return _current.get()
+    """The unfinished run of the innermost `with runtrack.run(...)` (or the last initialized
+    RunResultsTracker) in this thread or task, if any."""
+    r = _current.get()
+    return r if r is not None and not r.finished else None
 
 
 def never_raise(default: Any) -> Callable[[F], F]:
@@ -306,10 +308,13 @@ class Run:
 
     async def __aexit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException],
                         tb: Optional[TracebackType]) -> bool:
-        status, message, details = outcome(ev)
-        if not self._finished and self._handle:
-            await self.afinish(status, error_message=message, error_details=details)
-        self._leave_current()
+        try:
+            if not self._finished and self._handle:
+                status, message, details = outcome(ev)
+                await self.afinish(status, error_message=message, error_details=details)
+            self._leave_current()
+        except Exception:  # noqa: BLE001 - the rule of this package
+            log.error("runtrack: finishing %s failed (tracking only)", self.job, exc_info=True)
         return False
 
     @never_raise(None)
@@ -322,13 +327,14 @@ class Run:
     def __del__(self) -> None:
         # The handle is released only here, never in finish(): another thread may still be
         # logging into the run, and libruntrack's handles must not race their destroy.
-        h, the_lib = self._handle, self._lib
-        if h and the_lib is not None and _native.has_client():
-            try:
+        # After the client is destroyed (at exit) its runs are freed with it: leave them.
+        try:
+            h, the_lib = self._handle, self._lib
+            self._handle = None
+            if h and the_lib is not None and _native.has_client():
                 the_lib.runtrack_run_destroy(h)
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
-        self._handle = None
+        except Exception:  # noqa: BLE001 - interpreter shutdown tears modules down
+            pass
 
 
 def outcome(ev: Optional[BaseException]) -> tuple:
