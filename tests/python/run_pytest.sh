@@ -8,7 +8,8 @@ set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 RUNTRACK_CONSUMER [PYTEST ARGS...]" >&2; exit 64; }
 export RT_CONSUMER=$1
 shift
-LIB=$RUNTRACK_BUILD_DIR/producer/libruntrack.so.0
+# RUNTRACK_PYTEST_LIB: test the package against another build of libruntrack.
+LIB=${RUNTRACK_PYTEST_LIB:-$RUNTRACK_BUILD_DIR/producer/libruntrack.so.0}
 export RUNTRACK_LIB=$LIB RUNTRACK_PY_FLUSH_TIMEOUT_MS=20000
 if ldd "$LIB" 2>/dev/null | grep libasan >/dev/null; then  # as in tests/producer/test_examples.sh
     export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"

@@ -318,7 +318,9 @@ HAS_WITH_ID = hasattr(_native.lib(), "runtrack_run_start_with_id")
 
 @pytest.mark.skipif(not HAS_WITH_ID, reason="libruntrack has no runtrack_run_start_with_id")
 def test_client_supplied_run_id(consumer, job):
-    """A caller's UUID: starting it again is idempotent, under another job it is refused."""
+    """A caller's UUID: starting it again is idempotent; under another job it is refused, at the
+    call in the process that holds the run, by the consumer (a dead letter saying the id was
+    reused) from another process. Either way the run keeps its job and nothing raises."""
     rid = str(uuid.uuid4())
     a = runtrack.RunResultsTracker(job, run_id=rid)
     a.initialize(1, 1)
@@ -327,9 +329,18 @@ def test_client_supplied_run_id(consumer, job):
     assert again.run_id == rid, again.last_error
     other = runtrack.run(job + "_other", run_id=rid)
     assert other.run_id is None and other.last_error, "another job's start of the same id"
+    a.log("one line")
     a.finalize(2, 2)
     assert a.write_results()
-    assert run_row(rid)["job"] == job
+    out = _run_py("import runtrack, sys; r = runtrack.run(sys.argv[1], run_id=sys.argv[2]); "
+                  "r.log('impostor'); print(r.run_id, r.finish())".replace(
+                      "sys.argv[1]", repr(job + "_other")).replace("sys.argv[2]", repr(rid)))
+    assert out.returncode == 0, out.stderr
+    r = run_row(rid)
+    assert r["job"] == job and r["status"] == "completed"
+    assert db_wait("SELECT detail FROM dead_letters WHERE convert_from(msg_key, 'UTF8') = '%s'"
+                   % rid)
+    assert psql("SELECT count(*) FROM runs WHERE run_id = '%s'" % rid) == "1"
 
 
 def test_bad_run_id_refused_clearly():

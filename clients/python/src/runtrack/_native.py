@@ -61,6 +61,12 @@ class FinishOpts(ctypes.Structure):
     ]
 
 
+class Stats(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in (
+        "recorded", "produced", "delivered", "failed", "retried", "dropped_logs",
+        "coalesced_progress", "queued", "recreations")] + [("reserved", ctypes.c_uint64 * 7)]
+
+
 def _declare(lib: Any) -> Any:
     vp, cp, sz, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int
     u64p = ctypes.POINTER(ctypes.c_uint64)
@@ -84,6 +90,7 @@ def _declare(lib: Any) -> Any:
     lib.runtrack_run_log.argtypes = [vp, i, cp, cp]
     lib.runtrack_run_finish.argtypes = [vp, i, ctypes.POINTER(FinishOpts), cp, sz]
     lib.runtrack_run_destroy.argtypes = [vp]
+    lib.runtrack_stats.argtypes = [vp, ctypes.POINTER(Stats)]
     return lib
 
 
@@ -209,6 +216,32 @@ def _add_exit_finalizer(_token: Any) -> None:
     mp_util.Finalize(None, shutdown, exitpriority=0)
 
 
+def fork_flush_ms() -> int:
+    """RUNTRACK_PY_FORK_FLUSH_MS (default 500, 0 = off): the bound of the flush before a fork."""
+    try:
+        return max(0, int(os.environ.get("RUNTRACK_PY_FORK_FLUSH_MS", "500")))
+    except ValueError:
+        return 500
+
+
+def _before_fork() -> None:
+    """Delivers what is queued before the fork, for at most fork_flush_ms(). A child forked
+    while the parent's Kafka handle still had events in flight sometimes could not deliver its
+    own events at all (measured: about 1 fork in 20 with libruntrack 0.1.0; none after a
+    flush); an idle client forks cleanly. Costs nothing when nothing is queued."""
+    c, the_lib = _client, _lib
+    ms = fork_flush_ms()
+    if c is None or the_lib is None or ms == 0:
+        return
+    try:
+        st = Stats()
+        the_lib.runtrack_stats(c, ctypes.byref(st))
+        if st.queued:
+            the_lib.runtrack_flush(c, ms, None)
+    except Exception:  # noqa: BLE001 - a fork must never fail because of tracking
+        pass
+
+
 def _after_fork_in_child() -> None:
     """A fresh module lock, and for a multiprocessing child a finalizer that flushes at its
     exit. The finalizer is added by an after-fork hook of multiprocessing because a Process
@@ -222,4 +255,4 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
