@@ -21,10 +21,18 @@ sys.path.insert(0, SRC)
 WAIT_S = 30
 
 
+def plain_env():
+    """The environment without the ASan preload (an ASan build's run_pytest.sh sets it for the
+    Python processes that load libruntrack; psql, pip and the consumer do not need it)."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def psql(sql):
     out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d",
                           os.environ["RUNTRACK_PG_DSN"], "-f", "-"],
-                         input=sql, capture_output=True, text=True, timeout=30)
+                         input=sql, capture_output=True, text=True, timeout=30, env=plain_env())
     if out.returncode != 0:
         raise RuntimeError("psql failed: " + out.stderr)
     return out.stdout.strip()
@@ -61,10 +69,9 @@ def logs_of(run_id, n, timeout=WAIT_S):
 @pytest.fixture(scope="session")
 def consumer():
     """A runtrack-consumer for the session; yields its HTTP API's base URL."""
-    env = dict(os.environ, RUNTRACK_GROUP="py_" + os.environ["RUNTRACK_TOPIC"],
+    env = dict(plain_env(), RUNTRACK_GROUP="py_" + os.environ["RUNTRACK_TOPIC"],
                RUNTRACK_HTTP_PORT="0", RUNTRACK_KAFKA_SESSION_TIMEOUT_MS="4000",
                RUNTRACK_KAFKA_HEARTBEAT_INTERVAL_MS="400")
-    env.pop("LD_PRELOAD", None)
     logf = tempfile.NamedTemporaryFile("w+", prefix="rt-py-consumer", suffix=".log", delete=False)
     p = subprocess.Popen([os.environ["RT_CONSUMER"], "run"], stdout=subprocess.DEVNULL,
                          stderr=logf, env=env)

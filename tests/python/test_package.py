@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import SRC, db_wait, logs_of, psql, run_row
+from conftest import SRC, db_wait, logs_of, plain_env, psql, run_row
 
 import runtrack
 from runtrack import _native
@@ -26,14 +26,16 @@ def test_fresh_venv_offline_install_seed000(tmp_path, consumer, job):
     """pip install ./clients/python in a fresh venv without network; a seed-000 scraper whose
     only change is its import fills run_results."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60,
+                   env=plain_env())
     pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-index",
                           "--no-build-isolation", "--disable-pip-version-check", PKG],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env=plain_env())
     assert pip.returncode == 0, pip.stdout + pip.stderr
     site = subprocess.run([str(venv / "bin" / "python"), "-c",
                            "import runtrack, os; print(os.path.dirname(runtrack.__file__))"],
-                          capture_output=True, text=True, timeout=30, cwd=str(tmp_path))
+                          capture_output=True, text=True, timeout=30, cwd=str(tmp_path),
+                          env=plain_env())
     assert str(venv) in site.stdout, site.stdout + site.stderr
     assert os.path.exists(os.path.join(site.stdout.strip(), "py.typed"))
     out = subprocess.run([str(venv / "bin" / "python"), os.path.join(HERE, "seed000_scraper.py"),
