@@ -10,6 +10,7 @@ PACKAGES=(
     libcurl4-openssl-dev libgnutls28-dev
     postgresql postgresql-client kcat
     python3 python3-jsonschema python3-prometheus-client
+    python3-pytest python3-venv python3-setuptools python3-wheel python3-pip
     clang clang-format libclang-rt-14-dev
     procps util-linux
     wrk gnuplot-nox bc curl time openssl

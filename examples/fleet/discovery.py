@@ -9,8 +9,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from runtrack_tracker import RunResultsTracker  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients",
+                                "python", "src"))  # used when runtrack is not installed
+from runtrack import RunResultsTracker  # noqa: E402
 
 JOB = "sam_discovery.py"
 

@@ -4,7 +4,7 @@
 usage: events_scraper.py JOB RUNS [SECONDS_PER_RUN]
 Runs JOB RUNS times in a row. Each run counts the rows of its own "database" (an in-memory
 SQLite with events/urls tables) before and after scraping, exactly like seed 000's
-RunResultsTracker, whose API runtrack_tracker.py keeps: the only change to a seed-000 scraper
+RunResultsTracker, whose API the runtrack package keeps: the only change to a seed-000 scraper
 is its import line. Needs RUNTRACK_BROKERS (and RUNTRACK_LIB when libruntrack.so.0 is not on
 the loader path). Exits 1 if a run's events were not delivered."""
 import os
@@ -13,8 +13,9 @@ import sqlite3
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from runtrack_tracker import RunResultsTracker, get_database_counts  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients",
+                                "python", "src"))  # used when runtrack is not installed
+from runtrack import RunResultsTracker, get_database_counts  # noqa: E402
 
 
 def one_run(job, seconds, rnd, db):

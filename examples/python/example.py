@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""A seed-000 style scraper using runtrack_tracker (the only change: the import line).
+"""A seed-000 style scraper using the runtrack package (the only change: the import line).
 
 Its "own database" is a throw-away SQLite file with events/urls tables, so that
 get_database_counts has something real to count. Needs RUNTRACK_BROKERS; RUNTRACK_LIB if
-libruntrack.so.0 is not on the loader path. Prints the run id; exits 1 if not delivered."""
+libruntrack.so.0 is not on the loader path. Prints the run id; exits 1 if not delivered.
+
+Install the package first (`pip install ./clients/python`, offline); run from the source tree
+without installing, it is taken from clients/python/src."""
 import os
 import sqlite3
 import sys
 import tempfile
 from datetime import datetime
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runtrack_tracker import RunResultsTracker, get_database_counts  # noqa: E402
+try:
+    from runtrack import RunResultsTracker, get_database_counts
+except ImportError:  # not installed: use the source tree's copy
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "clients", "python", "src"))
+    from runtrack import RunResultsTracker, get_database_counts
 
 
 def main():
@@ -33,7 +40,7 @@ def main():
                 db.execute("INSERT INTO urls (url) VALUES (?)", (f"https://example.invalid/{i}",))
                 db.execute("INSERT INTO events (name) VALUES (?)", (f"new{i}",))
                 tracker.progress(sites_completed=i + 1, sites_total=3)
-                tracker.log(f"site {i} scraped", level="success", site=i)
+                tracker.log(f"site {i} scraped", level="success", site=i, at=datetime.now())
             db.commit()
         finally:
             events_count, urls_count = get_database_counts(db)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The adoption examples work end to end against the dev broker and emit valid events:
 # examples/c_scraper (C library), examples/shell_scraper.sh (CLI), examples/python/example.py
-# (seed 000 RunResultsTracker over ctypes). Run under tests/lib/with_services.sh.
+# (seed 000 RunResultsTracker from the runtrack package). Run under tests/lib/with_services.sh.
 set -uo pipefail
 . "$RUNTRACK_SOURCE_DIR/tests/producer/lib.sh"
 tmp=$(mktemp -d)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Python shim (examples/python/runtrack_tracker.py) across fork: a child made by os.fork()
+"""The Python package (clients/python, runtrack) across fork: a child made by os.fork()
 and workers of multiprocessing (start method "fork", a Process and a Pool) record through the
 trackers they inherited and their own, then exit normally: nothing may hang (each child has a
 deadline) and nothing may be lost (the events are read back by the caller, test_fork.sh).
@@ -12,8 +12,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ["RUNTRACK_SOURCE_DIR"], "examples", "python"))
-from runtrack_tracker import RunResultsTracker, _get_client  # noqa: E402
+sys.path.insert(0, os.path.join(os.environ["RUNTRACK_SOURCE_DIR"], "clients", "python", "src"))
+from runtrack import RunResultsTracker  # noqa: E402
+from runtrack._native import client as _get_client  # noqa: E402
 
 DEADLINE_S = 30
 FORK_LINES = 5

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python shim across fork (tests/producer/test_fork.py), then its events read back with kcat
+# The Python package (clients/python) across fork (tests/producer/test_fork.py), then its events read back with kcat
 # and checked. Run under tests/lib/with_services.sh.
 set -uo pipefail
 . "$RUNTRACK_SOURCE_DIR/tests/producer/lib.sh"
