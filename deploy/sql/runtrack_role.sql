@@ -52,3 +52,7 @@ GRANT INSERT, UPDATE, DELETE ON runs, run_results, discovery_runs TO :"role";
 GRANT INSERT, DELETE ON run_logs, dead_letters, runs_removed TO :"role";
 GRANT INSERT, UPDATE ON consumer_offsets, dead_letter_days TO :"role";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO :"role";
+-- API keys and the audit trail (0029): the HTTP API creates and revokes keys (admin scope),
+-- stamps last_used_at, and appends audit rows; it never deletes either.
+GRANT INSERT, UPDATE ON api_keys TO :"role";
+GRANT INSERT ON audit_log TO :"role";
