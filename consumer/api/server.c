@@ -305,11 +305,11 @@ void rt_api_print_scopes(FILE *f)
     fprintf(f, "| `GET` | `/`, `/index.html`, `/assets/{file}` | open | |\n");
     for (size_t i = 0; i < NROUTES; i++) {
         const rt_route_t *r = &routes[i];
-        fprintf(f, "| `%s` | `%s` | %s%s%s | %s%s%s |\n", r->method, r->path,
+        fprintf(f, "| `%s` | `%s` | %s%s%s |%s%s%s|\n", r->method, r->path,
                 rt_scope_name(r->scope),
                 r->flags & RT_ROUTE_METRICS ? " when `metrics_auth`, else open" : "",
                 r->flags & RT_ROUTE_JOB_ARG ? ", within the key's job glob" : "",
-                r->action ? "`" : "", r->action ? r->action : "", r->action ? "`" : "");
+                r->action ? " `" : " ", r->action ? r->action : "", r->action ? "` " : "");
     }
 }
 
