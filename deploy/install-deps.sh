@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev
-    libcurl4-openssl-dev
+    libcurl4-openssl-dev libssl-dev
     postgresql postgresql-client kcat
     python3 python3-jsonschema python3-prometheus-client
     clang clang-format libclang-rt-14-dev
