@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from apitest import CHECKS, DSN, FAILURES, SERVE, check, psql  # noqa: F401
+from apitest import CHECKS, DSN, FAILURES, SERVE, ServeProcess, check, psql  # noqa: F401
 
 CONSUMER = sys.argv[2]
 SOURCE = sys.argv[3]
@@ -34,7 +34,9 @@ LOG = tempfile.NamedTemporaryFile(prefix="rt_auth_", suffix=".log", delete=False
 KEYS = {}  # name -> (id, key)
 
 
-class Server:
+class Server(ServeProcess):
+    """rt_api_serve with its log in LOG; expect_fail: it must refuse to start (rc kept)."""
+
     def __init__(self, *args, expect_fail=False):
         self.proc = subprocess.Popen([SERVE, "--maintenance-interval", "0", *args],
                                      stdout=subprocess.PIPE, stderr=LOG,
@@ -68,13 +70,6 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read().decode()
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def keys_cmd(*args, secret=SECRET, env_extra=None):
