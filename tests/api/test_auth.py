@@ -46,7 +46,7 @@ class Server(ServeProcess):
         if expect_fail:
             self.rc = self.proc.wait(timeout=30) if not m else None
             if m:
-                self.stop()
+                ServeProcess.stop(self)
             return
         if not m:
             self.proc.kill()
@@ -70,6 +70,11 @@ class Server(ServeProcess):
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read().decode()
 
+
+    def stop(self):
+        super().stop()
+        check(self.proc.returncode == 0, "rt_api_serve exited with %s (see its log: a sanitizer "
+              "report?)" % self.proc.returncode)
 
 
 def keys_cmd(*args, secret=SECRET, env_extra=None):
@@ -332,7 +337,10 @@ def main():
         srv.stop()
     test_keys_command()
     test_defaults()
-    os.unlink(LOG.name)
+    if FAILURES:
+        print("server log kept: " + LOG.name)
+    else:
+        os.unlink(LOG.name)
     print("%d checks, %d failures" % (CHECKS[0], len(FAILURES)))
     print("%d passed, %d failed" % (CHECKS[0] - len(FAILURES), len(FAILURES)))
     return 1 if FAILURES else 0
