@@ -1,4 +1,4 @@
-// runtrack dashboard: hash routes #/runs, #/run/<id>, #/jobs, #/health. Each page module
+// runtrack dashboard: hash routes #/runs, #/run/<id>, #/jobs, #/health, #/audit. Each page module
 // exports render(main, query, ctx) and may return a cleanup function (stops its polling).
 import {getJSON, apiKey, setApiKey} from './api.js';
 import {setZone, zoneName, zoneAbbrev} from './fmt.js';
@@ -7,6 +7,7 @@ import * as runs from './runs.js';
 import * as detail from './detail.js';
 import * as jobs from './jobs.js';
 import * as health from './health.js';
+import * as audit from './audit.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -87,6 +88,7 @@ async function route() {
   if (parts[0] === 'run' && parts[1]) { page = detail; name = 'runs'; arg = decodeURIComponent(parts[1]); }
   else if (parts[0] === 'jobs') { page = jobs; name = 'jobs'; }
   else if (parts[0] === 'health') { page = health; name = 'health'; }
+  else if (parts[0] === 'audit') { page = audit; name = 'audit'; }
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === name && !arg) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
