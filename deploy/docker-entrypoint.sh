@@ -16,17 +16,18 @@
 set -eu
 BIN=${RUNTRACK_CONSUMER:-runtrack-consumer}
 [ $# -gt 0 ] || set -- run
-case $1 in
-migrate | config-sample | config-doc | scopes-doc | --help | -h | --version) exec "$BIN" "$@" ;;
-esac
 if [ -n "${RUNTRACK_AUTH_SECRET_FILE:-}" ] && [ -z "${RUNTRACK_AUTH_SECRET:-}" ] &&
     [ ! -e "$RUNTRACK_AUTH_SECRET_FILE" ]; then
     # First start: a secret only this volume holds (keys stored in PostgreSQL are useless
-    # without it). Never printed.
+    # without it). Never printed. Before any command: every one that reads the settings
+    # (migrate, keys, run) checks that keys required have their secret.
     (umask 077 && head -c 32 /dev/urandom | base64 >"$RUNTRACK_AUTH_SECRET_FILE")
     echo "runtrack-entrypoint: made the API key server secret $RUNTRACK_AUTH_SECRET_FILE;" \
         "create the first key with: runtrack-consumer keys create --name admin --scope admin" >&2
 fi
+case $1 in
+migrate | config-sample | config-doc | scopes-doc | --help | -h | --version) exec "$BIN" "$@" ;;
+esac
 if [ -n "${RUNTRACK_MIGRATE_PG_DSN:-}" ]; then
     RUNTRACK_PG_DSN=$RUNTRACK_MIGRATE_PG_DSN "$BIN" migrate
 else

@@ -33,8 +33,8 @@ void rt_api_keys_list(rt_req_t *req)
         rt_req_error(req, 500, "database_error", "%s", err);
         return;
     }
-    static const char *const names[] = {"prefix", "name", "scope", "jobs", "created_at",
-                                        "expires_at", "revoked_at", "last_used_at"};
+    static const char *const names[] = {"prefix",     "name",       "scope",      "jobs",
+                                        "created_at", "expires_at", "revoked_at", "last_used_at"};
     json_t *keys = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *k = json_pack("{s:I}", "id", (json_int_t)strtoll(PQgetvalue(r, i, 0), NULL, 10));
@@ -56,9 +56,9 @@ static int read_spec(rt_req_t *req, rt_key_spec_t *spec, json_t **doc)
     const char *scope = NULL;
     json_int_t days = 0;
     *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*doc || json_unpack_ex(*doc, &jerr, JSON_STRICT, "{s:s,s:s,s?s,s?I}", "name",
-                                &spec->name, "scope", &scope, "jobs", &spec->job_glob,
-                                "expires_days", &days) != 0) {
+    if (!*doc ||
+        json_unpack_ex(*doc, &jerr, JSON_STRICT, "{s:s,s:s,s?s,s?I}", "name", &spec->name, "scope",
+                       &scope, "jobs", &spec->job_glob, "expires_days", &days) != 0) {
         rt_req_error(req, 400, "bad_parameter",
                      "expected a JSON object {\"name\": ..., \"scope\": \"read|control|admin\", "
                      "\"jobs\": GLOB?, \"expires_days\": N?}: %.120s",
@@ -97,16 +97,16 @@ void rt_api_keys_create(rt_req_t *req)
         goto out;
     int rc = rt_keys_create(conn, rt_keyring_secret(kr), &spec, key, &id, err, sizeof err);
     if (rc != 0) {
-        rt_req_error(req, rc == -1 ? 400 : 500, rc == -1 ? "bad_parameter" : "database_error",
-                     "%s", err);
+        rt_req_error(req, rc == -1 ? 400 : 500, rc == -1 ? "bad_parameter" : "database_error", "%s",
+                     err);
         goto out;
     }
     rt_req_audit_target(req, "key %lld", id);
     /* The only time the key is shown; the answer is never cached (Cache-Control: no-store). */
     rt_req_json(req, 201,
                 json_pack("{s:I,s:s,s:s%,s:s,s:s,s:s?,s:i}", "id", (json_int_t)id, "key", key,
-                          "prefix", key + 4, (size_t)RT_KEY_PREFIX_LEN, "name", spec.name,
-                          "scope", rt_scope_name(spec.scope), "jobs",
+                          "prefix", key + 4, (size_t)RT_KEY_PREFIX_LEN, "name", spec.name, "scope",
+                          rt_scope_name(spec.scope), "jobs",
                           spec.job_glob && *spec.job_glob ? spec.job_glob : NULL, "expires_days",
                           spec.expires_days));
     OPENSSL_cleanse(key, sizeof key);

@@ -38,11 +38,11 @@ const char *rt_scope_name(rt_scope_t s);
 /* read, control or admin into *out: 0, or -1 for anything else. */
 int rt_scope_parse(const char *s, rt_scope_t *out) RT_MUSTCHECK;
 
-#define RT_KEY_PREFIX_LEN 8  /* public part after "rtk_" */
-#define RT_KEY_LEN 56        /* "rtk_" + prefix + "_" + 43 */
-#define RT_KEY_NAME_MAX 64   /* a key's name, bytes */
-#define RT_KEY_GLOB_MAX 256  /* a key's job glob, bytes */
-#define RT_AUTH_HMAC_LEN 32  /* HMAC-SHA256 */
+#define RT_KEY_PREFIX_LEN  8   /* public part after "rtk_" */
+#define RT_KEY_LEN         56  /* "rtk_" + prefix + "_" + 43 */
+#define RT_KEY_NAME_MAX    64  /* a key's name, bytes */
+#define RT_KEY_GLOB_MAX    256 /* a key's job glob, bytes */
+#define RT_AUTH_HMAC_LEN   32  /* HMAC-SHA256 */
 #define RT_AUTH_SECRET_MIN 16
 #define RT_AUTH_SECRET_MAX 1024
 

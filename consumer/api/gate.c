@@ -36,12 +36,12 @@ int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg)
         need = RT_SCOPE_NONE;
     if (!api->auth_required || need == RT_SCOPE_NONE)
         return 0;
-    const char *hdr = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *hdr =
+        MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *key = rt_auth_bearer(hdr);
-    rt_auth_result_t r = hdr && !key ? RT_AUTH_MALFORMED
-                                     : rt_keyring_verify(api->keyring, key, gate_conn, req,
-                                                         &req->who);
+    rt_auth_result_t r = hdr && !key
+                             ? RT_AUTH_MALFORMED
+                             : rt_keyring_verify(api->keyring, key, gate_conn, req, &req->who);
     if (r == RT_AUTH_UNAVAILABLE) {
         memset(&req->who, 0, sizeof req->who);
         if (req->conn_failed)

@@ -68,12 +68,12 @@ const rt_auth_secret_t *rt_keyring_secret(const rt_keyring_t *kr)
 static int fetch_key(PGconn *conn, const char *prefix, key_entry_t *e)
 {
     const char *params[1] = {prefix};
-    PGresult *r = PQexecParams(
-        conn,
-        "SELECT id, encode(hmac, 'hex'), name, scope, coalesce(job_glob, ''), "
-        "revoked_at IS NOT NULL, coalesce(extract(epoch FROM expires_at)::float8, 0) "
-        "FROM api_keys WHERE prefix = $1",
-        1, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(conn,
+                     "SELECT id, encode(hmac, 'hex'), name, scope, coalesce(job_glob, ''), "
+                     "revoked_at IS NOT NULL, coalesce(extract(epoch FROM expires_at)::float8, 0) "
+                     "FROM api_keys WHERE prefix = $1",
+                     1, NULL, params, NULL, NULL, 0);
     int rc = -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rt_log(RT_L_WARN, "api keys: lookup failed", "error=\"%.*s\"",
@@ -151,8 +151,8 @@ static void touch(PGconn *conn, long long id)
     char idtext[24], err[256];
     snprintf(idtext, sizeof idtext, "%lld", id);
     const char *params[1] = {idtext};
-    PGresult *r = rt_auth_exec_rw(conn, "UPDATE api_keys SET last_used_at = now() WHERE id = $1",
-                                  1, params, err, sizeof err);
+    PGresult *r = rt_auth_exec_rw(conn, "UPDATE api_keys SET last_used_at = now() WHERE id = $1", 1,
+                                  params, err, sizeof err);
     if (!r)
         rt_log(RT_L_WARN, "api keys: last_used_at not written", "key_id=%lld error=\"%s\"", id,
                err);

@@ -55,8 +55,12 @@ int rt_keys_create(PGconn *conn, const rt_auth_secret_t *secret, const rt_key_sp
         return -2;
     }
     snprintf(days, sizeof days, "%d", spec->expires_days);
-    const char *params[6] = {prefix, hex, spec->name, rt_scope_name(spec->scope),
-                             spec->job_glob && *spec->job_glob ? spec->job_glob : NULL, days};
+    const char *params[6] = {prefix,
+                             hex,
+                             spec->name,
+                             rt_scope_name(spec->scope),
+                             spec->job_glob && *spec->job_glob ? spec->job_glob : NULL,
+                             days};
     /* A prefix already taken (1 in 2.8e12 per key) is drawn again. */
     for (int attempt = 0; attempt < 3; attempt++) {
         if (rt_auth_key_generate(key, prefix) != 0 || rt_auth_hmac(secret, key, mac) != 0) {
@@ -111,9 +115,11 @@ int rt_keys_revoke(PGconn *conn, long long id, const char *prefix, long long *ou
 
 PGresult *rt_keys_list(PGconn *conn, char *err, size_t errsize)
 {
-    PGresult *r = PQexec(conn, "SELECT id, prefix, name, scope, job_glob, " KEY_TS("created_at")
-                               ", " KEY_TS("expires_at") ", " KEY_TS("revoked_at") ", " KEY_TS(
-                                   "last_used_at") " FROM api_keys ORDER BY id DESC");
+    PGresult *r = PQexec(
+        conn,
+        "SELECT id, prefix, name, scope, job_glob, " KEY_TS("created_at") ", " KEY_TS(
+            "expires_at") ", " KEY_TS("revoked_at") ", " KEY_TS("last_used_at") " FROM api_keys "
+                                                                                "ORDER BY id DESC");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *m = PQerrorMessage(conn);
         snprintf(err, errsize, "%.*s", (int)strcspn(m, "\n"), m);
@@ -129,8 +135,9 @@ int rt_audit_write(PGconn *conn, const rt_audit_t *a, char *err, size_t errsize)
     int who = a->who && a->who->key_id;
     snprintf(idtext, sizeof idtext, "%lld", who ? a->who->key_id : 0);
     snprintf(result, sizeof result, "%d", a->result);
-    const char *params[6] = {who ? idtext : NULL, who ? a->who->name : NULL, a->action,
-                             a->target, result, a->remote_addr};
+    const char *params[6] = {
+        who ? idtext : NULL, who ? a->who->name : NULL, a->action, a->target, result,
+        a->remote_addr};
     PGresult *r = rt_auth_exec_rw(conn,
                                   "INSERT INTO audit_log (key_id, key_name, action, target, "
                                   "result, remote_addr) VALUES ($1::bigint, $2, $3, $4, $5, $6)",

@@ -46,8 +46,10 @@ static int parse_create(int argc, char **argv, rt_key_spec_t *spec, FILE *e)
         } else if (!strcmp(a, "--expires") && rt_parse_i64(v, 1, 36500, &days) == 0) {
             spec->expires_days = (int)days;
         } else {
-            fprintf(e, "runtrack-consumer: keys create: bad argument %s %.80s (--expires: days "
-                       "1..36500)\n", a, v);
+            fprintf(e,
+                    "runtrack-consumer: keys create: bad argument %s %.80s (--expires: days "
+                    "1..36500)\n",
+                    a, v);
             return 2;
         }
         i++;
@@ -64,8 +66,7 @@ static int parse_create(int argc, char **argv, rt_key_spec_t *spec, FILE *e)
     return 0;
 }
 
-static int cmd_create(const rt_config_t *cfg, PGconn *conn, int argc, char **argv, FILE *o,
-                      FILE *e)
+static int cmd_create(const rt_config_t *cfg, PGconn *conn, int argc, char **argv, FILE *o, FILE *e)
 {
     rt_key_spec_t spec = {0};
     rt_auth_secret_t secret;
@@ -94,9 +95,8 @@ static int cmd_create(const rt_config_t *cfg, PGconn *conn, int argc, char **arg
     OPENSSL_cleanse(key, sizeof key);
     snprintf(target, sizeof target, "key %lld", id);
     audit(conn, "keys.create", target, 200, e);
-    fprintf(e,
-            "created API key %lld \"%s\" (scope %s%s%s%s): shown only now, keep it secret\n",
-            id, spec.name, rt_scope_name(spec.scope), spec.job_glob ? ", jobs " : "",
+    fprintf(e, "created API key %lld \"%s\" (scope %s%s%s%s): shown only now, keep it secret\n", id,
+            spec.name, rt_scope_name(spec.scope), spec.job_glob ? ", jobs " : "",
             spec.job_glob ? spec.job_glob : "", spec.expires_days ? ", expires" : "");
     return 0;
 }

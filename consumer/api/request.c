@@ -258,3 +258,8 @@ struct rt_keyring *rt_req_keyring(rt_req_t *req)
 {
     return req->api->keyring;
 }
+
+const struct rt_principal *rt_req_principal(rt_req_t *req)
+{
+    return &req->who;
+}

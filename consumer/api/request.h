@@ -43,6 +43,10 @@ void rt_req_text(rt_req_t *req, unsigned status, const char *content_type, char 
 const char *rt_req_body(rt_req_t *req, size_t *len);
 /* Names what a state-changing handler acted on, for the audit trail (never a key). */
 void rt_req_audit_target(rt_req_t *req, const char *fmt, ...) RT_PRINTF(2, 3);
+/* The key the request came with (key_id 0 and scope open when keys are off). The gate has
+ * already checked the route's scope; a handler acting on a job it found itself (a run's job)
+ * checks rt_auth_job_allowed(rt_req_principal(req), job) (auth.h). */
+const struct rt_principal *rt_req_principal(rt_req_t *req);
 /* The server secret's keyring, or NULL when none is configured. */
 struct rt_keyring *rt_req_keyring(rt_req_t *req);
 
