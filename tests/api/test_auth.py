@@ -208,6 +208,13 @@ def test_refusals(srv):
     time.sleep(CACHE_MS / 1000 + 0.2)
     st, _, body = srv.req("/api/runs", key=exp[1])
     check(st == 401 and "expired" in body, "expired key -> 401: %s %s" % (st, body))
+    # Behind keys, cached reports are private; a new key's answer is never stored.
+    st, headers, _ = srv.req("/api/health", key=KEYS["read"][1])
+    check(st == 200 and headers.get("Cache-Control", "").startswith("private, max-age="),
+          "/api/health behind a key: Cache-Control %r" % headers.get("Cache-Control"))
+    st, headers, _ = srv.req("/api/keys", "POST", KEYS["admin"][1], {"name": "n", "scope": "read"})
+    check(st == 201 and headers.get("Cache-Control") == "no-store",
+          "a created key's answer: %s Cache-Control %r" % (st, headers.get("Cache-Control")))
     # Bad create bodies are 400s, and audited too.
     for bad in ({"name": "x", "scope": "root"}, {"name": "", "scope": "read"}, {"scope": "read"},
                 {"name": "x", "scope": "read", "extra": 1}):
