@@ -155,6 +155,11 @@ static int cmd_revoke(PGconn *conn, int argc, char **argv, FILE *o, FILE *e)
 int rt_keys_cli(const rt_config_t *cfg, int argc, char **argv, FILE *out, FILE *err_out)
 {
     const char *sub = argc > 0 ? argv[0] : "";
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fprintf(out, "usage: runtrack-consumer [--config FILE] keys ...\n%s", rt_keys_cli_usage);
+            return 0;
+        }
     if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke")) {
         fprintf(err_out, "runtrack-consumer: keys: expected create, list or revoke\n");
         return 2;

@@ -13,7 +13,8 @@
 --                dead_letters (ON CONFLICT DO NOTHING), SELECT/INSERT/UPDATE consumer_offsets
 --                (offsets + fence) and dead_letter_days (the daily dead-letter payload cap), COPY into TEMP tables (TEMPORARY on the database), nextval
 --                on the SERIAL/BIGSERIAL sequences (USAGE)
---   HTTP API     SELECT on the tables and the API views (0100_api_views.sql)
+--   HTTP API     SELECT on the tables and the API views (0100_api_views.sql); INSERT, UPDATE on
+--                api_keys (keys made and revoked, last_used_at), INSERT on audit_log (0029)
 --   maintenance  UPDATE runs + upsert run_results/discovery_runs (closing stale runs), DELETE
 --                old rows of runs, run_logs, run_results, discovery_runs, dead_letters
 --                (retention), INSERT/DELETE runs_removed (tombstones of deleted runs);

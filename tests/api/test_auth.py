@@ -280,6 +280,8 @@ def test_keys_command():
           "keys list: %s %s" % (rc, out[:200]))
     for _, key in KEYS.values():
         check(key not in out and key[13:] not in out, "keys list shows a key")
+    rc, out, err = keys_cmd("create", "--help", secret=None)
+    check(rc == 0 and "keys create --name NAME --scope" in out, "keys create --help: %s" % rc)
     rc, out, err = keys_cmd("frobnicate")
     check(rc == 2, "unknown keys subcommand: exit 2: %s" % rc)
 
