@@ -150,8 +150,8 @@ void rt_api_audit(rt_req_t *req)
     /* Newest first, keyset-paginated by id (next page: before = the last id). */
     PGresult *r = rt_req_exec(
         req,
-        "SELECT coalesce(json_agg(json_build_object('id', id, 'at', to_char(at AT TIME ZONE "
-        "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'key_id', key_id, 'key_name', key_name, "
+        "SELECT coalesce(json_agg(json_build_object('id', id, 'at', " RT_SQL_TS("at") ", "
+        "'key_id', key_id, 'key_name', key_name, "
         "'action', action, 'target', target, 'result', result, 'remote_addr', remote_addr) "
         "ORDER BY id DESC), '[]'), min(id) FROM (SELECT * FROM audit_log WHERE $2::bigint IS "
         "NULL OR id < $2::bigint ORDER BY id DESC LIMIT $1::int) a",

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A timestamptz column as RFC 3339 UTC with microseconds, as the API writes every time. */
-#define KEY_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* 1 when s is 1..max bytes, none of them a control character. */
 static int printable(const char *s, size_t max)
@@ -117,8 +115,8 @@ PGresult *rt_keys_list(PGconn *conn, char *err, size_t errsize)
 {
     PGresult *r = PQexec(
         conn,
-        "SELECT id, prefix, name, scope, job_glob, " KEY_TS("created_at") ", " KEY_TS(
-            "expires_at") ", " KEY_TS("revoked_at") ", " KEY_TS("last_used_at") " FROM api_keys "
+        "SELECT id, prefix, name, scope, job_glob, " RT_SQL_TS("created_at") ", " RT_SQL_TS(
+            "expires_at") ", " RT_SQL_TS("revoked_at") ", " RT_SQL_TS("last_used_at") " FROM api_keys "
                                                                                 "ORDER BY id DESC");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *m = PQerrorMessage(conn);

@@ -10,6 +10,9 @@
 #include "auth.h"
 #include "rt_attr.h"
 
+/* A timestamptz column as RFC 3339 UTC with microseconds, as the API writes every time. */
+#define RT_SQL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 /* A key to create. */
 typedef struct rt_key_spec {
     const char *name;     /* 1..RT_KEY_NAME_MAX printable bytes */
