@@ -14,6 +14,10 @@
 
 typedef enum { CF_STR, CF_INT, CF_BOOL } cf_type_t;
 
+/* cf_entry.secret: 1 = a DSN (its password options masked), RT_CF_SECRET_WHOLE = a secret
+ * shown only as "****" when set. */
+#define RT_CF_SECRET_WHOLE 2
+
 /* One row per setting. reload: whether a future SIGHUP reload may change it (informational for
  * now; the consumer applies settings at start). */
 typedef struct cf_entry {
@@ -67,6 +71,15 @@ static int check_allowed_hosts(const char *v, char *err, size_t errsize)
             return 0;
         p += len + 1;
     }
+}
+
+/* auth: one of the three modes (rt_auth_mode resolves auto against http_addr). */
+static int check_auth_mode(const char *v, char *err, size_t errsize)
+{
+    if (!strcmp(v, "auto") || !strcmp(v, "required") || !strcmp(v, "off"))
+        return 0;
+    snprintf(err, errsize, "expected required, off or auto, got \"%.40s\"", v);
+    return -1;
 }
 
 static const cf_entry_t cf_table[] = {
@@ -198,6 +211,27 @@ static const cf_entry_t cf_table[] = {
     CF_S(http_tls_key_file, "", "RUNTRACK_HTTP_TLS_KEY_FILE", 0, 0,
          "PEM private key (unencrypted) of http_tls_cert_file; keep it readable by the consumer's "
          "user only"),
+    /* API keys, scopes and the audit trail (docs/api.md, Authentication). */
+    CF_SC(auth, "auto", "RUNTRACK_AUTH", 0, check_auth_mode,
+          "HTTP API authentication: required (Bearer API key), off, or auto = required unless "
+          "http_addr is a loopback address; off on any other address needs auth_insecure"),
+    CF_B(auth_insecure, "false", "RUNTRACK_AUTH_INSECURE", 0,
+         "Allow auth = off on a non-loopback http_addr (anyone who reaches the port can read "
+         "everything); a warning is logged at every start"),
+    CF_S(auth_secret, "", "RUNTRACK_AUTH_SECRET", 0, RT_CF_SECRET_WHOLE,
+         "Server secret (16+ bytes) keying the HMAC-SHA256 under which API keys are stored; "
+         "never shown. Prefer auth_secret_file"),
+    CF_S(auth_secret_file, "", "RUNTRACK_AUTH_SECRET_FILE", 0, 0,
+         "File holding the server secret (one line; e.g. head -c 32 /dev/urandom | base64); "
+         "used when auth_secret is empty"),
+    CF_I(auth_cache_ms, "5000", "RUNTRACK_AUTH_CACHE_MS", 0, 0, 300000,
+         "How long (ms) a verified API key is reused without asking PostgreSQL; a revoked key "
+         "is refused at most this long after its revocation; 0 checks every request"),
+    CF_I(auth_touch_s, "60", "RUNTRACK_AUTH_TOUCH_S", 0, 0, 86400,
+         "api_keys.last_used_at is written at most this often (s) per key; 0 on every use"),
+    CF_B(metrics_auth, "false", "RUNTRACK_METRICS_AUTH", 0,
+         "GET /metrics needs a read key (Prometheus: authorization credentials) when auth is "
+         "required; false leaves it open like /healthz"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 
@@ -668,7 +702,9 @@ void rt_config_log(const rt_config_t *cfg)
         if (e->type == CF_STR) {
             const char *v = *str_at(c, e);
             char masked[512];
-            if (e->secret) {
+            if (e->secret == RT_CF_SECRET_WHOLE) {
+                v = v && *v ? "****" : ""; /* shown only as set or not */
+            } else if (e->secret) {
                 rt_config_mask_dsn(v ? v : "", masked, sizeof masked);
                 v = masked;
             }

@@ -70,6 +70,14 @@ typedef struct rt_config {
     /* HTTPS: PEM certificate chain and key files ("" both = plain HTTP), re-read on SIGHUP. */
     char *http_tls_cert_file;
     char *http_tls_key_file;
+    /* API keys, scopes and the audit trail (api/auth.h). */
+    char *auth;             /* "required", "off", "auto" (required unless http_addr is loopback) */
+    int auth_insecure;      /* allow auth off on a non-loopback address (warned at every start) */
+    char *auth_secret;      /* server secret keying the stored HMACs; never shown */
+    char *auth_secret_file; /* ... or the file holding it */
+    int auth_cache_ms;      /* verified keys reused this long; revocation takes effect within */
+    int auth_touch_s;       /* last_used_at written at most this often per key */
+    int metrics_auth;       /* /metrics needs a read key when auth is required */
 } rt_config_t;
 
 /* Fills every setting with its default. Returns 0, or -1 when out of memory. */

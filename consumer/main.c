@@ -18,6 +18,7 @@
 #include "rt_num.h"
 #include "rt_time.h"
 #include "api/api.h"
+#include "api/keys_cli.h"
 #include "db/maintenance.h"
 #include "db/migrate_wait.h"
 #include "metrics.h"
@@ -65,6 +66,8 @@ static void usage(FILE *f)
             "  replay           re-read the topic without a group and re-apply it (idempotent)\n"
             "  config-sample    print a sample configuration file with every setting\n"
             "  config-doc       print the settings as a Markdown table\n"
+            "  scopes-doc       print the HTTP API's routes and the scope each needs (Markdown)\n"
+            "%s"
             "\n"
             "Options:\n"
             "  --config FILE          libconfig file (also RUNTRACK_CONFIG); env overrides it\n"
@@ -74,7 +77,8 @@ static void usage(FILE *f)
             "  --to-end               replay: stop at the high watermarks seen at start\n"
             "  -h, --help             this text\n"
             "  -V, --version          print the version\n"
-            "\n");
+            "\n",
+            rt_keys_cli_usage);
     rt_config_print_help(f);
 }
 
@@ -100,11 +104,14 @@ typedef struct cli {
     const char *config_path;
     const char *cmd;
     rt_opts_t opts;
+    int sub_argc; /* keys: the words after the command */
+    char **sub_argv;
 } cli_t;
 
 static int is_command(const char *a)
 {
-    static const char *const cmds[] = {"run", "migrate", "replay", "config-sample", "config-doc"};
+    static const char *const cmds[] = {"run",        "migrate",    "replay", "config-sample",
+                                       "config-doc", "scopes-doc", "keys"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(a, cmds[i]))
             return 1;
@@ -146,6 +153,11 @@ static int parse_args(int argc, char **argv, cli_t *cli)
             cli->opts.to_end = 1;
         } else if (a[0] != '-' && is_command(a)) {
             cli->cmd = a;
+            if (!strcmp(a, "keys")) { /* the rest is the keys command's own */
+                cli->sub_argc = argc - i - 1;
+                cli->sub_argv = argv + i + 1;
+                return -1;
+            }
         } else {
             fprintf(stderr, "runtrack-consumer: unknown argument \"%s\" (try --help)\n", a);
             return 2;
@@ -248,6 +260,10 @@ int main(int argc, char **argv)
         rt_config_print_markdown(stdout);
         return 0;
     }
+    if (!strcmp(cli.cmd, "scopes-doc")) {
+        rt_api_print_scopes(stdout);
+        return 0;
+    }
     rt_config_t cfg;
     if (rt_config_init(&cfg) != 0) {
         fprintf(stderr, "runtrack-consumer: out of memory\n");
@@ -256,6 +272,11 @@ int main(int argc, char **argv)
     rc = 2;
     if (load_settings(&cfg, cli.config_path) != 0)
         goto out;
+    if (!strcmp(cli.cmd, "keys")) {
+        /* No start-up log: its output is the key, and settings are not news here. */
+        rc = rt_keys_cli(&cfg, cli.sub_argc, cli.sub_argv, stdout, stderr);
+        goto out;
+    }
     if (sem_init(&g_reload, 0, 0) != 0) {
         fprintf(stderr, "runtrack-consumer: cannot create a semaphore\n");
         rc = 1;

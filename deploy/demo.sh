@@ -3,7 +3,8 @@
 #
 #  1. install missing packages (deploy/install-deps.sh), 2. build,
 #  3. start PostgreSQL + the in-memory dev broker in a temp dir under /tmp,
-#  4. migrate and start runtrack-consumer (HTTP API + dashboard on a free port, printed),
+#  4. migrate, create an admin API key (keys are required here, as anywhere in production) and
+#     start runtrack-consumer (HTTP API + dashboard on a free port, printed with the key),
 #  5. run a fleet of example scrapers (examples/fleet/) in parallel while the terminal shows
 #     live progress read from PostgreSQL,
 #  6. print the answers the seeds ask for: runs per job (seed 000's summary query), the last
@@ -106,6 +107,13 @@ qv() { psql -XAtq -d "$RUNTRACK_PG_DSN" -c "$1"; }
 step "4. runtrack-consumer: migrate, then run (configured by environment only)"
 "$CONSUMER" migrate >"$DIR/migrate.log" 2>&1 || { cat "$DIR/migrate.log" >&2; die "migrate failed"; }
 echo "schema at migration $(qv 'SELECT max(version) FROM schema_migrations')"
+# API keys on loopback too: the demo shows the real thing. The server secret lives in the temp
+# dir (removed at exit); the admin key is printed with the URL.
+(umask 077 && head -c 32 /dev/urandom | base64 >"$DIR/auth_secret")
+export RUNTRACK_AUTH=required RUNTRACK_AUTH_SECRET_FILE=$DIR/auth_secret
+KEY=$("$CONSUMER" keys create --name demo-admin --scope admin 2>"$DIR/keys.log") ||
+    { cat "$DIR/keys.log" >&2; die "could not create the admin key"; }
+echo "admin API key created (printed again at the end)"
 RUNTRACK_HTTP_PORT=${DEMO_PORT:-0} RUNTRACK_STALE_AFTER_S=$STALE_AFTER_S \
     RUNTRACK_STALE_CLOSE_AFTER_S=$STALE_CLOSE_AFTER_S RUNTRACK_GROUP=runtrack-demo \
     RUNTRACK_MAINTENANCE_INTERVAL_S=5 \
@@ -121,7 +129,7 @@ done
 [ -n "$PORT" ] || { tail -20 "$DIR/consumer.log" >&2; die "the consumer's HTTP API did not start"; }
 URL=http://127.0.0.1:$PORT
 echo "runtrack-consumer pid $CONSUMER_PID, HTTP API and dashboard on $URL (log: $DIR/consumer.log)"
-api() { curl -fsS --max-time 10 "$URL$1"; }
+api() { curl -fsS --max-time 10 -H "Authorization: Bearer $KEY" "$URL$1"; }
 
 step "5. the fleet: example scrapers in parallel (examples/fleet/, logs in $DIR/fleet/)"
 mkdir -p "$DIR/fleet"
@@ -250,8 +258,11 @@ q -c "SELECT status, counters->>'tables_done' AS tables_done, (SELECT count(*) F
 
 step "dashboard: $URL/"
 cat <<EOF
-API:        $URL/api/runs  $URL/api/health  $URL/metrics  $URL/healthz  $URL/readyz
-CLI:        RUNTRACK_API=$URL $BUILD/producer/runtrack runs   (also: show RUN, logs RUN --follow, health)
+API key:    $KEY
+            (scope admin; the dashboard asks for it once per tab; elsewhere send
+             Authorization: Bearer KEY. More keys: $CONSUMER keys create --help)
+API:        curl -H "Authorization: Bearer \$KEY" $URL/api/runs   (also /api/health, /metrics, /healthz, /readyz)
+CLI:        RUNTRACK_API=$URL RUNTRACK_API_TOKEN=\$KEY $BUILD/producer/runtrack runs   (also: show RUN, logs RUN --follow, health)
 Database:   psql "$RUNTRACK_PG_DSN"
 Broker:     kcat -b $RUNTRACK_BROKERS -C -t $TOPIC -e
 More runs:  RUNTRACK_BROKERS=$RUNTRACK_BROKERS $BUILD/producer/runtrack run --job mine.sh -- sleep 3

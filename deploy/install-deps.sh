@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev
-    libcurl4-openssl-dev libgnutls28-dev
+    libcurl4-openssl-dev libgnutls28-dev libssl-dev
     postgresql postgresql-client kcat
     python3 python3-jsonschema python3-prometheus-client
     python3-pytest python3-venv python3-setuptools python3-wheel python3-pip

@@ -42,3 +42,13 @@ target_include_directories(test_health_rules PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_health_rules PRIVATE rt_api)
 add_test(NAME unit.api.health_rules COMMAND test_health_rules)
 set_tests_properties(unit.api.health_rules PROPERTIES LABELS unit)
+
+# API keys, scopes and the audit trail: docs/api.md's scope table equals the route table and
+# every row is walked allowed and denied; revoked, expired and out-of-glob keys are refused; the
+# keys command; safe defaults; no key or secret in answers, log or tables.
+if(TARGET runtrack-consumer)
+  rt_service_test(integration.api.auth AS api_auth LABELS integration TIMEOUT 120
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_auth.py
+                          $<TARGET_FILE:rt_api_serve> $<TARGET_FILE:runtrack-consumer>
+                          ${PROJECT_SOURCE_DIR})
+endif()

@@ -3,13 +3,14 @@
  *
  *   rt_api_serve [--migrate] [--port N] [--stale-after S] [--stale-close-after S]
  *                [--maintenance-interval S] [--retention-days D] [--windows 12,24]
- *                [--interval JOB=SECONDS]... [--token T] [--fake-metrics]
+ *                [--interval JOB=SECONDS]... [--set NAME=VALUE]... [--fake-metrics]
  *                [--not-ready REASON] [--pool N] [--statement-timeout-ms N]
  *                [--retention-batch ROWS] [--cache-ttl-ms MS] [--addr IPV4]
  *                [--allowed-hosts NAMES]
  *
- * Each value option sets one consumer setting (config.h, checked by the settings table); the
- * others default as in runtrack-consumer, except http_port (0: a free port). */
+ * Each value option sets one consumer setting (config.h, checked by the settings table); --set
+ * sets any (e.g. --set auth=required --set auth_secret=...); the others default as in
+ * runtrack-consumer, except http_port (0: a free port). */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -74,7 +75,7 @@ static int parse_args(int argc, char **argv, rt_config_t *cfg, serve_opts_t *o)
         {"retention-days", required_argument, NULL, 'r'},
         {"windows", required_argument, NULL, 'w'},
         {"interval", required_argument, NULL, 'j'},
-        {"token", required_argument, NULL, 't'},
+        {"set", required_argument, NULL, 'S'},
         {"fake-metrics", no_argument, NULL, 'f'},
         {"not-ready", required_argument, NULL, 'n'},
         {"pool", required_argument, NULL, 'P'},
@@ -99,8 +100,20 @@ static int parse_args(int argc, char **argv, rt_config_t *cfg, serve_opts_t *o)
             o->migrate = 1;
         } else if (c == 'j') {
             rt_buf_addf(&intervals, "%s%s", intervals.len ? "," : "", optarg);
-        } else if (c == 't') {
-            o->hooks.bearer_token = optarg;
+        } else if (c == 'S') {
+            char name[64];
+            const char *eq = strchr(optarg, '=');
+            size_t n = eq ? (size_t)(eq - optarg) : 0;
+            if (!eq || n == 0 || n >= sizeof name) {
+                fprintf(stderr, "rt_api_serve: --set NAME=VALUE, got %s\n", optarg);
+                goto out;
+            }
+            memcpy(name, optarg, n);
+            name[n] = '\0';
+            if (rt_config_set(cfg, name, eq + 1, err, sizeof err) != 0) {
+                fprintf(stderr, "rt_api_serve: %s\n", err);
+                goto out;
+            }
         } else if (c == 'f') {
             o->fake_metrics = 1;
         } else if (c == 'n') {

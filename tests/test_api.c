@@ -1,10 +1,13 @@
-/* Unit tests of the HTTP API's pure parts: cursor, ETA, health rule, parameter parsing, token
- * comparison and the Prometheus text of consumer metrics. The endpoints themselves are tested
+/* Unit tests of the HTTP API's pure parts: cursor, ETA, health rule, parameter parsing, API
+ * keys and the auth settings, and the Prometheus text of consumer metrics. The endpoints themselves are tested
  * over HTTP against PostgreSQL by tests/api/test_http.py. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/api_runs.h"
 #include "api/health_internal.h"
 #include "api/health_parse.h"
@@ -177,15 +180,97 @@ static void test_parse_long(test_state_t *ts)
     CHECK(ts, v == 50);
 }
 
-static void test_token(test_state_t *ts)
+/* Keys: form, prefix, HMAC (RFC 4231 case 2), Bearer parsing, job globs, scopes. */
+static void test_keys(test_state_t *ts)
 {
-    CHECK(ts, rt_api_token_equal("s3cret", "s3cret"));
-    CHECK(ts, !rt_api_token_equal("s3cres", "s3cret"));
-    CHECK(ts, !rt_api_token_equal("s3cre", "s3cret"));
-    CHECK(ts, !rt_api_token_equal("s3crett", "s3cret"));
-    CHECK(ts, !rt_api_token_equal("", "s3cret"));
-    CHECK(ts, !rt_api_token_equal(NULL, "s3cret"));
-    CHECK(ts, !rt_api_check_bearer(NULL, "Bearer s3cret"));
+    char key[RT_KEY_LEN + 1], key2[RT_KEY_LEN + 1], prefix[RT_KEY_PREFIX_LEN + 1], p2[16];
+    REQUIRE(ts, rt_auth_key_generate(key, prefix) == 0);
+    REQUIRE(ts, rt_auth_key_generate(key2, p2) == 0);
+    CHECK(ts, strlen(key) == RT_KEY_LEN && strncmp(key, "rtk_", 4) == 0);
+    CHECK(ts, strcmp(key, key2) != 0);
+    CHECK(ts, rt_auth_key_prefix(key, p2) == 0 && strcmp(p2, prefix) == 0);
+    char bad[RT_KEY_LEN + 2];
+    snprintf(bad, sizeof bad, "%s", key);
+    bad[10] = 'A'; /* prefixes are lower case */
+    CHECK(ts, rt_auth_key_prefix(bad, p2) == -1);
+    snprintf(bad, sizeof bad, "%sx", key);
+    CHECK(ts, rt_auth_key_prefix(bad, p2) == -1);
+    CHECK(ts, rt_auth_key_prefix("rtk_abc", p2) == -1);
+    CHECK(ts, rt_auth_key_prefix(NULL, p2) == -1);
+
+    rt_auth_secret_t s = {.len = 4};
+    memcpy(s.b, "Jefe", 4);
+    unsigned char mac[RT_AUTH_HMAC_LEN];
+    char hex[2 * RT_AUTH_HMAC_LEN + 1];
+    REQUIRE(ts, rt_auth_hmac(&s, "what do ya want for nothing?", mac) == 0);
+    for (size_t i = 0; i < sizeof mac; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    CHECK_STR(ts, hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    rt_auth_secret_t none = {0};
+    CHECK(ts, rt_auth_hmac(&none, "x", mac) == -1);
+
+    CHECK_STR(ts, rt_auth_bearer("Bearer abc"), "abc");
+    CHECK_STR(ts, rt_auth_bearer("bearer   abc"), "abc");
+    CHECK(ts, rt_auth_bearer("Basic abc") == NULL);
+    CHECK(ts, rt_auth_bearer("Bearer ") == NULL);
+    CHECK(ts, rt_auth_bearer(NULL) == NULL);
+
+    rt_principal_t p = {.key_id = 1, .scope = RT_SCOPE_CONTROL};
+    CHECK(ts, rt_auth_job_allowed(&p, "anything"));
+    snprintf(p.job_glob, sizeof p.job_glob, "team_a/*");
+    CHECK(ts, rt_auth_job_allowed(&p, "team_a/x.py"));
+    CHECK(ts, rt_auth_job_allowed(&p, "team_a/sub/x.py"));
+    CHECK(ts, !rt_auth_job_allowed(&p, "team_b/x.py"));
+    CHECK(ts, !rt_auth_job_allowed(&p, NULL));
+
+    rt_scope_t sc;
+    CHECK(ts, rt_scope_parse("control", &sc) == 0 && sc == RT_SCOPE_CONTROL);
+    CHECK(ts, rt_scope_parse("open", &sc) == -1 && rt_scope_parse("Admin", &sc) == -1);
+    CHECK(ts, RT_SCOPE_READ < RT_SCOPE_CONTROL && RT_SCOPE_CONTROL < RT_SCOPE_ADMIN);
+}
+
+/* Safe defaults: required off loopback, off refused there without auth_insecure, a secret
+ * needed whenever keys are required, the secret from a file, both sources refused. */
+static void test_auth_settings(test_state_t *ts)
+{
+    rt_config_t cfg;
+    char err[512];
+    int req = -1, insecure = -1;
+    REQUIRE(ts, rt_config_init(&cfg) == 0);
+    CHECK(ts, rt_auth_mode(&cfg, &req, &insecure, err, sizeof err) == 0 && req == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "http_addr", "0.0.0.0", err, sizeof err) == 0);
+    CHECK(ts, rt_auth_mode(&cfg, &req, &insecure, err, sizeof err) == 0 && req == 1);
+    CHECK(ts, rt_api_auth_settings(&cfg, &req, NULL, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "no server secret") && strstr(err, "auth_secret_file"));
+    REQUIRE(ts, rt_config_set(&cfg, "auth", "off", err, sizeof err) == 0);
+    CHECK(ts, rt_auth_mode(&cfg, &req, &insecure, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "auth_insecure") != NULL);
+    REQUIRE(ts, rt_config_set(&cfg, "auth_insecure", "true", err, sizeof err) == 0);
+    CHECK(ts, rt_auth_mode(&cfg, &req, &insecure, err, sizeof err) == 0 && !req && insecure);
+    REQUIRE(ts, rt_config_set(&cfg, "auth", "required", err, sizeof err) == 0);
+    REQUIRE(ts, rt_config_set(&cfg, "http_addr", "127.0.0.1", err, sizeof err) == 0);
+    CHECK(ts, rt_auth_mode(&cfg, &req, &insecure, err, sizeof err) == 0 && req == 1);
+    CHECK(ts, rt_config_set(&cfg, "auth", "maybe", err, sizeof err) == -1);
+
+    rt_auth_secret_t s;
+    REQUIRE(ts, rt_config_set(&cfg, "auth_secret", "short", err, sizeof err) == 0);
+    CHECK(ts, rt_auth_load_secret(&cfg, &s, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "short") == NULL || strstr(err, "shorter") != NULL);
+    char path[] = "/tmp/rt_test_secret_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(ts, fd >= 0);
+    CHECK(ts, write(fd, "0123456789abcdefXYZ  \nsecond line\n", 34) == 34);
+    close(fd);
+    REQUIRE(ts, rt_config_set(&cfg, "auth_secret_file", path, err, sizeof err) == 0);
+    CHECK(ts, rt_auth_load_secret(&cfg, &s, err, sizeof err) == -1); /* both set */
+    REQUIRE(ts, rt_config_set(&cfg, "auth_secret", "", err, sizeof err) == 0);
+    CHECK(ts, rt_auth_load_secret(&cfg, &s, err, sizeof err) == 0);
+    CHECK(ts, s.len == 19 && memcmp(s.b, "0123456789abcdefXYZ", 19) == 0);
+    CHECK(ts, rt_api_auth_settings(&cfg, &req, NULL, err, sizeof err) == 0 && req == 1);
+    unlink(path);
+    CHECK(ts, rt_auth_load_secret(&cfg, &s, err, sizeof err) == -1);
+    CHECK(ts, strstr(err, "cannot read") != NULL);
+    rt_config_free(&cfg);
 }
 
 static void test_metrics_text(test_state_t *ts)
@@ -234,8 +319,8 @@ static void test_metrics_text(test_state_t *ts)
     rt_metrics_destroy(NULL);
 }
 
-/* The server starts without a reachable database (the pool connects lazily), so its lifecycle,
- * configuration errors and the bearer check need no PostgreSQL. */
+/* The server starts without a reachable database (the pool connects lazily), so its lifecycle
+ * and configuration errors (auth among them) need no PostgreSQL. */
 static void test_server_lifecycle(test_state_t *ts)
 {
     rt_config_t cfg;
@@ -244,16 +329,15 @@ static void test_server_lifecycle(test_state_t *ts)
     REQUIRE(ts, rt_config_set(&cfg, "http_port", "0", err, sizeof err) == 0);
     REQUIRE(ts, rt_config_set(&cfg, "pg_dsn", "postgresql://nobody@127.0.0.1:1/none", err,
                               sizeof err) == 0);
-    rt_api_hooks_t hooks = {.bearer_token = "s3cret"};
+    rt_api_hooks_t hooks = {0};
+    /* Keys required on loopback: refused without a server secret, started with one. */
+    REQUIRE(ts, rt_config_set(&cfg, "auth", "required", err, sizeof err) == 0);
+    CHECK(ts, rt_api_start(&cfg, &hooks, err, sizeof err) == NULL &&
+                  strstr(err, "no server secret"));
+    REQUIRE(ts, rt_config_set(&cfg, "auth_secret", "0123456789abcdef", err, sizeof err) == 0);
     rt_api_t *api = rt_api_start(&cfg, &hooks, err, sizeof err);
     REQUIRE(ts, api != NULL);
     CHECK(ts, rt_api_port(api) > 0);
-    CHECK(ts, rt_api_check_bearer(api, "Bearer s3cret"));
-    CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cre"));
-    CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cret "));
-    CHECK(ts, !rt_api_check_bearer(api, "bearer s3cret"));
-    CHECK(ts, !rt_api_check_bearer(api, "Basic czNjcmV0"));
-    CHECK(ts, !rt_api_check_bearer(api, NULL));
     /* The same port again is refused with a reason. */
     rt_config_t cfg2;
     char port[16];
@@ -265,12 +349,6 @@ static void test_server_lifecycle(test_state_t *ts)
     rt_config_free(&cfg2);
     rt_api_stop(api);
 
-    hooks.bearer_token = NULL; /* no token configured: nothing is authorized */
-    api = rt_api_start(&cfg, &hooks, err, sizeof err);
-    REQUIRE(ts, api != NULL);
-    CHECK(ts, !rt_api_check_bearer(api, "Bearer "));
-    CHECK(ts, !rt_api_check_bearer(api, "Bearer s3cret"));
-    rt_api_stop(api);
     rt_api_stop(NULL);
 
     REQUIRE(ts, rt_config_set(&cfg, "http_addr", "localhost", err, sizeof err) == 0);
@@ -377,6 +455,5 @@ static void test_host_rule(test_state_t *ts)
 
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
           TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows),
-          TEST(test_parse_long), TEST(test_token), TEST(test_metrics_text),
-          TEST(test_server_lifecycle), TEST(test_tls_settings),
-          TEST(test_host_rule))
+          TEST(test_parse_long), TEST(test_keys), TEST(test_auth_settings), TEST(test_metrics_text),
+          TEST(test_server_lifecycle), TEST(test_tls_settings), TEST(test_host_rule))

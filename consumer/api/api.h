@@ -1,6 +1,9 @@
-/* The runtrack HTTP API: a read-only JSON API over the aggregated tables and the dashboard,
+/* The runtrack HTTP API: a JSON API over the aggregated tables and the dashboard,
  * served by libmicrohttpd from inside runtrack-consumer (or alone, by tests/api_server_main.c),
  * so that no scraper or dashboard needs database credentials.
+ *
+ * Routes need the scope of an API key their row of the route table names (auth.h, server.c),
+ * and state-changing ones are audited (keys.h).
  *
  * It reads the one settings struct (config.h: http_*, stale_after_s, health_*, display_tz) and
  * has its own small PostgreSQL connection pool (read-only sessions, statement timeout, pool.h);
@@ -17,6 +20,7 @@
 
 #include <semaphore.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "metrics.h"
@@ -34,9 +38,6 @@ typedef struct rt_api_hooks {
     rt_metrics_t *metrics;    /* consumer metrics for /metrics; may be NULL */
     rt_api_ready_fn ready_cb; /* may be NULL (then only the database decides) */
     void *ready_arg;
-    /* For future state-changing endpoints (none exists yet, so it is no operator setting);
-     * NULL = none allowed. Copied. */
-    const char *bearer_token;
     /* Posted (a signal handler may: sem_post is async-signal-safe) to re-read the TLS
      * certificate and key files; NULL = never. Must outlive the server. */
     sem_t *reload_sem;
@@ -73,14 +74,9 @@ int rt_api_tls_reload(rt_api_t *api, char *err, size_t errsize) RT_MUSTCHECK;
  * connections and frees api. NULL is a no-op. */
 void rt_api_stop(rt_api_t *api);
 
-/* Authorization check for state-changing endpoints: 1 when authorization is exactly
- * "Bearer <configured token>", compared in constant time; 0 otherwise, and always 0 when no
- * token is configured. */
-int rt_api_check_bearer(const rt_api_t *api, const char *authorization);
-
-/* Constant-time comparison of a presented token with the expected one (time depends only on
- * the lengths). 1 when equal. */
-int rt_api_token_equal(const char *given, const char *expected);
+/* Writes docs/api.md's scope table: every route, the scope it needs, its audit action
+ * (`runtrack-consumer scopes-doc`). */
+void rt_api_print_scopes(FILE *f);
 
 /* The Host rule of every request (docs/api.md#host-header): 1 when host, a Host header value
  * ("name" or "address", optional ":port", which is not compared), names bind_addr, a name of

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 
 #include "api.h"
+#include "auth.h"
+#include "rt_buf.h"
 #include "view.h"
 #include "pool.h"
 #include "tls.h"
@@ -33,8 +35,9 @@ void rt_api_state_note(rt_api_state_t *st, const char *reason, const char *detai
 struct rt_api {
     const rt_config_t *cfg; /* the caller's settings */
     rt_api_conf_t conf;     /* their parsed view (handlers' rt_req_conf) */
-    rt_api_hooks_t hooks;   /* bearer_token points to the copy below */
-    char *bearer_token;
+    rt_api_hooks_t hooks;
+    int auth_required;      /* rt_auth_mode: routes need their scope's key */
+    rt_keyring_t *keyring;  /* NULL when no server secret is configured (then auth is off) */
     struct sockaddr_in addr;
     struct MHD_Daemon *mhd;
     rt_pool_t *pool;
@@ -72,7 +75,36 @@ struct rt_req {
     int cacheable;               /* a route answered through the report cache */
     struct rt_cache_blob *blob;  /* the answer is this kept one (a reference), not body */
     long age_s;                  /* >= 0: answered from the cache, this many seconds old */
+    rt_buf_t upload;             /* the request body (up to http_max_body_bytes) */
+    rt_principal_t who;          /* the verified key (key_id 0: none, auth off) */
+    char audit_target[128];      /* what a state-changing handler acted on, for the audit */
+    int conn_failed;             /* rt_gate's connection attempt failed (auth: 503) */
+    int www_authenticate;        /* a 401: say which scheme (WWW-Authenticate: Bearer) */
 };
+
+/* One route: method and path (a "{name}" segment is the handler's argument), the scope it
+ * needs, and for a state-changing one its audit action. The one table of them (server.c) is
+ * what docs/api.md's scope table is checked against (rt_api_print_scopes). */
+typedef void (*rt_handler0_fn)(rt_req_t *);
+typedef void (*rt_handler1_fn)(rt_req_t *, const char *);
+#define RT_ROUTE_JOB_ARG 1u   /* the argument is a job: a key's job glob must match it */
+#define RT_ROUTE_ARG_SLASH 2u /* the argument may contain '/' (job names) */
+#define RT_ROUTE_METRICS 4u   /* open unless metrics_auth */
+typedef struct rt_route {
+    const char *method; /* "GET" (HEAD too), "POST", "DELETE" */
+    const char *path;
+    rt_scope_t scope;
+    unsigned flags;
+    const char *action; /* audit action; NULL for reads */
+    rt_handler0_fn h0;  /* exactly one of h0 (no argument) and h1 */
+    rt_handler1_fn h1;
+} rt_route_t;
+
+/* Authorizes req for route (arg: its path argument or NULL): fills req->who, or sets the
+ * 401/403/503 answer and returns -1 (gate.c). */
+int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg);
+/* Records a state-changing request in the audit trail, whatever its result (gate.c). */
+void rt_gate_audit(rt_req_t *req, const rt_route_t *route, const char *arg);
 
 /* Gives req's pooled connection back (if it holds one). */
 void rt_req_release_conn(rt_req_t *req);

@@ -239,3 +239,27 @@ int rt_req_time(rt_req_t *req, const char *name, const char **out_text)
     *out_text = v;
     return 0;
 }
+
+const char *rt_req_body(rt_req_t *req, size_t *len)
+{
+    *len = req->upload.len;
+    return req->upload.len ? req->upload.data : "";
+}
+
+void rt_req_audit_target(rt_req_t *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(req->audit_target, sizeof req->audit_target, fmt, ap);
+    va_end(ap);
+}
+
+struct rt_keyring *rt_req_keyring(rt_req_t *req)
+{
+    return req->api->keyring;
+}
+
+const struct rt_principal *rt_req_principal(rt_req_t *req)
+{
+    return &req->who;
+}

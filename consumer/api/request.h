@@ -39,6 +39,17 @@ void rt_req_error(rt_req_t *req, unsigned status, const char *code, const char *
 /* Sets a plain-text response; takes ownership of the malloc'ed body. */
 void rt_req_text(rt_req_t *req, unsigned status, const char *content_type, char *body);
 
+/* The request body as received (NUL-terminated; "" when none) and its length. */
+const char *rt_req_body(rt_req_t *req, size_t *len);
+/* Names what a state-changing handler acted on, for the audit trail (never a key). */
+void rt_req_audit_target(rt_req_t *req, const char *fmt, ...) RT_PRINTF(2, 3);
+/* The key the request came with (key_id 0 and scope open when keys are off). The gate has
+ * already checked the route's scope; a handler acting on a job it found itself (a run's job)
+ * checks rt_auth_job_allowed(rt_req_principal(req), job) (auth.h). */
+const struct rt_principal *rt_req_principal(rt_req_t *req);
+/* The server secret's keyring, or NULL when none is configured. */
+struct rt_keyring *rt_req_keyring(rt_req_t *req);
+
 /* Parameter parsing shared by handlers; each sets a 400 error naming the parameter and
  * returns -1 on bad input, or returns 0 and leaves *out untouched when the parameter is
  * absent (so callers preset defaults). */

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "api_runs.h"
 #include "cache.h"
 #include "health.h"
@@ -244,65 +245,123 @@ static int refuse_host(rt_req_t *req, const char *version)
 
 /* ---------- routing ---------- */
 
-typedef void (*handler0_fn)(rt_req_t *);
-typedef void (*handler1_fn)(rt_req_t *, const char *);
+/* Every route, the scope it needs and, for a state-changing one, its audit action: the one
+ * source of docs/api.md's scope table (rt_api_print_scopes; the integration.api.auth test
+ * compares the two and walks every row allowed and denied). Scopes include the ones below. */
+static const rt_route_t routes[] = {
+    {"GET", "/healthz", RT_SCOPE_NONE, 0, NULL, handle_healthz, NULL},
+    {"GET", "/readyz", RT_SCOPE_NONE, 0, NULL, handle_readyz, NULL},
+    {"GET", "/metrics", RT_SCOPE_READ, RT_ROUTE_METRICS, NULL, handle_metrics, NULL},
+    {"GET", "/api/config", RT_SCOPE_READ, 0, NULL, handle_config, NULL},
+    {"GET", "/api/runs", RT_SCOPE_READ, 0, NULL, rt_api_runs_list, NULL},
+    {"GET", "/api/runs/{run_id}", RT_SCOPE_READ, 0, NULL, NULL, rt_api_run_detail},
+    {"GET", "/api/runs/{run_id}/logs", RT_SCOPE_READ, 0, NULL, NULL, rt_api_run_logs},
+    {"GET", "/api/jobs", RT_SCOPE_READ, 0, NULL, rt_api_jobs, NULL},
+    {"GET", "/api/jobs/{job}/rollup", RT_SCOPE_READ, RT_ROUTE_JOB_ARG | RT_ROUTE_ARG_SLASH, NULL,
+     NULL, rt_api_job_rollup},
+    {"GET", "/api/jobs/{job}/last-success", RT_SCOPE_READ, RT_ROUTE_JOB_ARG | RT_ROUTE_ARG_SLASH,
+     NULL, NULL, rt_api_job_last_success},
+    {"GET", "/api/health", RT_SCOPE_READ, 0, NULL, rt_health_handle, NULL},
+    {"GET", "/api/keys", RT_SCOPE_ADMIN, 0, NULL, rt_api_keys_list, NULL},
+    {"POST", "/api/keys", RT_SCOPE_ADMIN, 0, "keys.create", rt_api_keys_create, NULL},
+    {"DELETE", "/api/keys/{id}", RT_SCOPE_ADMIN, 0, "keys.revoke", NULL, rt_api_keys_revoke},
+    {"GET", "/api/audit", RT_SCOPE_ADMIN, 0, NULL, rt_api_audit, NULL},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
 
-/* Matches path against the routes; returns 1 and the handler (with its path argument copied
- * into arg) when a route matches. */
-static int route(const char *path, handler0_fn *h0, handler1_fn *h1, char *arg, size_t argsize)
+/* 1 when path matches the route's path, with its "{name}" segment (if any) copied into arg. */
+static int route_match(const rt_route_t *r, const char *path, char *arg, size_t argsize)
 {
-    static const struct {
-        const char *path;
-        handler0_fn fn;
-    } fixed[] = {
-        {"/healthz", handle_healthz},   {"/readyz", handle_readyz},
-        {"/metrics", handle_metrics},   {"/api/runs", rt_api_runs_list},
-        {"/api/jobs", rt_api_jobs},     {"/api/health", rt_health_handle},
-        {"/api/config", handle_config},
-    };
-    *h0 = NULL;
-    *h1 = NULL;
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (strcmp(path, fixed[i].path) == 0) {
-            *h0 = fixed[i].fn;
-            return 1;
-        }
-    const char *rest;
-    if (strncmp(path, "/api/runs/", 10) == 0) {
-        rest = path + 10;
-        const char *slash = strchr(rest, '/');
-        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (n == 0 || n >= argsize)
-            return 0;
-        if (!slash)
-            *h1 = rt_api_run_detail;
-        else if (strcmp(slash, "/logs") == 0)
-            *h1 = rt_api_run_logs;
-        else
-            return 0;
-        memcpy(arg, rest, n);
-        arg[n] = '\0';
-        return 1;
+    const char *open = strchr(r->path, '{');
+    if (!open)
+        return strcmp(path, r->path) == 0;
+    size_t pre = (size_t)(open - r->path);
+    const char *suffix = strchr(open, '}') + 1;
+    size_t len = strlen(path), sl = strlen(suffix);
+    if (len <= pre + sl || strncmp(path, r->path, pre) != 0 || strcmp(path + len - sl, suffix))
+        return 0;
+    size_t n = len - pre - sl;
+    if (n >= argsize || (!(r->flags & RT_ROUTE_ARG_SLASH) && memchr(path + pre, '/', n)))
+        return 0;
+    memcpy(arg, path + pre, n);
+    arg[n] = '\0';
+    return 1;
+}
+
+/* The route for method and path, or NULL with a 404 or a 405 (Allow: the path's methods)
+ * answer set. */
+static const rt_route_t *route_find(rt_req_t *req, const char *path, const char *method,
+                                    char *arg, size_t argsize)
+{
+    static const char *const allows[] = {"GET, HEAD", "GET, HEAD, POST", "DELETE"};
+    int get = 0, post = 0, del = 0;
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!route_match(&routes[i], path, arg, argsize))
+            continue;
+        if (strcmp(routes[i].method, m) == 0)
+            return &routes[i];
+        get |= !strcmp(routes[i].method, "GET");
+        post |= !strcmp(routes[i].method, "POST");
+        del |= !strcmp(routes[i].method, "DELETE");
     }
-    if (strncmp(path, "/api/jobs/", 10) == 0) {
-        /* Match by suffix so job names may contain '/' (e.g. "scrapers/fb_v2.py"). */
-        static const struct {
-            const char *suffix;
-            handler1_fn fn;
-        } sub[] = {{"/rollup", rt_api_job_rollup}, {"/last-success", rt_api_job_last_success}};
-        rest = path + 10;
-        size_t len = strlen(rest);
-        for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-            size_t sl = strlen(sub[i].suffix);
-            if (len > sl && strcmp(rest + len - sl, sub[i].suffix) == 0 && len - sl < argsize) {
-                memcpy(arg, rest, len - sl);
-                arg[len - sl] = '\0';
-                *h1 = sub[i].fn;
-                return 1;
-            }
+    if (!get && !post && !del) {
+        rt_req_error(req, 404, "not_found", "no such route: %.200s", path);
+        return NULL;
+    }
+    req->allow = del ? allows[2] : post ? allows[1] : allows[0];
+    rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here", method);
+    return NULL;
+}
+
+void rt_api_print_scopes(FILE *f)
+{
+    fprintf(f, "| method | path | scope | audited as |\n|---|---|---|---|\n");
+    fprintf(f, "| `GET` | `/`, `/index.html`, `/assets/{file}` | open | |\n");
+    for (size_t i = 0; i < NROUTES; i++) {
+        const rt_route_t *r = &routes[i];
+        fprintf(f, "| `%s` | `%s` | %s%s%s |%s%s%s|\n", r->method, r->path,
+                rt_scope_name(r->scope),
+                r->flags & RT_ROUTE_METRICS ? " when `metrics_auth`, else open" : "",
+                r->flags & RT_ROUTE_JOB_ARG ? ", within the key's job glob" : "",
+                r->action ? " `" : " ", r->action ? r->action : "", r->action ? "` " : "");
+    }
+}
+
+/* The dashboard's files: open to anyone (they hold no data; what they fetch needs a key). */
+static void serve_asset(rt_req_t *req, const char *path, const char *method)
+{
+    const rt_web_asset_t *asset = find_asset(path);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        req->allow = "GET, HEAD";
+        rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here", method);
+    } else if (!asset) {
+        rt_req_error(req, 404, "not_found", "no such file: %.200s", path);
+    } else {
+        const char *inm =
+            MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        req->asset = asset;
+        req->status = 200;
+        /* Weak comparison is enough here: the ETag is a content hash. */
+        if (inm && (strstr(inm, asset->etag) || strcmp(inm, "*") == 0)) {
+            req->not_modified = 1;
+            req->status = 304;
         }
     }
-    return 0;
+}
+
+/* Runs the route's handler once the gate let req through. */
+static void run_handler(rt_req_t *req, const rt_route_t *r, const char *path, const char *arg)
+{
+    if (r->h0 && req->api->cache && (r->h0 == rt_health_handle || r->h0 == rt_api_jobs)) {
+        /* The two reports that aggregate many runs (docs/api.md#report-cache). */
+        req->cacheable = 1;
+        rt_cache_serve(req->api->cache, req, path, r->h0);
+    } else if (r->h0) {
+        r->h0(req);
+    } else {
+        r->h1(req, arg);
+    }
 }
 
 static void dispatch(rt_req_t *req, const char *url, const char *method)
@@ -327,49 +386,20 @@ static void dispatch(rt_req_t *req, const char *url, const char *method)
     memcpy(path, url, ulen + 1);
     if (ulen > 1 && path[ulen - 1] == '/')
         path[ulen - 1] = '\0';
-    const rt_web_asset_t *asset = find_asset(path);
-    if (asset || strncmp(path, "/assets/", 8) == 0) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-            req->allow = "GET, HEAD";
-            rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here", method);
-        } else if (!asset) {
-            rt_req_error(req, 404, "not_found", "no such file: %.200s", path);
-        } else {
-            const char *inm = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
-                                                          MHD_HTTP_HEADER_IF_NONE_MATCH);
-            req->asset = asset;
-            req->status = 200;
-            /* Weak comparison is enough here: the ETag is a content hash. */
-            if (inm && (strstr(inm, asset->etag) || strcmp(inm, "*") == 0)) {
-                req->not_modified = 1;
-                req->status = 304;
-            }
-        }
+    if (find_asset(path) || strncmp(path, "/assets/", 8) == 0) {
+        serve_asset(req, path, method);
         return;
     }
-    handler0_fn h0;
-    handler1_fn h1;
-    if (!route(path, &h0, &h1, arg, sizeof arg)) {
-        rt_req_error(req, 404, "not_found", "no such route: %.200s", path);
+    const rt_route_t *r = route_find(req, path, method, arg, sizeof arg);
+    if (!r)
         return;
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        req->allow = "GET, HEAD";
-        rt_req_error(req, 405, "method_not_allowed", "%.16s not allowed here; the API is read-only",
-                     method);
-        return;
-    }
-    if (h0 && req->api->cache && (h0 == rt_health_handle || h0 == rt_api_jobs)) {
-        /* The two reports that aggregate many runs (docs/api.md#report-cache). */
-        req->cacheable = 1;
-        rt_cache_serve(req->api->cache, req, path, h0);
-    } else if (h0) {
-        h0(req);
-    } else {
-        h1(req, arg);
-    }
+    const char *a = r->h1 ? arg : NULL;
+    if (rt_gate_check(req, r, a) == 0)
+        run_handler(req, r, path, a);
     if (!req->status)
         rt_req_error(req, 500, "internal", "handler produced no response");
+    if (r->action)
+        rt_gate_audit(req, r, a);
 }
 
 static enum MHD_Result send_asset(rt_req_t *req)
@@ -413,7 +443,9 @@ static enum MHD_Result send_response(rt_req_t *req)
     if (req->cacheable && req->status == 200) {
         /* Clients may keep it as long as the server does; Age says how old it already is. */
         char v[32];
-        snprintf(v, sizeof v, "max-age=%d", req->api->cfg->http_cache_ms / 1000);
+        /* Behind a key, no shared cache may hand the answer to someone without one. */
+        snprintf(v, sizeof v, "%smax-age=%d", req->api->auth_required ? "private, " : "",
+                 req->api->cfg->http_cache_ms / 1000);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, v);
         if (req->age_s >= 0) {
             snprintf(v, sizeof v, "%ld", req->age_s);
@@ -426,6 +458,9 @@ static enum MHD_Result send_response(rt_req_t *req)
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (req->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (req->www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"runtrack\"");
     enum MHD_Result ret = MHD_queue_response(req->mhd, req->status ? req->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -448,7 +483,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)upload_data;
     rt_api_t *api = cls;
     rt_req_t *req = *con_cls;
     const long max_body = api->cfg->http_max_body_bytes;
@@ -477,8 +511,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return MHD_YES; /* already answered; MHD discards the rest */
     if (*upload_data_size) {
         req->upload_bytes += *upload_data_size;
+        if (req->upload_bytes <= (size_t)max_body)
+            rt_buf_add(&req->upload, upload_data, *upload_data_size); /* admin.c reads it */
         *upload_data_size = 0;
-        if (req->upload_bytes > (size_t)max_body)
+        if (req->upload_bytes > (size_t)max_body || req->upload.oom)
             req->too_large = 1;
         if (req->upload_bytes > 4 * (size_t)max_body + 65536)
             return MHD_NO; /* a chunked flood: drop the connection */
@@ -501,6 +537,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     rt_req_release_conn(req);
     free(req->body);
     rt_cache_blob_unref(req->blob);
+    rt_buf_free(&req->upload);
     free(req);
     *con_cls = NULL;
 }
@@ -514,9 +551,9 @@ static void api_free(rt_api_t *api)
     rt_cache_free(api->cache); /* after the server: no request marks entries any more */
     rt_pool_free(api->pool);
     rt_api_conf_free(&api->conf);
-    free(api->bearer_token);
     rt_tls_cred_free(&api->cred);
     pthread_mutex_destroy(&api->mhd_mu);
+    rt_keyring_free(api->keyring);
     pthread_mutex_destroy(&api->db.mu);
     pthread_mutex_destroy(&api->ready.mu);
     free(api);
@@ -662,6 +699,37 @@ static void reload_thread_stop(rt_api_t *api)
     api->reload_started = 0;
 }
 
+/* The auth settings (settings.h) into api: whether keys are required, and the keyring when a
+ * server secret is set. A required auth without a secret, or auth off on a non-loopback
+ * address without auth_insecure, fails the start. */
+static int auth_start(rt_api_t *api, char *err, size_t errsize)
+{
+    rt_auth_secret_t secret;
+    char why[480];
+    const rt_config_t *cfg = api->cfg;
+    int rc = rt_api_auth_settings(cfg, &api->auth_required, &secret, why, sizeof why);
+    if (rc == 0 && secret.len &&
+        !(api->keyring = rt_keyring_new(&secret, cfg->auth_cache_ms, cfg->auth_touch_s))) {
+        snprintf(why, sizeof why, "out of memory");
+        rc = -1;
+    }
+    rt_auth_secret_wipe(&secret);
+    if (rc != 0) {
+        snprintf(err, errsize, "http api: %s", why);
+        return -1;
+    }
+    if (!api->auth_required && strcmp(cfg->auth, "off") == 0 && !rt_auth_addr_loopback(cfg->http_addr))
+        rt_log(RT_L_WARN, "http api: authentication is OFF on a non-loopback address",
+               "http_addr=%s detail=\"auth = off with auth_insecure: anyone who reaches the port "
+               "reads every run and log, and manages keys\"",
+               cfg->http_addr);
+    else
+        rt_log(RT_L_INFO, "http api: authentication", "auth=%s metrics_auth=%s",
+               api->auth_required ? "required" : "off",
+               api->auth_required && cfg->metrics_auth ? "on" : "off");
+    return 0;
+}
+
 rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char *err,
                        size_t errsize)
 {
@@ -691,11 +759,6 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
         api->hooks = *hooks;
     if (rt_api_conf_init(&api->conf, cfg, err, errsize) != 0)
         goto fail;
-    if (hooks && hooks->bearer_token && !(api->bearer_token = strdup(hooks->bearer_token))) {
-        snprintf(err, errsize, "http api: out of memory");
-        goto fail;
-    }
-    api->hooks.bearer_token = api->bearer_token;
     api->pool = rt_pool_new(cfg->pg_dsn, (unsigned)cfg->http_pool_size,
                             (unsigned)cfg->http_statement_timeout_ms);
     if (!api->pool) {
@@ -709,6 +772,8 @@ rt_api_t *rt_api_start(const rt_config_t *cfg, const rt_api_hooks_t *hooks, char
                  cfg->http_addr);
         goto fail;
     }
+    if (auth_start(api, err, errsize) != 0)
+        goto fail;
     if (cfg->http_cache_ms && !(api->cache = rt_cache_new(api, err, errsize)))
         goto fail;
     if ((api->tls = rt_tls_wanted(cfg)) && rt_tls_load(cfg, &api->cred, err, errsize) != 0)

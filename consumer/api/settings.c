@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "health_parse.h"
 #include "tls.h"
 
@@ -95,5 +96,31 @@ int rt_api_check_settings(const rt_config_t *cfg, char *err, size_t errsize)
     /* HTTPS files: refused at start like any bad setting, not found missing by a first client. */
     if (rc == 0 && cfg->http_port >= 0)
         rc = rt_tls_check_settings(cfg, err, errsize);
+    if (rc == 0 && cfg->http_port >= 0)
+        rc = rt_api_auth_settings(cfg, NULL, NULL, err, errsize);
     return rc;
+}
+
+int rt_api_auth_settings(const rt_config_t *cfg, int *required, rt_auth_secret_t *secret,
+                         char *err, size_t errsize)
+{
+    int req = 0, insecure = 0;
+    rt_auth_secret_t local;
+    rt_auth_secret_t *s = secret ? secret : &local;
+    if (rt_auth_mode(cfg, &req, &insecure, err, errsize) != 0 ||
+        rt_auth_load_secret(cfg, s, err, errsize) != 0)
+        return -1;
+    int missing = req && s->len == 0;
+    if (!secret)
+        rt_auth_secret_wipe(&local);
+    if (missing) {
+        snprintf(err, errsize,
+                 "auth is required (setting auth = %s, http_addr %.64s) but no server secret is "
+                 "set: %s",
+                 cfg->auth, cfg->http_addr, rt_auth_secret_howto);
+        return -1;
+    }
+    if (required)
+        *required = req;
+    return 0;
 }

@@ -13,7 +13,8 @@
 --                dead_letters (ON CONFLICT DO NOTHING), SELECT/INSERT/UPDATE consumer_offsets
 --                (offsets + fence) and dead_letter_days (the daily dead-letter payload cap), COPY into TEMP tables (TEMPORARY on the database), nextval
 --                on the SERIAL/BIGSERIAL sequences (USAGE)
---   HTTP API     SELECT on the tables and the API views (0100_api_views.sql)
+--   HTTP API     SELECT on the tables and the API views (0100_api_views.sql); INSERT, UPDATE on
+--                api_keys (keys made and revoked, last_used_at), INSERT on audit_log (0029)
 --   maintenance  UPDATE runs + upsert run_results/discovery_runs (closing stale runs), DELETE
 --                old rows of runs, run_logs, run_results, discovery_runs, dead_letters
 --                (retention), INSERT/DELETE runs_removed (tombstones of deleted runs);
@@ -52,3 +53,7 @@ GRANT INSERT, UPDATE, DELETE ON runs, run_results, discovery_runs TO :"role";
 GRANT INSERT, DELETE ON run_logs, dead_letters, runs_removed TO :"role";
 GRANT INSERT, UPDATE ON consumer_offsets, dead_letter_days TO :"role";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO :"role";
+-- API keys and the audit trail (0029): the HTTP API creates and revokes keys (admin scope),
+-- stamps last_used_at, and appends audit rows; it never deletes either.
+GRANT INSERT, UPDATE ON api_keys TO :"role";
+GRANT INSERT ON audit_log TO :"role";

@@ -448,6 +448,20 @@ async function main() {
   await narrow('health');
   step('jobs and health done');
 
+  // ---- Audit trail: a refused key creation (no server secret here) is listed ----
+  // (from the test, not the page: the page's 4xx/5xx answers count as failures above)
+  const st = (await fetch(`${base}/api/keys`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: '{"name":"b","scope":"read"}'})).status;
+  check(st === 503, `POST /api/keys without a server secret: ${st}`);
+  await page.click('nav a[href="#/audit"]');
+  await page.waitForSelector('table.audit tbody tr th');
+  const audit = await page.$$eval('table.audit tbody tr', (trs) => trs.map((t) => [...t.children].map((c) => c.textContent.trim())));
+  check(audit.some((r) => r[2] === 'keys.create' && r[4] === '503' && r[1] === 'no key'),
+    `audit row of the refused creation: ${JSON.stringify(audit)}`);
+  await noJunk(page, 'audit');
+  await a11y(page, 'audit');
+  step('audit done');
+
   // A fixed display zone (display_tz) wins over the viewer's zone.
   const c2 = await startConsumer('tz', {RUNTRACK_DISPLAY_TZ: 'America/New_York'});
   consumer2 = c2.proc;

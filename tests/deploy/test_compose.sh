@@ -36,6 +36,10 @@ cenv = s["consumer"]["environment"]
 need(cenv["RUNTRACK_BROKERS"] == "kafka:9092" and cenv["RUNTRACK_PG_DSN"].startswith("postgresql://"),
      "consumer configured by environment")
 need(s["consumer"]["build"]["dockerfile"] == "deploy/Dockerfile", "consumer built from deploy/Dockerfile")
+need(cenv.get("RUNTRACK_AUTH") == "required" and cenv.get("RUNTRACK_AUTH_SECRET_FILE", "").startswith("/var/lib/runtrack/")
+     and any("runtrack-secret:/var/lib/runtrack" in str(v) for v in s["consumer"].get("volumes", []))
+     and "runtrack-secret" in c["volumes"],
+     "consumer requires API keys, its server secret in a volume")
 need(s["fleet"]["build"]["dockerfile"] == "deploy/Dockerfile.cli", "fleet built from deploy/Dockerfile.cli")
 print("compose structure ok")
 '
@@ -50,6 +54,7 @@ for df in deploy/Dockerfile deploy/Dockerfile.cli; do
     done
     grep -q '^USER runtrack$' "$df" || rt_die "$df does not drop root"
 done
+grep -q '^ *RUNTRACK_AUTH=required' deploy/Dockerfile || rt_die "deploy/Dockerfile does not require API keys"
 sh -n deploy/docker-entrypoint.sh && bash -n deploy/healthcheck.sh
 if command -v systemd-analyze >/dev/null; then
     rt_tmpdir T

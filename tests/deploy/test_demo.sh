@@ -68,6 +68,7 @@ grep -Eq 'logs by level: error=[1-9][0-9]* info=[1-9][0-9]* success=[1-9][0-9]* 
 grep -Eq '^  flaky_venues\.py run [0-9a-f-]{36}: no event since .*\(stale\)' "$T/out" || rt_die "no stale run"
 grep -Eq '^ completed +\| 4 +\| +[1-9]' "$T/out" || rt_die "wrapped job row"
 grep -Eq '^== dashboard: http://127\.0\.0\.1:[0-9]+/' "$T/out" || rt_die "no dashboard URL"
+grep -Eq '^API key: +rtk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$' "$T/out" || rt_die "no admin API key printed"
 grep -q '0 member(s) failed' "$T/out" || rt_die "a fleet member failed"
 leftovers "$T/out"
 echo PASS
@@ -86,6 +87,10 @@ rt_on_exit "kill -TERM -- -$pid 2>/dev/null || true"
 rt_wait_for "grep -q 'press Ctrl-C' '$T/out2'" 120 || { cat "$T/out2"; rt_die "the demo did not reach its wait"; }
 url=$(sed -n 's/^== dashboard: \(http[^ ]*\)/\1/p' "$T/out2")
 curl -fsS "$url" | grep -qi '<html' || rt_die "dashboard $url does not answer while waiting"
+# Keys are required: the printed admin key reads the API, no key is refused.
+key=$(sed -n 's/^API key: *\(rtk_[^ ]*\)$/\1/p' "$T/out2")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${url}api/runs")" = 401 ] || rt_die "the demo API answers without a key"
+curl -fsS -H "Authorization: Bearer $key" "${url}api/runs" | grep -q '"runs"' || rt_die "the printed key does not read /api/runs"
 kill -INT "$pid"
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then

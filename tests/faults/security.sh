@@ -11,6 +11,9 @@
 #    /readyz body is checked too: a DSN password after a tab or a newline, a percent-encoded
 #    key in a URI (pass%77ord=), a DSN libpq refuses, sasl.oauthbearer.config; with the
 #    database down /readyz shows a reason code, not libpq's text (host, port).
+#  - API keys: the server secret (RUNTRACK_AUTH_SECRET) is logged as ****; a created key and the
+#    secret are absent from the log, /metrics, 401 answers, the audit trail and the tables; the
+#    least-privilege role creates keys and writes the audit trail over the API.
 #  - Least privilege: deploy/sql/runtrack_role.sql's role (only those grants) runs the consumer
 #    on a stream with a dead letter: the tables equal the owner's clean replay; the role cannot
 #    create tables, truncate, or delete offsets.
@@ -82,6 +85,10 @@ hostile dsn_uri_pctkey "$RUNTRACK_PG_DSN?pass%77ord=$SECRET"
 hostile dsn_unparseable "$PGKV password='$SECRET"
 hostile kafka_oauthbearer "$RUNTRACK_PG_DSN" \
     "RUNTRACK_KAFKA_SASL_OAUTHBEARER_CONFIG=principal=runtrack secret=$SECRET"
+# The API key server secret from the environment, keys required: masked, in no output.
+hostile auth_secret "$RUNTRACK_PG_DSN" RUNTRACK_AUTH=required "RUNTRACK_AUTH_SECRET=$SECRET"
+grep -aq 'name=auth_secret value="\*\*\*\*"' "$T/auth_secret.out" &&
+    ok "auth_secret logged as ****" || bad "auth_secret not shown masked"
 for n in dsn_tab dsn_newline dsn_uri_pctkey; do
     grep -aq 'name=pg_dsn value=".*password=\*\*\*\*' "$T/$n.out" &&
         ok "$n: DSN logged with password=****" || bad "$n: DSN not logged masked"
@@ -162,6 +169,49 @@ echo "$got" | grep -q '^dead_letters|1|' && ok "dead letter written by the role"
 for stmt in "CREATE TABLE rt_evil (x int)" "TRUNCATE runs" "DELETE FROM consumer_offsets" "DROP TABLE run_logs"; do
     if psql -XAtq -d "$LP_DSN" -c "$stmt" >/dev/null 2>&1; then bad "role may: $stmt"; else ok "role may not: $stmt"; fi
 done
+
+# --- API keys: the least-privilege role serves them; no key or secret in log, /metrics, errors
+# or the audit trail ---
+no_key() { # FILE WHAT
+    if grep -aqF -e "$KEY" -e "${KEY:13}" -e "$SECRET" "$1"; then bad "$2: a key or the secret appears"; else ok "$2: no key, no secret"; fi
+}
+KEY=$(RUNTRACK_AUTH_SECRET=$SECRET "$CT_BIN" keys create --name sec-admin --scope admin 2>"$T/keys.err")
+[ -n "$KEY" ] && ok "keys create printed a key" || bad "keys create: $(cat "$T/keys.err")"
+no_key "$T/keys.err" "keys create's message"
+(
+    export RUNTRACK_TOPIC=$TOPIC RUNTRACK_PG_DSN=$LP_DSN RUNTRACK_MIGRATE_ON_START=false
+    export RUNTRACK_HTTP_PORT=0 RUNTRACK_AUTH=required RUNTRACK_AUTH_SECRET=$SECRET RUNTRACK_METRICS_AUTH=true
+    timeout -s INT 20 "$CT_BIN" >"$T/keys_api.out" 2>&1 &
+    pid=$!
+    port=""
+    for _ in $(seq 100); do
+        port=$(grep -ao 'msg="HTTP API listening".* port=[0-9]*' "$T/keys_api.out" | grep -o '[0-9]*$')
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    u="http://127.0.0.1:$port"
+    c() { curl -s -H "Host: 127.0.0.1:$port" "$@"; }
+    c -H "Authorization: Bearer $KEY" "$u/metrics" >"$T/keys_metrics"
+    c -H "Authorization: Bearer ${KEY%????}AAAA" "$u/api/runs" >"$T/keys_errors"
+    c -H "Authorization: Bearer $KEY" -X POST -H 'Content-Type: application/json' \
+        -d '{"name":"made-by-role","scope":"read"}' "$u/api/keys" >"$T/keys_created"
+    c -X POST -d '{}' "$u/api/keys" >>"$T/keys_errors"
+    c -H "Authorization: Bearer $KEY" "$u/api/audit" >"$T/keys_audit"
+    c -H "Authorization: Bearer $KEY" "$u/api/keys" >>"$T/keys_audit"
+    kill -INT "$pid"
+    wait "$pid"
+)
+grep -q '^# TYPE' "$T/keys_metrics" && ok "/metrics with a read key (metrics_auth)" || bad "/metrics with a key: $(head -c 200 "$T/keys_metrics")"
+grep -q '"key":"rtk_' "$T/keys_created" && ok "the least-privilege role creates a key over the API (grants)" ||
+    bad "POST /api/keys as the role: $(head -c 300 "$T/keys_created")"
+grep -q '"action":"keys.create","target":"key [0-9]*","result":201' "$T/keys_audit" &&
+    ok "audit trail written by the role" || bad "no audit row: $(head -c 300 "$T/keys_audit")"
+psql -XAtq -d "$RUNTRACK_PG_DSN" -c "SELECT t::text FROM api_keys t UNION ALL SELECT t::text FROM audit_log t" >"$T/keys_rows"
+no_key "$T/keys_api.out" "consumer log (API keys)"
+no_key "$T/keys_metrics" "/metrics (API keys)"
+no_key "$T/keys_errors" "401 answers"
+no_key "$T/keys_audit" "audit trail and key list answers"
+no_key "$T/keys_rows" "api_keys and audit_log rows"
 
 echo "security: $checks checks, $failed failed"
 fl_row "security: SASL/TLS pass-through, secrets, least-privilege role" "$checks" - - - - - - - - \

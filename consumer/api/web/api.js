@@ -7,6 +7,21 @@ export class ApiError extends Error {
   }
 }
 
+// The API key this tab sends (Authorization: Bearer), kept in sessionStorage: it lives as long
+// as the tab and is never written to a cookie or the URL. Empty when the server needs none.
+const KEY_ITEM = 'runtrack.apiKey';
+
+export function apiKey() {
+  try { return sessionStorage.getItem(KEY_ITEM) || ''; } catch (e) { return ''; }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) sessionStorage.setItem(KEY_ITEM, key);
+    else sessionStorage.removeItem(KEY_ITEM);
+  } catch (e) { /* storage disabled: the key lasts this page only */ }
+}
+
 export async function getJSON(path, params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
@@ -15,7 +30,10 @@ export async function getJSON(path, params) {
   const url = q.toString() ? `${path}?${q}` : path;
   let resp;
   try {
-    resp = await fetch(url, {headers: {Accept: 'application/json'}, cache: 'no-store'});
+    const headers = {Accept: 'application/json'};
+    const key = apiKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    resp = await fetch(url, {headers, cache: 'no-store'});
   } catch (e) {
     throw new ApiError(0, 'network', 'The server cannot be reached.');
   }

@@ -1,12 +1,13 @@
-// runtrack dashboard: hash routes #/runs, #/run/<id>, #/jobs, #/health. Each page module
+// runtrack dashboard: hash routes #/runs, #/run/<id>, #/jobs, #/health, #/audit. Each page module
 // exports render(main, query, ctx) and may return a cleanup function (stops its polling).
-import {getJSON} from './api.js';
+import {getJSON, apiKey, setApiKey} from './api.js';
 import {setZone, zoneName, zoneAbbrev} from './fmt.js';
 import {h, clear} from './dom.js';
 import * as runs from './runs.js';
 import * as detail from './detail.js';
 import * as jobs from './jobs.js';
 import * as health from './health.js';
+import * as audit from './audit.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -51,6 +52,26 @@ export function poller(ms, fn) {
   };
 }
 
+// The server wants an API key (401): a form for one, kept in this tab (api.js). A key that was
+// refused is dropped first, so the form says why.
+function askForKey(message) {
+  const had = apiKey();
+  setApiKey('');
+  const input = h('input', {type: 'password', id: 'api-key', autocomplete: 'off', required: true,
+    size: 60, placeholder: 'rtk_...'});
+  const form = h('form.key-form', {onsubmit: (ev) => {
+    ev.preventDefault();
+    setApiKey(input.value.trim());
+    location.reload();
+  }},
+  h('p', {}, had ? `The key was refused: ${message}` :
+    'This server needs an API key with scope read (runtrack-consumer keys create).'),
+  h('label', {for: 'api-key'}, 'API key '), input, ' ', h('button', {type: 'submit'}, 'Use key'),
+  h('p.muted', {}, 'The key stays in this browser tab only and is sent as a Bearer header.'));
+  clear(main).append(form);
+  input.focus();
+}
+
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '/runs';
   const [path, qs] = raw.split('?');
@@ -67,6 +88,7 @@ async function route() {
   if (parts[0] === 'run' && parts[1]) { page = detail; name = 'runs'; arg = decodeURIComponent(parts[1]); }
   else if (parts[0] === 'jobs') { page = jobs; name = 'jobs'; }
   else if (parts[0] === 'health') { page = health; name = 'health'; }
+  else if (parts[0] === 'audit') { page = audit; name = 'audit'; }
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === name && !arg) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -76,7 +98,8 @@ async function route() {
   try {
     cleanup = (await page.render(main, query, ctx)) || null;
   } catch (e) {
-    clear(main).append(h('p.error', {role: 'alert'}, `Could not load this page: ${e.message}`));
+    if (e.status === 401) askForKey(e.message);
+    else clear(main).append(h('p.error', {role: 'alert'}, `Could not load this page: ${e.message}`));
   }
 }
 
@@ -86,6 +109,10 @@ async function boot() {
     const conf = await getJSON('/api/config');
     tz = conf.display_time_zone;
   } catch (e) {
+    if (e.status === 401) {
+      askForKey(e.message);
+      return;
+    }
     showBanner(`Settings could not be read (${e.message}); showing times in your zone.`);
   }
   const err = setZone(tz);
