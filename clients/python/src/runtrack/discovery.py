@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +42,18 @@ def api_url() -> str:
     """The runtrack HTTP API: RUNTRACK_API (as the CLI's query commands), else
     http://127.0.0.1:8080."""
     return os.environ.get("RUNTRACK_API") or "http://127.0.0.1:8080"
+
+
+def api_key() -> Optional[str]:
+    """The API key as the CLI's query commands find it: the first line of RUNTRACK_API_KEY_FILE,
+    else RUNTRACK_API_KEY, else the older RUNTRACK_API_TOKEN. Never logged."""
+    path = os.environ.get("RUNTRACK_API_KEY_FILE")
+    if path:
+        with open(path, encoding="utf-8") as fh:
+            key = fh.readline().strip()
+        if key:
+            return key
+    return os.environ.get("RUNTRACK_API_KEY") or os.environ.get("RUNTRACK_API_TOKEN") or None
 
 
 def parse_time(s: Optional[str]) -> Optional[datetime]:
@@ -73,13 +86,15 @@ def last_successful_run(job: str, api: Optional[str] = None,
     API is logged on the "runtrack" logger and also gives None: start from scratch."""
     base = (api or api_url()).rstrip("/")
     req = urllib.request.Request(base + "/api/jobs/%s/last-success" % urllib.parse.quote(job, ""))
-    token = os.environ.get("RUNTRACK_API_TOKEN")
+    token = api_key()
     if token:
         req.add_header("Authorization", "Bearer " + token)
+    ca = os.environ.get("RUNTRACK_API_CA")
+    ctx = ssl.create_default_context(cafile=ca) if ca and base.startswith("https:") else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
             body = json.loads(resp.read().decode("utf-8"))
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as e:
         log.error("runtrack: last successful run of %s: %s: %s", job, base, e)
         return None
     ls = body.get("last_success")
