@@ -76,8 +76,8 @@ typedef struct run_acc {
     X(kind)                                                                                        \
     X(producer_host)                                                                               \
     X(producer_lib)                                                                                \
-    X(start_counts) X(params) X(planned) X(phase) X(counters) X(end_counts) X(error_message)       \
-        X(error_details)
+    X(start_counts)                                                                                \
+    X(params) X(planned) X(phase) X(counters) X(end_counts) X(error_message) X(error_details)
 
 struct rt_agg {
     run_acc_t *runs; /* dense, in order of first appearance; [used, cap) keep their buffers */
@@ -346,6 +346,15 @@ static int identity(run_acc_t *r, const rt_event_t *ev, char *detail, size_t det
          * an id collision and must not be merged into the run. Before it, nobody can tell the
          * genuine events from the impostor: all are kept, the run is flagged, and the
          * run.started, when it comes, names the run. */
+        if (r->firm && ev->type == RT_EV_STARTED) {
+            /* A second start under the same id (runtrack start --run ID): say what the reuse
+             * is, not only that the jobs differ. */
+            snprintf(detail, detail_size,
+                     "run.started as job \"%.40s\" kind \"%.20s\" refused: run %s was started "
+                     "as job \"%.40s\" kind \"%.20s\" (a run id names one run)",
+                     ev->job, ev->kind, ev->run_id, r->job.p, r->kind.p);
+            return -1;
+        }
         if (r->firm) {
             snprintf(detail, detail_size,
                      "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" "
@@ -546,7 +555,7 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
         count++;
         rt_buf_adds(b, r->run_id);
 #define X(name, type, write)                                                                       \
-    rt_buf_addc(b, '\t');                                                                         \
+    rt_buf_addc(b, '\t');                                                                          \
     write;
         RT_RUNS_COLS(X)
 #undef X

@@ -16,10 +16,13 @@
 #define CONN "bTsh"
 
 static const cli_command_t commands[] = {
-    {"start", "jkpPcnx" CONN,
-     "start --job NAME [--kind K] [--count NAME=N]... [--planned NAME=N]... [--params-json JSON] "
-     "[--export] [KEY=VALUE...]",
+    {"start", "rjkpPcnx" CONN,
+     "start --job NAME [--run ID] [--kind K] [--count NAME=N]... [--planned NAME=N]... "
+     "[--params-json JSON] [--export] [KEY=VALUE...]",
      "Records run.started for a new run and prints its id (after delivery).\n"
+     "  --run ID              the run's id, a UUID chosen by the caller (default: a new UUIDv7;\n"
+     "                        $RUNTRACK_RUN_ID is not used). Starting the same id again is\n"
+     "                        idempotent; under another job the consumer refuses it.\n"
      "  --count NAME=N        start counts, e.g. --count events=1000 --count urls=500\n"
      "  --planned NAME=N      planned totals, e.g. --planned sites_total=15\n"
      "  KEY=VALUE, --param KEY=VALUE   a run parameter (VALUE used as JSON if it parses, else\n"
