@@ -35,6 +35,8 @@ row=$(rt_psql_value "SELECT job || '|' || status || '|' || coalesce(phase, '') |
 [ "$(rt_psql_value "SELECT count(*) FROM runs")" = 2 ] || rt_die "expected 2 runs"
 [ "$(rt_psql_value "SELECT new_events_in_db FROM run_results WHERE run_id = '$R'")" = 2 ] ||
     rt_die "run_results should hold the run with 12 - 10 new events"
+[ "$(rt_psql_value "SELECT imported FROM run_results WHERE run_id = '$R'")" = f ] ||
+    rt_die "the consumer's run_results row is marked imported"
 dl=$(rt_psql_value "SELECT reason || '|' || detail FROM dead_letters")
 [ "$(rt_psql_value "SELECT count(*) FROM dead_letters")" = 1 ] || rt_die "dead letters: $dl"
 case "$dl" in
