@@ -78,7 +78,8 @@ static const cli_command_t commands[] = {
      "Prints a run's log lines in order (with --json: one JSON object per line).\n"
      "  --level L    info, success, warning or error\n"
      "  --follow     keep polling every second for new lines until the run finishes (or\n"
-     "               Ctrl-C, which exits 0)\n",
+     "               Ctrl-C, which exits 0); a run not stored yet (just started) is waited\n"
+     "               for up to --timeout before it is 'no such run' (66)\n",
      QUERY_OPTS, cli_cmd_logs},
     {"last-success", "", "last-success JOB",
      "The newest completed run of JOB and when it completed (for incremental fetching);\n"
