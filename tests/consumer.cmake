@@ -33,6 +33,8 @@ set_tests_properties(consumer.wrapexit PROPERTIES SKIP_RETURN_CODE 77)
 # Client-supplied run ids: a repeated start is idempotent, another job's is a dead letter.
 rt_consumer_itest(consumer.clientid test_consumer_clientid.sh 120 integration)
 set_tests_properties(consumer.clientid PROPERTIES SKIP_RETURN_CODE 77)
+# /metrics lag gauges of a consumer that lost its partitions to another member.
+rt_consumer_itest(consumer.lagrevoke test_consumer_lagrevoke.sh 120 integration)
 # Poison isolation: values PostgreSQL refuses stopped by the decoder, a refusal only PostgreSQL
 # knows isolated by bisection (O(log n) transactions); the dead-letter payload cap per day.
 rt_consumer_itest(consumer.poison test_consumer_poison.sh 300 integration)
