@@ -76,8 +76,8 @@ typedef struct run_acc {
     X(kind)                                                                                        \
     X(producer_host)                                                                               \
     X(producer_lib)                                                                                \
-    X(start_counts)                                                                                \
-    X(params) X(planned) X(phase) X(counters) X(end_counts) X(error_message) X(error_details)
+    X(start_counts) X(params) X(planned) X(phase) X(counters) X(end_counts) X(error_message)       \
+        X(error_details)
 
 struct rt_agg {
     run_acc_t *runs; /* dense, in order of first appearance; [used, cap) keep their buffers */
@@ -555,7 +555,7 @@ size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
         count++;
         rt_buf_adds(b, r->run_id);
 #define X(name, type, write)                                                                       \
-    rt_buf_addc(b, '\t');                                                                          \
+    rt_buf_addc(b, '\t');                                                                         \
     write;
         RT_RUNS_COLS(X)
 #undef X

@@ -77,7 +77,7 @@ RUNTRACK_API int runtrack_version_hex(void);
     X(QUEUE_FULL, 7, "log queue full: line dropped and counted")                                   \
     X(LIMIT, 8, "too many counters for one run")                                                   \
     X(JSON, 9, "invalid JSON (an object is required)")                                             \
-    X(SYSTEM, 10, "system call failed")                                                            \
+    X(SYSTEM, 10, "system call failed")                                                           \
     X(TOO_LARGE, 11, "event larger than 1 MiB: not recorded")
 
 typedef enum runtrack_err {

@@ -310,8 +310,8 @@ static void retry_push(runtrack_t *rt, rt_ev_t *ev)
 /* ---------------------------------------------------------------- background thread: encode */
 
 /* A run.log data object; phase and fields (compact JSON) may be NULL. */
-static void enc_log_data(rt_buf_t *d, int level, const char *msg, size_t msg_len, const char *phase,
-                         const char *fields)
+static void enc_log_data(rt_buf_t *d, int level, const char *msg, size_t msg_len,
+                         const char *phase, const char *fields)
 {
     rt_buf_adds(d, "{\"level\":\"");
     rt_buf_adds(d, rt_log_level_name((rt_log_level_t)level));
@@ -922,7 +922,8 @@ static void fork_forget_locked(runtrack_t *rt)
 /* Lock held. In a child, drops the parent's share and, when `start` is set, gives rt a
  * librdkafka handle and a background thread of its own. Returns RUNTRACK_OK (also when there
  * was nothing to do), or KAFKA / SYSTEM with errstr; the next call tries again. */
-static runtrack_err_t fork_adopt_locked(runtrack_t *rt, int start, char *errstr, size_t errstr_size)
+static runtrack_err_t fork_adopt_locked(runtrack_t *rt, int start, char *errstr,
+                                        size_t errstr_size)
 {
     if (atomic_load(&rt->fork_state) == RT_FORK_INHERITED)
         fork_forget_locked(rt);
@@ -948,8 +949,9 @@ static runtrack_err_t fork_adopt_locked(runtrack_t *rt, int start, char *errstr,
  * calls pass start = 1 (they need the thread); flush, stats and destroy pass 0. */
 static runtrack_err_t fork_check(runtrack_t *rt, int start, char *errstr, size_t errstr_size)
 {
-    if (__builtin_expect(
-            atomic_load_explicit(&rt->fork_state, memory_order_relaxed) == RT_FORK_NONE, 1))
+    if (__builtin_expect(atomic_load_explicit(&rt->fork_state, memory_order_relaxed) ==
+                             RT_FORK_NONE,
+                         1))
         return RUNTRACK_OK;
     pthread_mutex_lock(&rt->lock);
     runtrack_err_t err = fork_adopt_locked(rt, start, errstr, errstr_size);
