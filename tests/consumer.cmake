@@ -30,6 +30,11 @@ set_tests_properties(consumer.producer PROPERTIES SKIP_RETURN_CODE 77)
 rt_consumer_itest(consumer.brokerdown test_consumer_brokerdown.sh 240 "integration;fault")
 rt_consumer_itest(consumer.wrapexit test_consumer_wrapexit.sh 240 integration)
 set_tests_properties(consumer.wrapexit PROPERTIES SKIP_RETURN_CODE 77)
+# Client-supplied run ids: a repeated start is idempotent, another job's is a dead letter.
+rt_consumer_itest(consumer.clientid test_consumer_clientid.sh 120 integration)
+set_tests_properties(consumer.clientid PROPERTIES SKIP_RETURN_CODE 77)
+# /metrics lag gauges of a consumer that lost its partitions to another member.
+rt_consumer_itest(consumer.lagrevoke test_consumer_lagrevoke.sh 120 integration)
 # Poison isolation: values PostgreSQL refuses stopped by the decoder, a refusal only PostgreSQL
 # knows isolated by bisection (O(log n) transactions); the dead-letter payload cap per day.
 rt_consumer_itest(consumer.poison test_consumer_poison.sh 300 integration)

@@ -296,6 +296,7 @@ static const col_t run_results_cols[] = {
     {"time_stamp", "timestamp without time zone", 0, NULL},
     {"elapsed_time", "text", 0, NULL},
     {"run_id", "uuid", 1, NULL},
+    {"imported", "boolean", 1, "false"},
 };
 
 static const col_t discovery_runs_cols[] = {
@@ -445,6 +446,23 @@ static void test_seed_queries(test_state_t *ts)
     CHECK(ts, strtod(PQgetvalue(r, 0, 4), NULL) > 47722.561727 &&
                   strtod(PQgetvalue(r, 0, 4), NULL) < 47722.561729);
     PQclear(r);
+    /* Seed 000's tracker INSERT, without a run id (migration 0028): kept, with a generated id,
+     * marked imported, next to the rows that name their run. */
+    REQUIRE(ts, exec_ok(c, "INSERT INTO run_results (file_name, start_time_df, events_count_start,"
+                           " urls_count_start, events_count_end, urls_count_end, new_events_in_db,"
+                           " new_urls_in_db, time_stamp, elapsed_time) VALUES ('ebs.py',"
+                           " '2025-10-27T09:00:00.000000', 7, 3, 9, 4, 2, 1,"
+                           " '2025-10-27 09:01:00', '0:01:00')"));
+    CHECK(ts,
+          query_value(c,
+                      "SELECT count(*) || '|' || bool_and(imported) || '|' ||"
+                      " bool_and(run_id IS NOT NULL) FROM run_results WHERE file_name = 'ebs.py'",
+                      buf, sizeof buf));
+    CHECK_STR(ts, buf, "1|true|true");
+    /* the two rows above name runs that no runs row has: imported too */
+    CHECK(ts, query_value(c, "SELECT count(*) FROM run_results WHERE imported", buf, sizeof buf));
+    CHECK_STR(ts, buf, "3");
+    CHECK(ts, exec_ok(c, "DELETE FROM run_results WHERE file_name = 'ebs.py'"));
     /* Seed 000's other queries. */
     CHECK(ts, query_value(c, "SELECT count(*) FROM run_results WHERE file_name = 'fb_v2.py'", buf,
                           sizeof buf));

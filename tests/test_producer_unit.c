@@ -315,6 +315,94 @@ static void test_delivery_failure(test_state_t *ts)
     CHECK(ts, fc.lifecycle_retried >= 2);
 }
 
+/* The seqs the failure callback saw for log lines, per run id (test_run_start_with_id). */
+typedef struct seq_seen {
+    const char *run_id;
+    int64_t log_seq;   /* 0: none seen */
+    int started_seq_1; /* a run.started of run_id came with seq 1 */
+} seq_seen_t;
+
+static void on_failure_seq(void *opaque, const char *run_id, const char *type, int64_t seq,
+                           const char *reason, int will_retry)
+{
+    seq_seen_t *s = opaque;
+    (void)reason;
+    (void)will_retry;
+    for (; s->run_id; s++) {
+        if (strcmp(s->run_id, run_id) != 0)
+            continue;
+        if (strcmp(type, "run.log") == 0)
+            s->log_seq = seq;
+        if (strcmp(type, "run.started") == 0 && seq == 1)
+            s->started_seq_1 = 1;
+    }
+}
+
+/* runtrack_run_start_with_id: a caller's UUID of any version (lowercased) is the run's id; bad
+ * and nil ids are refused; the same id under another job in one client is refused, under the
+ * same job it is accepted again; attach takes any UUID too. Seqs: run.started is 1, later events
+ * are microseconds since a v7's time, or since the Unix epoch for another version. */
+static void test_run_start_with_id(test_state_t *ts)
+{
+    char err[512];
+    const char *v4 = "6F1C2E3A-9B4D-4C5E-8F60-718293A4B5C6",
+               *v4l = "6f1c2e3a-9b4d-4c5e-8f60-718293a4b5c6";
+    /* a UUIDv7 whose time is 2025-01-01T00:00:00Z (1735689600000 ms = 0x0194_1f29_7c00) */
+    const char *v7 = "01941f29-7c00-7abc-8def-0123456789ab";
+    seq_seen_t seen[] = {{v4l, 0, 0}, {v7, 0, 0}, {NULL, 0, 0}};
+    static const char *const set[] = {
+        "brokers", NO_BROKER, "kafka.message.timeout.ms", "100", "retry.backoff.ms", "20", NULL};
+    runtrack_conf_t *c = rt_test_conf(0, set);
+    runtrack_conf_set_failure_cb(c, on_failure_seq, seen);
+    runtrack_t *rt = rt_test_client(c);
+
+    CHECK(ts, runtrack_run_start_with_id(rt, "j", NULL, NULL, err, sizeof err) == NULL);
+    CHECK(ts, runtrack_run_start_with_id(rt, "j", "not-a-uuid", NULL, err, sizeof err) == NULL);
+    CHECK(ts, strstr(err, "not a UUID") != NULL);
+    CHECK(ts, runtrack_run_start_with_id(rt, "j", "00000000-0000-0000-0000-000000000000", NULL, err,
+                                         sizeof err) == NULL);
+    CHECK(ts, strstr(err, "nil") != NULL);
+    CHECK(ts, runtrack_run_start_with_id(rt, "", v4, NULL, err, sizeof err) == NULL);
+
+    runtrack_run_t *a = runtrack_run_start_with_id(rt, "ids.py", v4, NULL, err, sizeof err);
+    REQUIRE(ts, a != NULL);
+    CHECK_STR(ts, runtrack_run_id(a), v4l);
+    /* the same id again: accepted (the consumer keeps the earliest start) */
+    runtrack_run_t *again = runtrack_run_start_with_id(rt, "ids.py", v4l, NULL, err, sizeof err);
+    CHECK(ts, again != NULL);
+    runtrack_run_destroy(again);
+    /* under another job or kind: refused, the client knows the run */
+    CHECK(ts, runtrack_run_start_with_id(rt, "other.py", v4, NULL, err, sizeof err) == NULL);
+    CHECK(ts, strstr(err, "another job") != NULL && strstr(err, v4l) != NULL);
+    runtrack_start_opts_t disc = {.kind = "discovery"};
+    CHECK(ts, runtrack_run_start_with_id(rt, "ids.py", v4, &disc, err, sizeof err) == NULL);
+    runtrack_run_t *att = runtrack_run_attach(rt, v4, "ids.py", NULL, err, sizeof err);
+    CHECK(ts, att != NULL);
+    runtrack_run_destroy(att);
+
+    runtrack_run_t *b = runtrack_run_start_with_id(rt, "ids7.py", v7, NULL, err, sizeof err);
+    REQUIRE(ts, b != NULL);
+    int64_t before = (int64_t)time(NULL) * 1000000;
+    CHECK(ts, runtrack_run_log(a, RUNTRACK_INFO, "v4", NULL) == RUNTRACK_OK);
+    CHECK(ts, runtrack_run_log(b, RUNTRACK_INFO, "v7", NULL) == RUNTRACK_OK);
+    for (int i = 0; i < 500 && !(seen[0].log_seq && seen[1].log_seq && seen[0].started_seq_1 &&
+                                 seen[1].started_seq_1);
+         i++) {
+        struct timespec d = {0, 10000000};
+        nanosleep(&d, NULL);
+    }
+    int64_t after = (int64_t)time(NULL) * 1000000 + 1000000;
+    CHECK(ts, seen[0].started_seq_1 && seen[1].started_seq_1);
+    /* v4: Unix microseconds; v7: microseconds since its time */
+    CHECK(ts, seen[0].log_seq >= before && seen[0].log_seq <= after);
+    int64_t v7_us = 1735689600000LL * 1000;
+    CHECK(ts, seen[1].log_seq >= before - v7_us && seen[1].log_seq <= after - v7_us);
+    runtrack_run_destroy(a);
+    runtrack_run_destroy(b);
+    uint64_t left = 0;
+    CHECK(ts, runtrack_destroy(rt, 0, &left) == RUNTRACK_ERR_TIMEOUT);
+}
+
 /* pool.c alone: slots are distinct and aligned, growth stops at max_total, returned slots are
  * reused (directly or parked and reclaimed), a spare chunk is used by the next growth, and an
  * idle pool gives its chunks back. */
@@ -516,5 +604,5 @@ static void test_pool_client(test_state_t *ts)
 
 TEST_MAIN(TEST(test_escape), TEST(test_counters), TEST(test_envelope), TEST(test_utf8_cut),
           TEST(test_json_object), TEST(test_conf), TEST(test_errors_and_version),
-          TEST(test_run_api_offline), TEST(test_delivery_failure), TEST(test_pool),
-          TEST(test_pool_client))
+          TEST(test_run_api_offline), TEST(test_delivery_failure), TEST(test_run_start_with_id),
+          TEST(test_pool), TEST(test_pool_client))

@@ -476,6 +476,10 @@ void rt_api_jobs(rt_req_t *req)
     const char *const params[] = {stale};
     /* Status counts come from runs; events/urls added and the average duration are seed 000's
      * summary query over run_results (which also holds rows imported from the old system).
+     * Rows the consumer did not write (run_results.imported, migration 0028: an old tracker's
+     * INSERT or an import) are runs nobody else counts: they add to runs and to the average
+     * duration, weighted by how many runs each side averaged. Their elapsed_time may be any
+     * text, so it is read through runtrack_elapsed_seconds (NULL when not a duration).
      * The ids of each job's last run and last success are index probes per job: taking them
      * with array_agg(... ORDER BY) sorted every run and kept the aggregate from hashing in
      * parallel (EXPLAIN ANALYZE on 100,000 runs: 470 -> ~150 ms). */
@@ -494,7 +498,8 @@ void rt_api_jobs(rt_req_t *req)
         /* durations and report times of runs whose producer clock is off come from the
          * consumer's receive times (migration 0025): one run stamped 9999 cannot be the
          * job's last run for ever */
-        "   avg(" RUN_SECONDS("runs") ") FILTER (WHERE finished_at IS NOT NULL) AS avg_duration"
+        "   avg(" RUN_SECONDS("runs") ") FILTER (WHERE finished_at IS NOT NULL) AS avg_duration,"
+        "   count(*) FILTER (WHERE finished_at IS NOT NULL) AS finished"
         "  FROM runs GROUP BY job),"
         " r AS ("
         "  SELECT a.*, lr.run_id AS last_run_id, lr.at AS last_run_at,"
@@ -513,10 +518,16 @@ void rt_api_jobs(rt_req_t *req)
         " rr AS ("
         "  SELECT file_name AS job, count(*) AS results, sum(new_events_in_db) AS events_added,"
         "   sum(new_urls_in_db) AS urls_added,"
-        "   avg(extract(epoch FROM elapsed_time::interval)) AS avg_duration"
+        "   avg(CASE WHEN imported THEN runtrack_elapsed_seconds(elapsed_time)::numeric"
+        "    ELSE extract(epoch FROM elapsed_time::interval) END) AS avg_duration,"
+        "   count(*) FILTER (WHERE imported) AS imported,"
+        "   sum(runtrack_elapsed_seconds(elapsed_time)) FILTER (WHERE imported) AS imp_dur_sum,"
+        "   count(runtrack_elapsed_seconds(elapsed_time)) FILTER (WHERE imported) AS imp_dur_n"
         "  FROM run_results WHERE file_name IS NOT NULL GROUP BY file_name)"
         " SELECT coalesce(json_agg(json_build_object("
-        "  'job', job, 'kind', r.kind, 'runs', coalesce(r.runs, rr.results),"
+        "  'job', job, 'kind', r.kind,"
+        "  'runs', coalesce(r.runs + rr.imported, r.runs, rr.results),"
+        "  'imported', coalesce(rr.imported, 0),"
         "  'completed', coalesce(r.completed, 0), 'failed', coalesce(r.failed, 0),"
         "  'partial', coalesce(r.partial, 0), 'running', coalesce(r.running, 0),"
         "  'stale', coalesce(r.stale, 0),"
@@ -525,7 +536,9 @@ void rt_api_jobs(rt_req_t *req)
         "  'last_success', CASE WHEN r.last_success_run_id IS NULL THEN NULL ELSE"
         "    json_build_object('run_id', r.last_success_run_id,"
         "    'finished_at', " TS("r.last_success_at") ") END,"
-        "  'average_duration_seconds', round(coalesce(r.avg_duration, rr.avg_duration), 3),"
+        "  'average_duration_seconds', round(coalesce((coalesce(r.avg_duration * r.finished, 0)"
+        "    + coalesce(rr.imp_dur_sum, 0)) / nullif(coalesce(r.finished, 0)"
+        "    + coalesce(rr.imp_dur_n, 0), 0), rr.avg_duration)::numeric, 3),"
         "  'events_added', coalesce(rr.events_added, 0),"
         "  'urls_added', coalesce(rr.urls_added, 0))"
         "  ORDER BY job), '[]')::text"

@@ -346,6 +346,15 @@ static int identity(run_acc_t *r, const rt_event_t *ev, char *detail, size_t det
          * an id collision and must not be merged into the run. Before it, nobody can tell the
          * genuine events from the impostor: all are kept, the run is flagged, and the
          * run.started, when it comes, names the run. */
+        if (r->firm && ev->type == RT_EV_STARTED) {
+            /* A second start under the same id (runtrack start --run ID): say what the reuse
+             * is, not only that the jobs differ. */
+            snprintf(detail, detail_size,
+                     "run.started as job \"%.40s\" kind \"%.20s\" refused: run %s was started "
+                     "as job \"%.40s\" kind \"%.20s\" (a run id names one run)",
+                     ev->job, ev->kind, ev->run_id, r->job.p, r->kind.p);
+            return -1;
+        }
         if (r->firm) {
             snprintf(detail, detail_size,
                      "run %s is job \"%.60s\" kind \"%.30s\" but this event says job \"%.60s\" "

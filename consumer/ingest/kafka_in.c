@@ -137,6 +137,26 @@ static void waker_wait(rt_kin_t *kin, int64_t until_us)
     pthread_cond_timedwait(&kin->wcv, &kin->wmu, &ts);
 }
 
+/* (wmu held) librdkafka gives the group's partitions up by itself when the main loop has not
+ * polled for max.poll.interval.ms (PostgreSQL held a batch that long) or the session timed out;
+ * the revoke reaches rebalance_cb only at the next poll. Another member may own them already:
+ * their lag is not this instance's to report, so they leave the gauges (and the waker's list)
+ * now, not when the main loop gets back, and /readyz says no_partitions. The revoke and the
+ * next assign then go as usual (librdkafka clears the flag before that assign, and the main
+ * loop's waker_set_parts waits for wmu, so a new assignment is never dropped here). */
+static void waker_check_lost(rt_kin_t *kin)
+{
+    if (!kin->use_group || !kin->w_parts || !rd_kafka_assignment_lost(kin->rk))
+        return;
+    rt_log(RT_L_WARN, "partitions lost to the group, dropping their lag",
+           "count=%d reason=\"max.poll.interval.ms exceeded or session timed out\"",
+           kin->w_parts->cnt);
+    rd_kafka_topic_partition_list_destroy(kin->w_parts);
+    kin->w_parts = NULL;
+    lag_set_parts(kin, NULL);
+    rt_ready_set_partitions(kin->ready, 0);
+}
+
 /* librdkafka 2.0.2 parks a partition's fetcher without a wake-up time once the consumer queue
  * holds queued.max.messages.kbytes; the broker thread then sleeps until some other event on
  * its connection or its 1 s idle timer, even after the application has drained the queue (its
@@ -163,6 +183,7 @@ static void *waker_main(void *arg)
         int kicked = kin->w_want;
         kin->w_want = 0;
         refresh_at = rt_mono_us() + RT_KIN_LAG_REFRESH_MS * 1000LL;
+        waker_check_lost(kin);
         rd_kafka_topic_partition_list_t *l =
             kin->w_parts ? rd_kafka_topic_partition_list_copy(kin->w_parts) : NULL;
         pthread_mutex_unlock(&kin->wmu);

@@ -117,7 +117,8 @@ static int status_error(const cli_api_t *a, const char *url, long status, const 
                         const char *msg)
 {
     if (status == 404 && what404) {
-        cli_err("%s", what404);
+        if (*what404)
+            cli_err("%s", what404);
         return EX_NOINPUT_;
     }
     if (status == 400) {

@@ -29,7 +29,8 @@ int api_qs_add(char *buf, size_t size, const char *name, const char *value) RT_M
 /* GETs base + path and parses the JSON object answer. On 2xx returns 0 with *json (and *raw when
  * raw is not NULL) owned by the caller. Otherwise prints one line and returns the exit code:
  * 69 unreachable or 503, 64 for a 400 (a parameter the API refused), 66 with what404 for a 404
- * when what404 is given, 77 for 401/403, 65 for anything else unexpected. */
+ * when what404 is given (66 without a line when it is "": the caller may wait and ask again),
+ * 77 for 401/403, 65 for anything else unexpected. */
 int api_get(const cli_api_t *a, const char *path, const char *what404, json_t **json,
             char **raw) RT_MUSTCHECK;
 

@@ -60,6 +60,8 @@ typedef struct cli_opts {
     size_t n_planned;
     int export_env; /* start --export */
     int no_spool;   /* --no-spool: an undelivered event fails the command (69) */
+    int run_given;  /* --run was passed: start takes it as the new run's id ($RUNTRACK_RUN_ID,
+                     * a run this shell may already be in, is not) */
     /* progress: resource use, RUNTRACK_PERCENT_UNSET when not given */
     double memory_pct;
     double cpu_pct;

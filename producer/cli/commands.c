@@ -17,10 +17,13 @@
 #define CONN "bTshN"
 
 static const cli_command_t commands[] = {
-    {"start", "jkpPcnx" CONN,
-     "start --job NAME [--kind K] [--count NAME=N]... [--planned NAME=N]... [--params-json JSON] "
-     "[--export] [KEY=VALUE...]",
+    {"start", "rjkpPcnx" CONN,
+     "start --job NAME [--run ID] [--kind K] [--count NAME=N]... [--planned NAME=N]... "
+     "[--params-json JSON] [--export] [KEY=VALUE...]",
      "Records run.started for a new run and prints its id (after delivery).\n"
+     "  --run ID              the run's id, a UUID chosen by the caller (default: a new UUIDv7;\n"
+     "                        $RUNTRACK_RUN_ID is not used). Starting the same id again is\n"
+     "                        idempotent; under another job the consumer refuses it.\n"
      "  --count NAME=N        start counts, e.g. --count events=1000 --count urls=500\n"
      "  --planned NAME=N      planned totals, e.g. --planned sites_total=15\n"
      "  KEY=VALUE, --param KEY=VALUE   a run parameter (VALUE used as JSON if it parses, else\n"
@@ -83,7 +86,8 @@ static const cli_command_t commands[] = {
      "Prints a run's log lines in order (with --json: one JSON object per line).\n"
      "  --level L    info, success, warning or error\n"
      "  --follow     keep polling every second for new lines until the run finishes (or\n"
-     "               Ctrl-C, which exits 0)\n",
+     "               Ctrl-C, which exits 0); a run not stored yet (just started) is waited\n"
+     "               for up to --timeout before it is 'no such run' (66)\n",
      QUERY_OPTS, cli_cmd_logs},
     {"last-success", "", "last-success JOB",
      "The newest completed run of JOB and when it completed (for incremental fetching);\n"

@@ -171,7 +171,9 @@ runtrack_run_t *cli_start_run(const cli_opts_t *o, const char *cmd, runtrack_t *
                                 .planned = o->planned,
                                 .n_planned = o->n_planned};
     char err[512] = "";
-    runtrack_run_t *run = runtrack_run_start(rt, o->job, &so, err, sizeof err);
+    runtrack_run_t *run =
+        o->run_given ? runtrack_run_start_with_id(rt, o->job, o->run_id, &so, err, sizeof err)
+                     : runtrack_run_start(rt, o->job, &so, err, sizeof err);
     if (!run) {
         cli_err("%s: %s", cmd, err);
         runtrack_destroy(rt, 0, NULL);

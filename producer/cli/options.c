@@ -214,6 +214,8 @@ static const char **text_field(cli_opts_t *o, int c)
 static int take_option(cli_opts_t *o, json_t **params, int c, const char *arg)
 {
     const char **text = text_field(o, c);
+    if (c == 'r')
+        o->run_given = 1;
     if (text) {
         *text = arg;
         return EX_OK_;

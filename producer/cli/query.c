@@ -26,6 +26,7 @@
 #define RUNS_PAGE_MAX   500  /* the API's largest /api/runs page */
 #define LOGS_PAGE_MAX   1000 /* the API's largest /api/runs/{id}/logs page */
 #define FOLLOW_POLL_SEC 1
+#define FOLLOW_WAIT_MS  250 /* how often logs --follow asks again for a run not stored yet */
 
 /* What a query command was asked: the API to read and the command's filters. */
 typedef struct q {
@@ -519,10 +520,10 @@ static int logs_drain(const q_t *q, const char *run, int64_t *after_seq, size_t 
     }
 }
 
-/* Sleeps seconds, returning early on SIGINT. */
-static void nap(int seconds)
+/* Sleeps ms milliseconds, returning early on SIGINT. */
+static void nap(long ms)
 {
-    struct timespec ts = {seconds, 0};
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (!g_interrupted && nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -553,19 +554,31 @@ static int cmd_logs(q_t *q, int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
-    char path[256], what[128];
+    char path[256];
     snprintf(path, sizeof path, "/api/runs/%s?log_limit=0", argv[0]);
-    snprintf(what, sizeof what, "no such run: %s", argv[0]);
+    /* A run nobody has stored yet (`runtrack start` is acknowledged by the broker, then the
+     * consumer writes it within its batch time) is waited for, up to --timeout, before it is
+     * "no such run". */
+    int64_t give_up = rt_mono_us() + (int64_t)q->api.timeout_ms * 1000;
+    int seen = 0;
     while (!g_interrupted) {
         json_t *run = NULL;
-        if ((rc = api_get(&q->api, path, what, &run, NULL)) != EX_OK_)
+        rc = api_get(&q->api, path, "", &run, NULL);
+        if (rc == EX_NOINPUT_ && !seen && rt_mono_us() < give_up) {
+            nap(FOLLOW_WAIT_MS);
+            continue;
+        }
+        if (rc == EX_NOINPUT_)
+            cli_err("no such run: %s%s", argv[0], seen ? "" : " (waited --timeout for it)");
+        if (rc != EX_OK_)
             break;
+        seen = 1;
         const char *st = fmt_jstr(run, "status");
         int terminal = st && strcmp(st, "running") != 0;
         json_decref(run);
         if ((rc = logs_drain(q, argv[0], &after, &printed)) != EX_OK_ || terminal)
             break;
-        nap(FOLLOW_POLL_SEC);
+        nap(FOLLOW_POLL_SEC * 1000L);
     }
     sigaction(SIGINT, &old, NULL);
     return rc; /* Ctrl-C is how a follow of a live run ends: exit 0 */

@@ -250,9 +250,29 @@ RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
                                                 const runtrack_start_opts_t *opts, char *errstr,
                                                 size_t errstr_size) RUNTRACK_MUSTCHECK;
 
+/* runtrack_run_start with the caller's run id (as Healthchecks' rid or OpenLineage's runId): a
+ * scheduler can name the run before it starts, and a retried start does not make a second run.
+ * run_id is any canonical UUID (8-4-4-4-12 hex digits, either case; stored lowercase) except the
+ * nil one. A UUIDv7's time is taken as the run's start and seqs are microseconds since it, as
+ * for the ids runtrack_run_start picks; for other versions seqs are microseconds since the Unix
+ * epoch, so every process of the run still derives increasing seqs from its clock.
+ * Starting the same id again (same job and kind, in this or another process) records another
+ * run.started (seq 1) and is idempotent: the consumer keeps the earliest start and leaves the
+ * run's counters, phase and status as they are. The same id under another job or kind is
+ * refused: here with NULL + errstr when this client holds that run, and otherwise by the
+ * consumer, which dead-letters the second run.started (reason "rule") and leaves the run alone
+ * (docs/decisions.md, "A run's identity"). Returns the handle (caller owns it:
+ * runtrack_run_destroy) or NULL with errstr filled. Any thread; does not block. */
+RUNTRACK_API runtrack_run_t *runtrack_run_start_with_id(runtrack_t *rt, const char *job,
+                                                        const char *run_id,
+                                                        const runtrack_start_opts_t *opts,
+                                                        char *errstr,
+                                                        size_t errstr_size) RUNTRACK_MUSTCHECK;
+
 /* A handle for a run started elsewhere (another process, e.g. the CLI or a `runtrack run`
- * wrapper): records nothing by itself. run_id must be a UUIDv7 (its time is the run's start,
- * from which seqs are derived); job and kind as for runtrack_run_start. NULL + errstr on error. */
+ * wrapper): records nothing by itself. run_id is a UUID as for runtrack_run_start_with_id (a
+ * UUIDv7's time is the run's start, from which seqs are derived); job and kind as for
+ * runtrack_run_start. NULL + errstr on error. */
 RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run_id,
                                                  const char *job, const char *kind, char *errstr,
                                                  size_t errstr_size) RUNTRACK_MUSTCHECK;

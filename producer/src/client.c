@@ -1332,7 +1332,11 @@ static rt_run_t *run_new(runtrack_t *rt, const char *id, const char *job, const 
     run->tail = rt_buf_take(&b, NULL);
     run->rt = rt;
     snprintf(run->id, sizeof run->id, "%s", id);
-    run->start_us = uuid_ms(id) * 1000;
+    /* A UUIDv7 carries the run's start: seqs are microseconds since it. Another version (a
+     * caller's own id, runtrack_run_start_with_id) carries no time, so seqs are microseconds
+     * since the Unix epoch: every process of the run derives them alike from its clock, as it
+     * does from a v7's time, and they stay far below 2^53 (JSON's exact integers). */
+    run->start_us = id[14] == '7' ? uuid_ms(id) * 1000 : 0;
     run->last_seq = 1;
     run->mem = run->cpu = -1;
     atomic_init(&run->refs, 1); /* the client's list */
@@ -1352,9 +1356,72 @@ static int check_job_kind(const char *job, const char *kind, char *errstr, size_
     return 0;
 }
 
-RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
-                                                const runtrack_start_opts_t *opts, char *errstr,
-                                                size_t errstr_size)
+/* Encodes run.started's data object for opts into d. Returns 0, or -1 with errstr filled. */
+static int start_data(rt_buf_t *d, const char *kind, const runtrack_start_opts_t *opts,
+                      char *errstr, size_t errstr_size)
+{
+    rt_buf_addc(d, '{');
+    int first = 1;
+    if (opts->n_start_counts) {
+        rt_buf_adds(d, "\"start_counts\":");
+        enc_counter_arg(d, opts->start_counts, opts->n_start_counts);
+        first = 0;
+    }
+    if (opts->params_json) {
+        rt_buf_adds(d, first ? "\"params\":" : ",\"params\":");
+        char jerr[200];
+        if (rt_enc_json_object(d, opts->params_json, jerr, sizeof jerr) != 0 ||
+            (strcmp(kind, "discovery") == 0 &&
+             rt_check_discovery_params(opts->params_json, jerr, sizeof jerr) != 0)) {
+            rt_seterr(errstr, errstr_size, "params: %s", jerr);
+            return -1;
+        }
+        first = 0;
+    }
+    if (opts->n_planned) {
+        rt_buf_adds(d, first ? "\"planned\":" : ",\"planned\":");
+        enc_counter_arg(d, opts->planned, opts->n_planned);
+    }
+    rt_buf_addc(d, '}');
+    return 0;
+}
+
+/* Checks a caller's run id and writes it lowercased into id: any canonical UUID but the nil
+ * one (which names no run: the consumer dead-letters it). Returns 0, or -1 with errstr. */
+static int take_run_id(const char *run_id, char id[RT_UUID_STRLEN], char *errstr,
+                       size_t errstr_size)
+{
+    if (!run_id || !rt_uuid_valid(run_id)) {
+        rt_seterr(errstr, errstr_size, "run id \"%.64s\" is not a UUID (8-4-4-4-12 hex digits)",
+                  run_id ? run_id : "(null)");
+        return -1;
+    }
+    for (int i = 0; i < 36; i++)
+        id[i] = (run_id[i] >= 'A' && run_id[i] <= 'F') ? (char)(run_id[i] - 'A' + 'a') : run_id[i];
+    id[36] = '\0';
+    if (strcmp(id, "00000000-0000-0000-0000-000000000000") == 0) {
+        rt_seterr(errstr, errstr_size, "the nil UUID is not a run id");
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether this client holds run id under another job or kind (lock held): its events would be
+ * dead letters at the consumer (docs/decisions.md, "A run's identity"), so the start is
+ * refused here, where it is known. The pre-encoded tails differ exactly when job or kind do
+ * (host, pid and version are the client's). */
+static const rt_run_t *other_identity_locked(const runtrack_t *rt, const char *id,
+                                             const rt_run_t *mine)
+{
+    for (const rt_run_t *r = rt->runs; r; r = r->next)
+        if (r != mine && strcmp(r->id, id) == 0 && strcmp(r->tail, mine->tail) != 0)
+            return r;
+    return NULL;
+}
+
+/* runtrack_run_start and runtrack_run_start_with_id: run_id NULL picks a UUIDv7. */
+static rt_run_t *run_start(runtrack_t *rt, const char *job, const char *run_id,
+                           const runtrack_start_opts_t *opts, char *errstr, size_t errstr_size)
 {
     runtrack_start_opts_t none = {0};
     if (!opts)
@@ -1363,50 +1430,31 @@ RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
     rt_buf_t d = {0};
     rt_run_t *run = NULL;
     rt_ev_t *ev = NULL;
+    char id[RT_UUID_STRLEN];
     if (!rt) {
         rt_seterr(errstr, errstr_size, "client is NULL");
         return NULL;
     }
     if (fork_check(rt, 1, errstr, errstr_size) != RUNTRACK_OK)
         return NULL;
-    if (check_job_kind(job, kind, errstr, errstr_size) ||
+    if ((run_id && take_run_id(run_id, id, errstr, errstr_size)) ||
+        check_job_kind(job, kind, errstr, errstr_size) ||
         counters_ok(opts->start_counts, opts->n_start_counts, "start_counts", errstr,
                     errstr_size) ||
-        counters_ok(opts->planned, opts->n_planned, "planned", errstr, errstr_size))
+        counters_ok(opts->planned, opts->n_planned, "planned", errstr, errstr_size) ||
+        start_data(&d, kind, opts, errstr, errstr_size))
         goto fail;
-    rt_buf_addc(&d, '{');
-    int first = 1;
-    if (opts->n_start_counts) {
-        rt_buf_adds(&d, "\"start_counts\":");
-        enc_counter_arg(&d, opts->start_counts, opts->n_start_counts);
-        first = 0;
-    }
-    if (opts->params_json) {
-        rt_buf_adds(&d, first ? "\"params\":" : ",\"params\":");
-        char jerr[200];
-        if (rt_enc_json_object(&d, opts->params_json, jerr, sizeof jerr) != 0 ||
-            (strcmp(kind, "discovery") == 0 &&
-             rt_check_discovery_params(opts->params_json, jerr, sizeof jerr) != 0)) {
-            rt_seterr(errstr, errstr_size, "params: %s", jerr);
-            goto fail;
-        }
-        first = 0;
-    }
-    if (opts->n_planned) {
-        rt_buf_adds(&d, first ? "\"planned\":" : ",\"planned\":");
-        enc_counter_arg(&d, opts->planned, opts->n_planned);
-    }
-    rt_buf_addc(&d, '}');
     ev = calloc(1, sizeof *ev);
     if (d.oom || !ev) {
         rt_seterr(errstr, errstr_size, "out of memory");
         goto fail;
     }
     int64_t now = rt_now_us();
-    char id[RT_UUID_STRLEN];
-    pthread_mutex_lock(&rt->lock);
-    rt_uuid_v7(&rt->id_rng, now, id);
-    pthread_mutex_unlock(&rt->lock);
+    if (!run_id) {
+        pthread_mutex_lock(&rt->lock);
+        rt_uuid_v7(&rt->id_rng, now, id);
+        pthread_mutex_unlock(&rt->lock);
+    }
     run = run_new(rt, id, job, kind, errstr, errstr_size);
     if (!run)
         goto fail;
@@ -1414,27 +1462,55 @@ RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
     if (size > RT_EVENT_MAX_BYTES) {
         rt_seterr(errstr, errstr_size, "run.started would be %zu bytes, over the %d-byte limit",
                   size, RT_EVENT_MAX_BYTES);
-        run_free(run);
         goto fail;
     }
     run->started_here = 1;
     run->last_hb_mono = rt_mono_us();
-    atomic_fetch_add(&run->refs, 1); /* the caller's handle */
     ev->type = RT_EV_STARTED;
     ev->ts_us = now;
     ev->seq = 1;
-    ev->data = rt_buf_take(&d, &ev->data_len);
     ev->run = run;
     pthread_mutex_lock(&rt->lock);
+    if (run_id && other_identity_locked(rt, id, run)) {
+        pthread_mutex_unlock(&rt->lock);
+        rt_seterr(errstr, errstr_size,
+                  "run %s was started in this client under another job or kind; a run id names "
+                  "one run of one job",
+                  id);
+        goto fail;
+    }
+    atomic_fetch_add(&run->refs, 1); /* the caller's handle */
+    ev->data = rt_buf_take(&d, &ev->data_len);
     run->next = rt->runs;
     rt->runs = run;
     enqueue_locked(rt, ev);
     pthread_mutex_unlock(&rt->lock);
     return run;
 fail:
+    if (run)
+        run_free(run);
     rt_buf_free(&d);
     free(ev);
     return NULL;
+}
+
+RUNTRACK_API runtrack_run_t *runtrack_run_start(runtrack_t *rt, const char *job,
+                                                const runtrack_start_opts_t *opts, char *errstr,
+                                                size_t errstr_size)
+{
+    return run_start(rt, job, NULL, opts, errstr, errstr_size);
+}
+
+RUNTRACK_API runtrack_run_t *runtrack_run_start_with_id(runtrack_t *rt, const char *job,
+                                                        const char *run_id,
+                                                        const runtrack_start_opts_t *opts,
+                                                        char *errstr, size_t errstr_size)
+{
+    if (!run_id) {
+        rt_seterr(errstr, errstr_size, "run id is NULL (runtrack_run_start picks one)");
+        return NULL;
+    }
+    return run_start(rt, job, run_id, opts, errstr, errstr_size);
 }
 
 RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run_id,
@@ -1447,17 +1523,11 @@ RUNTRACK_API runtrack_run_t *runtrack_run_attach(runtrack_t *rt, const char *run
     }
     if (!kind)
         kind = "scrape";
-    if (!run_id || !rt_uuid_valid(run_id) || run_id[14] != '7') {
-        rt_seterr(errstr, errstr_size, "run id \"%s\" is not a UUIDv7", run_id ? run_id : "(null)");
-        return NULL;
-    }
-    if (check_job_kind(job, kind, errstr, errstr_size) ||
+    char id[RT_UUID_STRLEN];
+    if (take_run_id(run_id, id, errstr, errstr_size) ||
+        check_job_kind(job, kind, errstr, errstr_size) ||
         fork_check(rt, 0, errstr, errstr_size) != RUNTRACK_OK)
         return NULL;
-    char id[RT_UUID_STRLEN];
-    for (int i = 0; i < 36; i++)
-        id[i] = (run_id[i] >= 'A' && run_id[i] <= 'F') ? (char)(run_id[i] - 'A' + 'a') : run_id[i];
-    id[36] = '\0';
     rt_run_t *run = run_new(rt, id, job, kind, errstr, errstr_size);
     if (!run)
         return NULL;

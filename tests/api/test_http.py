@@ -203,6 +203,33 @@ def seed():
                " (%s, (now() - interval '2 hours') AT TIME ZONE 'UTC', 'running',"
                " (now() - interval '2 hours') AT TIME ZONE 'UTC');\n" % q(dead))
     psql("BEGIN;\n" + "".join(sql) + "COMMIT;\n")
+    seed_legacy()
+
+
+# Seed 000's RunResultsTracker.write_results: its columns, no run id (the old tracker has none);
+# time_stamp is when the row was written (inside the server's 90-day retention).
+SEED_INSERT = ("INSERT INTO run_results (file_name, start_time_df, events_count_start,"
+               " urls_count_start, events_count_end, urls_count_end, new_events_in_db,"
+               " new_urls_in_db, time_stamp, elapsed_time) VALUES (%s, %s, %d, %d, %d, %d, %d, %d,"
+               " %s, %s);\n")
+
+
+def seed_legacy():
+    """tracker.py: one run the consumer wrote (10 minutes, its run_results row) and two rows an
+    old tracker inserted as seed 000 does (30 minutes; an elapsed_time that is no duration);
+    legacy.py: only an old tracker's row."""
+    rid = new_id()
+    psql(run_row(rid, "tracker.py", started="now() - interval '3 hours'") +
+         "INSERT INTO run_results (run_id, file_name, start_time_df, events_count_start,"
+         " urls_count_start, events_count_end, urls_count_end, new_events_in_db, new_urls_in_db,"
+         " time_stamp, elapsed_time) VALUES (%s, 'tracker.py', 'x', 0, 0, 5, 1, 5, 1,"
+         " now() AT TIME ZONE 'UTC', '0 days 00:10:00.000000');\n" % q(rid))
+    psql(SEED_INSERT % ("'tracker.py'", "'2025-10-24T14:30:00.123456'", 1000, 500, 1050, 525, 50,
+                        25, "(now() - interval '2 days') AT TIME ZONE 'UTC'", "'0:30:00'"))
+    psql(SEED_INSERT % ("'tracker.py'", "'2025-10-25T14:30:00.000000'", 1050, 525, 1060, 530, 10,
+                        5, "(now() - interval '1 day') AT TIME ZONE 'UTC'", "'n/a'"))
+    psql(SEED_INSERT % ("'legacy.py'", "'2025-10-24T14:30:00.123456'", 7, 3, 9, 4, 2, 1,
+                        "LOCALTIMESTAMP", "'0 days 00:01:00.000000'"))
 
 
 def seed_retention():
@@ -350,6 +377,21 @@ def test_jobs(srv):
         check(j["events_added"] == 60 and j["urls_added"] == 4, "events/urls added (seed 000)")
         check(j["average_duration_seconds"] == 600, "average duration")
         check(j["last_success"] is not None and j["last_run"] is not None, "last runs")
+    # Rows an old tracker inserted (seed 000's INSERT, no run id) count as runs of their job.
+    t, lg = jobs.get("tracker.py"), jobs.get("legacy.py")
+    check(t is not None and lg is not None, "jobs of imported run_results rows listed")
+    if t and lg:
+        check(t["runs"] == 3 and t["imported"] == 2 and t["completed"] == 1, "tracker.py counts %r" % t)
+        check(t["events_added"] == 65 and t["urls_added"] == 31, "tracker.py events/urls added")
+        # (600 s of the run + 1800 s of the one imported row whose elapsed_time is a duration) / 2
+        check(float(t["average_duration_seconds"]) == 1200, "tracker.py average %r" % t)
+        check(lg["runs"] == 1 and lg["imported"] == 1 and lg["completed"] == 0 and
+              lg["last_run"] is None and float(lg["average_duration_seconds"]) == 60,
+              "legacy.py %r" % lg)
+        check(j is None or j["imported"] == 0, "jobs.py has no imported rows")
+    check(psql("SELECT count(*) FROM run_results WHERE imported AND run_id IS NOT NULL"
+               " AND file_name IN ('tracker.py', 'legacy.py')") == "3",
+          "imported rows have generated run ids")
     p = jobs["page.py"]
     check(p["runs"] == 137 and p["completed"] + p["failed"] + p["partial"] == 137, "page.py counts")
     newest = psql("SELECT run_id FROM runs WHERE job = 'page.py' ORDER BY started_at DESC LIMIT 1")

@@ -24,6 +24,8 @@ from rtcheck import check, verdict  # noqa: E402
 CLI = sys.argv[1]
 RUN = "01a21278-3a10-7f27-92ad-9472173ff316"
 LIVE = "01a21278-3a10-7f27-92ad-9472173ff317"  # a run that stays running
+LATE = "01a21278-3a10-7f27-92ad-9472173ff318"  # a run stored 1.5 s after it is first asked for
+LATE_FIRST = []  # when LATE was first asked for
 REQUESTS = []  # (path, query dict, Authorization header)
 
 
@@ -85,6 +87,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rows = [run_row(i) for i in range(start, min(start + limit, 1200))]
             nxt = str(start + limit) if start + limit < 1200 else None
             return self.answer(200, json.dumps({"runs": rows, "next_cursor": nxt}))
+        if path.startswith("/api/runs/%s" % LATE):
+            if not LATE_FIRST:
+                LATE_FIRST.append(time.time())
+            if time.time() - LATE_FIRST[0] < 1.5:
+                return self.error(404, "not_found", "no such run")
+            if path.endswith("/logs"):
+                lines = [{"seq": 1, "ts": "2026-11-25T08:00:01Z", "level": "info", "phase": None,
+                          "message": "late line", "fields": None}]
+                if int(q.get("after_seq", "0")) >= 1:
+                    lines = []
+                return self.answer(200, json.dumps({"run_id": LATE, "logs": lines,
+                                                    "next_after_seq": 1}))
+            r = run_row(3)
+            r.update({"run_id": LATE, "logs": []})
+            return self.answer(200, json.dumps(r))
         if path == "/api/runs/%s" % LIVE:
             r = run_row(2)
             r.update({"run_id": LIVE, "status": "running", "finished_at": None, "logs": []})
@@ -227,6 +244,19 @@ def main():
         polls = [q.get("after_seq") for p, q, _ in REQUESTS if p.endswith("/logs")]
         check(polls[0] == "0" and polls.count("2") >= 2, "follow polls after the last seq %r"
               % polls)
+
+        # logs --follow right after `runtrack start`: the run is not stored yet (404), and is
+        # waited for (up to --timeout) instead of being "no such run" at once.
+        out, _ = rt("logs", "--follow", "--json", LATE)
+        check([json.loads(l)["message"] for l in out.splitlines()] == ["late line"],
+              "follow waits for a run not stored yet: %r" % out)
+        t0 = time.time()
+        _, err = rt("logs", "--follow", "--timeout", "1", "01a21278-3a10-7f27-92ad-9472173ff319",
+                    code=66)
+        check("no such run" in err and 0.9 < time.time() - t0 < 5,
+              "follow of a run that never comes: 66 after --timeout (%.1fs) %r"
+              % (time.time() - t0, err))
+        rt("logs", "01a21278-3a10-7f27-92ad-9472173ff319", code=66)  # without --follow: at once
 
         # Text from the API cannot drive the terminal.
         out, _ = rt("show", RUN)

@@ -36,6 +36,9 @@ expect_exit 65 "params json not an object" "$RT" start --job j --params-json '[1
 expect_exit 65 "bad error details" "$RT" finish --run "$ID" --job j --status failed --error-details-json 'x'
 expect_exit 65 "bad fields json" "$RT" log --run "$ID" --job j --fields-json '[]' hi
 expect_exit 65 "run id not a uuid" "$RT" log --run not-a-uuid --job j hi
+# start --run ID: the caller's id must be a UUID (any version), not the nil one
+expect_exit 65 "start with a run id not a uuid" "$RT" start --run not-a-uuid --job j
+expect_exit 65 "start with the nil run id" "$RT" start --run 00000000-0000-0000-0000-000000000000 --job j
 expect_exit 78 "bad config key" "$RT" log --run "$ID" --job j --set nosuch=1 hi
 expect_exit 78 "bad kafka property" "$RT" log --run "$ID" --job j --set kafka.nosuch.prop=1 hi
 expect_exit 78 "bad env number" env RUNTRACK_LOG_QUEUE_MAX=lots "$RT" log --run "$ID" --job j hi
