@@ -48,6 +48,10 @@ rt_consumer_itest(consumer.readyz test_consumer_readyz.sh 120 integration)
 # Producer clocks: runs stamped 1970, two hours ago and 9999 against maintenance (staleness and
 # retention by receive time), the reports, the skew flag and clamped durations.
 rt_consumer_itest(consumer.clocks test_consumer_clocks.sh 120 integration)
+# Partial counter maps merge per counter (CLI progress/finish, out-of-order re-delivery), live
+# and in a replay.
+rt_consumer_itest(consumer.counters test_consumer_counters.sh 120 integration)
+set_tests_properties(consumer.counters PROPERTIES SKIP_RETURN_CODE 77)
 
 # The tree-less decoder against the jansson decoder it replaced (kept in tests/decode_ref.c as
 # the reference): examples + deterministic mutations, same verdicts and fields.
