@@ -287,13 +287,13 @@ static json_t *runs_rows(const char *txt)
         "max_ts",        "max_seq",       "producer_host", "producer_pid",
         "producer_lib",  "has_started",   "started_ts",    "start_counts",
         "params",        "planned",       "phase_seq",     "phase",
-        "counters_seq",  "counters",      "counter_seqs",  "progress_seq",
+        "counters_seq",  "counters",      "counter_seqs",  "counter_keys", "progress_seq",
         "memory_seq",    "memory_percent", "cpu_seq",      "cpu_percent",   "pause_seq",     "paused",        "paused_at",
         "resumed_at",    "finished_at",   "status",        "end_counts",
         "error_message", "error_details", "dropped_logs",  "clock_skew_s",
         "finished_by_wrapper", "identity_conflict"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
-    static const char types[] = "sssssisisbsjjjisijjiiriribssssjsjiibb";
+    static const char types[] = "sssssisisbsjjjisijjsiiriribssssjsjiibb";
     json_t *arr = json_array();
     while (*txt) {
         const char *eol = strchr(txt, '\n');
@@ -575,6 +575,7 @@ static void test_aggregate_counters(test_state_t *ts)
         CHECK(ts, json_equal(json_object_get(a, "counters"), want));
         CHECK(ts, json_equal(json_object_get(a, "counter_seqs"), want_seqs));
         CHECK(ts, json_integer_value(json_object_get(a, "counters_seq")) == 4);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "counter_keys")), "a,b,c,found");
         CHECK(ts, json_number_value(json_object_get(a, "memory_percent")) == 7.5);
         CHECK(ts, json_integer_value(json_object_get(a, "memory_seq")) == 1);
         CHECK(ts, json_number_value(json_object_get(a, "cpu_percent")) == 30);

@@ -721,6 +721,21 @@ static void col_counters(rt_buf_t *b, const run_acc_t *r, int seqs)
     rt_buf_addc(b, '}');
 }
 
+/* runs.counter_keys: r's counter names, sorted bytewise (ctr[] is) and joined by commas; NULL
+ * when the batch held no counter map. */
+static void col_counter_keys(rt_buf_t *b, const run_acc_t *r)
+{
+    if (!r->has_counters) {
+        rt_copy_null(b);
+        return;
+    }
+    for (size_t i = 0; i < r->nctr; i++) {
+        if (i)
+            rt_buf_addc(b, ',');
+        rt_buf_add(b, r->ctr_names.p + r->ctr[i].off, r->ctr[i].len);
+    }
+}
+
 size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)
 {
     size_t count = 0;

@@ -32,6 +32,7 @@
     X(counters_seq, "bigint", col_int(b, r->nctr > 0, ctr_top(r)))                                 \
     X(counters, "jsonb", col_counters(b, r, 0))                                                    \
     X(counter_seqs, "jsonb", col_counters(b, r, 1))                                                \
+    X(counter_keys, "text", col_counter_keys(b, r))                                                \
     X(progress_seq, "bigint", col_int(b, r->has_progress, r->progress_seq))                        \
     X(memory_seq, "bigint", col_int(b, r->has_memory, r->memory_seq))                              \
     X(memory_percent, "real", col_real(b, r->has_memory, r->memory_percent))                       \

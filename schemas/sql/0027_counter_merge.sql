@@ -7,11 +7,11 @@
 --
 -- runs.counters_seq becomes the highest seq among the counters' own seqs; counter_seqs lists the
 -- counters set by an OLDER event than that, with their seq. A counter absent from counter_seqs
--- was set at counters_seq. (An empty map no longer advances counters_seq: a row whose map is
--- empty starts again from 0, so no counter can inherit an empty map's seq.) Producers that send their whole map every time (the C library, the
--- Python shim) thus keep counter_seqs = '{}', and the upsert's common case is one jsonb
--- comparison (consumer/ingest/pg_out.c, SQL_RUNS). Existing rows: every counter of a stored map
--- was set by the event of counters_seq, which is exactly what '{}' says; nothing to rewrite.
+-- was set at counters_seq. Producers that send their whole map every time (the C library, the
+-- Python shim) thus keep counter_seqs = '{}'. An empty map no longer advances counters_seq (no
+-- counter may inherit an empty map's seq): a stored empty map starts again from 0. Existing
+-- rows: every counter of a stored map was set by the event of counters_seq, which is exactly
+-- what '{}' says; nothing else to rewrite.
 ALTER TABLE runs ADD COLUMN counter_seqs jsonb NOT NULL DEFAULT '{}';
 UPDATE runs SET counters_seq = 0 WHERE counters = '{}' AND counters_seq <> 0;
 
@@ -40,23 +40,38 @@ COMMENT ON COLUMN runs.memory_percent IS
 COMMENT ON COLUMN runs.cpu_percent IS
     'data.cpu_percent of the highest-seq run.progress event that carried one.';
 
+-- The counters' names, sorted (bytewise: names are [a-z][a-z0-9_]*) and joined by commas: the
+-- upsert's common case, a batch that names the same counters as the stored row, all newer, is
+-- then one text comparison and takes the batch's map as it is (no jsonb is taken apart).
+-- NULL on rows stored before this migration: their first merge computes it.
+ALTER TABLE runs ADD COLUMN counter_keys text;
+
+COMMENT ON COLUMN runs.counter_keys IS
+    'The names of counters, sorted bytewise and joined by commas (the upsert''s quick check).';
+
+CREATE FUNCTION runtrack_counter_keys(counters jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(string_agg(k, ',' ORDER BY k COLLATE "C"), '') FROM jsonb_object_keys(counters) k
+$$;
+
 -- The merge of two counter maps in that form (a: stored, b: the batch's), for the upsert's
 -- general case: per counter the higher seq wins, on equal seqs a (what was applied first), as
--- the consumer's batch fold does (consumer/ingest/aggregate.c, ctr_merge). want_seqs: returns
--- the merged counter_seqs instead of the merged counters. The two outputs come from one
--- function so the rule is written once in SQL; the upsert calls it only when the batch's map
--- is not simply newer than, and a superset of, the stored one.
+-- the consumer's batch fold does (consumer/ingest/aggregate.c, ctr_newer). want_seqs: returns
+-- the merged counter_seqs instead of the merged counters. a_seq and b_seq are the highest seqs
+-- of their maps, so the merged map's is GREATEST(a_seq, b_seq).
 CREATE FUNCTION runtrack_counters_merge(a jsonb, a_seqs jsonb, a_seq bigint, b jsonb,
                                         b_seqs jsonb, b_seq bigint, want_seqs boolean)
 RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    WITH k AS (
-        SELECT key, value, COALESCE((a_seqs ->> key)::bigint, a_seq) AS seq, 0 AS side
-          FROM jsonb_each(a)
-        UNION ALL
-        SELECT key, value, COALESCE((b_seqs ->> key)::bigint, b_seq), 1 FROM jsonb_each(b)),
-    w AS (SELECT DISTINCT ON (key) key, value, seq FROM k ORDER BY key, seq DESC, side)
-    SELECT CASE WHEN want_seqs
-        THEN COALESCE((SELECT jsonb_object_agg(key, seq) FROM w
-                        WHERE seq <> (SELECT max(seq) FROM w)), '{}')
-        ELSE COALESCE((SELECT jsonb_object_agg(key, value) FROM w), '{}') END
+    SELECT CASE WHEN want_seqs THEN
+        COALESCE((SELECT jsonb_object_agg(k, s) FROM (
+            SELECT k, CASE WHEN b ? k AND (NOT a ? k OR COALESCE((b_seqs ->> k)::bigint, b_seq)
+                                            > COALESCE((a_seqs ->> k)::bigint, a_seq))
+                           THEN COALESCE((b_seqs ->> k)::bigint, b_seq)
+                           ELSE COALESCE((a_seqs ->> k)::bigint, a_seq) END AS s
+              FROM jsonb_object_keys(a || b) k) m
+            WHERE s <> GREATEST(a_seq, b_seq)), '{}')
+    ELSE a || COALESCE((SELECT jsonb_object_agg(k, b -> k) FROM jsonb_object_keys(b) k
+            WHERE NOT a ? k OR COALESCE((b_seqs ->> k)::bigint, b_seq)
+                               > COALESCE((a_seqs ->> k)::bigint, a_seq)), '{}')
+    END
 $$;
