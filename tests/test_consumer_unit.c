@@ -283,14 +283,15 @@ static void make(rt_event_t *ev, char *buf, const char *run, const char *job, in
 static json_t *runs_rows(const char *txt)
 {
     static const char *const cols[] = {
-        "run_id",        "job",           "kind",          "min_ts",
-        "max_ts",        "max_seq",       "producer_host", "producer_pid",
-        "producer_lib",  "has_started",   "started_ts",    "start_counts",
-        "params",        "planned",       "phase_seq",     "phase",
-        "counters_seq",  "counters",      "counter_seqs",  "counter_keys", "progress_seq",
-        "memory_seq",    "memory_percent", "cpu_seq",      "cpu_percent",   "pause_seq",     "paused",        "paused_at",
-        "resumed_at",    "finished_at",   "status",        "end_counts",
-        "error_message", "error_details", "dropped_logs",  "clock_skew_s",
+        "run_id", "job", "kind", "min_ts",
+        "max_ts", "max_seq", "producer_host", "producer_pid",
+        "producer_lib", "has_started", "started_ts", "start_counts",
+        "params", "planned", "phase_seq", "phase",
+        "counters_seq", "counters", "counter_seqs", "counter_keys",
+        "progress_seq", "memory_seq", "memory_percent", "cpu_seq",
+        "cpu_percent", "pause_seq", "paused", "paused_at",
+        "resumed_at", "finished_at", "status", "end_counts",
+        "error_message", "error_details", "dropped_logs", "clock_skew_s",
         "finished_by_wrapper", "identity_conflict"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
     static const char types[] = "sssssisisbsjjjisijjsiiriribssssjsjiibb";
@@ -501,28 +502,46 @@ static void test_aggregate(test_state_t *ts)
         rt_event_clear(&ev[i]);
 }
 
+/* An event of run A for fold_runs: make()'s seq, second, type and data. */
+typedef struct fold_ev {
+    int64_t seq, sec;
+    const char *type, *data;
+} fold_ev_t;
+
+/* Folds evs[order[0]], evs[order[1]]... (up to n, or a negative index) of run A into a new
+ * aggregate; returns its runs rows (caller decrefs), each event accepted. */
+static json_t *fold_runs(test_state_t *ts, const fold_ev_t *evs, const int *order, size_t n)
+{
+    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
+    rt_agg_t *agg = rt_agg_new();
+    char detail[256];
+    if (!agg)
+        return json_array();
+    for (size_t i = 0; i < n && order[i] >= 0; i++) {
+        const fold_ev_t *e = &evs[order[i]];
+        rt_event_t ev;
+        char rec[1024];
+        make(&ev, rec, A, "j", e->seq, e->sec, e->type, e->data);
+        CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+        rt_event_clear(&ev);
+    }
+    rt_buf_t rows = {0};
+    CHECK(ts, rt_agg_runs_copy(agg, &rows) == 1);
+    json_t *runs = runs_rows(rows.data ? rows.data : "");
+    rt_buf_free(&rows);
+    rt_agg_free(agg);
+    return runs;
+}
+
 /* Two run.finished of one run, folded in every arrival order (and duplicated): the winner is
  * the same. data[k] is sent at seq 3 + k, 14:30:(20 + k); want_*: the winning finish. */
 static void finish_pair(test_state_t *ts, const char *const data[2], const char *want_status,
                         int want_wrapper, const char *want_at, const char *want_error)
 {
-    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
     static const int orders[][4] = {{0, 1, -1, -1}, {1, 0, -1, -1}, {1, 0, 1, 0}, {0, 0, 1, 1}};
+    const fold_ev_t evs[2] = {{3, 20, "run.finished", data[0]}, {4, 21, "run.finished", data[1]}};
     for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
-        rt_agg_t *agg = rt_agg_new();
-        REQUIRE(ts, agg != NULL);
-        char detail[256];
-        for (int i = 0; i < 4 && orders[o][i] >= 0; i++) {
-            int k = orders[o][i];
-            rt_event_t ev;
-            char rec[1024];
-            make(&ev, rec, A, "j", 3 + k, 20 + k, "run.finished", data[k]);
-            CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
-            rt_event_clear(&ev);
-        }
-        rt_buf_t rows = {0};
-        CHECK(ts, rt_agg_runs_copy(agg, &rows) == 1);
-        json_t *runs = runs_rows(rows.data ? rows.data : "");
+        json_t *runs = fold_runs(ts, evs, orders[o], 4);
         json_t *a = json_array_get(runs, 0);
         REQUIRE(ts, a != NULL);
         CHECK_STR(ts, json_string_value(json_object_get(a, "status")), want_status);
@@ -530,8 +549,6 @@ static void finish_pair(test_state_t *ts, const char *const data[2], const char 
         CHECK(ts, json_is_true(json_object_get(a, "finished_by_wrapper")) == want_wrapper);
         CHECK_STR(ts, json_string_value(json_object_get(a, "error_message")), want_error);
         json_decref(runs);
-        rt_buf_free(&rows);
-        rt_agg_free(agg);
     }
 }
 
@@ -542,32 +559,17 @@ static void finish_pair(test_state_t *ts, const char *const data[2], const char 
 static void test_aggregate_counters(test_state_t *ts)
 {
     const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
-    static const struct {
-        int64_t seq;
-        const char *type, *data;
-    } evs[] = {
-        {1, "run.progress", "{\"counters\":{\"a\":1,\"b\":1},\"memory_percent\":7.5,\"cpu_percent\":20}"},
-        {3, "run.progress", "{\"counters\":{\"a\":3}}"},
-        {2, "run.progress", "{\"counters\":{\"b\":2,\"\\u0063\":9},\"cpu_percent\":30}"},
-        {4, "run.finished", "{\"status\":\"completed\",\"counters\":{\"found\":120}}"},
+    static const fold_ev_t evs[] = {
+        {1, 11, "run.progress",
+         "{\"counters\":{\"a\":1,\"b\":1},\"memory_percent\":7.5,\"cpu_percent\":20}"},
+        {3, 13, "run.progress", "{\"counters\":{\"a\":3}}"},
+        {2, 12, "run.progress", "{\"counters\":{\"b\":2,\"\\u0063\":9},\"cpu_percent\":30}"},
+        {4, 14, "run.finished", "{\"status\":\"completed\",\"counters\":{\"found\":120}}"},
     };
     static const int orders[][5] = {{0, 1, 2, 3, -1}, {3, 2, 1, 0, -1}, {2, 0, 3, 1, 2},
                                     {1, 3, 0, 2, 0}};
     for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
-        rt_agg_t *agg = rt_agg_new();
-        REQUIRE(ts, agg != NULL);
-        char detail[256];
-        for (int i = 0; i < 5 && orders[o][i] >= 0; i++) {
-            int k = orders[o][i];
-            rt_event_t ev;
-            char rec[1024];
-            make(&ev, rec, A, "j", evs[k].seq, 10 + evs[k].seq, evs[k].type, evs[k].data);
-            CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
-            rt_event_clear(&ev);
-        }
-        rt_buf_t rows = {0};
-        CHECK(ts, rt_agg_runs_copy(agg, &rows) == 1);
-        json_t *runs = runs_rows(rows.data ? rows.data : "");
+        json_t *runs = fold_runs(ts, evs, orders[o], 5);
         json_t *a = json_array_get(runs, 0);
         REQUIRE(ts, a != NULL);
         json_t *want = json_pack("{s:i,s:i,s:i,s:i}", "a", 3, "b", 2, "c", 9, "found", 120);
@@ -584,8 +586,6 @@ static void test_aggregate_counters(test_state_t *ts)
         json_decref(want);
         json_decref(want_seqs);
         json_decref(runs);
-        rt_buf_free(&rows);
-        rt_agg_free(agg);
     }
     /* One event's whole map: counter_seqs is {} (all at counters_seq); an empty map is {} and
      * moves no seq. */
