@@ -30,15 +30,6 @@ typedef struct ctr {
     uint32_t off, len;
 } ctr_t;
 
-/* A counter of the event being folded: name[0..len) points into the event's text or the
- * aggregate's scratch names (an escaped name). */
-typedef struct in_ctr {
-    const char *name;
-    size_t len, esc_off;
-    int esc;
-    int64_t value;
-} in_ctr_t;
-
 /* An event's time: its own text (always 27 characters, decode.c) and value. */
 typedef struct stamp {
     int64_t us;
@@ -105,10 +96,11 @@ struct rt_agg {
     int32_t *index; /* open addressing over runs[]: -1 free; size a power of two */
     size_t index_cap;
     int clock_skew_s; /* max_clock_skew_s; 0: events' times are not checked */
-    /* Scratch of ctr_merge, kept across events: the event's counters, escaped names unescaped,
-     * and the merged array (swapped with the run's). */
-    in_ctr_t *in;
-    size_t in_cap;
+    /* Scratch of fold_counters, kept across events: an event's counters when the decoder did
+     * not read them (names unescaped into in_names), the counters new to a run, and the merged
+     * array (swapped with the run's). */
+    rt_counter_ref_t *in, *fresh;
+    size_t in_cap, fresh_cap;
     rt_buf_t in_names;
     ctr_t *merged;
     size_t merged_cap;
@@ -141,6 +133,7 @@ void rt_agg_free(rt_agg_t *a)
     }
     free(a->runs);
     free(a->in);
+    free(a->fresh);
     rt_buf_free(&a->in_names);
     free(a->merged);
     free(a->index);
@@ -373,98 +366,96 @@ static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
     return c ? c : (an > bn) - (an < bn);
 }
 
-static int in_cmp(const void *x, const void *y)
+static int ref_cmp(const void *x, const void *y)
 {
-    const in_ctr_t *a = x, *b = y;
+    const rt_counter_ref_t *a = x, *b = y;
     return name_cmp(a->name, a->len, b->name, b->len);
 }
 
-/* Reads the counter map j (checked by the decoder: names, integer values, no duplicates) into
- * a->in[0..*n), sorted by name, so that merging it costs O(n log n) however large and shuffled
- * it is. Returns 0, or -1 when out of memory. */
-static int ctr_read(rt_agg_t *a, const rt_json_text_t *j, size_t *n)
+/* The members of ev's counter map: those the decoder read (decode.h), or else (more of them,
+ * an escaped name) read here from its text, which the decoder checked (names, integer values,
+ * no duplicates). Returns 0, or -1 when out of memory. */
+static int ctr_read(rt_agg_t *a, const rt_event_t *ev, const rt_counter_ref_t **in, size_t *n)
 {
     rt_jtok_t inline_tok[64];
     rt_jscan_t s;
     int rc = 0;
+    *in = ev->counter;
+    *n = ev->ncounters;
+    if (ev->counters_read)
+        return 0;
+    *in = a->in;
     *n = 0;
     rt_buf_reset(&a->in_names);
-    if (rt_jscan(&s, j->p, j->n, inline_tok, sizeof inline_tok / sizeof inline_tok[0]) != 0)
-        rc = -1; /* the decoder accepted this text: only memory can fail */
+    if (rt_jscan(&s, ev->counters.p, ev->counters.n, inline_tok,
+                 sizeof inline_tok / sizeof inline_tok[0]) != 0 ||
+        rt_buf_reserve(&a->in_names, (size_t)s.tok[0].n * RT_COUNTER_NAME_MAX) != 0)
+        rc = -1; /* checked text: only memory can fail; names never move once reserved */
     for (size_t k = 1; rc == 0 && k + 1 < s.tok[0].skip; k = s.tok[k + 1].skip) {
-        in_ctr_t *in = rt_grow(a->in, *n, &a->in_cap, sizeof *in, 16);
-        if (!in) {
+        rt_counter_ref_t *arr = rt_grow(a->in, *n, &a->in_cap, sizeof *arr, 16);
+        if (!arr) {
             rc = -1;
             break;
         }
-        a->in = in;
-        in_ctr_t *c = &in[(*n)++];
-        const rt_jtok_t *t = &s.tok[k];
+        *in = a->in = arr;
+        rt_counter_ref_t *c = &arr[(*n)++];
         c->value = s.tok[k + 1].v.i;
-        c->esc = t->esc;
-        c->len = t->n;
-        c->name = j->p + t->start;
-        if (t->esc) { /* "\u0061pi_calls": unescaped into the scratch names */
+        c->name = ev->counters.p + s.tok[k].start;
+        c->len = s.tok[k].n;
+        if (s.tok[k].esc) { /* "\u0061pi_calls" */
             char name[RT_COUNTER_NAME_MAX + 1];
             c->len = rt_jscan_string(&s, k, name, sizeof name);
-            c->esc_off = a->in_names.len;
+            c->name = a->in_names.data + a->in_names.len;
             rt_buf_add(&a->in_names, name, c->len);
         }
     }
     rt_jscan_free(&s);
-    if (rc != 0 || a->in_names.oom)
-        return -1;
-    for (size_t i = 0; i < *n; i++)
-        if (a->in[i].esc)
-            a->in[i].name = a->in_names.data + a->in[i].esc_off;
-    qsort(a->in, *n, sizeof *a->in, in_cmp);
-    return 0;
+    return rc;
 }
 
-/* The counter map of ev (run.progress, or run.finished with counters) merged into r's counters:
- * a counter the map does not name keeps its value, one it names takes the map's value when ev
- * is newer than the event that set it (ctr_newer). Both sides are sorted by name, so this is
- * one merge pass into the scratch array, which then becomes r's. Returns 0, or -1 when out of
- * memory. */
-static int fold_counters(rt_agg_t *a, run_acc_t *r, const rt_event_t *ev)
+/* r's counter named name[0..len), or NULL (binary search: r->ctr is sorted by name). */
+static ctr_t *ctr_find(run_acc_t *r, const char *name, size_t len)
 {
-    size_t m, i = 0, k = 0, o = 0;
-    r->flags |= RT_AGG_COUNTERS;
-    r->has_counters = 1;
-    if (ctr_read(a, &ev->counters, &m) != 0)
-        return -1;
-    if (r->nctr + m > a->merged_cap) {
-        ctr_t *nm = realloc(a->merged, (r->nctr + m) * sizeof *nm);
+    size_t lo = 0, hi = r->nctr;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = name_cmp(r->ctr_names.p + r->ctr[mid].off, r->ctr[mid].len, name, len);
+        if (c == 0)
+            return &r->ctr[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Adds the counters fresh[0..n) (not yet r's, set by the event of seq) to r: sorted, then one
+ * merge pass with r's sorted counters into the scratch array, which becomes r's. O(n log n)
+ * however many and in whatever order. Returns 0, or -1 when out of memory. */
+static int ctr_add(rt_agg_t *a, run_acc_t *r, int64_t seq, rt_counter_ref_t *fresh, size_t n)
+{
+    size_t i = 0, k = 0, o = 0;
+    qsort(fresh, n, sizeof *fresh, ref_cmp);
+    if (r->nctr + n > a->merged_cap) {
+        ctr_t *nm = realloc(a->merged, (r->nctr + n) * sizeof *nm);
         if (!nm)
             return -1;
         a->merged = nm;
-        a->merged_cap = r->nctr + m;
+        a->merged_cap = r->nctr + n;
     }
-    while (i < r->nctr || k < m) {
-        const ctr_t *st = i < r->nctr ? &r->ctr[i] : NULL;
-        const in_ctr_t *in = k < m ? &a->in[k] : NULL;
-        int c = !st ? 1 : !in ? -1 : name_cmp(r->ctr_names.p + st->off, st->len, in->name, in->len);
-        if (c < 0) {
+    while (i < r->nctr || k < n) {
+        if (k == n || (i < r->nctr && name_cmp(r->ctr_names.p + r->ctr[i].off, r->ctr[i].len,
+                                               fresh[k].name, fresh[k].len) < 0)) {
             a->merged[o++] = r->ctr[i++];
             continue;
         }
-        ctr_t n = {0};
-        if (c == 0) {
-            n = r->ctr[i++];
-        } else {
-            n.off = (uint32_t)r->ctr_names.n;
-            n.len = (uint32_t)in->len;
-            if (text_reserve(&r->ctr_names, r->ctr_names.n + in->len) != 0)
-                return -1;
-            memcpy(r->ctr_names.p + r->ctr_names.n, in->name, in->len);
-            r->ctr_names.n += in->len;
-        }
-        if (c > 0 || ctr_newer(ev->seq, n.seq)) {
-            n.value = in->value;
-            n.seq = ev->seq;
-        }
-        a->merged[o++] = n;
-        k++;
+        if (text_reserve(&r->ctr_names, r->ctr_names.n + fresh[k].len) != 0)
+            return -1;
+        a->merged[o++] =
+            (ctr_t){fresh[k].value, seq, (uint32_t)r->ctr_names.n, (uint32_t)fresh[k].len};
+        memcpy(r->ctr_names.p + r->ctr_names.n, fresh[k].name, fresh[k].len);
+        r->ctr_names.n += fresh[k++].len;
     }
     ctr_t *old = r->ctr;
     size_t old_cap = r->ctr_cap;
@@ -474,6 +465,34 @@ static int fold_counters(rt_agg_t *a, run_acc_t *r, const rt_event_t *ev)
     a->merged = old;
     a->merged_cap = old_cap;
     return 0;
+}
+
+/* The counter map of ev (run.progress, or run.finished with counters) merged into r's counters:
+ * a counter the map does not name keeps its value, one it names takes the map's value when ev
+ * is newer than the event that set it (ctr_newer), a new one is added. Returns 0, or -1 when
+ * out of memory. */
+static int fold_counters(rt_agg_t *a, run_acc_t *r, const rt_event_t *ev)
+{
+    const rt_counter_ref_t *in;
+    size_t m, nfresh = 0;
+    r->flags |= RT_AGG_COUNTERS;
+    r->has_counters = 1;
+    if (ctr_read(a, ev, &in, &m) != 0)
+        return -1;
+    for (size_t k = 0; k < m; k++) {
+        ctr_t *c = ctr_find(r, in[k].name, in[k].len);
+        if (c && ctr_newer(ev->seq, c->seq)) {
+            c->value = in[k].value;
+            c->seq = ev->seq;
+        } else if (!c) {
+            rt_counter_ref_t *f = rt_grow(a->fresh, nfresh, &a->fresh_cap, sizeof *f, 16);
+            if (!f)
+                return -1;
+            a->fresh = f;
+            f[nfresh++] = in[k];
+        }
+    }
+    return nfresh ? ctr_add(a, r, ev->seq, a->fresh, nfresh) : 0;
 }
 
 /* The identity rule (docs/decisions.md, "A run's identity"): whether ev may join run r, and
