@@ -56,24 +56,24 @@ print(run + "\t" + json.dumps({"v": 1, "event_id": str(uuid.uuid4()), "run_id": 
       "kind": "scrape", "producer": {"host": "h", "pid": 1, "lib": "test"}, "data": data}))
 PY
 }
+# (No run.started: a run may begin with any event, and seq 1 is the first progress here.)
 for r in "$C" "$D"; do
-    ev "$r" 1 run.started '{}' >"$T/$r.1"
-    ev "$r" 1 run.progress '{"counters": {"a": 1, "b": 1}}' >"$T/$r.2"
-    ev "$r" 3 run.progress '{"counters": {"a": 3}}' >"$T/$r.3"
-    ev "$r" 2 run.progress '{"counters": {"b": 2}}' >"$T/$r.4"
-    cp "$T/$r.2" "$T/$r.5" # the first progress, re-delivered
+    ev "$r" 1 run.progress '{"counters": {"a": 1, "b": 1}}' >"$T/$r.1"
+    ev "$r" 3 run.progress '{"counters": {"a": 3}}' >"$T/$r.2"
+    ev "$r" 2 run.progress '{"counters": {"b": 2}}' >"$T/$r.3"
+    cp "$T/$r.1" "$T/$r.4" # the first progress, re-delivered
 done
-cat "$T/$C".[1-5] >"$T/c.txt"
+cat "$T/$C".[1-4] >"$T/c.txt"
 ct_produce "$T/c.txt"
-# 6 CLI events (3 of A, 3 of B) and C's 5: the stored offsets say when a record is applied.
+# 6 CLI events (3 of A, 3 of B) and C's 4: the stored offsets say when a record is applied.
 applied() {
     rt_wait_for "[ \"\$(ct_offsets_sum)\" -ge $1 ]" 30 ||
         rt_die "only $(ct_offsets_sum) of $1 records applied: $(tail -3 "$T/c.log")"
 }
-applied 11
-for i in 1 2 3 4 5; do
+applied 10
+for i in 1 2 3 4; do
     ct_produce "$T/$D.$i"
-    applied $((11 + i))
+    applied $((10 + i))
 done
 
 # check DSN WHAT: the merged values in the database DSN.
