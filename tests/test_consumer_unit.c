@@ -614,6 +614,24 @@ static void test_aggregate_counters(test_state_t *ts)
                   json_object_size(json_object_get(a, "counter_seqs")) == 0 &&
                   json_integer_value(json_object_get(a, "counters_seq")) == 6);
     json_decref(runs);
+    rt_buf_reset(&rows);
+    /* More counters than the decoder hands over (RT_EV_COUNTERS_READ), in reverse order: read
+     * again from the map's text, sorted, merged with the run's. */
+    char data[512] = "{\"counters\":{";
+    for (int i = 19; i >= 0; i--)
+        snprintf(data + strlen(data), sizeof data - strlen(data), "\"k%02d\":%d%s", i, i,
+                 i ? "," : "}}");
+    make(&ev, rec, A, "j", 7, 17, "run.progress", data);
+    CHECK(ts, !ev.counters_read && rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+    rt_event_clear(&ev);
+    runs = rt_agg_runs_copy(agg, &rows) == 1 ? runs_rows(rows.data) : NULL;
+    a = runs ? json_array_get(runs, 0) : NULL;
+    json_t *c = a ? json_object_get(a, "counters") : NULL;
+    CHECK(ts, json_object_size(c) == 22 && json_integer_value(json_object_get(c, "k07")) == 7 &&
+                  json_integer_value(json_object_get(c, "y")) == 2);
+    CHECK(ts, a && json_object_size(json_object_get(a, "counter_seqs")) == 2 &&
+                  !strncmp(json_string_value(json_object_get(a, "counter_keys")), "k00,k01,", 8));
+    json_decref(runs);
     rt_buf_free(&rows);
     rt_agg_free(agg);
 }
