@@ -283,17 +283,18 @@ static void make(rt_event_t *ev, char *buf, const char *run, const char *job, in
 static json_t *runs_rows(const char *txt)
 {
     static const char *const cols[] = {
-        "run_id",        "job",           "kind",          "min_ts",
-        "max_ts",        "max_seq",       "producer_host", "producer_pid",
-        "producer_lib",  "has_started",   "started_ts",    "start_counts",
-        "params",        "planned",       "phase_seq",     "phase",
-        "counters_seq",  "counters",      "progress_seq",  "memory_percent",
-        "cpu_percent",   "pause_seq",     "paused",        "paused_at",
-        "resumed_at",    "finished_at",   "status",        "end_counts",
-        "error_message", "error_details", "dropped_logs",  "clock_skew_s",
+        "run_id", "job", "kind", "min_ts",
+        "max_ts", "max_seq", "producer_host", "producer_pid",
+        "producer_lib", "has_started", "started_ts", "start_counts",
+        "params", "planned", "phase_seq", "phase",
+        "counters_seq", "counters", "counter_seqs", "counter_keys",
+        "progress_seq", "memory_seq", "memory_percent", "cpu_seq",
+        "cpu_percent", "pause_seq", "paused", "paused_at",
+        "resumed_at", "finished_at", "status", "end_counts",
+        "error_message", "error_details", "dropped_logs", "clock_skew_s",
         "finished_by_wrapper", "identity_conflict"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
-    static const char types[] = "sssssisisbsjjjisijirribssssjsjiibb";
+    static const char types[] = "sssssisisbsjjjisijjsiiriribssssjsjiibb";
     json_t *arr = json_array();
     while (*txt) {
         const char *eol = strchr(txt, '\n');
@@ -501,28 +502,46 @@ static void test_aggregate(test_state_t *ts)
         rt_event_clear(&ev[i]);
 }
 
+/* An event of run A for fold_runs: make()'s seq, second, type and data. */
+typedef struct fold_ev {
+    int64_t seq, sec;
+    const char *type, *data;
+} fold_ev_t;
+
+/* Folds evs[order[0]], evs[order[1]]... (up to n, or a negative index) of run A into a new
+ * aggregate; returns its runs rows (caller decrefs), each event accepted. */
+static json_t *fold_runs(test_state_t *ts, const fold_ev_t *evs, const int *order, size_t n)
+{
+    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
+    rt_agg_t *agg = rt_agg_new();
+    char detail[256];
+    if (!agg)
+        return json_array();
+    for (size_t i = 0; i < n && order[i] >= 0; i++) {
+        const fold_ev_t *e = &evs[order[i]];
+        rt_event_t ev;
+        char rec[1024];
+        make(&ev, rec, A, "j", e->seq, e->sec, e->type, e->data);
+        CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+        rt_event_clear(&ev);
+    }
+    rt_buf_t rows = {0};
+    CHECK(ts, rt_agg_runs_copy(agg, &rows) == 1);
+    json_t *runs = runs_rows(rows.data ? rows.data : "");
+    rt_buf_free(&rows);
+    rt_agg_free(agg);
+    return runs;
+}
+
 /* Two run.finished of one run, folded in every arrival order (and duplicated): the winner is
  * the same. data[k] is sent at seq 3 + k, 14:30:(20 + k); want_*: the winning finish. */
 static void finish_pair(test_state_t *ts, const char *const data[2], const char *want_status,
                         int want_wrapper, const char *want_at, const char *want_error)
 {
-    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
     static const int orders[][4] = {{0, 1, -1, -1}, {1, 0, -1, -1}, {1, 0, 1, 0}, {0, 0, 1, 1}};
+    const fold_ev_t evs[2] = {{3, 20, "run.finished", data[0]}, {4, 21, "run.finished", data[1]}};
     for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
-        rt_agg_t *agg = rt_agg_new();
-        REQUIRE(ts, agg != NULL);
-        char detail[256];
-        for (int i = 0; i < 4 && orders[o][i] >= 0; i++) {
-            int k = orders[o][i];
-            rt_event_t ev;
-            char rec[1024];
-            make(&ev, rec, A, "j", 3 + k, 20 + k, "run.finished", data[k]);
-            CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
-            rt_event_clear(&ev);
-        }
-        rt_buf_t rows = {0};
-        CHECK(ts, rt_agg_runs_copy(agg, &rows) == 1);
-        json_t *runs = runs_rows(rows.data ? rows.data : "");
+        json_t *runs = fold_runs(ts, evs, orders[o], 4);
         json_t *a = json_array_get(runs, 0);
         REQUIRE(ts, a != NULL);
         CHECK_STR(ts, json_string_value(json_object_get(a, "status")), want_status);
@@ -530,9 +549,91 @@ static void finish_pair(test_state_t *ts, const char *const data[2], const char 
         CHECK(ts, json_is_true(json_object_get(a, "finished_by_wrapper")) == want_wrapper);
         CHECK_STR(ts, json_string_value(json_object_get(a, "error_message")), want_error);
         json_decref(runs);
-        rt_buf_free(&rows);
-        rt_agg_free(agg);
     }
+}
+
+/* Counter maps merge per counter (docs/events.md, Counters): a counter an event does not name
+ * keeps its value, per counter the newest seq wins (a late older event cannot roll one back),
+ * memory and cpu keep their last value; any arrival order gives the same row, and the row says
+ * which counters an older event set (counter_seqs, migration 0027). */
+static void test_aggregate_counters(test_state_t *ts)
+{
+    const char *A = "019a16a0-5ebb-7312-8643-8b2a38836cfd";
+    static const fold_ev_t evs[] = {
+        {1, 11, "run.progress",
+         "{\"counters\":{\"a\":1,\"b\":1},\"memory_percent\":7.5,\"cpu_percent\":20}"},
+        {3, 13, "run.progress", "{\"counters\":{\"a\":3}}"},
+        {2, 12, "run.progress", "{\"counters\":{\"b\":2,\"\\u0063\":9},\"cpu_percent\":30}"},
+        {4, 14, "run.finished", "{\"status\":\"completed\",\"counters\":{\"found\":120}}"},
+    };
+    static const int orders[][5] = {{0, 1, 2, 3, -1}, {3, 2, 1, 0, -1}, {2, 0, 3, 1, 2},
+                                    {1, 3, 0, 2, 0}};
+    for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+        json_t *runs = fold_runs(ts, evs, orders[o], 5);
+        json_t *a = json_array_get(runs, 0);
+        REQUIRE(ts, a != NULL);
+        json_t *want = json_pack("{s:i,s:i,s:i,s:i}", "a", 3, "b", 2, "c", 9, "found", 120);
+        json_t *want_seqs = json_pack("{s:i,s:i,s:i}", "a", 3, "b", 2, "c", 2);
+        CHECK(ts, json_equal(json_object_get(a, "counters"), want));
+        CHECK(ts, json_equal(json_object_get(a, "counter_seqs"), want_seqs));
+        CHECK(ts, json_integer_value(json_object_get(a, "counters_seq")) == 4);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "counter_keys")), "a,b,c,found");
+        CHECK(ts, json_number_value(json_object_get(a, "memory_percent")) == 7.5);
+        CHECK(ts, json_integer_value(json_object_get(a, "memory_seq")) == 1);
+        CHECK(ts, json_number_value(json_object_get(a, "cpu_percent")) == 30);
+        CHECK(ts, json_integer_value(json_object_get(a, "cpu_seq")) == 2);
+        CHECK(ts, json_integer_value(json_object_get(a, "progress_seq")) == 3);
+        json_decref(want);
+        json_decref(want_seqs);
+        json_decref(runs);
+    }
+    /* One event's whole map: counter_seqs is {} (all at counters_seq); an empty map is {} and
+     * moves no seq. */
+    rt_agg_t *agg = rt_agg_new();
+    REQUIRE(ts, agg != NULL);
+    char detail[256], rec[1024];
+    rt_event_t ev;
+    make(&ev, rec, A, "j", 5, 15, "run.progress", "{\"counters\":{}}");
+    CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+    rt_event_clear(&ev);
+    rt_buf_t rows = {0};
+    json_t *runs = rt_agg_runs_copy(agg, &rows) == 1 ? runs_rows(rows.data) : NULL;
+    json_t *a = runs ? json_array_get(runs, 0) : NULL;
+    CHECK(ts, a && json_object_size(json_object_get(a, "counters")) == 0 &&
+                  json_object_size(json_object_get(a, "counter_seqs")) == 0 &&
+                  json_object_get(a, "counters_seq") == NULL &&
+                  json_object_get(a, "memory_percent") == NULL);
+    json_decref(runs);
+    rt_buf_reset(&rows);
+    make(&ev, rec, A, "j", 6, 16, "run.progress", "{\"counters\":{\"x\":1,\"y\":2}}");
+    CHECK(ts, rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+    rt_event_clear(&ev);
+    runs = rt_agg_runs_copy(agg, &rows) == 1 ? runs_rows(rows.data) : NULL;
+    a = runs ? json_array_get(runs, 0) : NULL;
+    CHECK(ts, a && json_object_size(json_object_get(a, "counters")) == 2 &&
+                  json_object_size(json_object_get(a, "counter_seqs")) == 0 &&
+                  json_integer_value(json_object_get(a, "counters_seq")) == 6);
+    json_decref(runs);
+    rt_buf_reset(&rows);
+    /* More counters than the decoder hands over (RT_EV_COUNTERS_READ), in reverse order: read
+     * again from the map's text, sorted, merged with the run's. */
+    char data[512] = "{\"counters\":{";
+    for (int i = 19; i >= 0; i--)
+        snprintf(data + strlen(data), sizeof data - strlen(data), "\"k%02d\":%d%s", i, i,
+                 i ? "," : "}}");
+    make(&ev, rec, A, "j", 7, 17, "run.progress", data);
+    CHECK(ts, !ev.counters_read && rt_agg_add(agg, &ev, detail, sizeof detail) == 0);
+    rt_event_clear(&ev);
+    runs = rt_agg_runs_copy(agg, &rows) == 1 ? runs_rows(rows.data) : NULL;
+    a = runs ? json_array_get(runs, 0) : NULL;
+    json_t *c = a ? json_object_get(a, "counters") : NULL;
+    CHECK(ts, json_object_size(c) == 22 && json_integer_value(json_object_get(c, "k07")) == 7 &&
+                  json_integer_value(json_object_get(c, "y")) == 2);
+    CHECK(ts, a && json_object_size(json_object_get(a, "counter_seqs")) == 2 &&
+                  !strncmp(json_string_value(json_object_get(a, "counter_keys")), "k00,k01,", 8));
+    json_decref(runs);
+    rt_buf_free(&rows);
+    rt_agg_free(agg);
 }
 
 /* The finish precedence (docs/consumer.md, merge rules): a child that reports completed and
@@ -746,5 +847,6 @@ static void test_env_errors_and_stalls(test_state_t *ts)
 
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
           TEST(test_storage_ranges), TEST(test_aggregate), TEST(test_aggregate_finish),
+          TEST(test_aggregate_counters),
           TEST(test_batch), TEST(test_config), TEST(test_config_api_and_ready),
           TEST(test_env_errors_and_stalls))

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "copy_rows.h"
+#include "jscan.h"
 #include "rt_buf.h"
 #include "rt_time.h"
 #include "runs_cols.h"
@@ -20,6 +21,14 @@ typedef struct text {
     size_t n, cap;
     int set;
 } text_t;
+
+/* One counter of a run: its value and the seq of the event that set it. The name is
+ * ctr_names.p[off, off + len) of the run (not NUL-terminated; [a-z][a-z0-9_]*, so it needs no
+ * escaping in JSON or COPY text). */
+typedef struct ctr {
+    int64_t value, seq;
+    uint32_t off, len;
+} ctr_t;
 
 /* An event's time: its own text (always 27 characters, decode.c) and value. */
 typedef struct stamp {
@@ -48,12 +57,14 @@ typedef struct run_acc {
     int has_phase; /* highest seq run.phase */
     int64_t phase_seq;
     text_t phase;
-    int has_counters; /* highest seq run.progress / run.finished with counters */
-    int64_t counters_seq;
-    text_t counters;  /* unset with has_counters: a progress event without a map ("{}") */
-    int has_progress; /* highest seq run.progress (memory/cpu readings) */
+    int has_counters; /* a counter map (run.progress / run.finished), even an empty one */
+    ctr_t *ctr;       /* the counters merged per counter (ctr_merge), sorted by name */
+    size_t nctr, ctr_cap;
+    text_t ctr_names; /* the names of ctr[] back to back (n = bytes used) */
+    int has_progress; /* highest seq run.progress */
     int64_t progress_seq;
-    int has_memory, has_cpu;
+    int has_memory, has_cpu; /* each reading from the highest seq run.progress carrying it */
+    int64_t memory_seq, cpu_seq;
     double memory_percent, cpu_percent;
     int has_pause; /* highest seq run.paused / run.resumed */
     int64_t pause_seq;
@@ -76,7 +87,7 @@ typedef struct run_acc {
     X(kind)                                                                                        \
     X(producer_host)                                                                               \
     X(producer_lib)                                                                                \
-    X(start_counts) X(params) X(planned) X(phase) X(counters) X(end_counts) X(error_message)       \
+    X(start_counts) X(params) X(planned) X(phase) X(ctr_names) X(end_counts) X(error_message)      \
         X(error_details)
 
 struct rt_agg {
@@ -85,6 +96,14 @@ struct rt_agg {
     int32_t *index; /* open addressing over runs[]: -1 free; size a power of two */
     size_t index_cap;
     int clock_skew_s; /* max_clock_skew_s; 0: events' times are not checked */
+    /* Scratch of fold_counters, kept across events: an event's counters when the decoder did
+     * not read them (names unescaped into in_names), the counters new to a run, and the merged
+     * array (swapped with the run's). */
+    rt_counter_ref_t *in, *fresh;
+    size_t in_cap, fresh_cap;
+    rt_buf_t in_names;
+    ctr_t *merged;
+    size_t merged_cap;
 };
 
 rt_agg_t *rt_agg_new(void)
@@ -110,8 +129,13 @@ void rt_agg_free(rt_agg_t *a)
 #define X(f) free(a->runs[i].f.p);
         RUN_TEXTS(X)
 #undef X
+        free(a->runs[i].ctr);
     }
     free(a->runs);
+    free(a->in);
+    free(a->fresh);
+    rt_buf_free(&a->in_names);
+    free(a->merged);
     free(a->index);
     free(a);
 }
@@ -127,8 +151,8 @@ size_t rt_agg_count(const rt_agg_t *a)
     return a->used;
 }
 
-/* Copies s[0..n) (NUL-terminated) into t. Returns 0, or -1 when out of memory. */
-static int text_set(text_t *t, const char *s, size_t n)
+/* Room for n bytes and a NUL in t. Returns 0, or -1 when out of memory. */
+static int text_reserve(text_t *t, size_t n)
 {
     if (n + 1 > t->cap) {
         size_t nc = t->cap ? t->cap : 32;
@@ -140,6 +164,14 @@ static int text_set(text_t *t, const char *s, size_t n)
         t->p = np;
         t->cap = nc;
     }
+    return 0;
+}
+
+/* Copies s[0..n) (NUL-terminated) into t. Returns 0, or -1 when out of memory. */
+static int text_set(text_t *t, const char *s, size_t n)
+{
+    if (text_reserve(t, n) != 0)
+        return -1;
     memcpy(t->p, s, n);
     t->p[n] = '\0';
     t->n = n;
@@ -233,6 +265,8 @@ static run_acc_t *slot(rt_agg_t *a, const char *id)
 #define X(f) r->f.p = keep.f.p, r->f.cap = keep.f.cap;
     RUN_TEXTS(X)
 #undef X
+    r->ctr = keep.ctr;
+    r->ctr_cap = keep.ctr_cap;
     snprintf(r->run_id, sizeof r->run_id, "%s", id);
     a->index[probe(a, id)] = (int32_t)a->used++;
     return r;
@@ -315,16 +349,150 @@ static int finish_beats(const rt_event_t *ev, const run_acc_t *r)
     return a != b ? a > b : earlier(ev, &r->finished);
 }
 
-/* The counter map of ev (run.progress, or run.finished with counters): highest seq wins.
- * Returns 0, or -1 when out of memory. */
-static int fold_counters(run_acc_t *r, const rt_event_t *ev)
+/* The rule of counter maps and resource readings, per counter (docs/events.md, Counters): a
+ * value set by the event of seq replaces the one set at seq `than` only when it is newer; on
+ * equal seqs the one applied first stays. The upsert applies the same rule to the stored row
+ * (SQL_RUNS in pg_out.c and runtrack_counters_merge, migration 0027), so the result does not
+ * depend on how a run's events were split into batches or ordered. */
+static int ctr_newer(int64_t seq, int64_t than)
 {
-    r->flags |= RT_AGG_COUNTERS;
-    if (r->has_counters && ev->seq <= r->counters_seq)
+    return seq > than;
+}
+
+/* Byte order of two names, then the shorter first. */
+static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int ref_cmp(const void *x, const void *y)
+{
+    const rt_counter_ref_t *a = x, *b = y;
+    return name_cmp(a->name, a->len, b->name, b->len);
+}
+
+/* The members of ev's counter map: those the decoder read (decode.h), or else (more of them,
+ * an escaped name) read here from its text, which the decoder checked (names, integer values,
+ * no duplicates). Returns 0, or -1 when out of memory. */
+static int ctr_read(rt_agg_t *a, const rt_event_t *ev, const rt_counter_ref_t **in, size_t *n)
+{
+    rt_jtok_t inline_tok[64];
+    rt_jscan_t s;
+    int rc = 0;
+    *in = ev->counter;
+    *n = ev->ncounters;
+    if (ev->counters_read)
         return 0;
+    *in = a->in;
+    *n = 0;
+    rt_buf_reset(&a->in_names);
+    if (rt_jscan(&s, ev->counters.p, ev->counters.n, inline_tok,
+                 sizeof inline_tok / sizeof inline_tok[0]) != 0 ||
+        rt_buf_reserve(&a->in_names, (size_t)s.tok[0].n * RT_COUNTER_NAME_MAX) != 0)
+        rc = -1; /* checked text: only memory can fail; names never move once reserved */
+    for (size_t k = 1; rc == 0 && k + 1 < s.tok[0].skip; k = s.tok[k + 1].skip) {
+        rt_counter_ref_t *arr = rt_grow(a->in, *n, &a->in_cap, sizeof *arr, 16);
+        if (!arr) {
+            rc = -1;
+            break;
+        }
+        *in = a->in = arr;
+        rt_counter_ref_t *c = &arr[(*n)++];
+        c->value = s.tok[k + 1].v.i;
+        c->name = ev->counters.p + s.tok[k].start;
+        c->len = s.tok[k].n;
+        if (s.tok[k].esc) { /* "\u0061pi_calls" */
+            char name[RT_COUNTER_NAME_MAX + 1];
+            c->len = rt_jscan_string(&s, k, name, sizeof name);
+            c->name = a->in_names.data + a->in_names.len;
+            rt_buf_add(&a->in_names, name, c->len);
+        }
+    }
+    rt_jscan_free(&s);
+    return rc;
+}
+
+/* r's counter named name[0..len), or NULL (binary search: r->ctr is sorted by name). */
+static ctr_t *ctr_find(run_acc_t *r, const char *name, size_t len)
+{
+    size_t lo = 0, hi = r->nctr;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = name_cmp(r->ctr_names.p + r->ctr[mid].off, r->ctr[mid].len, name, len);
+        if (c == 0)
+            return &r->ctr[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Adds the counters fresh[0..n) (not yet r's, set by the event of seq) to r: sorted, then one
+ * merge pass with r's sorted counters into the scratch array, which becomes r's. O(n log n)
+ * however many and in whatever order. Returns 0, or -1 when out of memory. */
+static int ctr_add(rt_agg_t *a, run_acc_t *r, int64_t seq, rt_counter_ref_t *fresh, size_t n)
+{
+    size_t i = 0, k = 0, o = 0;
+    qsort(fresh, n, sizeof *fresh, ref_cmp);
+    if (r->nctr + n > a->merged_cap) {
+        ctr_t *nm = realloc(a->merged, (r->nctr + n) * sizeof *nm);
+        if (!nm)
+            return -1;
+        a->merged = nm;
+        a->merged_cap = r->nctr + n;
+    }
+    while (i < r->nctr || k < n) {
+        if (k == n || (i < r->nctr && name_cmp(r->ctr_names.p + r->ctr[i].off, r->ctr[i].len,
+                                               fresh[k].name, fresh[k].len) < 0)) {
+            a->merged[o++] = r->ctr[i++];
+            continue;
+        }
+        if (text_reserve(&r->ctr_names, r->ctr_names.n + fresh[k].len) != 0)
+            return -1;
+        a->merged[o++] =
+            (ctr_t){fresh[k].value, seq, (uint32_t)r->ctr_names.n, (uint32_t)fresh[k].len};
+        memcpy(r->ctr_names.p + r->ctr_names.n, fresh[k].name, fresh[k].len);
+        r->ctr_names.n += fresh[k++].len;
+    }
+    ctr_t *old = r->ctr;
+    size_t old_cap = r->ctr_cap;
+    r->ctr = a->merged;
+    r->ctr_cap = a->merged_cap;
+    r->nctr = o;
+    a->merged = old;
+    a->merged_cap = old_cap;
+    return 0;
+}
+
+/* The counter map of ev (run.progress, or run.finished with counters) merged into r's counters:
+ * a counter the map does not name keeps its value, one it names takes the map's value when ev
+ * is newer than the event that set it (ctr_newer), a new one is added. Returns 0, or -1 when
+ * out of memory. */
+static int fold_counters(rt_agg_t *a, run_acc_t *r, const rt_event_t *ev)
+{
+    const rt_counter_ref_t *in;
+    size_t m, nfresh = 0;
+    r->flags |= RT_AGG_COUNTERS;
     r->has_counters = 1;
-    r->counters_seq = ev->seq;
-    return text_obj(&r->counters, &ev->counters);
+    if (ctr_read(a, ev, &in, &m) != 0)
+        return -1;
+    for (size_t k = 0; k < m; k++) {
+        ctr_t *c = ctr_find(r, in[k].name, in[k].len);
+        if (c && ctr_newer(ev->seq, c->seq)) {
+            c->value = in[k].value;
+            c->seq = ev->seq;
+        } else if (!c) {
+            rt_counter_ref_t *f = rt_grow(a->fresh, nfresh, &a->fresh_cap, sizeof *f, 16);
+            if (!f)
+                return -1;
+            a->fresh = f;
+            f[nfresh++] = in[k];
+        }
+    }
+    return nfresh ? ctr_add(a, r, ev->seq, a->fresh, nfresh) : 0;
 }
 
 /* The identity rule (docs/decisions.md, "A run's identity"): whether ev may join run r, and
@@ -415,14 +583,21 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
         }
         break;
     case RT_EV_PROGRESS:
-        if (fold_counters(r, ev))
+        if (fold_counters(a, r, ev))
             return -2;
         if (!r->has_progress || ev->seq > r->progress_seq) {
             r->has_progress = 1;
             r->progress_seq = ev->seq;
-            r->has_memory = ev->has_memory;
+        }
+        /* A reading the event does not carry keeps its last value. */
+        if (ev->has_memory && (!r->has_memory || ctr_newer(ev->seq, r->memory_seq))) {
+            r->has_memory = 1;
+            r->memory_seq = ev->seq;
             r->memory_percent = ev->memory_percent;
-            r->has_cpu = ev->has_cpu;
+        }
+        if (ev->has_cpu && (!r->has_cpu || ctr_newer(ev->seq, r->cpu_seq))) {
+            r->has_cpu = 1;
+            r->cpu_seq = ev->seq;
             r->cpu_percent = ev->cpu_percent;
         }
         break;
@@ -454,9 +629,9 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
                 text_obj(&r->error_details, &ev->error_details))
                 return -2;
         }
-        /* A finished event's counters are the run's final absolute values: applied like a last
-         * progress event. */
-        if (ev->counters.p && fold_counters(r, ev))
+        /* A finished event's counters are the run's final absolute values: merged like those
+         * of a progress event. */
+        if (ev->counters.p && fold_counters(a, r, ev))
             return -2;
         break;
     case RT_EV_LOG:
@@ -536,13 +711,57 @@ static void col_bool(rt_buf_t *b, int has, int v)
     col(b, has, v ? "t" : "f");
 }
 
-/* The counter map: a progress event without one stands for "{}". */
-static void col_counters(rt_buf_t *b, const run_acc_t *r)
+/* The highest seq among r's counters (runs.counters_seq); 0 when it has none. */
+static int64_t ctr_top(const run_acc_t *r)
 {
-    if (r->has_counters && r->counters.set)
-        rt_copy_text(b, r->counters.p, r->counters.n);
-    else
-        col(b, r->has_counters, "{}");
+    int64_t top = 0;
+    for (size_t i = 0; i < r->nctr; i++)
+        if (r->ctr[i].seq > top)
+            top = r->ctr[i].seq;
+    return top;
+}
+
+/* r's merged counters as a JSON object {"name":value,...} ("{}" after only empty maps), or NULL
+ * when the batch held no counter map. seqs: runs.counter_seqs instead (migration 0027): the
+ * counters set by an event older than ctr_top, with their seq; {} when one event set them all.
+ * Names are [a-z][a-z0-9_]*: nothing to escape. */
+static void col_counters(rt_buf_t *b, const run_acc_t *r, int seqs)
+{
+    if (!r->has_counters) {
+        rt_copy_null(b);
+        return;
+    }
+    int64_t top = seqs ? ctr_top(r) : 0;
+    int first = 1;
+    rt_buf_addc(b, '{');
+    for (size_t i = 0; i < r->nctr; i++) {
+        const ctr_t *c = &r->ctr[i];
+        if (seqs && c->seq == top)
+            continue;
+        if (!first)
+            rt_buf_addc(b, ',');
+        first = 0;
+        rt_buf_addc(b, '"');
+        rt_buf_add(b, r->ctr_names.p + c->off, c->len);
+        rt_buf_adds(b, "\":");
+        rt_buf_add_i64(b, seqs ? c->seq : c->value);
+    }
+    rt_buf_addc(b, '}');
+}
+
+/* runs.counter_keys: r's counter names, sorted bytewise (ctr[] is) and joined by commas; NULL
+ * when the batch held no counter map. */
+static void col_counter_keys(rt_buf_t *b, const run_acc_t *r)
+{
+    if (!r->has_counters) {
+        rt_copy_null(b);
+        return;
+    }
+    for (size_t i = 0; i < r->nctr; i++) {
+        if (i)
+            rt_buf_addc(b, ',');
+        rt_buf_add(b, r->ctr_names.p + r->ctr[i].off, r->ctr[i].len);
+    }
 }
 
 size_t rt_agg_runs_copy(const rt_agg_t *a, rt_buf_t *b)

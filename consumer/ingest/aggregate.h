@@ -1,7 +1,7 @@
 /* In-memory aggregation of one batch: every event of a run folds into one row of merge inputs
- * (newest seq wins for phase/counters/pause, earliest ts for run.started, for run.finished
- * the highest rank (a wrapper's failure first) then the earliest ts, min/max for times and
- * seqs), so the batch costs one upsert row per run. The
+ * (newest seq wins for phase/pause, and per counter for counters and memory/cpu; earliest ts
+ * for run.started; for run.finished the highest rank (a wrapper's failure first) then the
+ * earliest ts; min/max for times and seqs), so the batch costs one upsert row per run. The
  * same rules are applied again by the upsert in SQL (pg_out.c) against the stored row, so the
  * result does not depend on how events were split into batches or ordered within a run.
  * The aggregate copies what it keeps of an event, so events (and the Kafka records they were

@@ -199,6 +199,10 @@ static int get_counters(dctx_t *c, size_t data, const char *name, rt_json_text_t
         return -1;
     if (!o)
         return 0;
+    /* data.counters' members are handed to the batch fold as read here (decode.h) */
+    rt_event_t *ev = out == &c->ev->counters ? c->ev : NULL;
+    if (ev)
+        ev->counters_read = 1;
     for (size_t k = o + 1; k + 1 < T(c, o)->skip; k = T(c, k + 1)->skip) {
         char key[128];
         size_t n = rt_jscan_string(c->s, k, key, sizeof key);
@@ -207,6 +211,11 @@ static int get_counters(dctx_t *c, size_t data, const char *name, rt_json_text_t
         const rt_jtok_t *v = T(c, k + 1);
         if (v->type != RT_JT_INTEGER || v->v.i < 0)
             return fail(c, RT_DEAD_SCHEMA, "data.%s.%s: must be an integer >= 0", name, key);
+        if (ev && (T(c, k)->esc || ev->ncounters == RT_EV_COUNTERS_READ))
+            ev->counters_read = 0;
+        if (ev && ev->counters_read)
+            ev->counter[ev->ncounters++] =
+                (rt_counter_ref_t){(const char *)c->s->p + T(c, k)->start, n, v->v.i};
     }
     return slice(c, o, out);
 }

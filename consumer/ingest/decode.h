@@ -22,6 +22,17 @@ typedef struct rt_json_text {
     size_t n;
 } rt_json_text_t;
 
+/* A member of data.counters as the decoder read it: name[0..len) points into the record (the
+ * name was written without escapes), value its integer. */
+typedef struct rt_counter_ref {
+    const char *name;
+    size_t len;
+    int64_t value;
+} rt_counter_ref_t;
+
+/* How many members of data.counters the decoder hands over read (the standard names are 15). */
+#define RT_EV_COUNTERS_READ 16
+
 /* A decoded event. Strings are NUL-terminated and unescaped, in memory the event owns (one
  * allocation per event); absent optional members are NULL (has_* flags for numbers). The
  * rt_json_text_t members may point into the record buffer given to rt_decode: keep it alive as
@@ -46,6 +57,11 @@ typedef struct rt_event {
     const char *phase;
     /* run.progress, run.finished */
     rt_json_text_t counters;
+    /* counters' members, read by the decoder when there are at most RT_EV_COUNTERS_READ and no
+     * name is escaped (counters_read = 1), so the batch fold need not scan the map again */
+    int counters_read;
+    size_t ncounters;
+    rt_counter_ref_t counter[RT_EV_COUNTERS_READ];
     int has_memory, has_cpu;
     double memory_percent, cpu_percent;
     /* run.log */

@@ -28,11 +28,16 @@
     X(planned, "jsonb", col_text(b, r->has_started ? &r->planned : &none))                         \
     X(phase_seq, "bigint", col_int(b, r->has_phase, r->phase_seq))                                 \
     X(phase, "text", col_text(b, r->has_phase ? &r->phase : &none))                                \
-    X(counters_seq, "bigint", col_int(b, r->has_counters, r->counters_seq))                        \
-    X(counters, "jsonb", col_counters(b, r))                                                       \
+    /* the counters merged per counter, in the form of migration 0027 */                           \
+    X(counters_seq, "bigint", col_int(b, r->nctr > 0, ctr_top(r)))                                 \
+    X(counters, "jsonb", col_counters(b, r, 0))                                                    \
+    X(counter_seqs, "jsonb", col_counters(b, r, 1))                                                \
+    X(counter_keys, "text", col_counter_keys(b, r))                                                \
     X(progress_seq, "bigint", col_int(b, r->has_progress, r->progress_seq))                        \
-    X(memory_percent, "real", col_real(b, r->has_progress && r->has_memory, r->memory_percent))    \
-    X(cpu_percent, "real", col_real(b, r->has_progress && r->has_cpu, r->cpu_percent))             \
+    X(memory_seq, "bigint", col_int(b, r->has_memory, r->memory_seq))                              \
+    X(memory_percent, "real", col_real(b, r->has_memory, r->memory_percent))                       \
+    X(cpu_seq, "bigint", col_int(b, r->has_cpu, r->cpu_seq))                                       \
+    X(cpu_percent, "real", col_real(b, r->has_cpu, r->cpu_percent))                                \
     X(pause_seq, "bigint", col_int(b, r->has_pause, r->pause_seq))                                 \
     X(paused, "boolean", col_bool(b, r->has_pause, r->paused))                                     \
     X(paused_at, "timestamptz", col_ts(b, r->has_paused_at, &r->paused_at))                        \

@@ -160,11 +160,15 @@ def derive(events):
         d = e["data"]
         if e["type"] == "run.phase":
             runs["phase"], runs["phase_seq"] = d["phase"], e["seq"]
-        if e["type"] in ("run.progress", "run.finished") and "counters" in d:
-            runs["counters"], runs["counters_seq"] = d["counters"], e["seq"]
+        # Counter maps merge per counter, the newest seq winning (by_seq order); memory and cpu
+        # each keep their last value (docs/events.md, Counters).
+        if e["type"] in ("run.progress", "run.finished") and d.get("counters"):
+            runs["counters"] = {**runs["counters"], **d["counters"]}
+            runs["counters_seq"] = e["seq"]
         if e["type"] == "run.progress":
-            runs["memory_percent"] = d.get("memory_percent")
-            runs["cpu_percent"] = d.get("cpu_percent")
+            for k in ("memory_percent", "cpu_percent"):
+                if k in d:
+                    runs[k] = d[k]
         if e["type"] == "run.paused":
             runs["paused"], runs["pause_seq"], runs["paused_at"] = True, e["seq"], e["ts"]
         if e["type"] == "run.resumed":
