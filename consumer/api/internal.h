@@ -13,7 +13,6 @@
 #include "rt_buf.h"
 #include "view.h"
 #include "pool.h"
-#include "session.h"
 #include "tls.h"
 #include "api/web/web_assets.h"
 
@@ -55,7 +54,7 @@ struct rt_api {
     int reload_started;
     atomic_int stopping;                           /* tells the reload thread to end */
     atomic_ulong tls_reloads, tls_reload_failures; /* /metrics */
-    rt_login_limit_t *logins; /* failed logins per remote address (session.h) */
+    struct rt_login_limit *logins; /* failed logins per remote address (session.h) */
 };
 
 struct rt_req {
@@ -115,10 +114,10 @@ typedef struct rt_route {
 int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg);
 /* req's pooled connection, acquired without setting an answer (the gate answers 503 itself,
  * and the audit must not replace the handler's answer); arg is the rt_req_t. NULL when none
- * (req->conn_failed set when PostgreSQL was unreachable). (gate.c) */
-PGconn *rt_gate_conn(void *arg);
-/* The client's address as text ("-" when unknown) (gate.c). */
-void rt_gate_remote_addr(rt_req_t *req, char *out, size_t size);
+ * (req->conn_failed set when PostgreSQL was unreachable). (request.c) */
+PGconn *rt_req_conn_quiet(void *arg);
+/* The client's address as text ("-" when unknown) (request.c). */
+void rt_req_remote_addr(rt_req_t *req, char *out, size_t size);
 /* Records a state-changing request in the audit trail, whatever its result (gate.c). */
 void rt_gate_audit(rt_req_t *req, const rt_route_t *route, const char *arg);
 

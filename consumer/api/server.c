@@ -22,6 +22,7 @@
 #include "log.h"
 #include "prom.h"
 #include "rt_buf.h"
+#include "session.h"
 #include "settings.h"
 
 /* Every response carries a strict Content-Security-Policy: the dashboard loads only its own

@@ -154,7 +154,7 @@ rt_auth_result_t rt_session_verify(rt_req_t *req, const char *cookie)
         return RT_AUTH_UNKNOWN;
     if (session_hmac(req, cookie, mac) != 0)
         return RT_AUTH_UNAVAILABLE;
-    PGconn *conn = rt_gate_conn(req);
+    PGconn *conn = rt_req_conn_quiet(req);
     if (!conn)
         return RT_AUTH_UNAVAILABLE;
     snprintf(idle, sizeof idle, "%d", cfg->session_idle_s);
@@ -360,7 +360,7 @@ void rt_api_session_login(rt_req_t *req)
     char remote[64], form[RT_KEY_LEN + 8];
     json_t *doc = NULL;
     rt_principal_t who = {0};
-    rt_gate_remote_addr(req, remote, sizeof remote);
+    rt_req_remote_addr(req, remote, sizeof remote);
     if (login_cross_site(req))
         return;
     int wait = rt_login_limit_wait(api->logins, remote, mono_now());
