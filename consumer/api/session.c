@@ -197,7 +197,8 @@ rt_auth_result_t rt_session_verify(rt_req_t *req, const char *cookie)
 }
 
 /* 1 when the Origin header value names the site of the Host header (scheme ignored: the
- * scheme is the one this server speaks). */
+ * scheme is the one this server speaks). Used only when the browser sends no Sec-Fetch-Site,
+ * which it computes itself and which does not depend on a proxy passing Host through. */
 static int origin_matches_host(const char *origin, const char *host)
 {
     const char *o = !strncasecmp(origin, "https://", 8)  ? origin + 8
@@ -220,8 +221,8 @@ int rt_session_csrf_check(rt_req_t *req)
     else if (csrf_token(req, want) != 0 || strlen(got) != RT_CSRF_LEN ||
              CRYPTO_memcmp(got, want, RT_CSRF_LEN) != 0)
         why = "the " RT_CSRF_HEADER " header does not match this session";
-    else if ((site && strcasecmp(site, "same-origin") != 0) ||
-             (origin && !origin_matches_host(origin, host)))
+    else if (site ? strcasecmp(site, "same-origin") != 0
+                  : origin && !origin_matches_host(origin, host))
         why = "a state-changing request from another site is refused";
     OPENSSL_cleanse(want, sizeof want);
     if (!why)
@@ -284,8 +285,8 @@ static int login_cross_site(rt_req_t *req)
     const char *origin = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, "Origin");
     const char *site = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, "Sec-Fetch-Site");
     const char *host = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    if ((site && strcasecmp(site, "same-origin") && strcasecmp(site, "none")) ||
-        (origin && !origin_matches_host(origin, host))) {
+    if (site ? strcasecmp(site, "same-origin") && strcasecmp(site, "none")
+             : origin && !origin_matches_host(origin, host)) {
         rt_req_error(req, 403, "csrf_failed", "a login from another site is refused");
         return 1;
     }

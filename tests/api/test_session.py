@@ -154,7 +154,9 @@ def test_csrf(srv, sid, csrf):
     for what, headers in (("no token", {}), ("a wrong token", {"X-CSRF-Token": "0" * 64}),
                           ("a short token", {"X-CSRF-Token": csrf[:10]}),
                           ("another site's Origin", {"X-CSRF-Token": csrf, "Origin": "http://evil.example"}),
-                          ("Sec-Fetch-Site cross-site", {"X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site"})):
+                          ("Sec-Fetch-Site cross-site", {"X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site"}),
+                          ("Sec-Fetch-Site same-site", {"X-CSRF-Token": csrf, "Sec-Fetch-Site": "same-site",
+                                                        "Origin": srv.base})):
         st, _, body = srv.req("/api/keys", "POST", new, headers=headers, cookie=sid)
         check(st == 403 and error_code(body) == "csrf_failed",
               "POST /api/keys with the cookie and %s -> 403 csrf_failed: %s %s" % (what, st, body))
@@ -164,6 +166,11 @@ def test_csrf(srv, sid, csrf):
     check(nkeys() == before, "no key was created by the refused requests")
     st, _, _ = srv.req("/api/runs", cookie=sid)
     check(st == 200, "the session still works after the refused requests: %s" % st)
+    # A browser behind a proxy that rewrites Host: its Sec-Fetch-Site decides, not Origin.
+    st, _, body = srv.req("/api/keys", "POST", {"name": "proxied", "scope": "read"}, cookie=sid,
+                          headers={"X-CSRF-Token": csrf, "Origin": "https://runtrack.example.com",
+                                   "Sec-Fetch-Site": "same-origin"})
+    check(st == 201, "same-origin by Sec-Fetch-Site, Origin naming a proxy's host: %s %s" % (st, body[:200]))
     # The right token from the same origin: allowed.
     st, _, body = srv.req("/api/keys", "POST", new, cookie=sid,
                           headers={"X-CSRF-Token": csrf, "Origin": srv.base,
