@@ -82,6 +82,15 @@ static int check_auth_mode(const char *v, char *err, size_t errsize)
     return -1;
 }
 
+/* http_cookie_secure: auto, true or false. */
+static int check_cookie_secure(const char *v, char *err, size_t errsize)
+{
+    if (!strcmp(v, "auto") || !strcmp(v, "true") || !strcmp(v, "false"))
+        return 0;
+    snprintf(err, errsize, "expected auto, true or false, got \"%.40s\"", v);
+    return -1;
+}
+
 static const cf_entry_t cf_table[] = {
     CF_S(pg_dsn, "", "RUNTRACK_PG_DSN", 0, 1,
          "PostgreSQL connection string (libpq conninfo or URI); empty uses the PG* environment"),
@@ -232,6 +241,20 @@ static const cf_entry_t cf_table[] = {
     CF_B(metrics_auth, "false", "RUNTRACK_METRICS_AUTH", 0,
          "GET /metrics needs a read key (Prometheus: authorization credentials) when auth is "
          "required; false leaves it open like /healthz"),
+    /* Dashboard login (issue: API keys, dashboard login, HTTPS, audit trail): docs/api.md#sessions. */
+    CF_SC(http_cookie_secure, "auto", "RUNTRACK_HTTP_COOKIE_SECURE", 0, check_cookie_secure,
+          "Whether the dashboard's session cookie is marked Secure (sent over HTTPS only): auto = "
+          "when this server serves HTTPS, true = always (a TLS-terminating proxy is in front), "
+          "false = never"),
+    CF_I(session_idle_s, "3600", "RUNTRACK_SESSION_IDLE_S", 0, 60, 2592000,
+         "A dashboard session ends after this many seconds without a request (an open dashboard "
+         "polls, so it stays alive); last use is written at most every auth_touch_s"),
+    CF_I(session_max_s, "43200", "RUNTRACK_SESSION_MAX_S", 0, 60, 2592000,
+         "A dashboard session ends this many seconds after the login, however busy"),
+    CF_I(login_failures_per_min, "10", "RUNTRACK_LOGIN_FAILURES_PER_MIN", 0, 1, 10000,
+         "Failed logins (POST /api/session) one remote address may make per minute (token "
+         "bucket of this size refilled over a minute); past it every login attempt from that "
+         "address gets 429 with Retry-After"),
 };
 #define CF_N (sizeof cf_table / sizeof cf_table[0])
 

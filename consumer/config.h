@@ -78,6 +78,11 @@ typedef struct rt_config {
     int auth_cache_ms;      /* verified keys reused this long; revocation takes effect within */
     int auth_touch_s;       /* last_used_at written at most this often per key */
     int metrics_auth;       /* /metrics needs a read key when auth is required */
+    /* Dashboard login (api/session.c). */
+    char *http_cookie_secure;   /* "auto" (Secure under HTTPS), "true", "false" */
+    int session_idle_s;         /* a session ends after this long unused */
+    int session_max_s;          /* ... and this long after its login */
+    int login_failures_per_min; /* failed logins per remote address per minute, then 429 */
 } rt_config_t;
 
 /* Fills every setting with its default. Returns 0, or -1 when out of memory. */

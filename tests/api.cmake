@@ -52,3 +52,11 @@ if(TARGET runtrack-consumer)
                           $<TARGET_FILE:rt_api_serve> $<TARGET_FILE:runtrack-consumer>
                           ${PROJECT_SOURCE_DIR})
 endif()
+# The dashboard login: session cookie attributes (Secure under HTTPS / http_cookie_secure), the
+# CSRF token on state-changing cookie requests, logout, sessions of revoked keys and expired or
+# idle ones refused, the failed-login limit (429), audit rows, no session id or token leaked.
+if(TARGET runtrack-consumer)
+  rt_service_test(integration.api.session AS api_session LABELS integration TIMEOUT 120
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/api/test_session.py
+                          $<TARGET_FILE:rt_api_serve> $<TARGET_FILE:runtrack-consumer>)
+endif()

@@ -11,6 +11,7 @@
 #include "api/api_runs.h"
 #include "api/health_internal.h"
 #include "api/health_parse.h"
+#include "api/session.h"
 #include "api/settings.h"
 #include "config.h"
 #include "harness.h"
@@ -453,7 +454,47 @@ static void test_host_rule(test_state_t *ts)
     CHECK(ts, rt_api_host_allowed("127.0.0.1", "127.0.0.1", NULL) == 1);
 }
 
+/* Session ids (dashboard login) and the failed-login bucket, on a made-up clock. */
+static void test_login_limit(test_state_t *ts)
+{
+    char a[RT_TOKEN_LEN + 1], b[RT_TOKEN_LEN + 1];
+    REQUIRE(ts, rt_auth_token_generate(a) == 0 && rt_auth_token_generate(b) == 0);
+    CHECK(ts, strlen(a) == RT_TOKEN_LEN && strcmp(a, b) != 0);
+    CHECK(ts, rt_auth_token_valid(a) && !rt_auth_token_valid("short") && !rt_auth_token_valid(NULL));
+    a[5] = '%';
+    CHECK(ts, !rt_auth_token_valid(a));
+
+    rt_login_limit_t *l = rt_login_limit_new(3);
+    REQUIRE(ts, l != NULL);
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 100.0) == 0); /* unknown address: no wait */
+    for (int i = 0; i < 3; i++) {
+        CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 100.0) == 0);
+        rt_login_limit_fail(l, "10.0.0.1", 100.0);
+    }
+    /* 3 per minute: the next token is back 20 s later. */
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 100.0) == 20);
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.2", 100.0) == 0); /* other addresses unaffected */
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 110.0) == 10);
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 120.0) == 0);
+    rt_login_limit_fail(l, "10.0.0.1", 120.0);
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 120.0) == 20);
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 1000.0) == 0); /* full again, not above */
+    for (int i = 0; i < 3; i++)
+        rt_login_limit_fail(l, "10.0.0.1", 1000.0);
+    CHECK(ts, rt_login_limit_wait(l, "10.0.0.1", 1000.0) == 20);
+    /* More addresses than slots: the longest idle ones are forgotten, never a crash. */
+    char addr[32];
+    for (int i = 0; i < 600; i++) {
+        snprintf(addr, sizeof addr, "192.0.2.%d", i);
+        rt_login_limit_fail(l, addr, 1001.0 + i);
+    }
+    CHECK(ts, rt_login_limit_wait(l, "192.0.2.599", 1600.0) == 0); /* one failure of three */
+    rt_login_limit_free(l);
+    rt_login_limit_free(NULL);
+}
+
 TEST_MAIN(TEST(test_cursor_roundtrip), TEST(test_cursor_rejects_garbage), TEST(test_eta),
           TEST(test_health_rule), TEST(test_job_intervals), TEST(test_parse_windows),
           TEST(test_parse_long), TEST(test_keys), TEST(test_auth_settings), TEST(test_metrics_text),
-          TEST(test_server_lifecycle), TEST(test_tls_settings), TEST(test_host_rule))
+          TEST(test_server_lifecycle), TEST(test_tls_settings), TEST(test_host_rule),
+          TEST(test_login_limit))

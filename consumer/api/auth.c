@@ -171,6 +171,24 @@ int rt_auth_hmac(const rt_auth_secret_t *s, const char *key, unsigned char out[R
 static const char prefix_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* n random bytes as base64url without padding into out (4 * n / 3 + 2 bytes). */
+static void b64url_encode(const unsigned char *b, size_t n, char *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = acc << 8 | b[i];
+        bits += 8;
+        while (bits >= 6) {
+            *out++ = b64url[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits)
+        *out++ = b64url[(acc << (6 - bits)) & 63];
+    *out = '\0';
+}
+
 int rt_auth_key_generate(char *key, char *prefix)
 {
     unsigned char r[RT_KEY_PREFIX_LEN + 33];
@@ -186,21 +204,24 @@ int rt_auth_key_generate(char *key, char *prefix)
     prefix[RT_KEY_PREFIX_LEN] = '\0';
     char *p = key + snprintf(key, RT_KEY_LEN + 1, "rtk_%s_", prefix);
     /* 32 random bytes (256 bits) as 43 base64url characters, no padding. */
-    const unsigned char *b = r + RT_KEY_PREFIX_LEN;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < 32; i++) {
-        acc = acc << 8 | b[i];
-        bits += 8;
-        while (bits >= 6) {
-            *p++ = b64url[(acc >> (bits - 6)) & 63];
-            bits -= 6;
-        }
-    }
-    *p++ = b64url[(acc << (6 - bits)) & 63];
-    *p = '\0';
+    b64url_encode(r + RT_KEY_PREFIX_LEN, 32, p);
     OPENSSL_cleanse(r, sizeof r);
     return 0;
+}
+
+int rt_auth_token_generate(char *token)
+{
+    unsigned char r[32];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return -1;
+    b64url_encode(r, sizeof r, token);
+    OPENSSL_cleanse(r, sizeof r);
+    return 0;
+}
+
+int rt_auth_token_valid(const char *token)
+{
+    return token && strlen(token) == RT_TOKEN_LEN && strspn(token, b64url) == RT_TOKEN_LEN;
 }
 
 int rt_auth_key_prefix(const char *key, char *prefix)

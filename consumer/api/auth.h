@@ -101,6 +101,12 @@ int rt_auth_hmac(const rt_auth_secret_t *s, const char *key,
 /* A new key from getrandom(2) into key (RT_KEY_LEN + 1 bytes) and its prefix into prefix
  * (RT_KEY_PREFIX_LEN + 1 bytes). 0, or -1 when the kernel gave no randomness. */
 int rt_auth_key_generate(char *key, char *prefix) RT_MUSTCHECK;
+/* A session id (dashboard login, session.h): 32 bytes from getrandom(2) as RT_TOKEN_LEN
+ * base64url characters into token (RT_TOKEN_LEN + 1 bytes). 0, or -1 without randomness. */
+#define RT_TOKEN_LEN 43
+int rt_auth_token_generate(char *token) RT_MUSTCHECK;
+/* 1 when token has the form rt_auth_token_generate gives. */
+int rt_auth_token_valid(const char *token);
 /* Checks that key has the key's form and copies its prefix out (RT_KEY_PREFIX_LEN + 1 bytes).
  * 0, or -1. */
 int rt_auth_key_prefix(const char *key, char *prefix) RT_MUSTCHECK;

@@ -1,31 +1,12 @@
 /* The gate every routed request passes: the key its route's scope needs (401/403), and the
  * audit trail of state-changing requests (internal.h; docs/api.md, Authentication). */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "internal.h"
 #include "keys.h"
 #include "log.h"
 #include "request.h"
-
-/* The request's pooled connection, acquired without setting an answer (the gate answers 503
- * itself, and the audit must not replace the handler's answer). NULL when none. */
-static PGconn *gate_conn(void *arg)
-{
-    rt_req_t *req = arg;
-    if (!req->slot) {
-        char err[256];
-        int busy = 0;
-        req->slot = rt_pool_acquire(req->api->pool, &busy, err, sizeof err);
-        if (!req->slot) {
-            req->conn_failed = 1;
-            if (!busy)
-                rt_api_state_note(&req->api->db, "database_unreachable", err);
-            return NULL;
-        }
-    }
-    return rt_pool_conn(req->slot);
-}
+#include "session.h"
 
 int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg)
 {
@@ -38,10 +19,15 @@ int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg)
         return 0;
     const char *hdr =
         MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    /* A Bearer key wins over a cookie: no browser sends it on its own, so it needs no CSRF
+     * token. */
+    const char *cookie =
+        hdr ? NULL : MHD_lookup_connection_value(req->mhd, MHD_COOKIE_KIND, RT_SESSION_COOKIE);
     const char *key = rt_auth_bearer(hdr);
-    rt_auth_result_t r = hdr && !key
-                             ? RT_AUTH_MALFORMED
-                             : rt_keyring_verify(api->keyring, key, gate_conn, req, &req->who);
+    rt_auth_result_t r = cookie       ? rt_session_verify(req, cookie)
+                         : hdr && !key ? RT_AUTH_MALFORMED
+                                       : rt_keyring_verify(api->keyring, key, rt_req_conn_quiet, req,
+                                                           &req->who);
     if (r == RT_AUTH_UNAVAILABLE) {
         memset(&req->who, 0, sizeof req->who);
         if (req->conn_failed)
@@ -53,9 +39,16 @@ int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg)
     if (r != RT_AUTH_OK) {
         memset(&req->who, 0, sizeof req->who);
         req->www_authenticate = 1;
-        rt_req_error(req, 401, "unauthorized", "%s", rt_auth_result_text(r));
+        if (cookie)
+            rt_req_error(req, 401, "unauthorized",
+                         "no valid session (logged out, expired, or its key revoked): log in "
+                         "again (POST /api/session)");
+        else
+            rt_req_error(req, 401, "unauthorized", "%s", rt_auth_result_text(r));
         return -1;
     }
+    if (req->session.id && strcmp(route->method, "GET") != 0 && rt_session_csrf_check(req) != 0)
+        return -1;
     if (req->who.scope < need) {
         rt_req_error(req, 403, "forbidden", "this key has scope %s; %s %s needs scope %s",
                      rt_scope_name(req->who.scope), route->method, route->path,
@@ -70,33 +63,16 @@ int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg)
     return 0;
 }
 
-/* The client's address as text ("-" when unknown). */
-static void remote_addr(rt_req_t *req, char *out, size_t size)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, size, "-");
-    if (!ci || !ci->client_addr)
-        return;
-    if (ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
-                  out, (socklen_t)size);
-    else if (ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6,
-                  &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, out,
-                  (socklen_t)size);
-}
-
 void rt_gate_audit(rt_req_t *req, const rt_route_t *route, const char *arg)
 {
     char remote[INET6_ADDRSTRLEN + 1], err[256];
-    remote_addr(req, remote, sizeof remote);
+    rt_req_remote_addr(req, remote, sizeof remote);
     rt_audit_t a = {.who = &req->who,
                     .action = route->action,
                     .target = req->audit_target[0] ? req->audit_target : arg,
                     .result = (int)req->status,
                     .remote_addr = remote};
-    PGconn *conn = gate_conn(req);
+    PGconn *conn = rt_req_conn_quiet(req);
     if (!conn || rt_audit_write(conn, &a, err, sizeof err) != 0)
         rt_log(RT_L_ERROR, "audit trail: entry not written", "action=%s result=%u error=\"%s\"",
                route->action, req->status, conn ? err : "database unreachable");

@@ -54,6 +54,7 @@ struct rt_api {
     int reload_started;
     atomic_int stopping;                           /* tells the reload thread to end */
     atomic_ulong tls_reloads, tls_reload_failures; /* /metrics */
+    struct rt_login_limit *logins; /* failed logins per remote address (session.h) */
 };
 
 struct rt_req {
@@ -80,6 +81,14 @@ struct rt_req {
     char audit_target[128];      /* what a state-changing handler acted on, for the audit */
     int conn_failed;             /* rt_gate's connection attempt failed (auth: 503) */
     int www_authenticate;        /* a 401: say which scheme (WWW-Authenticate: Bearer) */
+    /* The dashboard login (session.h). */
+    struct {
+        long long id;                  /* api_sessions.id of the cookie's session; 0 = none */
+        char token[RT_TOKEN_LEN + 1];  /* its id as the cookie gave it (wiped at the end) */
+        char expires_at[40];           /* RFC 3339 UTC */
+    } session;
+    char set_cookie[160]; /* a Set-Cookie header to send, "" = none (never logged) */
+    int retry_after_s;    /* > 0: a Retry-After header (429) */
 };
 
 /* One route: method and path (a "{name}" segment is the handler's argument), the scope it
@@ -103,6 +112,12 @@ typedef struct rt_route {
 /* Authorizes req for route (arg: its path argument or NULL): fills req->who, or sets the
  * 401/403/503 answer and returns -1 (gate.c). */
 int rt_gate_check(rt_req_t *req, const rt_route_t *route, const char *arg);
+/* req's pooled connection, acquired without setting an answer (the gate answers 503 itself,
+ * and the audit must not replace the handler's answer); arg is the rt_req_t. NULL when none
+ * (req->conn_failed set when PostgreSQL was unreachable). (request.c) */
+PGconn *rt_req_conn_quiet(void *arg);
+/* The client's address as text ("-" when unknown) (request.c). */
+void rt_req_remote_addr(rt_req_t *req, char *out, size_t size);
 /* Records a state-changing request in the audit trail, whatever its result (gate.c). */
 void rt_gate_audit(rt_req_t *req, const rt_route_t *route, const char *arg);
 

@@ -1,6 +1,7 @@
 /* The rt_req_* helpers handlers answer a request with (request.h). */
 #include "request.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -262,4 +263,37 @@ struct rt_keyring *rt_req_keyring(rt_req_t *req)
 const struct rt_principal *rt_req_principal(rt_req_t *req)
 {
     return &req->who;
+}
+
+PGconn *rt_req_conn_quiet(void *arg)
+{
+    rt_req_t *req = arg;
+    if (!req->slot) {
+        char err[256];
+        int busy = 0;
+        req->slot = rt_pool_acquire(req->api->pool, &busy, err, sizeof err);
+        if (!req->slot) {
+            req->conn_failed = 1;
+            if (!busy)
+                rt_api_state_note(&req->api->db, "database_unreachable", err);
+            return NULL;
+        }
+    }
+    return rt_pool_conn(req->slot);
+}
+
+void rt_req_remote_addr(rt_req_t *req, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, size, "-");
+    if (!ci || !ci->client_addr)
+        return;
+    if (ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+                  out, (socklen_t)size);
+    else if (ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, out,
+                  (socklen_t)size);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "prom.h"
 #include "rt_buf.h"
+#include "session.h"
 #include "settings.h"
 
 /* Every response carries a strict Content-Security-Policy: the dashboard loads only its own
@@ -266,6 +268,11 @@ static const rt_route_t routes[] = {
     {"POST", "/api/keys", RT_SCOPE_ADMIN, 0, "keys.create", rt_api_keys_create, NULL},
     {"DELETE", "/api/keys/{id}", RT_SCOPE_ADMIN, 0, "keys.revoke", NULL, rt_api_keys_revoke},
     {"GET", "/api/audit", RT_SCOPE_ADMIN, 0, NULL, rt_api_audit, NULL},
+    /* The dashboard login (session.h): the login itself needs no key, it takes one. */
+    {"GET", "/api/session", RT_SCOPE_READ, 0, NULL, rt_api_session_info, NULL},
+    {"POST", "/api/session", RT_SCOPE_NONE, 0, "session.login", rt_api_session_login, NULL},
+    {"POST", "/api/session/logout", RT_SCOPE_READ, 0, "session.logout", rt_api_session_logout,
+     NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -461,6 +468,13 @@ static enum MHD_Result send_response(rt_req_t *req)
     if (req->www_authenticate)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"runtrack\"");
+    if (req->set_cookie[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, req->set_cookie);
+    if (req->retry_after_s > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", req->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
     enum MHD_Result ret = MHD_queue_response(req->mhd, req->status ? req->status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -538,6 +552,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     free(req->body);
     rt_cache_blob_unref(req->blob);
     rt_buf_free(&req->upload);
+    /* The session id and its cookie line are secrets: not left in freed memory. */
+    OPENSSL_cleanse(&req->session, sizeof req->session);
+    OPENSSL_cleanse(req->set_cookie, sizeof req->set_cookie);
     free(req);
     *con_cls = NULL;
 }
@@ -554,6 +571,7 @@ static void api_free(rt_api_t *api)
     rt_tls_cred_free(&api->cred);
     pthread_mutex_destroy(&api->mhd_mu);
     rt_keyring_free(api->keyring);
+    rt_login_limit_free(api->logins);
     pthread_mutex_destroy(&api->db.mu);
     pthread_mutex_destroy(&api->ready.mu);
     free(api);
@@ -708,8 +726,9 @@ static int auth_start(rt_api_t *api, char *err, size_t errsize)
     char why[480];
     const rt_config_t *cfg = api->cfg;
     int rc = rt_api_auth_settings(cfg, &api->auth_required, &secret, why, sizeof why);
-    if (rc == 0 && secret.len &&
-        !(api->keyring = rt_keyring_new(&secret, cfg->auth_cache_ms, cfg->auth_touch_s))) {
+    if (rc == 0 && ((secret.len && !(api->keyring = rt_keyring_new(&secret, cfg->auth_cache_ms,
+                                                                    cfg->auth_touch_s))) ||
+                    !(api->logins = rt_login_limit_new(cfg->login_failures_per_min)))) {
         snprintf(why, sizeof why, "out of memory");
         rc = -1;
     }

@@ -14,7 +14,8 @@
 --                (offsets + fence) and dead_letter_days (the daily dead-letter payload cap), COPY into TEMP tables (TEMPORARY on the database), nextval
 --                on the SERIAL/BIGSERIAL sequences (USAGE)
 --   HTTP API     SELECT on the tables and the API views (0100_api_views.sql); INSERT, UPDATE on
---                api_keys (keys made and revoked, last_used_at), INSERT on audit_log (0029)
+--                api_keys (keys made and revoked, last_used_at), INSERT on audit_log (0029);
+--                INSERT, UPDATE, DELETE on api_sessions (dashboard logins, 0030)
 --   maintenance  UPDATE runs + upsert run_results/discovery_runs (closing stale runs), DELETE
 --                old rows of runs, run_logs, run_results, discovery_runs, dead_letters
 --                (retention), INSERT/DELETE runs_removed (tombstones of deleted runs);
@@ -57,3 +58,6 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO :"role";
 -- stamps last_used_at, and appends audit rows; it never deletes either.
 GRANT INSERT, UPDATE ON api_keys TO :"role";
 GRANT INSERT ON audit_log TO :"role";
+-- Dashboard sessions (0030): logins insert, requests stamp last_seen_at, logouts revoke, and a
+-- login deletes sessions that ended more than a day ago.
+GRANT INSERT, UPDATE, DELETE ON api_sessions TO :"role";

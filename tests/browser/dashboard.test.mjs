@@ -8,6 +8,7 @@
 // Run by tests/browser/run.sh under tests/lib/with_services.sh:
 //     node dashboard.test.mjs RUNTRACK_CLI RUNTRACK_CONSUMER
 import {spawn, execFile} from 'node:child_process';
+import http from 'node:http';
 import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,6 +58,8 @@ const shots = path.join(BUILD, 'browser-screenshots');
 fs.mkdirSync(shots, {recursive: true});
 let consumer = null;
 let consumer2 = null;
+let consumer3 = null;
+let evilServer = null;
 let context = null;
 let liveStop = false;
 let liveLoop = null;
@@ -229,6 +232,124 @@ async function a11y(page, name) {
     return out;
   });
   check(!bad.length, `${name}: contrast/labels: ${bad.slice(0, 5).join('; ')}`);
+}
+
+// A page on another origin (another port on loopback) that posts an HTML form to the
+// dashboard's server as soon as it loads: what a malicious site would do with the session
+// cookie the browser holds. /?to=URL&field=NAME posts field=x to URL.
+function startEvilSite() {
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://127.0.0.1');
+    const to = u.searchParams.get('to') || '';
+    const esc = (t) => t.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    res.writeHead(200, {'Content-Type': 'text/html; charset=utf-8'});
+    res.end(`<!doctype html><title>prize</title><form id="f" method="post" action="${esc(to)}">` +
+      '<input type="hidden" name="name" value="evil"><input type="hidden" name="scope" value="admin">' +
+      '</form><script>document.getElementById("f").submit()</script>');
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// Keys required: log in with a key in the page, use the dashboard, refuse a cross-site form post
+// for want of the CSRF token, log out (docs/api.md, Sessions).
+async function loginFlow(runs) {
+  const secretFile = path.join(tmp, 'secret');
+  fs.writeFileSync(secretFile, `browser-test-secret-${process.pid}-${Date.now()}\n`, {mode: 0o600});
+  const kenv = Object.assign({}, env, {RUNTRACK_AUTH_SECRET_FILE: secretFile});
+  const {stdout} = await execFileP(CONSUMER, ['keys', 'create', '--name', 'browser-admin', '--scope', 'admin'],
+    {timeout: 30000, env: kenv});
+  const key = stdout.trim();
+  check(/^rtk_/.test(key), `keys create printed a key: ${key.slice(0, 4)}`);
+  const c3 = await startConsumer('auth', {RUNTRACK_AUTH: 'required', RUNTRACK_AUTH_SECRET_FILE: secretFile});
+  consumer3 = c3.proc;
+  const base = `http://127.0.0.1:${c3.port}`;
+  const bearer = {Authorization: `Bearer ${key}`};
+  const nkeys = async () => (await (await fetch(`${base}/api/keys`, {headers: bearer})).json()).keys.length;
+  step(`consumer with keys required at ${base}`);
+
+  const page = await context.newPage();
+  page.setDefaultTimeout(10000);
+  // The 401s of "not logged in" and the refused cross-site post are expected here; nothing else.
+  const expected = /status of (401|403)/;
+  page.on('console', (m) => { if (m.type() === 'error' && !expected.test(m.text())) check(false, `login page console error: ${m.text()}`); });
+  page.on('pageerror', (e) => check(false, `login page error: ${e.message}`));
+  await page.goto(base + '/');
+  await page.waitForSelector('#api-key');
+  check(await page.isHidden('#logout'), 'no logout button before the login');
+  await a11y(page, 'login');
+  await page.screenshot({path: path.join(shots, 'login.png'), fullPage: true});
+  await page.fill('#api-key', key.slice(0, -4) + 'AAAA');
+  await page.click('button:has-text("Log in")');
+  await until('a wrong key is refused in the form', async () => /Not logged in/.test(await page.textContent('main')));
+  await page.fill('#api-key', key);
+  await page.click('button:has-text("Log in")');
+  await page.waitForSelector('table.runs tbody tr[data-run-id]');
+  check((await page.textContent('#who')) === 'browser-admin (admin)', `user shown: ${await page.textContent('#who')}`);
+  check(await page.isVisible('#logout'), 'logout button shown');
+  const cookies = await context.cookies(base);
+  const sc = cookies.find((c) => c.name === 'runtrack_session');
+  check(sc && sc.httpOnly && sc.sameSite === 'Strict' && !sc.secure, `session cookie: ${JSON.stringify(sc && {...sc, value: '...'})}`);
+  check(!(await page.evaluate(() => document.cookie)).includes('runtrack_session'), 'no script reads the session cookie');
+  check(!(await page.evaluate(() => JSON.stringify(sessionStorage) + JSON.stringify(localStorage))).includes('rtk_'),
+    'the key is not kept in web storage');
+  step('logged in');
+  // Use it: the runs list, a run detail, the audit page (admin).
+  await page.goto(`${base}/#/run/${runs.failed}`);
+  await page.waitForSelector('#error-message');
+  check((await page.textContent('#error-message')) === 'HTTP 503 from api.sam.gov', 'run detail behind the login');
+  await page.click('nav a[href="#/audit"]');
+  await page.waitForSelector('table.audit tbody tr th');
+  const audit1 = await page.$$eval('table.audit tbody tr', (trs) => trs.map((t) => [...t.children].map((c) => c.textContent.trim())));
+  check(audit1.some((r) => r[2] === 'session.login' && r[4] === '200' && r[1].startsWith('browser-admin')),
+    `audit lists the login: ${JSON.stringify(audit1.slice(0, 3))}`);
+  await page.screenshot({path: path.join(shots, 'logged-in-audit.png'), fullPage: true});
+  await page.setViewportSize({width: 375, height: 800});
+  await sleep(200);
+  const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(over <= 0, `logged in: no horizontal page scroll at 375 px (overflow ${over} px)`);
+  await page.screenshot({path: path.join(shots, 'logged-in-narrow.png'), fullPage: true});
+  await page.setViewportSize({width: 1280, height: 900});
+  step('dashboard used while logged in');
+
+  // A cross-site form post, cookie and all, but no CSRF token: refused, nothing changed.
+  evilServer = await startEvilSite();
+  const evil = `http://127.0.0.1:${evilServer.address().port}`;
+  const before = await nkeys();
+  const evilPage = await context.newPage();
+  evilPage.on('console', () => {}); // its 403 is the point
+  for (const target of ['/api/keys', '/api/session/logout']) {
+    const answer = evilPage.waitForResponse((r) => r.url() === base + target);
+    await evilPage.goto(`${evil}/?to=${encodeURIComponent(base + target)}`);
+    const r = await answer;
+    const body = await r.text();
+    check(r.status() === 403 && /csrf_failed/.test(body) && /X-CSRF-Token/.test(body),
+      `cross-site form POST ${target} refused for want of the CSRF token: ${r.status()} ${body}`);
+  }
+  await evilPage.close();
+  check((await nkeys()) === before, 'the cross-site post created no key');
+  const still = await page.evaluate(async () => (await fetch('/api/session')).status);
+  check(still === 200, `the session survives the cross-site logout attempt: ${still}`);
+  step('cross-site form posts refused');
+
+  // Log out: the login form again, the page's next API call is 401, the old cookie is dead.
+  await page.click('#logout');
+  await page.waitForSelector('#api-key');
+  check(/logged out/.test(await page.textContent('main')), 'the page says it logged out');
+  const after = await page.evaluate(async () => {
+    const r = await fetch('/api/runs');
+    return [r.status, (await r.json()).error?.code];
+  });
+  check(after[0] === 401 && after[1] === 'unauthorized', `the page's API call after logout: ${after}`);
+  const old = await fetch(`${base}/api/runs`, {headers: {Cookie: `runtrack_session=${sc && sc.value}`}});
+  check(old.status === 401, `the old session cookie after logout: ${old.status}`);
+  const entries = (await (await fetch(`${base}/api/audit`, {headers: bearer})).json()).entries;
+  const got = (action, result) => entries.some((e) => e.action === action && e.result === result);
+  check(got('session.logout', 200) && got('session.logout', 403) && got('keys.create', 403),
+    `audit: logout, and the refused cross-site posts: ${JSON.stringify(entries.slice(0, 6).map((e) => [e.action, e.result]))}`);
+  const leaked = JSON.stringify(entries).includes(sc && sc.value) || c3.proc.output.includes(sc && sc.value);
+  check(!leaked, 'the session id is in the audit trail or the log');
+  await page.close();
+  step('logged out');
 }
 
 async function main() {
@@ -484,6 +605,8 @@ async function main() {
   check(/Europe\/Berlin/.test(await page.textContent('#tz-note')), 'unknown zone falls back to the viewer\'s');
   await page.unroute('**/api/config');
 
+  await loginFlow(runs);
+
   if (env.RUNTRACK_UPDATE_DOCS_IMG === '1') {
     fs.mkdirSync(path.join(SRC, 'docs/img'), {recursive: true});
     fs.copyFileSync(path.join(shots, 'runs.png'), path.join(SRC, 'docs/img/dashboard-runs.png'));
@@ -502,6 +625,8 @@ try {
   if (liveLoop) await liveLoop;
   await stopConsumer(consumer);
   await stopConsumer(consumer2);
+  await stopConsumer(consumer3);
+  if (evilServer) evilServer.close();
   fs.rmSync(tmp, {recursive: true, force: true});
   rc = failures.length ? 1 : 0;
   console.log(`${rc ? 'FAIL' : 'ok  '} dashboard (${failures.length} failures), screenshots in ${shots}`);

@@ -13,7 +13,8 @@
 #    database down /readyz shows a reason code, not libpq's text (host, port).
 #  - API keys: the server secret (RUNTRACK_AUTH_SECRET) is logged as ****; a created key and the
 #    secret are absent from the log, /metrics, 401 answers, the audit trail and the tables; the
-#    least-privilege role creates keys and writes the audit trail over the API.
+#    least-privilege role creates keys and writes the audit trail over the API. The dashboard
+#    login as that role: the session id and the CSRF token are absent from the same places.
 #  - Least privilege: deploy/sql/runtrack_role.sql's role (only those grants) runs the consumer
 #    on a stream with a dead letter: the tables equal the owner's clean replay; the role cannot
 #    create tables, truncate, or delete offsets.
@@ -196,6 +197,21 @@ no_key "$T/keys.err" "keys create's message"
     c -H "Authorization: Bearer $KEY" -X POST -H 'Content-Type: application/json' \
         -d '{"name":"made-by-role","scope":"read"}' "$u/api/keys" >"$T/keys_created"
     c -X POST -d '{}' "$u/api/keys" >>"$T/keys_errors"
+    # The dashboard login as the role (grants on api_sessions): the session id and the CSRF
+    # token are secrets like the key.
+    c -D "$T/login_headers" -X POST -H 'Content-Type: application/json' -d "{\"key\":\"$KEY\"}" \
+        "$u/api/session" >"$T/login_answer"
+    sed -n 's/^Set-Cookie: runtrack_session=\([A-Za-z0-9_-]*\);.*/\1/p' "$T/login_headers" | tr -d '\r' >"$T/sid"
+    grep -o '"csrf_token":"[0-9a-f]*"' "$T/login_answer" | cut -d'"' -f4 >"$T/csrf"
+    ck() { c -H "Cookie: runtrack_session=$(cat "$T/sid")" "$@"; }
+    ck "$u/api/runs" >"$T/session_runs"
+    ck -X POST -H "X-CSRF-Token: 0000" -H 'Content-Type: application/json' \
+        -d '{"name":"csrf-refused","scope":"read"}' "$u/api/keys" >>"$T/keys_errors"
+    ck -X POST -H "X-CSRF-Token: $(cat "$T/csrf")" -H 'Content-Type: application/json' \
+        -d '{"name":"made-by-session","scope":"read"}' "$u/api/keys" >"$T/session_created"
+    ck -X POST -H "X-CSRF-Token: $(cat "$T/csrf")" "$u/api/session/logout" >"$T/session_logout"
+    ck "$u/api/runs" >>"$T/keys_errors"
+    c -H "Authorization: Bearer $KEY" "$u/metrics" >>"$T/keys_metrics"
     c -H "Authorization: Bearer $KEY" "$u/api/audit" >"$T/keys_audit"
     c -H "Authorization: Bearer $KEY" "$u/api/keys" >>"$T/keys_audit"
     kill -INT "$pid"
@@ -206,12 +222,26 @@ grep -q '"key":"rtk_' "$T/keys_created" && ok "the least-privilege role creates 
     bad "POST /api/keys as the role: $(head -c 300 "$T/keys_created")"
 grep -q '"action":"keys.create","target":"key [0-9]*","result":201' "$T/keys_audit" &&
     ok "audit trail written by the role" || bad "no audit row: $(head -c 300 "$T/keys_audit")"
-psql -XAtq -d "$RUNTRACK_PG_DSN" -c "SELECT t::text FROM api_keys t UNION ALL SELECT t::text FROM audit_log t" >"$T/keys_rows"
+psql -XAtq -d "$RUNTRACK_PG_DSN" -c "SELECT t::text FROM api_keys t UNION ALL SELECT t::text FROM audit_log t UNION ALL SELECT t::text FROM api_sessions t" >"$T/keys_rows"
 no_key "$T/keys_api.out" "consumer log (API keys)"
 no_key "$T/keys_metrics" "/metrics (API keys)"
 no_key "$T/keys_errors" "401 answers"
 no_key "$T/keys_audit" "audit trail and key list answers"
-no_key "$T/keys_rows" "api_keys and audit_log rows"
+no_key "$T/keys_rows" "api_keys, audit_log and api_sessions rows"
+SID=$(cat "$T/sid") CSRF=$(cat "$T/csrf")
+[ ${#SID} = 43 ] && [ ${#CSRF} = 64 ] && ok "dashboard login as the role: a session cookie and a CSRF token" ||
+    bad "dashboard login: $(head -c 300 "$T/login_answer")"
+grep -q '"runs"' "$T/session_runs" && grep -q '"key":"rtk_' "$T/session_created" &&
+    grep -q '"logged_out":true' "$T/session_logout" && ok "the session reads, creates a key with its CSRF token, logs out" ||
+    bad "session use: $(head -c 200 "$T/session_runs") $(head -c 200 "$T/session_created") $(cat "$T/session_logout")"
+grep -q '"code":"csrf_failed"' "$T/keys_errors" && ok "a wrong CSRF token is refused (403)" || bad "no csrf_failed answer"
+no_session() { # FILE WHAT
+    if [ -n "$SID" ] && grep -aqF -e "$SID" -e "$CSRF" "$1"; then bad "$2: a session id or CSRF token appears"; else ok "$2: no session id, no CSRF token"; fi
+}
+for f in keys_api.out:"consumer log" keys_metrics:/metrics keys_errors:"401/403 answers" \
+         keys_audit:"audit trail answer" keys_rows:"api_keys, audit_log and api_sessions rows"; do
+    no_session "$T/${f%%:*}" "${f#*:} (sessions)"
+done
 
 echo "security: $checks checks, $failed failed"
 fl_row "security: SASL/TLS pass-through, secrets, least-privilege role" "$checks" - - - - - - - - \

@@ -7,45 +7,77 @@ export class ApiError extends Error {
   }
 }
 
-// The API key this tab sends (Authorization: Bearer), kept in sessionStorage: it lives as long
-// as the tab and is never written to a cookie or the URL. Empty when the server needs none.
-const KEY_ITEM = 'runtrack.apiKey';
+// The dashboard logs in with an API key once (POST /api/session); the server answers an
+// HttpOnly session cookie, which the browser sends by itself and no script can read, and the
+// session's CSRF token, kept here in memory only (GET /api/session gives it again after a
+// reload). Every state-changing request goes through send(), which adds the token.
+let csrfToken = '';
 
-export function apiKey() {
-  try { return sessionStorage.getItem(KEY_ITEM) || ''; } catch (e) { return ''; }
+export function setCsrfToken(token) {
+  csrfToken = token || '';
 }
 
-export function setApiKey(key) {
-  try {
-    if (key) sessionStorage.setItem(KEY_ITEM, key);
-    else sessionStorage.removeItem(KEY_ITEM);
-  } catch (e) { /* storage disabled: the key lasts this page only */ }
-}
-
-export async function getJSON(path, params) {
+async function request(method, path, params, body) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== null && v !== undefined && v !== '') q.set(k, v);
   }
   const url = q.toString() ? `${path}?${q}` : path;
+  const headers = {Accept: 'application/json'};
+  const init = {method, headers, cache: 'no-store', credentials: 'same-origin'};
+  if (method !== 'GET' && method !== 'HEAD') {
+    if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+  }
   let resp;
   try {
-    const headers = {Accept: 'application/json'};
-    const key = apiKey();
-    if (key) headers.Authorization = `Bearer ${key}`;
-    resp = await fetch(url, {headers, cache: 'no-store'});
+    resp = await fetch(url, init);
   } catch (e) {
     throw new ApiError(0, 'network', 'The server cannot be reached.');
   }
-  let body = null;
+  let answer = null;
   try {
-    body = await resp.json();
+    answer = await resp.json();
   } catch (e) {
     throw new ApiError(resp.status, 'bad_response', `Unexpected answer (HTTP ${resp.status}).`);
   }
   if (!resp.ok) {
-    const err = body && body.error ? body.error : {};
+    const err = answer && answer.error ? answer.error : {};
     throw new ApiError(resp.status, err.code || 'error', err.message || `HTTP ${resp.status}`);
   }
-  return body;
+  return answer;
+}
+
+export function getJSON(path, params) {
+  return request('GET', path, params);
+}
+
+// The one way the dashboard changes anything (POST, DELETE ...): with the CSRF token.
+export function send(method, path, body) {
+  return request(method, path, null, body);
+}
+
+// Who this browser is logged in as ({auth_required, key_name, scope, csrf_token, ...}); a 401
+// ApiError when keys are required and there is no valid session.
+export async function whoami() {
+  const me = await getJSON('/api/session');
+  setCsrfToken(me.csrf_token);
+  return me;
+}
+
+export async function login(key) {
+  const me = await send('POST', '/api/session', {key});
+  setCsrfToken(me.csrf_token);
+  return me;
+}
+
+export async function logout() {
+  try {
+    await send('POST', '/api/session/logout');
+  } finally {
+    setCsrfToken('');
+  }
 }

@@ -1,6 +1,6 @@
 // runtrack dashboard: hash routes #/runs, #/run/<id>, #/jobs, #/health, #/audit. Each page module
 // exports render(main, query, ctx) and may return a cleanup function (stops its polling).
-import {getJSON, apiKey, setApiKey} from './api.js';
+import {getJSON, whoami, login, logout} from './api.js';
 import {setZone, zoneName, zoneAbbrev} from './fmt.js';
 import {h, clear} from './dom.js';
 import * as runs from './runs.js';
@@ -52,24 +52,54 @@ export function poller(ms, fn) {
   };
 }
 
-// The server wants an API key (401): a form for one, kept in this tab (api.js). A key that was
-// refused is dropped first, so the form says why.
-function askForKey(message) {
-  const had = apiKey();
-  setApiKey('');
-  const input = h('input', {type: 'password', id: 'api-key', autocomplete: 'off', required: true,
-    size: 60, placeholder: 'rtk_...'});
-  const form = h('form.key-form', {onsubmit: (ev) => {
+// Keys are required and this browser has no valid session (401): the login form. The key is
+// sent once, to POST /api/session, and never kept: the session cookie stands for it.
+function showLogin(message) {
+  if (cleanup) { cleanup(); cleanup = null; }
+  showUser(null);
+  const input = h('input', {type: 'password', id: 'api-key', name: 'key', autocomplete: 'off',
+    required: true, size: 60, placeholder: 'rtk_...'});
+  const status = h('p', {role: 'status'}, message ||
+    'This server needs an API key with scope read (runtrack-consumer keys create).');
+  const button = h('button', {type: 'submit'}, 'Log in');
+  const form = h('form.key-form', {onsubmit: async (ev) => {
     ev.preventDefault();
-    setApiKey(input.value.trim());
-    location.reload();
+    button.disabled = true;
+    try {
+      await login(input.value.trim());
+      input.value = '';
+      location.reload();
+    } catch (e) {
+      status.textContent = e.status === 429 || e.status === 401
+        ? `Not logged in: ${e.message}` : `Login failed: ${e.message}`;
+      status.className = 'error';
+      button.disabled = false;
+    }
   }},
-  h('p', {}, had ? `The key was refused: ${message}` :
-    'This server needs an API key with scope read (runtrack-consumer keys create).'),
-  h('label', {for: 'api-key'}, 'API key '), input, ' ', h('button', {type: 'submit'}, 'Use key'),
-  h('p.muted', {}, 'The key stays in this browser tab only and is sent as a Bearer header.'));
+  h('h1', null, 'Log in'), status,
+  h('label', {for: 'api-key'}, 'API key '), input, ' ', button,
+  h('p.muted', {}, 'The key is exchanged for a session cookie and not stored in this browser.'));
   clear(main).append(form);
   input.focus();
+}
+
+// The header's "logged in as" line and Log out button (hidden when keys are off).
+function showUser(me) {
+  const who = document.getElementById('who');
+  const out = document.getElementById('logout');
+  const shown = Boolean(me && me.via);
+  who.hidden = !shown;
+  out.hidden = !(me && me.via === 'session');
+  who.textContent = shown ? `${me.key_name} (${me.scope})` : '';
+}
+
+async function onLogout() {
+  try {
+    await logout();
+    showLogin('You are logged out.');
+  } catch (e) {
+    showBanner(`Logout failed: ${e.message}`);
+  }
 }
 
 function parseHash() {
@@ -98,19 +128,29 @@ async function route() {
   try {
     cleanup = (await page.render(main, query, ctx)) || null;
   } catch (e) {
-    if (e.status === 401) askForKey(e.message);
+    if (e.status === 401) showLogin(e.message);
     else clear(main).append(h('p.error', {role: 'alert'}, `Could not load this page: ${e.message}`));
   }
 }
 
 async function boot() {
+  document.getElementById('logout').addEventListener('click', onLogout);
+  try {
+    showUser(await whoami());
+  } catch (e) {
+    if (e.status === 401) {
+      showLogin();
+      return;
+    }
+    showBanner(`Could not ask who is logged in (${e.message}).`);
+  }
   let tz = null;
   try {
     const conf = await getJSON('/api/config');
     tz = conf.display_time_zone;
   } catch (e) {
     if (e.status === 401) {
-      askForKey(e.message);
+      showLogin(e.message);
       return;
     }
     showBanner(`Settings could not be read (${e.message}); showing times in your zone.`);
