@@ -74,38 +74,10 @@ timeout 30 kcat -C -b "$RUNTRACK_BROKERS" -t "$RUNTRACK_TOPIC" -e -q -f '%k\t%s\
     rt_die "cannot read the topic back"
 [ "$(grep -c '"run.finished"' "$T/events.txt")" = 11 ] || rt_die "expected 11 run.finished events"
 
-# replay MODE SUFFIX [SETTINGS...]: the topic's events rearranged by MODE (in order, each run's
-# reversed, or duplicated and shuffled) into a new topic, consumed into a new database; its
-# tables must equal the live ones.
-replay() {
-    local mode=$1 sfx=$2 r_topic r_db
-    shift 2
-    python3 - "$mode" "$T/events.txt" >"$T/$sfx.txt" <<'PY'
-import collections, random, sys
-runs = collections.OrderedDict()
-for line in open(sys.argv[2]):
-    runs.setdefault(line.split("\t", 1)[0], []).append(line)
-rnd = random.Random(11)
-for lines in runs.values():
-    if sys.argv[1] == "reverse":
-        lines = lines[::-1]
-    elif sys.argv[1] == "shuffle":
-        lines = lines * 2
-        rnd.shuffle(lines)
-    sys.stdout.writelines(lines)
-PY
-    # (not "topic"/"db": ct_new_* have locals of those names)
-    ct_new_topic r_topic "$sfx"
-    ct_new_db r_db "$sfx"
-    ct_produce "$T/$sfx.txt" "$r_topic"
-    env "$@" RUNTRACK_TOPIC="$r_topic" RUNTRACK_GROUP="g_$r_topic" RUNTRACK_PG_DSN="$r_db" \
-        "$CT_BIN" --exit-when-idle 1500 2>>"$T/$sfx.log" || rt_die "consumer of $sfx failed"
-    ct_same_tables "$live" "$(RUNTRACK_PG_DSN=$r_db ct_checksum)" "$mode $*: the tables differ from the live ones"
-}
 # The child's finish first, then the wrapper's: each merged against the stored row.
-replay order ord1 RUNTRACK_BATCH_MAX_EVENTS=1
+ct_replay_runs order "$T/events.txt" "$live" ord1 RUNTRACK_BATCH_MAX_EVENTS=1
 # The wrapper's finish first: in one batch, and each against the stored row.
-replay reverse rev
-replay reverse rev1 RUNTRACK_BATCH_MAX_EVENTS=1
-replay shuffle dup RUNTRACK_BATCH_MAX_EVENTS=3
+ct_replay_runs reverse "$T/events.txt" "$live" rev
+ct_replay_runs reverse "$T/events.txt" "$live" rev1 RUNTRACK_BATCH_MAX_EVENTS=1
+ct_replay_runs shuffle "$T/events.txt" "$live" dup RUNTRACK_BATCH_MAX_EVENTS=3
 echo "endcounts: ok"
