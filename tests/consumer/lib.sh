@@ -6,6 +6,8 @@
 #   ct_scenario_lines FILE    schemas/examples scenario → "run_id<TAB>json" lines
 #   ct_same_tables WANT GOT WHAT      two ct_checksum outputs must be equal (diff, then die)
 #   ct_assert_clean_pass DIR WHAT     tables = a replay of the topic into an empty database
+#   ct_wrapped DIR NAME EXIT SCRIPT [OPTS...]  SCRIPT under `runtrack run --job NAME OPTS`,
+#                             which must exit EXIT; the run's id in RUN
 #   ct_replay_runs MODE EVENTS LIVE SFX [SETTINGS...]  EVENTS rearranged per run, consumed
 #                             into a new database: its tables must equal LIVE (ct_checksum)
 #   ct_assert_offsets TOTAL           the group's stored offsets add up to TOTAL records
@@ -100,6 +102,19 @@ ct_assert_clean_pass() {
     want=$(RUNTRACK_PG_DSN=$gt ct_checksum)
     echo "$CT_CHECKSUM"
     ct_same_tables "$want" "$CT_CHECKSUM" "$2"
+}
+
+# ct_wrapped DIR NAME EXIT SCRIPT [OPTS...]: runs `sh -c SCRIPT` under `runtrack run --job NAME
+# OPTS` (runtrack on PATH; output in DIR/NAME.out); dies unless it exits EXIT. The run's id
+# (the script prints it first) goes in RUN.
+ct_wrapped() {
+    local dir=$1 name=$2 want=$3 script=$4 rc=0
+    shift 4
+    runtrack run --job "$name" "$@" -- sh -c "echo \"run=\$RUNTRACK_RUN_ID\"; $script" \
+        >"$dir/$name.out" 2>&1 || rc=$?
+    [ "$rc" = "$want" ] || rt_die "$name: runtrack run exited $rc, expected $want: $(cat "$dir/$name.out")"
+    RUN=$(sed -n 's/^run=//p' "$dir/$name.out")
+    [ -n "$RUN" ] || rt_die "$name: no run id in $(cat "$dir/$name.out")"
 }
 
 # ct_replay_runs MODE EVENTS LIVE SFX [SETTINGS...]: the "key<TAB>json" lines of EVENTS (a

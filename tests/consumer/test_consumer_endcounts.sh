@@ -15,16 +15,8 @@ RT="$RUNTRACK_BUILD_DIR/producer/runtrack"
 rt_tmpdir T
 export PATH="$(dirname "$RT"):$PATH"
 
-# wrapped NAME EXPECTED_EXIT SCRIPT: runs SCRIPT under `runtrack run` with start counts
-# events=1000 urls=500; its run id goes in RUN.
-wrapped() {
-    local rc=0
-    runtrack run --job "$1" --count events=1000 --count urls=500 -- \
-        sh -c "echo \"run=\$RUNTRACK_RUN_ID\"; $3" >"$T/$1.out" 2>&1 || rc=$?
-    [ "$rc" = "$2" ] || rt_die "$1: runtrack run exited $rc, expected $2: $(cat "$T/$1.out")"
-    RUN=$(sed -n 's/^run=//p' "$T/$1.out")
-    [ -n "$RUN" ] || rt_die "$1: no run id in $(cat "$T/$1.out")"
-}
+# wrapped NAME EXIT SCRIPT: ct_wrapped with start counts events=1000 urls=500.
+wrapped() { ct_wrapped "$T" "$1" "$2" "$3" --count events=1000 --count urls=500; }
 
 wrapped exit3.sh 3 'runtrack finish --status completed --count events=1050 --count urls=525; exit 3'
 R_EXIT3=$RUN

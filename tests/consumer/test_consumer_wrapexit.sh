@@ -13,20 +13,11 @@ RT="$RUNTRACK_BUILD_DIR/producer/runtrack"
 rt_tmpdir T
 export PATH="$(dirname "$RT"):$PATH"
 
-# wrapped NAME EXPECTED_EXIT SCRIPT: runs SCRIPT under `runtrack run`; its run id goes in RUN.
-wrapped() {
-    local rc=0
-    runtrack run --job "$1" -- sh -c "echo \"run=\$RUNTRACK_RUN_ID\"; $3" >"$T/$1.out" 2>&1 || rc=$?
-    [ "$rc" = "$2" ] || rt_die "$1: runtrack run exited $rc, expected $2: $(cat "$T/$1.out")"
-    RUN=$(sed -n 's/^run=//p' "$T/$1.out")
-    [ -n "$RUN" ] || rt_die "$1: no run id in $(cat "$T/$1.out")"
-}
-
-wrapped exit3.sh 3 'runtrack finish --status completed --count events=5; exit 3'
+ct_wrapped "$T" exit3.sh 3 'runtrack finish --status completed --count events=5; exit 3'
 R_EXIT3=$RUN
-wrapped killed.sh 143 'runtrack finish --status completed; kill -TERM $$'
+ct_wrapped "$T" killed.sh 143 'runtrack finish --status completed; kill -TERM $$'
 R_KILLED=$RUN
-wrapped failed0.sh 0 'runtrack finish --status failed --error "HTTP 503"'
+ct_wrapped "$T" failed0.sh 0 'runtrack finish --status failed --error "HTTP 503"'
 R_FAILED0=$RUN
 eval "$(runtrack start --job plain.sh --export)"
 R_PLAIN=$RUNTRACK_RUN_ID
