@@ -69,3 +69,6 @@ target_include_directories(test_decode_diff PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_compile_definitions(test_decode_diff PRIVATE SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_test(NAME unit.consumer.decode_diff COMMAND test_decode_diff ${PROJECT_SOURCE_DIR} 20000)
 set_tests_properties(unit.consumer.decode_diff PROPERTIES LABELS unit TIMEOUT 120)
+# Two finishes of a wrapped run: the one that wins on status keeps the other's end counts.
+rt_consumer_itest(consumer.endcounts test_consumer_endcounts.sh 240 integration)
+set_tests_properties(consumer.endcounts PROPERTIES SKIP_RETURN_CODE 77)

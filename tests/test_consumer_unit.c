@@ -291,10 +291,10 @@ static json_t *runs_rows(const char *txt)
         "progress_seq", "memory_seq", "memory_percent", "cpu_seq",
         "cpu_percent", "pause_seq", "paused", "paused_at",
         "resumed_at", "finished_at", "status", "end_counts",
-        "error_message", "error_details", "dropped_logs", "clock_skew_s",
+        "end_counts_rank", "end_counts_at", "error_message", "error_details", "dropped_logs", "clock_skew_s",
         "finished_by_wrapper", "identity_conflict"};
     /* i: integer, b: boolean, r: real, j: JSON, s: text */
-    static const char types[] = "sssssisisbsjjjisijjsiiriribssssjsjiibb";
+    static const char types[] = "sssssisisbsjjjisijjsiiriribssssjissjiibb";
     json_t *arr = json_array();
     while (*txt) {
         const char *eol = strchr(txt, '\n');
@@ -661,6 +661,53 @@ static void test_aggregate_finish(test_state_t *ts)
     finish_pair(ts, two_wrappers, "failed", 1, "2025-10-24T14:30:20.000000Z", "w1");
 }
 
+/* end_counts come from the best finish that carries them (docs/decisions.md 65), not from the
+ * finish that wins on status: a child that finishes twice with end counts and then exits 3
+ * keeps its first finish's counts under the wrapper's failure, in any order and duplicated;
+ * a plain run whose first finish has none takes its second's. */
+static void test_aggregate_end_counts(test_state_t *ts)
+{
+    static const fold_ev_t evs[] = {
+        {3, 20, "run.finished", "{\"status\":\"completed\",\"end_counts\":{\"events\":1050}}"},
+        {4, 21, "run.finished", "{\"status\":\"completed\",\"end_counts\":{\"events\":1200}}"},
+        {5, 22, "run.finished",
+         "{\"status\":\"failed\",\"source\":\"wrapper\",\"exit_code\":3,"
+         "\"error_message\":\"sh exited with status 3\"}"},
+    };
+    static const int orders[][6] = {{0, 1, 2, -1, -1, -1}, {2, 1, 0, -1, -1, -1},
+                                    {1, 2, 0, -1, -1, -1}, {2, 0, 1, 2, 1, 0}};
+    for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+        json_t *runs = fold_runs(ts, evs, orders[o], 6);
+        json_t *a = json_array_get(runs, 0);
+        REQUIRE(ts, a != NULL);
+        json_t *want = json_pack("{s:i}", "events", 1050);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "status")), "failed");
+        CHECK_STR(ts, json_string_value(json_object_get(a, "error_message")),
+                  "sh exited with status 3");
+        CHECK(ts, json_equal(json_object_get(a, "end_counts"), want));
+        CHECK(ts, json_integer_value(json_object_get(a, "end_counts_rank")) == 1);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "end_counts_at")),
+                  "2025-10-24T14:30:20.000000Z");
+        json_decref(want);
+        json_decref(runs);
+    }
+    static const fold_ev_t plain[] = {
+        {3, 20, "run.finished", "{\"status\":\"completed\"}"},
+        {4, 21, "run.finished", "{\"status\":\"failed\",\"end_counts\":{\"events\":17}}"},
+    };
+    static const int plain_orders[][2] = {{0, 1}, {1, 0}};
+    for (size_t o = 0; o < 2; o++) {
+        json_t *runs = fold_runs(ts, plain, plain_orders[o], 2);
+        json_t *a = json_array_get(runs, 0);
+        REQUIRE(ts, a != NULL);
+        json_t *want = json_pack("{s:i}", "events", 17);
+        CHECK_STR(ts, json_string_value(json_object_get(a, "status")), "completed");
+        CHECK(ts, json_equal(json_object_get(a, "end_counts"), want));
+        json_decref(want);
+        json_decref(runs);
+    }
+}
+
 /* A batch folds records as they come and copies what it keeps: the records' bytes can go at
  * once. Log lines become run_logs COPY rows, bad records and rule breaches dead-letter rows with
  * the raw bytes, and the kept bytes decode again for the record-by-record path. */
@@ -847,6 +894,6 @@ static void test_env_errors_and_stalls(test_state_t *ts)
 
 TEST_MAIN(TEST(test_valid_examples), TEST(test_invalid_examples), TEST(test_bad_records),
           TEST(test_storage_ranges), TEST(test_aggregate), TEST(test_aggregate_finish),
-          TEST(test_aggregate_counters),
+          TEST(test_aggregate_counters), TEST(test_aggregate_end_counts),
           TEST(test_batch), TEST(test_config), TEST(test_config_api_and_ready),
           TEST(test_env_errors_and_stalls))

@@ -75,7 +75,13 @@ typedef struct run_acc {
     stamp_t finished;
     int finish_wrapper; /* the finish is the wrapper's (data.source) */
     rt_run_status_t status;
-    text_t end_counts, error_message, error_details;
+    text_t error_message, error_details; /* of that finish, also when it has none */
+    /* end_counts (set: some finish carried them) come from the finish that ranks highest among
+     * those that carry them, the same order (docs/decisions.md 65): a wrapper's finish that
+     * wins on status carries none and must not take the child's away. */
+    text_t end_counts;
+    int end_counts_rank;
+    stamp_t end_counts_from;
     int has_dropped;
     int64_t dropped;
     int skewed; /* an event's ts was more than clock_skew_s off the consumer's clock */
@@ -349,6 +355,33 @@ static int finish_beats(const rt_event_t *ev, const run_acc_t *r)
     return a != b ? a > b : earlier(ev, &r->finished);
 }
 
+/* The run.finished ev into r: the winner (finish_beats) sets status, finished_at and the error;
+ * end_counts, when ev carries them, by the same order among the finishes that carried any. The
+ * upsert applies both against the stored row (SQL_RUNS's FIN_WINS and EC_WINS in pg_out.c).
+ * Returns 0, or -1 when out of memory. */
+static int fold_finish(run_acc_t *r, const rt_event_t *ev)
+{
+    int rank = finish_rank(ev->finish_wrapper, ev->status);
+    if (ev->end_counts.p &&
+        (!r->end_counts.set || rank > r->end_counts_rank ||
+         (rank == r->end_counts_rank && earlier(ev, &r->end_counts_from)))) {
+        if (text_obj(&r->end_counts, &ev->end_counts))
+            return -1;
+        r->end_counts_rank = rank;
+        stamp(&r->end_counts_from, ev);
+    }
+    if (!finish_beats(ev, r))
+        return 0;
+    r->has_finished = 1;
+    stamp(&r->finished, ev);
+    r->finish_wrapper = ev->finish_wrapper;
+    r->status = ev->status;
+    return text_str(&r->error_message, ev->error_message) ||
+                   text_obj(&r->error_details, &ev->error_details)
+               ? -1
+               : 0;
+}
+
 /* The rule of counter maps and resource readings, per counter (docs/events.md, Counters): a
  * value set by the event of seq replaces the one set at seq `than` only when it is newer; on
  * equal seqs the one applied first stays. The upsert applies the same rule to the stored row
@@ -619,16 +652,8 @@ int rt_agg_add(rt_agg_t *a, const rt_event_t *ev, char *detail, size_t detail_si
         break;
     case RT_EV_FINISHED:
         r->flags |= RT_AGG_FINISHED;
-        if (finish_beats(ev, r)) {
-            r->has_finished = 1;
-            stamp(&r->finished, ev);
-            r->finish_wrapper = ev->finish_wrapper;
-            r->status = ev->status;
-            if (text_obj(&r->end_counts, &ev->end_counts) ||
-                text_str(&r->error_message, ev->error_message) ||
-                text_obj(&r->error_details, &ev->error_details))
-                return -2;
-        }
+        if (fold_finish(r, ev))
+            return -2;
         /* A finished event's counters are the run's final absolute values: merged like those
          * of a progress event. */
         if (ev->counters.p && fold_counters(a, r, ev))

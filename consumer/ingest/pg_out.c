@@ -293,8 +293,9 @@ static const char SQL_DEAD[] =
  * row: started = earliest run.started; phase/pause = highest seq; counters, memory and cpu = per
  * counter (per reading) the highest seq; finished = the
  * run.finished of highest FIN_RANK, then earliest (a terminal status is never replaced by a
- * non-terminal one, and a stale-close by the consumer gives way to the real finish); times and
- * seqs = min/max. */
+ * non-terminal one, and a stale-close by the consumer gives way to the real finish), and
+ * end_counts = of the finish first in that order among those that carried them (EC_WINS);
+ * times and seqs = min/max. */
 /* A finish's precedence, aggregate.c's finish_rank: a wrapper's failure (2) over the run's own
  * finish (1) over a wrapper's completed (0). status is the finish's own while finished_at is set
  * and status_reason is not. */
@@ -307,6 +308,14 @@ static const char SQL_DEAD[] =
     "(EXCLUDED.finished_at IS NOT NULL AND (r.finished_at IS NULL OR r.status_reason IS NOT NULL"  \
     " OR " FIN_RANK_NEW " > " FIN_RANK_OLD " OR (" FIN_RANK_NEW " = " FIN_RANK_OLD                 \
     " AND EXCLUDED.finished_at < r.finished_at)))"
+/* end_counts (migration 0031): from the finish of highest FIN_RANK, then earliest, among those
+ * that carried any, so a finish that wins on status without end_counts (the wrapper's) keeps
+ * the other's; the batch's row says which finish its end_counts came from. Scalars only: no
+ * jsonb is read. */
+#define EC_WINS                                                                                    \
+    "(EXCLUDED.end_counts IS NOT NULL AND (r.end_counts IS NULL"                                  \
+    " OR EXCLUDED.end_counts_rank > r.end_counts_rank OR (EXCLUDED.end_counts_rank"                \
+    " = r.end_counts_rank AND EXCLUDED.end_counts_at < r.end_counts_at)))"
 /* The counter maps (migration 0027): per counter the newest seq wins (aggregate.c, ctr_newer).
  * Decided on scalars, the batch's map is taken as it is when the row has no counter yet, or when
  * the batch's counters were all set by one event newer than every stored one (counter_seqs '{}',
@@ -329,7 +338,8 @@ static const char SQL_RUNS[] =
     " finished_at, last_event_at, last_seq, counters, counters_seq, counter_seqs, counter_keys,"
     " progress_seq,"
     " memory_seq, memory_percent, cpu_seq, cpu_percent,"
-    " start_counts, end_counts, params, planned, paused, pause_seq, paused_at, resumed_at,"
+    " start_counts, end_counts, end_counts_rank, end_counts_at, params, planned, paused,"
+    " pause_seq, paused_at, resumed_at,"
     " error_message, error_details, dropped_logs, producer_host, producer_pid, producer_lib,"
     " clock_skew_s, finished_by_wrapper, identity_conflict)"
     " SELECT x.run_id, x.job, x.kind, COALESCE(x.status, 'running'), x.phase,"
@@ -338,7 +348,8 @@ static const char SQL_RUNS[] =
     "  x.max_seq, COALESCE(x.counters, '{}'), COALESCE(x.counters_seq, 0),"
     "  COALESCE(x.counter_seqs, '{}'), COALESCE(x.counter_keys, ''), COALESCE(x.progress_seq, 0),"
     "  COALESCE(x.memory_seq, 0),"
-    "  x.memory_percent, COALESCE(x.cpu_seq, 0), x.cpu_percent, x.start_counts, x.end_counts, x.params, x.planned,"
+    "  x.memory_percent, COALESCE(x.cpu_seq, 0), x.cpu_percent, x.start_counts, x.end_counts,"
+    "  x.end_counts_rank, x.end_counts_at, x.params, x.planned,"
     "  COALESCE(x.paused, false), COALESCE(x.pause_seq, 0), x.paused_at, x.resumed_at,"
     "  x.error_message, x.error_details, COALESCE(x.dropped_logs, 0), x.producer_host,"
     "  x.producer_pid, x.producer_lib, x.clock_skew_s, COALESCE(x.finished_by_wrapper, false),"
@@ -385,7 +396,10 @@ static const char SQL_RUNS[] =
     "  resumed_at = GREATEST(r.resumed_at, EXCLUDED.resumed_at),"
     "  status = CASE WHEN " FIN_WINS " THEN EXCLUDED.status ELSE r.status END,"
     "  finished_at = CASE WHEN " FIN_WINS " THEN EXCLUDED.finished_at ELSE r.finished_at END,"
-    "  end_counts = CASE WHEN " FIN_WINS " THEN EXCLUDED.end_counts ELSE r.end_counts END,"
+    "  end_counts = CASE WHEN " EC_WINS " THEN EXCLUDED.end_counts ELSE r.end_counts END,"
+    "  end_counts_rank = CASE WHEN " EC_WINS " THEN EXCLUDED.end_counts_rank"
+    "   ELSE r.end_counts_rank END,"
+    "  end_counts_at = CASE WHEN " EC_WINS " THEN EXCLUDED.end_counts_at ELSE r.end_counts_at END,"
     "  error_message = CASE WHEN " FIN_WINS " THEN EXCLUDED.error_message"
     "   ELSE r.error_message END,"
     "  error_details = CASE WHEN " FIN_WINS " THEN EXCLUDED.error_details"

@@ -44,7 +44,10 @@
     X(resumed_at, "timestamptz", col_ts(b, r->has_resumed_at, &r->resumed_at))                     \
     X(finished_at, "timestamptz", col_ts(b, r->has_finished, &r->finished))                        \
     X(status, "text", col(b, r->has_finished, rt_run_status_name(r->status)))                      \
-    X(end_counts, "jsonb", col_text(b, r->has_finished ? &r->end_counts : &none))                  \
+    /* end_counts with the rank and ts of the finish they came from (migration 0031) */           \
+    X(end_counts, "jsonb", col_text(b, &r->end_counts))                                            \
+    X(end_counts_rank, "smallint", col_int(b, r->end_counts.set, r->end_counts_rank))              \
+    X(end_counts_at, "timestamptz", col_ts(b, r->end_counts.set, &r->end_counts_from))             \
     X(error_message, "text", col_text(b, r->has_finished ? &r->error_message : &none))             \
     X(error_details, "jsonb", col_text(b, r->has_finished ? &r->error_details : &none))            \
     X(dropped_logs, "bigint", col_int(b, r->has_dropped, r->dropped))                          \

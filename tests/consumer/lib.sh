@@ -6,6 +6,10 @@
 #   ct_scenario_lines FILE    schemas/examples scenario → "run_id<TAB>json" lines
 #   ct_same_tables WANT GOT WHAT      two ct_checksum outputs must be equal (diff, then die)
 #   ct_assert_clean_pass DIR WHAT     tables = a replay of the topic into an empty database
+#   ct_wrapped DIR NAME EXIT SCRIPT [OPTS...]  SCRIPT under `runtrack run --job NAME OPTS`,
+#                             which must exit EXIT; the run's id in RUN
+#   ct_replay_runs MODE EVENTS LIVE SFX [SETTINGS...]  EVENTS rearranged per run, consumed
+#                             into a new database: its tables must equal LIVE (ct_checksum)
 #   ct_assert_offsets TOTAL           the group's stored offsets add up to TOTAL records
 #   ct_assert_counts CHECKSUM SUMFILE rows per table = gen_events.py's summary, no dead letter
 export PGTZ=UTC
@@ -98,6 +102,52 @@ ct_assert_clean_pass() {
     want=$(RUNTRACK_PG_DSN=$gt ct_checksum)
     echo "$CT_CHECKSUM"
     ct_same_tables "$want" "$CT_CHECKSUM" "$2"
+}
+
+# ct_wrapped DIR NAME EXIT SCRIPT [OPTS...]: runs `sh -c SCRIPT` under `runtrack run --job NAME
+# OPTS` (runtrack on PATH; output in DIR/NAME.out); dies unless it exits EXIT. The run's id
+# (the script prints it first) goes in RUN.
+ct_wrapped() {
+    local dir=$1 name=$2 want=$3 script=$4 rc=0
+    shift 4
+    runtrack run --job "$name" "$@" -- sh -c "echo \"run=\$RUNTRACK_RUN_ID\"; $script" \
+        >"$dir/$name.out" 2>&1 || rc=$?
+    [ "$rc" = "$want" ] || rt_die "$name: runtrack run exited $rc, expected $want: $(cat "$dir/$name.out")"
+    RUN=$(sed -n 's/^run=//p' "$dir/$name.out")
+    [ -n "$RUN" ] || rt_die "$name: no run id in $(cat "$dir/$name.out")"
+}
+
+# ct_replay_runs MODE EVENTS LIVE SFX [SETTINGS...]: the "key<TAB>json" lines of EVENTS (a
+# topic read back with kcat -f '%k\t%s\n') rearranged per run by MODE (order: as they are;
+# reverse: each run's events reversed; shuffle: each run's events twice, shuffled) into a new
+# topic, consumed into a new database with SETTINGS (VAR=value) in the environment (log:
+# EVENTS' directory, SFX.log); dies unless its ct_checksum equals LIVE.
+ct_replay_runs() {
+    local mode=$1 events=$2 live=$3 sfx=$4 r_topic r_db dir
+    shift 4
+    dir=$(dirname "$events")
+    python3 - "$mode" "$events" >"$dir/$sfx.txt" <<'PY'
+import collections, random, sys
+runs = collections.OrderedDict()
+for line in open(sys.argv[2]):
+    runs.setdefault(line.split("\t", 1)[0], []).append(line)
+rnd = random.Random(7)
+for lines in runs.values():
+    if sys.argv[1] == "reverse":
+        lines = lines[::-1]
+    elif sys.argv[1] == "shuffle":
+        lines = lines * 2
+        rnd.shuffle(lines)
+    sys.stdout.writelines(lines)
+PY
+    # (not "topic"/"db": ct_new_* have locals of those names)
+    ct_new_topic r_topic "$sfx"
+    ct_new_db r_db "$sfx"
+    ct_produce "$dir/$sfx.txt" "$r_topic"
+    env "$@" RUNTRACK_TOPIC="$r_topic" RUNTRACK_GROUP="g_$r_topic" RUNTRACK_PG_DSN="$r_db" \
+        "$CT_BIN" --exit-when-idle 1500 2>>"$dir/$sfx.log" || rt_die "consumer of $sfx failed"
+    ct_same_tables "$live" "$(RUNTRACK_PG_DSN=$r_db ct_checksum)" \
+        "$mode $*: the tables differ from the live ones"
 }
 
 ct_assert_offsets() {

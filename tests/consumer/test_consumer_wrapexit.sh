@@ -13,20 +13,11 @@ RT="$RUNTRACK_BUILD_DIR/producer/runtrack"
 rt_tmpdir T
 export PATH="$(dirname "$RT"):$PATH"
 
-# wrapped NAME EXPECTED_EXIT SCRIPT: runs SCRIPT under `runtrack run`; its run id goes in RUN.
-wrapped() {
-    local rc=0
-    runtrack run --job "$1" -- sh -c "echo \"run=\$RUNTRACK_RUN_ID\"; $3" >"$T/$1.out" 2>&1 || rc=$?
-    [ "$rc" = "$2" ] || rt_die "$1: runtrack run exited $rc, expected $2: $(cat "$T/$1.out")"
-    RUN=$(sed -n 's/^run=//p' "$T/$1.out")
-    [ -n "$RUN" ] || rt_die "$1: no run id in $(cat "$T/$1.out")"
-}
-
-wrapped exit3.sh 3 'runtrack finish --status completed --count events=5; exit 3'
+ct_wrapped "$T" exit3.sh 3 'runtrack finish --status completed --count events=5; exit 3'
 R_EXIT3=$RUN
-wrapped killed.sh 143 'runtrack finish --status completed; kill -TERM $$'
+ct_wrapped "$T" killed.sh 143 'runtrack finish --status completed; kill -TERM $$'
 R_KILLED=$RUN
-wrapped failed0.sh 0 'runtrack finish --status failed --error "HTTP 503"'
+ct_wrapped "$T" failed0.sh 0 'runtrack finish --status failed --error "HTTP 503"'
 R_FAILED0=$RUN
 eval "$(runtrack start --job plain.sh --export)"
 R_PLAIN=$RUNTRACK_RUN_ID
@@ -59,33 +50,6 @@ timeout 30 kcat -C -b "$RUNTRACK_BROKERS" -t "$RUNTRACK_TOPIC" -e -q -f '%k\t%s\
     rt_die "cannot read the topic back"
 [ "$(grep -c '"run.finished"' "$T/events.txt")" = 8 ] || rt_die "expected 8 run.finished events"
 
-# replay MODE SUFFIX [SETTINGS...]: the topic's events rearranged by MODE into a new topic,
-# consumed into a new database; its tables must equal the live ones.
-replay() {
-    local mode=$1 sfx=$2 r_topic r_db
-    shift 2
-    python3 - "$mode" "$T/events.txt" >"$T/$sfx.txt" <<'PY'
-import collections, random, sys
-runs = collections.OrderedDict()
-for line in open(sys.argv[2]):
-    runs.setdefault(line.split("\t", 1)[0], []).append(line)
-rnd = random.Random(7)
-for lines in runs.values():
-    if sys.argv[1] == "reverse":
-        sys.stdout.writelines(reversed(lines))
-    else:
-        lines = lines * 2
-        rnd.shuffle(lines)
-        sys.stdout.writelines(lines)
-PY
-    # (not "topic"/"db": ct_new_* have locals of those names)
-    ct_new_topic r_topic "$sfx"
-    ct_new_db r_db "$sfx"
-    ct_produce "$T/$sfx.txt" "$r_topic"
-    env "$@" RUNTRACK_TOPIC="$r_topic" RUNTRACK_GROUP="g_$r_topic" RUNTRACK_PG_DSN="$r_db" \
-        "$CT_BIN" --exit-when-idle 1500 2>>"$T/$sfx.log" || rt_die "consumer of $sfx failed"
-    ct_same_tables "$live" "$(RUNTRACK_PG_DSN=$r_db ct_checksum)" "$mode: the tables differ from the live ones"
-}
-replay reverse rev RUNTRACK_BATCH_MAX_EVENTS=1
-replay shuffle dup
+ct_replay_runs reverse "$T/events.txt" "$live" rev RUNTRACK_BATCH_MAX_EVENTS=1
+ct_replay_runs shuffle "$T/events.txt" "$live" dup
 echo "wrapexit: ok"

@@ -133,8 +133,12 @@ def derive(events):
     finished = [e for e in by_seq if e["type"] == "run.finished"]
     # The winning run.finished (docs/consumer.md, merge rules): a wrapper's failed/partial over
     # the run's own finish over a wrapper's completed; then the earliest ts, then the lowest seq.
-    finished = min(finished, key=lambda e: (-finish_rank(e["data"]), ts_us(e["ts"]), e["seq"]),
-                   default=None)
+    order = lambda e: (-finish_rank(e["data"]), ts_us(e["ts"]), e["seq"])  # noqa: E731
+    # end_counts: of the first finish in that order among those that carry them, whichever
+    # finish won on status (docs/decisions.md 65).
+    with_counts = min((e for e in finished if "end_counts" in e["data"]), key=order, default=None)
+    end_counts = with_counts["data"]["end_counts"] if with_counts else None
+    finished = min(finished, key=order, default=None)
     first = by_seq[0]
     rows = {}
 
@@ -147,7 +151,7 @@ def derive(events):
             "last_seq": by_seq[-1]["seq"], "counters": {}, "counters_seq": 0,
             "memory_percent": None, "cpu_percent": None,
             "start_counts": started["data"].get("start_counts") if started else None,
-            "end_counts": finished["data"].get("end_counts") if finished else None,
+            "end_counts": end_counts,
             "params": started["data"].get("params") if started else None,
             "planned": started["data"].get("planned") if started else None,
             "paused": False, "pause_seq": 0, "paused_at": None, "resumed_at": None,
@@ -180,7 +184,7 @@ def derive(events):
 
     if started and finished:
         sc = started["data"].get("start_counts") or {}
-        ec = finished["data"].get("end_counts") or {}
+        ec = end_counts or {}
 
         def diff(k):
             return ec[k] - sc[k] if k in ec and k in sc else None
