@@ -661,7 +661,7 @@ static void test_aggregate_finish(test_state_t *ts)
     finish_pair(ts, two_wrappers, "failed", 1, "2025-10-24T14:30:20.000000Z", "w1");
 }
 
-/* end_counts come from the best finish that carries them (docs/decisions.md 65), not from the
+/* end_counts come from the best finish that carries them (docs/decisions.md 61), not from the
  * finish that wins on status: a child that finishes twice with end counts and then exits 3
  * keeps its first finish's counts under the wrapper's failure, in any order and duplicated;
  * a plain run whose first finish has none takes its second's. */

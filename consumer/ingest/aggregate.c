@@ -77,7 +77,7 @@ typedef struct run_acc {
     rt_run_status_t status;
     text_t error_message, error_details; /* of that finish, also when it has none */
     /* end_counts (set: some finish carried them) come from the finish that ranks highest among
-     * those that carry them, the same order (docs/decisions.md 65): a wrapper's finish that
+     * those that carry them, the same order (docs/decisions.md 61): a wrapper's finish that
      * wins on status carries none and must not take the child's away. */
     text_t end_counts;
     int end_counts_rank;

@@ -3,7 +3,7 @@
 -- carries none, and "every finish column from the winner" left end_counts NULL: run_results'
 -- end and new columns with it (seed 000: new = end - start). Now end_counts come from the
 -- highest-ranked, then earliest, run.finished that carries them, whichever finish set the
--- status (docs/decisions.md 65; docs/consumer.md, merge rules). To apply that order against a
+-- status (docs/decisions.md 61; docs/consumer.md, merge rules). To apply that order against a
 -- later batch's finish the row keeps where its end_counts came from: that finish's rank (as
 -- FIN_RANK in consumer/ingest/pg_out.c: 2 a wrapper's failed/partial, 1 the run's own finish,
 -- 0 a wrapper's completed) and its ts. NULL while end_counts is NULL.

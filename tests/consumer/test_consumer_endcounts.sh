@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two finishes of one run, one record: the finish that wins on status does not take away the end
-# counts the other finish reported (docs/decisions.md 65). A child of `runtrack run` that
+# counts the other finish reported (docs/decisions.md 61). A child of `runtrack run` that
 # reports completed (or failed) with end counts and then exits non-zero is failed by the
 # wrapper's finish, which carries no end counts: runs.end_counts and run_results' end and new
 # columns keep the child's. A child that finishes twice keeps the counts of its earlier finish;

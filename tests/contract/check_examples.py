@@ -135,7 +135,7 @@ def derive(events):
     # the run's own finish over a wrapper's completed; then the earliest ts, then the lowest seq.
     order = lambda e: (-finish_rank(e["data"]), ts_us(e["ts"]), e["seq"])  # noqa: E731
     # end_counts: of the first finish in that order among those that carry them, whichever
-    # finish won on status (docs/decisions.md 65).
+    # finish won on status (docs/decisions.md 61).
     with_counts = min((e for e in finished if "end_counts" in e["data"]), key=order, default=None)
     end_counts = with_counts["data"]["end_counts"] if with_counts else None
     finished = min(finished, key=order, default=None)
